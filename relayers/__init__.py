@@ -1,0 +1,1 @@
+"""Chain adapters (ethereum, substrate) and the relayer daemon: observe -> verify -> sign -> submit -> confirm."""
