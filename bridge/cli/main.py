@@ -1,0 +1,33 @@
+"""`phala-bridge`: the entry point."""
+
+from __future__ import annotations
+
+from typing import Literal
+
+import typer
+
+from bridge.cli import config_cmd, demo_cmd, devnet_cmd
+from bridge.telemetry import configure_logging
+
+app = typer.Typer(
+    name="phala-bridge",
+    help="Phala bridge: relayers, enclave committee, devnet and user commands.",
+    no_args_is_help=True,
+    pretty_exceptions_enable=False,
+    add_completion=False,
+)
+app.add_typer(devnet_cmd.app, name="devnet")
+app.add_typer(config_cmd.app, name="config")
+app.command(name="demo")(demo_cmd.demo)
+
+
+@app.callback()
+def _root(
+    log_format: Literal["console", "json"] = typer.Option("console", "--log-format", help="console or json"),
+    log_level: Literal["debug", "info", "warning", "error"] = typer.Option("warning", "--log-level"),
+) -> None:
+    configure_logging(log_format, log_level)
+
+
+if __name__ == "__main__":
+    app()

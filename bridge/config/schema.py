@@ -1,0 +1,164 @@
+"""The TOML configuration files, as pydantic models. Unknown keys are errors: a typo must not be ignored."""
+
+from __future__ import annotations
+
+from typing import Annotated, Literal
+
+from pydantic import BaseModel, ConfigDict, Field, model_validator
+
+from bridge.config.types import EthAddress, EthRpcUrl, HostPort, MqttUrl, PositiveInt, StoreUrl, SubstrateUrl
+
+
+class _Section(BaseModel):
+    model_config = ConfigDict(extra="forbid", frozen=True)
+
+
+# ---- devnet.toml -------------------------------------------------------------------------------------------------
+
+
+class DevnetEthereum(_Section):
+    chain_id: PositiveInt = 31337
+    # The anvil state dump (contracts deployed) made by anvil-fixtures/make_fixtures.py; empty = a bare anvil.
+    fixture: str = "anvil-fixtures/devnet-state.json"
+
+
+class DevnetParachain(_Section):
+    para_id: Annotated[int, Field(ge=1000, lt=2**32)]
+
+
+class DevnetBroker(_Section):
+    kind: Literal["auto", "mosquitto", "embedded"] = "auto"
+
+
+class DevnetCommittee(_Section):
+    members: Annotated[int, Field(ge=1, le=32)] = 5
+    threshold: Annotated[int, Field(ge=1, le=32)] = 3
+
+    @model_validator(mode="after")
+    def _threshold_fits(self) -> DevnetCommittee:
+        if self.threshold > self.members:
+            raise ValueError(f"threshold {self.threshold} exceeds members {self.members}")
+        return self
+
+
+class DevnetSection(_Section):
+    work_dir: str = ".devnet"
+    ethereum: DevnetEthereum = DevnetEthereum()
+    phala: DevnetParachain = DevnetParachain(para_id=2035)
+    peer: DevnetParachain = DevnetParachain(para_id=1000)
+    broker: DevnetBroker = DevnetBroker()
+    committee: DevnetCommittee = DevnetCommittee()
+
+    @model_validator(mode="after")
+    def _distinct_paras(self) -> DevnetSection:
+        if self.phala.para_id == self.peer.para_id:
+            raise ValueError("phala.para_id and peer.para_id must differ")
+        return self
+
+
+class DevnetConfig(_Section):
+    devnet: DevnetSection = DevnetSection()
+
+
+# ---- node.toml (one committee member: relayer + enclave) ---------------------------------------------------------
+
+
+class NodeSection(_Section):
+    name: Annotated[str, Field(min_length=1, max_length=64, pattern=r"^[A-Za-z0-9_.-]+$")]
+    member_index: Annotated[int, Field(ge=1, le=255)]
+    log_format: Literal["console", "json"] = "json"
+    log_level: Literal["debug", "info", "warning", "error"] = "info"
+
+
+class StoreSection(_Section):
+    url: StoreUrl = "sqlite:///phala-bridge.db"
+
+
+class BrokerSection(_Section):
+    url: MqttUrl = "mqtt://127.0.0.1:1883"
+    topic_prefix: Annotated[str, Field(min_length=1, pattern=r"^[A-Za-z0-9_/-]+$")] = "phala-bridge"
+
+
+class EnclaveSection(_Section):
+    socket: Annotated[str, Field(min_length=1)]
+    sealed_dir: Annotated[str, Field(min_length=1)]
+
+
+class MetricsSection(_Section):
+    listen: HostPort = "127.0.0.1:9101"
+
+
+class EthereumChain(_Section):
+    kind: Literal["ethereum"]
+    domain_id: Annotated[int, Field(ge=1, le=255)]
+    rpc_url: EthRpcUrl
+    chain_id: PositiveInt
+    bridge_address: EthAddress
+    confirmations: Annotated[int, Field(ge=0, le=1000)] = 12
+    start_block: Annotated[int, Field(ge=0)] = 0
+    submitter_key_file: str | None = None  # the relayer's gas-paying key; not a bridge key
+
+
+class SubstrateChain(_Section):
+    kind: Literal["substrate"]
+    domain_id: Annotated[int, Field(ge=1, le=255)]
+    ws_url: SubstrateUrl
+    para_id: Annotated[int, Field(ge=0, lt=2**32)]
+    start_block: Annotated[int, Field(ge=0)] = 0
+
+
+ChainSection = Annotated[EthereumChain | SubstrateChain, Field(discriminator="kind")]
+
+
+class BatchingSection(_Section):
+    max_messages: Annotated[int, Field(ge=1, le=1000)] = 100
+    max_wait_ms: Annotated[int, Field(ge=0, le=60_000)] = 200
+    max_gas: Annotated[int, Field(ge=100_000, le=30_000_000)] = 8_000_000
+
+
+class NodeConfig(_Section):
+    node: NodeSection
+    store: StoreSection = StoreSection()
+    broker: BrokerSection = BrokerSection()
+    enclave: EnclaveSection
+    metrics: MetricsSection = MetricsSection()
+    chains: dict[str, ChainSection]
+    batching: BatchingSection = BatchingSection()
+
+    @model_validator(mode="after")
+    def _unique_domains(self) -> NodeConfig:
+        seen: dict[int, str] = {}
+        for name, chain in self.chains.items():
+            if chain.domain_id in seen:
+                raise ValueError(f"chains.{name} and chains.{seen[chain.domain_id]} share domain_id {chain.domain_id}")
+            seen[chain.domain_id] = name
+        return self
+
+
+# ---- chains.toml (the chain and resource registry) ---------------------------------------------------------------
+
+
+class RegistryChain(_Section):
+    domain_id: Annotated[int, Field(ge=1, le=255)]
+    kind: Literal["ethereum", "substrate"]
+    display_name: str
+
+
+class RegistryResource(_Section):
+    resource_id: Annotated[str, Field(pattern=r"^0x[0-9a-fA-F]{64}$")]
+    symbol: str
+    # decimals per chain name, e.g. {ethereum = 18, phala = 12}
+    decimals: dict[str, Annotated[int, Field(ge=0, le=36)]]
+
+
+class ChainRegistry(_Section):
+    chains: dict[str, RegistryChain]
+    resources: dict[str, RegistryResource] = {}
+
+    @model_validator(mode="after")
+    def _resources_name_known_chains(self) -> ChainRegistry:
+        for rname, res in self.resources.items():
+            for chain in res.decimals:
+                if chain not in self.chains:
+                    raise ValueError(f"resources.{rname}.decimals names unknown chain {chain!r}")
+        return self

@@ -1,0 +1,66 @@
+"""Development accounts funded on every devnet chain. These keys are public test keys, never secrets."""
+
+from __future__ import annotations
+
+import hashlib
+import struct
+from dataclasses import dataclass
+
+# anvil's default mnemonic: its dev accounts are public test accounts, funded with 10,000 ETH each at genesis.
+ANVIL_MNEMONIC = "test test test test test test test test test test test junk"
+
+
+@dataclass(frozen=True)
+class EthereumDevAccount:
+    index: int
+    address: str
+    private_key: str  # public test key
+
+
+def ethereum_dev_accounts(count: int = 5) -> list[EthereumDevAccount]:
+    from eth_account import Account
+
+    Account.enable_unaudited_hdwallet_features()
+    out = []
+    for i in range(count):
+        acct = Account.from_mnemonic(ANVIL_MNEMONIC, account_path=f"m/44'/60'/0'/0/{i}")
+        out.append(EthereumDevAccount(i, acct.address, "0x" + acct.key.hex().removeprefix("0x")))
+    return out
+
+
+SR25519_DEV_URIS: tuple[str, ...] = ("//Alice", "//Bob", "//Charlie", "//Dave", "//Eve", "//Ferdie")
+
+# Substrate's `//Alice`-style derivation is sr25519 only, so ed25519 dev accounts come from fixed public seeds.
+ED25519_DEV_SEEDS: tuple[str, ...] = tuple(
+    "0x" + hashlib.sha256(f"phala-bridge devnet ed25519 account {i}".encode()).hexdigest() for i in range(3)
+)
+
+# 1,000,000 units of a 12-decimal token.
+DEV_BALANCE_PLANCK = 1_000_000 * 10**12
+
+
+@dataclass(frozen=True)
+class SubstrateDevAccount:
+    name: str
+    crypto: str  # "sr25519" | "ed25519"
+    secret: str  # URI for sr25519, hex seed for ed25519 (public test material)
+    public_key: str  # 0x-hex, 32 bytes
+
+
+def substrate_dev_accounts() -> list[SubstrateDevAccount]:
+    from substrateinterface import Keypair, KeypairType
+
+    out: list[SubstrateDevAccount] = []
+    for uri in SR25519_DEV_URIS:
+        kp = Keypair.create_from_uri(uri, crypto_type=KeypairType.SR25519)
+        out.append(SubstrateDevAccount(uri.lstrip("/").lower(), "sr25519", uri, "0x" + kp.public_key.hex()))
+    for i, seed in enumerate(ED25519_DEV_SEEDS):
+        kp = Keypair.create_from_seed(seed, crypto_type=KeypairType.ED25519)
+        out.append(SubstrateDevAccount(f"ed25519-{i}", "ed25519", seed, "0x" + kp.public_key.hex()))
+    return out
+
+
+def sibling_sovereign_account(para_id: int) -> str:
+    """The account a sibling parachain's XCM acts as on another parachain: b"sibl" + para id (u32 LE), zero-padded."""
+    raw = b"sibl" + struct.pack("<I", para_id)
+    return "0x" + raw.ljust(32, b"\0").hex()
