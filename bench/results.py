@@ -58,7 +58,9 @@ def record(
     figures = _load()
     figures[name] = asdict(fig)
     _write(figures)
-    print(f"{name:55s} {fig.value:>14,.4g} {unit:10s} {target or ''} {'' if met is None else ('OK' if met else 'MISSED')}")
+    print(
+        f"{name:55s} {fig.value:>14,.4g} {unit:10s} {target or ''} {'' if met is None else ('OK' if met else 'MISSED')}"
+    )
     return fig
 
 
@@ -78,7 +80,13 @@ def _write(figures: dict[str, dict[str, object]]) -> None:
         top = str(f["name"]).split(".", 1)[0]
         if top != area:
             area = top
-            lines += ["", f"## {area}", "", "| figure | value | unit | target | met | date | note |", "|---|---:|---|---|---|---|---|"]
+            lines += [
+                "",
+                f"## {area}",
+                "",
+                "| figure | value | unit | target | met | date | note |",
+                "|---|---:|---|---|---|---|---|",
+            ]
         met = "" if f["met"] is None else ("yes" if f["met"] else "**no**")
         lines.append(
             f"| {f['name']} | {f['value']:,} | {f['unit']} | {f['target'] or ''} | {met} | {f['date']} | {f['note']} |"

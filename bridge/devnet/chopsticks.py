@@ -50,7 +50,9 @@ def ensure_genesis_spec(cache_dir: Path) -> Path:
     return out
 
 
-def _chain_config(spec: Path, chain: ParachainSpec, port: int, funded: list[str], peers: list[int]) -> dict[str, object]:
+def _chain_config(
+    spec: Path, chain: ParachainSpec, port: int, funded: list[str], peers: list[int]
+) -> dict[str, object]:
     accounts = [*funded, *(sibling_sovereign_account(p) for p in peers if p != chain.para_id)]
     # import-storage wants balances as strings: they exceed JS's safe integers.
     account_entries = [[[acct], {"providers": 1, "data": {"free": str(DEV_BALANCE_PLANCK)}}] for acct in accounts]

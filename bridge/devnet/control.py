@@ -30,7 +30,9 @@ def read_state(work_dir: Path) -> DevnetState | None:
     try:
         return DevnetState.read(path)
     except (OSError, ValueError) as exc:
-        raise DevnetError(f"{path}: unreadable devnet state ({exc}); remove it or run `phala-bridge devnet down`") from exc
+        raise DevnetError(
+            f"{path}: unreadable devnet state ({exc}); remove it or run `phala-bridge devnet down`"
+        ) from exc
 
 
 def pid_alive(pid: int) -> bool:
@@ -53,7 +55,15 @@ def start_detached(config_path: Path, work_dir: Path, timeout: float = 120.0) ->
     log_path = work_dir / "logs" / "supervisor.log"
     with open(log_path, "wb") as log:
         proc = subprocess.Popen(
-            [sys.executable, "-m", "bridge.devnet.supervisor", "--config", str(config_path), "--work-dir", str(work_dir)],
+            [
+                sys.executable,
+                "-m",
+                "bridge.devnet.supervisor",
+                "--config",
+                str(config_path),
+                "--work-dir",
+                str(work_dir),
+            ],
             stdout=log,
             stderr=subprocess.STDOUT,
             stdin=subprocess.DEVNULL,
@@ -119,5 +129,7 @@ def probe(state: DevnetState) -> list[EndpointStatus]:
     one(f"peer (para {state.peer.para_id})", state.peer.http_url, substrate_block_number)
     url = f"mqtt://{state.broker.host}:{state.broker.port}"
     alive = broker_alive(state.broker.host, state.broker.port)
-    out.append(EndpointStatus(f"broker ({state.broker.kind})", url, None, None if alive else "not accepting connections"))
+    out.append(
+        EndpointStatus(f"broker ({state.broker.kind})", url, None, None if alive else "not accepting connections")
+    )
     return out

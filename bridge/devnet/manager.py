@@ -97,15 +97,16 @@ class Devnet:
                 rpc_url=self.anvil.rpc_url, chain_id=self.anvil.chain_id, fixture=str(fixture) if fixture else None
             ),
             phala=ParachainEndpoint(
-                name="phala", para_id=nodes["phala"].para_id, ws_url=nodes["phala"].ws_url, http_url=nodes["phala"].http_url
+                name="phala",
+                para_id=nodes["phala"].para_id,
+                ws_url=nodes["phala"].ws_url,
+                http_url=nodes["phala"].http_url,
             ),
             peer=ParachainEndpoint(
                 name="peer", para_id=nodes["peer"].para_id, ws_url=nodes["peer"].ws_url, http_url=nodes["peer"].http_url
             ),
             broker=BrokerEndpoint(kind=self.broker.kind, host=self.broker.host, port=self.broker.port),
-            processes=[
-                ProcessRecord(name=p.name, pid=p.pid, log=str(p.log_path)) for p in self.supervisor.processes
-            ],
+            processes=[ProcessRecord(name=p.name, pid=p.pid, log=str(p.log_path)) for p in self.supervisor.processes],
         )
 
     def stop(self) -> None:

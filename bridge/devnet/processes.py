@@ -48,7 +48,7 @@ class ManagedProcess:
             return ""
 
     def wait_for_log(self, needle: str | Callable[[str], bool], timeout: float) -> None:
-        """Block until the log contains `needle` (or the predicate holds); raise if the process dies or time runs out."""
+        """Block until the log contains `needle` (or the predicate holds); raise if the process dies or times out."""
         check = (lambda text: needle in text) if isinstance(needle, str) else needle
         deadline = time.monotonic() + timeout
         while time.monotonic() < deadline:
@@ -141,7 +141,7 @@ class ProcessSupervisor:
                 cwd=cwd,
                 env={**os.environ, **(env or {})},
                 start_new_session=True,
-                preexec_fn=_die_with_parent if self.die_with_parent else None,  # noqa: PLW1509
+                preexec_fn=_die_with_parent if self.die_with_parent else None,
             )
         finally:
             log.close()
