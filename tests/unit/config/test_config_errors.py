@@ -56,9 +56,7 @@ def test_missing_value() -> None:
 
 def test_bad_url() -> None:
     err = _node(EXAMPLE.replace('url = "mqtt://127.0.0.1:1883"', 'url = "http://127.0.0.1:1883"'))
-    assert str(err) == (
-        "node.toml [broker.url]: bad URL 'http://127.0.0.1:1883': scheme must be one of mqtt, mqtts"
-    )
+    assert str(err) == ("node.toml [broker.url]: bad URL 'http://127.0.0.1:1883': scheme must be one of mqtt, mqtts")
     err = _node(EXAMPLE.replace('rpc_url = "https://ethereum-rpc.example.org"', 'rpc_url = "https://"'))
     assert str(err) == "node.toml [chains.ethereum.rpc_url]: bad URL 'https://': no host"
 
@@ -105,7 +103,10 @@ def test_missing_and_unreadable_files(tmp_path: Path) -> None:
 @pytest.mark.parametrize(
     ("edit", "expected"),
     [
-        (("confirmations = 64", "confirmations = 64\nconfirmation = 3"), "[chains.ethereum]: unknown key 'confirmation'"),
+        (
+            ("confirmations = 64", "confirmations = 64\nconfirmation = 3"),
+            "[chains.ethereum]: unknown key 'confirmation'",
+        ),
         (("member_index = 1 ", "# "), "[node.member_index]: missing value"),
         (('rpc_url = "https://ethereum-rpc.example.org"', 'rpc_url = "ftp://x"'), "[chains.ethereum.rpc_url]: bad URL"),
         (("confirmations = 64", 'confirmations = "x"'), "[chains.ethereum.confirmations]: wrong type"),
