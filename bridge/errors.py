@@ -1,0 +1,47 @@
+"""The core's exception tree. Each error says whether retrying can help, so callers never match on error text.
+
+BridgeError
+├── InputError (also ValueError)        permanent: the input is wrong; report it, do not retry
+│   ├── AmountError                      zero, negative, too many decimals, not exactly convertible
+│   ├── AddressError                     malformed address or account id
+│   ├── UnknownChainError                a chain or domain id nobody configured
+│   └── UnknownResourceError             a resource (token) nobody configured
+├── TransitionError (also ValueError)    a message state change the lifecycle does not allow
+└── RetryableError                       transient: the same call may succeed later
+"""
+
+from __future__ import annotations
+
+
+class BridgeError(Exception):
+    """Base of every error raised by the bridge core."""
+
+    retryable: bool = False
+
+
+class InputError(BridgeError, ValueError):
+    """The input is wrong; retrying cannot help."""
+
+
+class AmountError(InputError):
+    pass
+
+
+class AddressError(InputError):
+    pass
+
+
+class UnknownChainError(InputError):
+    pass
+
+
+class UnknownResourceError(InputError):
+    pass
+
+
+class TransitionError(BridgeError, ValueError):
+    pass
+
+
+class RetryableError(BridgeError):
+    retryable = True
