@@ -17,3 +17,54 @@ def devnet(tmp_path_factory: pytest.TempPathFactory) -> Iterator[DevnetState]:
     work_dir: Path = tmp_path_factory.mktemp("devnet")
     with Devnet(DevnetSection(), work_dir=work_dir) as state:
         yield state
+
+
+def _find_postgres() -> str | None:
+    """A PostgreSQL server for tests: $PHALA_BRIDGE_TEST_PG, else the machine's 127.0.0.1:5432 (started when it is
+    installed but stopped). None when there is no server to be had."""
+    import os
+    import shutil
+    import subprocess
+
+    import psycopg
+
+    url = os.environ.get("PHALA_BRIDGE_TEST_PG", "postgresql://postgres@127.0.0.1:5432/postgres")
+    for attempt in range(2):
+        try:
+            with psycopg.connect(url, connect_timeout=3):
+                return url
+        except psycopg.OperationalError:
+            if attempt == 0 and shutil.which("pg_ctlcluster") and Path("/etc/postgresql").is_dir():
+                for version in os.listdir("/etc/postgresql"):
+                    subprocess.run(
+                        ["pg_ctlcluster", "--skip-systemctl-redirect", version, "main", "start"],
+                        capture_output=True,
+                        check=False,
+                    )
+    return None
+
+
+@pytest.fixture(scope="session")
+def postgres_server() -> str:
+    url = _find_postgres()
+    if url is None:
+        pytest.skip("no PostgreSQL server reachable (set PHALA_BRIDGE_TEST_PG)")
+    return url
+
+
+@pytest.fixture
+def postgres_url(postgres_server: str) -> Iterator[str]:
+    """A fresh, empty database on the real server, dropped afterwards."""
+    import uuid
+
+    import psycopg
+
+    name = f"phala_bridge_test_{uuid.uuid4().hex[:12]}"
+    with psycopg.connect(postgres_server, autocommit=True) as admin:
+        admin.execute(f'CREATE DATABASE "{name}"')
+    base, _, _ = postgres_server.rpartition("/")
+    try:
+        yield f"{base}/{name}"
+    finally:
+        with psycopg.connect(postgres_server, autocommit=True) as admin:
+            admin.execute(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')

@@ -1,0 +1,281 @@
+"""SQL shared by the SQLite and PostgreSQL stores.
+
+State changes are single guarded UPDATEs (`WHERE state IN (allowed predecessors)`), so two stages or a restarted node
+racing on one message cannot move it backwards or skip the lifecycle. Nothing secret is ever stored here: messages,
+cursors, batch signatures (public) and transaction hashes only.
+"""
+
+from __future__ import annotations
+
+import json
+import time
+from collections.abc import Iterable, Sequence
+from dataclasses import dataclass
+from typing import Any, Protocol
+
+from bridge.lifecycle import MessageState
+from bridge.messages import BridgeMessage
+
+
+class StoreError(RuntimeError):
+    pass
+
+
+@dataclass(frozen=True)
+class Cursor:
+    chain: str
+    block_number: int
+    block_hash: str
+
+
+@dataclass(frozen=True)
+class MessageRecord:
+    message: BridgeMessage
+    state: MessageState
+    reason: str | None
+    batch_id: str | None
+    dest_tx: str | None
+    observed_at: float
+    updated_at: float
+
+    @property
+    def id_hex(self) -> str:
+        return self.message.id_hex
+
+
+@dataclass(frozen=True)
+class BatchRecord:
+    id: str
+    dest_domain: int
+    message_ids: tuple[str, ...]
+    state: str
+    tx_hash: str | None
+    created_at: float
+    updated_at: float
+
+
+def predecessors(new: MessageState) -> tuple[MessageState, ...]:
+    from bridge.lifecycle import can_transition
+
+    return tuple(s for s in MessageState if can_transition(s, new))
+
+
+class _Conn(Protocol):
+    def execute(self, sql: str, params: Sequence[Any] = ...) -> Any: ...
+    def commit(self) -> None: ...
+    def rollback(self) -> None: ...
+    def close(self) -> None: ...
+
+
+SCHEMA = (
+    """CREATE TABLE IF NOT EXISTS messages (
+        id TEXT PRIMARY KEY,
+        source_domain INTEGER NOT NULL,
+        dest_domain INTEGER NOT NULL,
+        nonce TEXT NOT NULL,
+        kind TEXT NOT NULL,
+        state TEXT NOT NULL,
+        body TEXT NOT NULL,
+        reason TEXT,
+        batch_id TEXT,
+        dest_tx TEXT,
+        source_tx TEXT NOT NULL,
+        observed_at DOUBLE PRECISION NOT NULL,
+        updated_at DOUBLE PRECISION NOT NULL
+    )""",
+    "CREATE INDEX IF NOT EXISTS messages_state ON messages (state, dest_domain)",
+    "CREATE INDEX IF NOT EXISTS messages_source_tx ON messages (source_tx)",
+    """CREATE TABLE IF NOT EXISTS cursors (
+        chain TEXT PRIMARY KEY,
+        block_number BIGINT NOT NULL,
+        block_hash TEXT NOT NULL,
+        updated_at DOUBLE PRECISION NOT NULL
+    )""",
+    """CREATE TABLE IF NOT EXISTS batches (
+        id TEXT PRIMARY KEY,
+        dest_domain INTEGER NOT NULL,
+        message_ids TEXT NOT NULL,
+        state TEXT NOT NULL,
+        tx_hash TEXT,
+        created_at DOUBLE PRECISION NOT NULL,
+        updated_at DOUBLE PRECISION NOT NULL
+    )""",
+)
+
+
+class SqlStore:
+    """Dialect-neutral store; subclasses provide the connection and the placeholder style."""
+
+    placeholder = "?"
+    upsert_ignore = "INSERT OR IGNORE INTO"  # PostgreSQL: INSERT INTO ... ON CONFLICT DO NOTHING
+    conflict_suffix = ""
+
+    def __init__(self, conn: _Conn) -> None:
+        self._conn = conn
+        for stmt in SCHEMA:
+            self._conn.execute(stmt)
+        self._conn.commit()
+
+    def _q(self, sql: str) -> str:
+        return sql.replace("?", self.placeholder)
+
+    def _exec(self, sql: str, params: Sequence[Any] = ()) -> Any:
+        return self._conn.execute(self._q(sql), params)
+
+    def close(self) -> None:
+        self._conn.close()
+
+    # ---- messages --------------------------------------------------------------------------------------------
+
+    def add_observed(self, messages: Iterable[BridgeMessage]) -> int:
+        """Record newly observed messages; ones already known (any state) are left untouched. Returns how many
+        were new. Idempotent, so a watcher re-scanning blocks after a restart cannot duplicate anything."""
+        now = time.time()
+        new = 0
+        try:
+            for m in messages:
+                cur = self._exec(
+                    f"{self.upsert_ignore} messages (id, source_domain, dest_domain, nonce, kind, state, body, "
+                    f"source_tx, observed_at, updated_at) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?){self.conflict_suffix}",
+                    (
+                        m.id_hex,
+                        m.source_domain,
+                        m.dest_domain,
+                        str(m.nonce),
+                        m.kind.value,
+                        MessageState.OBSERVED.value,
+                        m.model_dump_json(),
+                        "0x" + m.source.tx_hash.hex(),
+                        now,
+                        now,
+                    ),
+                )
+                new += max(cur.rowcount, 0)
+            self._conn.commit()
+        except Exception:
+            self._conn.rollback()
+            raise
+        return new
+
+    def transition(
+        self,
+        ids: Sequence[str],
+        new_state: MessageState,
+        *,
+        reason: str | None = None,
+        batch_id: str | None = None,
+        dest_tx: str | None = None,
+    ) -> list[str]:
+        """Move messages to `new_state` where the lifecycle allows it; returns the ids that moved."""
+        allowed = [s.value for s in predecessors(new_state)]
+        if not allowed or not ids:
+            return []
+        marks = ", ".join("?" for _ in allowed)  # placeholders only: the values travel as parameters
+        sql = (
+            "UPDATE messages SET state = ?, reason = COALESCE(?, reason), batch_id = COALESCE(?, batch_id), "
+            "dest_tx = COALESCE(?, dest_tx), updated_at = ? WHERE id = ? AND state IN (" + marks + ")"
+        )
+        moved: list[str] = []
+        now = time.time()
+        try:
+            for mid in ids:
+                cur = self._exec(
+                    sql,
+                    (new_state.value, reason, batch_id, dest_tx, now, mid, *allowed),
+                )
+                if cur.rowcount > 0:
+                    moved.append(mid)
+            self._conn.commit()
+        except Exception:
+            self._conn.rollback()
+            raise
+        return moved
+
+    def get(self, message_id: str) -> MessageRecord | None:
+        row = self._exec(_SELECT + " WHERE id = ?", (message_id.lower(),)).fetchone()
+        return _record(row) if row else None
+
+    def by_source_tx(self, tx_hash: str) -> list[MessageRecord]:
+        rows = self._exec(_SELECT + " WHERE source_tx = ? ORDER BY nonce", (tx_hash.lower(),)).fetchall()
+        return [_record(r) for r in rows]
+
+    def in_state(
+        self, state: MessageState, *, dest_domain: int | None = None, limit: int = 1000
+    ) -> list[MessageRecord]:
+        if dest_domain is None:
+            rows = self._exec(_SELECT + " WHERE state = ? ORDER BY observed_at LIMIT ?", (state.value, limit))
+        else:
+            rows = self._exec(
+                _SELECT + " WHERE state = ? AND dest_domain = ? ORDER BY observed_at LIMIT ?",
+                (state.value, dest_domain, limit),
+            )
+        return [_record(r) for r in rows.fetchall()]
+
+    def counts(self) -> dict[str, int]:
+        rows = self._exec("SELECT state, COUNT(*) FROM messages GROUP BY state").fetchall()
+        return {str(state): int(n) for state, n in rows}
+
+    # ---- cursors ---------------------------------------------------------------------------------------------
+
+    def cursor(self, chain: str) -> Cursor | None:
+        row = self._exec("SELECT chain, block_number, block_hash FROM cursors WHERE chain = ?", (chain,)).fetchone()
+        return Cursor(row[0], int(row[1]), row[2]) if row else None
+
+    def set_cursor(self, cursor: Cursor) -> None:
+        try:
+            self._exec("DELETE FROM cursors WHERE chain = ?", (cursor.chain,))
+            self._exec(
+                "INSERT INTO cursors (chain, block_number, block_hash, updated_at) VALUES (?, ?, ?, ?)",
+                (cursor.chain, cursor.block_number, cursor.block_hash, time.time()),
+            )
+            self._conn.commit()
+        except Exception:
+            self._conn.rollback()
+            raise
+
+    # ---- batches ---------------------------------------------------------------------------------------------
+
+    def save_batch(self, batch: BatchRecord) -> None:
+        try:
+            self._exec("DELETE FROM batches WHERE id = ?", (batch.id,))
+            self._exec(
+                "INSERT INTO batches (id, dest_domain, message_ids, state, tx_hash, created_at, updated_at) "
+                "VALUES (?, ?, ?, ?, ?, ?, ?)",
+                (
+                    batch.id,
+                    batch.dest_domain,
+                    json.dumps(list(batch.message_ids)),
+                    batch.state,
+                    batch.tx_hash,
+                    batch.created_at,
+                    time.time(),
+                ),
+            )
+            self._conn.commit()
+        except Exception:
+            self._conn.rollback()
+            raise
+
+    def batch(self, batch_id: str) -> BatchRecord | None:
+        row = self._exec(
+            "SELECT id, dest_domain, message_ids, state, tx_hash, created_at, updated_at FROM batches WHERE id = ?",
+            (batch_id,),
+        ).fetchone()
+        if not row:
+            return None
+        return BatchRecord(row[0], int(row[1]), tuple(json.loads(row[2])), row[3], row[4], float(row[5]), float(row[6]))
+
+
+_SELECT = "SELECT body, state, reason, batch_id, dest_tx, observed_at, updated_at FROM messages"
+
+
+def _record(row: Sequence[Any]) -> MessageRecord:
+    return MessageRecord(
+        message=BridgeMessage.model_validate_json(row[0]),
+        state=MessageState(row[1]),
+        reason=row[2],
+        batch_id=row[3],
+        dest_tx=row[4],
+        observed_at=float(row[5]),
+        updated_at=float(row[6]),
+    )

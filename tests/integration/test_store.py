@@ -1,0 +1,103 @@
+"""The relayer store against real SQLite and a real PostgreSQL server: the same contract for both."""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+from pathlib import Path
+
+import pytest
+
+from bridge.lifecycle import MessageState
+from bridge.messages import BridgeMessage, MessageKind, SourceRef
+from relayers.store import BatchRecord, Cursor, SqlStore, StoreError, open_store
+
+
+def _msg(nonce: int, tx: int = 1) -> BridgeMessage:
+    return BridgeMessage(
+        source_domain=1,
+        dest_domain=2,
+        nonce=nonce,
+        kind=MessageKind.TRANSFER,
+        sender=b"\x11" * 20,
+        recipient=b"\x22" * 32,
+        resource_id=b"\x33" * 32,
+        source_amount=nonce * 10**18,
+        amount=nonce * 10**12,
+        source=SourceRef(block_number=10 + nonce, block_hash=b"\x44" * 32, tx_hash=bytes([tx]) * 32, index=nonce),
+    )
+
+
+@pytest.fixture(params=["sqlite", "postgres"])
+def store(request: pytest.FixtureRequest, tmp_path: Path) -> Iterator[SqlStore]:
+    url = f"sqlite:///{tmp_path}/store.db" if request.param == "sqlite" else request.getfixturevalue("postgres_url")
+    s = open_store(url)
+    yield s
+    s.close()
+
+
+def test_observe_is_idempotent(store: SqlStore) -> None:
+    assert store.add_observed([_msg(1), _msg(2)]) == 2
+    assert store.add_observed([_msg(1), _msg(2), _msg(3)]) == 1  # re-scan after a restart: nothing duplicated
+    assert store.counts() == {"observed": 3}
+    rec = store.get(_msg(2).id_hex)
+    assert rec is not None and rec.message == _msg(2) and rec.state is MessageState.OBSERVED
+
+
+def test_transitions_follow_the_lifecycle(store: SqlStore) -> None:
+    store.add_observed([_msg(1), _msg(2)])
+    ids = [_msg(1).id_hex, _msg(2).id_hex]
+    assert store.transition(ids, MessageState.SUBMITTED) == []  # cannot skip verify and sign
+    assert store.transition(ids, MessageState.VERIFIED) == ids
+    assert store.transition(ids[:1], MessageState.SIGNED, batch_id="b1") == ids[:1]
+    assert store.transition(ids[:1], MessageState.SUBMITTED, dest_tx="0xabc") == ids[:1]
+    assert store.transition(ids[:1], MessageState.EXECUTED) == ids[:1]
+    assert store.transition(ids[:1], MessageState.VERIFIED) == []  # executed is final
+    assert store.transition(ids[1:], MessageState.FAILED, reason="over the rate limit") == ids[1:]
+    done = store.get(ids[0])
+    assert done is not None and done.state is MessageState.EXECUTED
+    assert done.batch_id == "b1" and done.dest_tx == "0xabc"
+    failed = store.get(ids[1])
+    assert failed is not None and failed.reason == "over the rate limit"
+    assert [r.id_hex for r in store.in_state(MessageState.EXECUTED, dest_domain=2)] == ids[:1]
+    assert store.in_state(MessageState.EXECUTED, dest_domain=1) == []
+
+
+def test_lookup_by_source_tx(store: SqlStore) -> None:
+    store.add_observed([_msg(1, tx=7), _msg(2, tx=7), _msg(3, tx=8)])
+    found = store.by_source_tx("0x" + "07" * 32)
+    assert [r.message.nonce for r in found] == [1, 2]
+
+
+def test_cursors_and_batches(store: SqlStore) -> None:
+    assert store.cursor("ethereum") is None
+    store.set_cursor(Cursor("ethereum", 100, "0xaa"))
+    store.set_cursor(Cursor("ethereum", 105, "0xbb"))
+    assert store.cursor("ethereum") == Cursor("ethereum", 105, "0xbb")
+    b = BatchRecord("b1", 2, ("0x01", "0x02"), "signed", None, 1.0, 1.0)
+    store.save_batch(b)
+    store.save_batch(BatchRecord("b1", 2, ("0x01", "0x02"), "submitted", "0xtx", 1.0, 2.0))
+    got = store.batch("b1")
+    assert (
+        got is not None and got.state == "submitted" and got.tx_hash == "0xtx" and got.message_ids == ("0x01", "0x02")
+    )
+
+
+def test_state_survives_reopen(tmp_path: Path) -> None:
+    url = f"sqlite:///{tmp_path}/s.db"
+    s = open_store(url)
+    s.add_observed([_msg(1)])
+    s.transition([_msg(1).id_hex], MessageState.VERIFIED)
+    s.set_cursor(Cursor("phala", 9, "0x09"))
+    s.close()
+    s2 = open_store(url)
+    rec = s2.get(_msg(1).id_hex)
+    assert rec is not None and rec.state is MessageState.VERIFIED
+    assert s2.cursor("phala") == Cursor("phala", 9, "0x09")
+    s2.close()
+
+
+def test_bad_urls() -> None:
+    with pytest.raises(StoreError, match="unsupported store URL scheme 'mysql'"):
+        open_store("mysql://x")
+    with pytest.raises(StoreError, match=r"cannot connect to PostgreSQL at postgresql://u:\*\*\*@127\.0\.0\.1:1/db"):
+        open_store("postgresql://u:hunter2@127.0.0.1:1/db")
