@@ -172,7 +172,7 @@ class SqlStore:
             return []
         marks = ", ".join("?" for _ in allowed)  # placeholders only: the values travel as parameters
         sql = (
-            "UPDATE messages SET state = ?, reason = COALESCE(?, reason), batch_id = COALESCE(?, batch_id), "
+            "UPDATE messages SET state = ?, reason = COALESCE(?, reason), batch_id = COALESCE(?, batch_id), "  # noqa: S608
             "dest_tx = COALESCE(?, dest_tx), updated_at = ? WHERE id = ? AND state IN (" + marks + ")"
         )
         moved: list[str] = []
