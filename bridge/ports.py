@@ -1,0 +1,88 @@
+"""The seams between the relayer pipeline and the outside world, as Protocols (no implementations here).
+
+Chain adapters (`relayers.ethereum`, `relayers.substrate`) implement `SourceWatcher` and `Destination`; the committee
+client implements `BatchSigner`. The pipeline (`relayers.daemon`) only knows these shapes, so a unit test can drive
+it with in-memory fakes and the devnet tests drive it with the real thing.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from dataclasses import dataclass, field
+from typing import Protocol
+
+from bridge.messages import BridgeMessage
+
+
+@dataclass(frozen=True)
+class ChainPosition:
+    """How far a watcher has read: the last finalized block it fully processed."""
+
+    block_number: int
+    block_hash: str
+
+
+@dataclass(frozen=True)
+class WatchResult:
+    messages: Sequence[BridgeMessage]
+    position: ChainPosition  # persist together with the messages
+    head: int  # the chain's current head, for lag metrics
+    reorg_from: int | None = None  # set when the watcher rewound past a replaced block
+
+
+class SourceWatcher(Protocol):
+    name: str
+    domain: int
+
+    async def poll(self, after: ChainPosition | None) -> WatchResult:
+        """Messages in finalized blocks after `after` (at most a bounded range per call)."""
+        ...
+
+
+@dataclass(frozen=True)
+class SigningRequest:
+    """What the committee signs for one batch on one destination, plus what each member needs to rebuild it."""
+
+    destination: int
+    message_ids: tuple[str, ...]
+    payload: bytes  # the exact bytes to sign (a digest for Ethereum, the extrinsic signing payload for Phala)
+    context: dict[str, str | int] = field(default_factory=dict)  # e.g. key epoch, account nonce, era block
+
+
+@dataclass(frozen=True)
+class Confirmation:
+    executed: frozenset[str] = frozenset()
+    failed: dict[str, str] = field(default_factory=dict)  # id -> reason recorded by the destination
+    pending: bool = False  # not final yet: ask again later
+    dropped: bool = False  # the transaction is gone (replaced, reorged out): the messages go back to verified
+
+
+class Destination(Protocol):
+    name: str
+    domain: int
+
+    async def already_executed(self, messages: Sequence[BridgeMessage]) -> frozenset[str]:
+        """Ids the destination chain already records as executed: the final word."""
+        ...
+
+    async def prepare(self, messages: Sequence[BridgeMessage]) -> SigningRequest: ...
+
+    async def submit(self, request: SigningRequest, signature: bytes) -> str:
+        """Send the signed batch; returns the transaction hash."""
+        ...
+
+    async def confirm(self, tx_hash: str, message_ids: Sequence[str]) -> Confirmation: ...
+
+    def gas_of(self, message: BridgeMessage) -> int: ...
+
+
+class SigningRefused(Exception):
+    """The committee would not sign (members' independent checks failed); carries the reason."""
+
+
+class SigningUnavailable(Exception):
+    """Not enough members answered in time; retry later."""
+
+
+class BatchSigner(Protocol):
+    async def sign(self, request: SigningRequest, messages: Sequence[BridgeMessage]) -> bytes: ...

@@ -1,0 +1,1 @@
+"""The relayer daemon: observe -> verify -> sign -> submit -> confirm, with a persisted state per message."""

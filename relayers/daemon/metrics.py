@@ -1,0 +1,44 @@
+"""The relayer's Prometheus metrics, on its own registry."""
+
+from __future__ import annotations
+
+from prometheus_client import CollectorRegistry, Counter, Gauge, Histogram
+
+from bridge.telemetry import new_registry
+
+_LATENCY_BUCKETS = (0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10, 30, 60)
+
+
+class RelayerMetrics:
+    def __init__(self, registry: CollectorRegistry | None = None) -> None:
+        self.registry = registry or new_registry()
+        r = self.registry
+        self.messages = Counter(
+            "phala_bridge_messages_total", "Messages entering each stage", ["stage", "destination"], registry=r
+        )
+        self.failures = Counter(
+            "phala_bridge_stage_errors_total", "Errors per stage and kind", ["stage", "kind"], registry=r
+        )
+        self.overhead = Histogram(
+            "phala_bridge_overhead_seconds",
+            "From a finalized source event being observed to its destination submission",
+            ["destination"],
+            buckets=_LATENCY_BUCKETS,
+            registry=r,
+        )
+        self.signing = Histogram(
+            "phala_bridge_signing_seconds", "Committee signing time per batch", ["destination"],
+            buckets=_LATENCY_BUCKETS, registry=r,
+        )  # fmt: skip
+        self.batch_size = Histogram(
+            "phala_bridge_batch_size", "Messages per submitted batch", ["destination"],
+            buckets=(1, 2, 5, 10, 20, 50, 100, 200, 500), registry=r,
+        )  # fmt: skip
+        self.lag = Gauge(
+            "phala_bridge_lag_blocks", "Blocks between the chain head and the cursor", ["chain"], registry=r
+        )
+        self.cursor = Gauge("phala_bridge_cursor_block", "Last processed finalized block", ["chain"], registry=r)
+        self.committee_up = Gauge(
+            "phala_bridge_committee_members_up", "Committee members seen alive recently", registry=r
+        )
+        self.in_state = Gauge("phala_bridge_messages_in_state", "Messages per lifecycle state", ["state"], registry=r)

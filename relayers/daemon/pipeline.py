@@ -1,0 +1,328 @@
+"""The pipeline: one task per source watcher (observe), one verifier, one sign-and-submit task and one confirmer
+per destination, joined by the store (states) and an in-memory confirm queue.
+
+The store is the queue between observe/verify and sign: a restart loses nothing because every stage reads its
+work back from persisted states. At start-up, messages left `signed` (signature made, never submitted) go back to
+`verified`, and `submitted` ones are re-confirmed against the destination, which is the final word.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import time
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass, field
+
+import structlog
+
+from bridge.batching import Batcher, BatchPolicy
+from bridge.lifecycle import MessageState
+from bridge.messages import BridgeMessage
+from bridge.policy import BridgePolicy, PolicyRefusal
+from bridge.ports import (
+    BatchSigner,
+    ChainPosition,
+    Destination,
+    SigningRefused,
+    SigningRequest,
+    SigningUnavailable,
+    SourceWatcher,
+)
+from relayers.daemon.metrics import RelayerMetrics
+from relayers.store import BatchRecord, Cursor, MessageRecord, SqlStore
+
+log = structlog.get_logger("relayer")
+
+
+@dataclass
+class PipelineConfig:
+    poll_interval: float = 0.5  # watchers and the verifier
+    confirm_interval: float = 0.5
+    batch: BatchPolicy = field(default_factory=BatchPolicy)
+    signing_timeout: float = 30.0
+    retry_backoff: float = 1.0  # after a failed sign or submit
+    max_backoff: float = 30.0
+
+
+@dataclass(frozen=True)
+class _InFlight:
+    batch_id: str
+    destination: int
+    tx_hash: str
+    message_ids: tuple[str, ...]
+    submitted_at: float
+
+
+class Pipeline:
+    def __init__(
+        self,
+        *,
+        store: SqlStore,
+        policy: BridgePolicy,
+        watchers: Sequence[SourceWatcher],
+        destinations: Sequence[Destination],
+        signer: BatchSigner,
+        config: PipelineConfig | None = None,
+        metrics: RelayerMetrics | None = None,
+        is_leader: Callable[[int], bool] = lambda _domain: True,
+        clock: Callable[[], float] = time.monotonic,
+    ) -> None:
+        self.store = store
+        self.policy = policy
+        self.watchers = list(watchers)
+        self.destinations = {d.domain: d for d in destinations}
+        self.signer = signer
+        self.config = config or PipelineConfig()
+        self.metrics = metrics or RelayerMetrics()
+        self.is_leader = is_leader
+        self.clock = clock
+        self._confirm_queue: asyncio.Queue[_InFlight] = asyncio.Queue()
+        self._observed_at: dict[str, float] = {}  # id -> monotonic time first seen by this process (latency metric)
+        self._wake_signers = asyncio.Event()
+        self.healthy: dict[str, bool] = {}
+
+    # ---- lifecycle -------------------------------------------------------------------------------------------
+
+    def recover(self) -> None:
+        """Put persisted work back in play after a restart (or a crash at any point)."""
+        signed = [r.id_hex for r in self.store.in_state(MessageState.SIGNED, limit=1_000_000)]
+        if signed:
+            self.store.transition(signed, MessageState.VERIFIED, reason=None)
+            log.info("recovered_signed_as_verified", count=len(signed))
+        submitted = self.store.in_state(MessageState.SUBMITTED, limit=1_000_000)
+        by_tx: dict[tuple[int, str], list[MessageRecord]] = {}
+        for rec in submitted:
+            if rec.dest_tx:
+                by_tx.setdefault((rec.message.dest_domain, rec.dest_tx), []).append(rec)
+        for (domain, tx), recs in by_tx.items():
+            self._confirm_queue.put_nowait(
+                _InFlight(recs[0].batch_id or tx, domain, tx, tuple(r.id_hex for r in recs), self.clock())
+            )
+        if by_tx:
+            log.info("recovered_submitted_for_confirmation", batches=len(by_tx), messages=len(submitted))
+
+    async def run(self, stop: asyncio.Event) -> None:
+        self.recover()
+        async with asyncio.TaskGroup() as tg:
+            for w in self.watchers:
+                tg.create_task(self._guard(f"observe:{w.name}", self._observe_loop(w, stop), stop))
+            tg.create_task(self._guard("verify", self._verify_loop(stop), stop))
+            for d in self.destinations.values():
+                tg.create_task(self._guard(f"submit:{d.name}", self._submit_loop(d, stop), stop))
+            tg.create_task(self._guard("confirm", self._confirm_loop(stop), stop))
+
+    async def _guard(self, name: str, coro: object, stop: asyncio.Event) -> None:
+        # A stage that crashes is a bug; stop the whole daemon so the supervisor restarts it from the store.
+        try:
+            await coro  # type: ignore[misc]
+        except Exception:
+            log.exception("stage_crashed", stage=name)
+            stop.set()
+            raise
+
+    # ---- observe ---------------------------------------------------------------------------------------------
+
+    async def observe_once(self, watcher: SourceWatcher) -> int:
+        saved = self.store.cursor(watcher.name)
+        after = ChainPosition(saved.block_number, saved.block_hash) if saved else None
+        result = await watcher.poll(after)
+        new = self.store.add_observed(result.messages)
+        now = self.clock()
+        for m in result.messages:
+            self._observed_at.setdefault(m.id_hex, now)
+        self.store.set_cursor(Cursor(watcher.name, result.position.block_number, result.position.block_hash))
+        self.metrics.cursor.labels(watcher.name).set(result.position.block_number)
+        self.metrics.lag.labels(watcher.name).set(max(0, result.head - result.position.block_number))
+        if new:
+            self.metrics.messages.labels("observed", "any").inc(new)
+            log.info("observed", chain=watcher.name, new=new, block=result.position.block_number)
+        if result.reorg_from is not None:
+            log.warning("reorg_rescanned", chain=watcher.name, from_block=result.reorg_from)
+        return new
+
+    async def _observe_loop(self, watcher: SourceWatcher, stop: asyncio.Event) -> None:
+        backoff = self.config.retry_backoff
+        while not stop.is_set():
+            try:
+                new = await self.observe_once(watcher)
+                self.healthy[f"observe:{watcher.name}"] = True
+                backoff = self.config.retry_backoff
+                if new:
+                    await self.verify_once()
+                    continue
+                await _sleep_or_stop(stop, self.config.poll_interval)
+            except Exception as exc:
+                self.healthy[f"observe:{watcher.name}"] = False
+                self.metrics.failures.labels("observe", type(exc).__name__).inc()
+                log.warning("observe_failed", chain=watcher.name, error=str(exc), retry_in=backoff)
+                await _sleep_or_stop(stop, backoff)
+                backoff = min(backoff * 2, self.config.max_backoff)
+
+    # ---- verify ----------------------------------------------------------------------------------------------
+
+    async def verify_once(self) -> int:
+        records = self.store.in_state(MessageState.OBSERVED, limit=10_000)
+        ok: list[str] = []
+        for rec in records:
+            try:
+                self.policy.check(rec.message)
+            except PolicyRefusal as exc:
+                self.store.transition([rec.id_hex], MessageState.FAILED, reason=f"refused by policy: {exc}")
+                self.metrics.messages.labels("failed", str(rec.message.dest_domain)).inc()
+                log.warning("refused_by_policy", message_id=rec.id_hex, reason=str(exc))
+                continue
+            ok.append(rec.id_hex)
+        moved = self.store.transition(ok, MessageState.VERIFIED)
+        if moved:
+            self.metrics.messages.labels("verified", "any").inc(len(moved))
+            self._wake_signers.set()
+        return len(moved)
+
+    async def _verify_loop(self, stop: asyncio.Event) -> None:
+        while not stop.is_set():
+            await self.verify_once()
+            await _sleep_or_stop(stop, self.config.poll_interval)
+
+    # ---- sign and submit -------------------------------------------------------------------------------------
+
+    async def _submit_loop(self, dest: Destination, stop: asyncio.Event) -> None:
+        batcher: Batcher[BridgeMessage] = Batcher(self.config.batch, dest.gas_of)
+        queued: set[str] = set()
+        backoff = self.config.retry_backoff
+        while not stop.is_set():
+            ready: list[list[BridgeMessage]] = []
+            if self.is_leader(dest.domain):
+                # Messages being signed or confirmed are no longer `verified`, so only `queued` needs tracking.
+                for rec in self.store.in_state(MessageState.VERIFIED, dest_domain=dest.domain, limit=10_000):
+                    if rec.id_hex in queued:
+                        continue
+                    queued.add(rec.id_hex)
+                    ready.extend(batcher.add(dest.domain, rec.message, self.clock()))
+                ready.extend(batch for _, batch in batcher.due(self.clock()))
+            for batch in ready:
+                ok = await self._sign_and_submit(dest, batch)
+                for m in batch:
+                    queued.discard(m.id_hex)
+                if not ok:
+                    await _sleep_or_stop(stop, backoff)
+                    backoff = min(backoff * 2, self.config.max_backoff)
+                    break
+                backoff = self.config.retry_backoff
+            if ready:
+                continue
+            deadline = batcher.next_deadline()
+            wait = self.config.poll_interval if deadline is None else max(0.0, deadline - self.clock())
+            self._wake_signers.clear()
+            await _wait_any(stop, self._wake_signers, min(wait, self.config.poll_interval))
+
+    async def _sign_and_submit(self, dest: Destination, batch: list[BridgeMessage]) -> bool:
+        """One batch through sign and submit. Returns False when it should be retried later."""
+        ids = [m.id_hex for m in batch]
+        try:
+            done = await dest.already_executed(batch)
+            if done:
+                self.store.transition(sorted(done), MessageState.EXECUTED)
+                log.info("already_executed", destination=dest.name, count=len(done))
+                batch = [m for m in batch if m.id_hex not in done]
+                ids = [m.id_hex for m in batch]
+                if not batch:
+                    return True
+            request = await dest.prepare(batch)
+            started = self.clock()
+            signature = await asyncio.wait_for(self.signer.sign(request, batch), self.config.signing_timeout)
+            self.metrics.signing.labels(dest.name).observe(self.clock() - started)
+        except (SigningUnavailable, TimeoutError) as exc:
+            self.metrics.failures.labels("sign", "unavailable").inc()
+            log.warning("signing_unavailable", destination=dest.name, messages=len(ids), error=str(exc))
+            return False
+        except SigningRefused as exc:
+            self.metrics.failures.labels("sign", "refused").inc()
+            log.warning("signing_refused", destination=dest.name, messages=len(ids), reason=str(exc))
+            return False
+        except Exception as exc:
+            self.metrics.failures.labels("prepare", type(exc).__name__).inc()
+            log.warning("prepare_failed", destination=dest.name, error=str(exc))
+            return False
+        batch_id = "0x" + request.payload.hex()[:64]
+        self.store.transition(ids, MessageState.SIGNED, batch_id=batch_id)
+        try:
+            tx_hash = await dest.submit(request, signature)
+        except Exception as exc:
+            self.metrics.failures.labels("submit", type(exc).__name__).inc()
+            log.warning("submit_failed", destination=dest.name, batch_id=batch_id, error=str(exc))
+            self.store.transition(ids, MessageState.VERIFIED)
+            return False
+        now = self.clock()
+        self.store.transition(ids, MessageState.SUBMITTED, dest_tx=tx_hash)
+        self.store.save_batch(BatchRecord(batch_id, dest.domain, tuple(ids), "submitted", tx_hash, time.time(), 0.0))
+        for mid in ids:
+            seen = self._observed_at.pop(mid, None)
+            if seen is not None:
+                self.metrics.overhead.labels(dest.name).observe(now - seen)
+        self.metrics.messages.labels("submitted", dest.name).inc(len(ids))
+        self.metrics.batch_size.labels(dest.name).observe(len(ids))
+        log.info("submitted", destination=dest.name, batch_id=batch_id, tx=tx_hash, messages=len(ids))
+        self._confirm_queue.put_nowait(_InFlight(batch_id, dest.domain, tx_hash, tuple(ids), now))
+        return True
+
+    # ---- confirm ---------------------------------------------------------------------------------------------
+
+    async def confirm_once(self, item: _InFlight) -> bool:
+        """True when the batch is settled (executed, failed or dropped); False to ask again later."""
+        dest = self.destinations[item.destination]
+        result = await dest.confirm(item.tx_hash, item.message_ids)
+        if result.pending:
+            return False
+        if result.dropped:
+            moved = self.store.transition(list(item.message_ids), MessageState.VERIFIED)
+            log.warning("batch_dropped", destination=dest.name, tx=item.tx_hash, requeued=len(moved))
+            self._wake_signers.set()
+            return True
+        if result.executed:
+            self.store.transition(sorted(result.executed), MessageState.EXECUTED)
+            self.metrics.messages.labels("executed", dest.name).inc(len(result.executed))
+        for mid, reason in result.failed.items():
+            self.store.transition([mid], MessageState.FAILED, reason=reason)
+            self.metrics.messages.labels("failed", dest.name).inc()
+            log.warning("item_failed_on_destination", destination=dest.name, message_id=mid, reason=reason)
+        # Anything the destination neither executed nor failed goes back to be signed again.
+        rest = [m for m in item.message_ids if m not in result.executed and m not in result.failed]
+        if rest:
+            self.store.transition(rest, MessageState.VERIFIED)
+            self._wake_signers.set()
+        log.info("confirmed", destination=dest.name, tx=item.tx_hash, executed=len(result.executed))
+        return True
+
+    async def _confirm_loop(self, stop: asyncio.Event) -> None:
+        while not stop.is_set():
+            try:
+                item = await asyncio.wait_for(self._confirm_queue.get(), self.config.confirm_interval)
+            except TimeoutError:
+                continue
+            try:
+                settled = await self.confirm_once(item)
+            except Exception as exc:
+                self.metrics.failures.labels("confirm", type(exc).__name__).inc()
+                log.warning("confirm_failed", tx=item.tx_hash, error=str(exc))
+                settled = False
+            if not settled:
+                await _sleep_or_stop(stop, self.config.confirm_interval)
+                self._confirm_queue.put_nowait(item)
+
+
+async def _sleep_or_stop(stop: asyncio.Event, seconds: float) -> None:
+    with contextlib.suppress(TimeoutError):
+        await asyncio.wait_for(stop.wait(), seconds)
+
+
+async def _wait_any(stop: asyncio.Event, other: asyncio.Event, seconds: float) -> None:
+    waiters = [asyncio.ensure_future(stop.wait()), asyncio.ensure_future(other.wait())]
+    try:
+        await asyncio.wait(waiters, timeout=seconds, return_when=asyncio.FIRST_COMPLETED)
+    finally:
+        for w in waiters:
+            w.cancel()
+
+
+__all__ = ["Pipeline", "PipelineConfig", "SigningRequest"]
