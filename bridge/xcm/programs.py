@@ -5,6 +5,7 @@ from __future__ import annotations
 from bridge.xcm.asset import AllAssets, Asset
 from bridge.xcm.instructions import (
     BuyExecution,
+    ClearOrigin,
     DepositAsset,
     OriginKind,
     Transact,
@@ -16,11 +17,14 @@ from bridge.xcm.location import Location
 
 
 def pay_from_sovereign(asset: Asset, beneficiary: Location, weight_limit: Weight | None = None) -> Xcm:
-    """Run on the destination as the sender's sovereign account: withdraw `asset` from it, pay execution out of it,
-    deposit the rest to `beneficiary`. The barrier wants `WithdrawAsset` then `BuyExecution` first (paid
-    execution), and no reserve is involved, so no reserve-trust rule applies."""
+    """Run on the destination as the sender's sovereign account: withdraw `asset` from it, drop the origin (nothing
+    after the withdrawal may act as that account), pay execution out of the asset, deposit the rest to
+    `beneficiary`. This is the layout `InitiateReserveWithdraw` produces on a reserve, and the one the paid
+    execution barrier accepts (WithdrawAsset, optional ClearOrigin, BuyExecution). No reserve is trusted here, so
+    the runtime's reserve rule does not apply."""
     return Xcm.of(
         WithdrawAsset((asset,)),
+        ClearOrigin(),
         BuyExecution(asset, weight_limit),
         DepositAsset(AllAssets(), beneficiary, max_assets=1),
     )

@@ -1,0 +1,207 @@
+"""A small synchronous Substrate client over substrate-interface: connect with a timeout, submit and wait for
+inclusion, read the events of a block or an extrinsic, decode dispatch errors.
+
+One client per thread: it owns one websocket and is not thread-safe. Construction is serialized process-wide,
+because two `SubstrateInterface` objects building their type registries at once raced (TOOLCHAIN.md).
+"""
+
+from __future__ import annotations
+
+import threading
+import time
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager, suppress
+from dataclasses import dataclass
+from types import TracebackType
+from typing import Any
+
+from substrateinterface import Keypair, SubstrateInterface
+from substrateinterface.exceptions import SubstrateRequestException
+from websocket import WebSocketException, WebSocketTimeoutException
+
+from relayers.substrate.errors import (
+    DispatchFailed,
+    ExtrinsicRejected,
+    RpcError,
+    SubstrateConnectionError,
+    SubstrateTimeout,
+)
+from relayers.substrate.events import ChainEvent, DispatchFailure, decode_dispatch_error, parse_events
+
+_CONSTRUCT_LOCK = threading.Lock()
+
+
+@dataclass(frozen=True)
+class ExtrinsicOutcome:
+    extrinsic_hash: str
+    block_hash: str
+    block_number: int
+    extrinsic_index: int
+    events: tuple[ChainEvent, ...]  # this extrinsic's events only, in order
+    failure: DispatchFailure | None
+
+    @property
+    def succeeded(self) -> bool:
+        return self.failure is None
+
+    def find(self, pallet: str, name: str) -> list[ChainEvent]:
+        return [e for e in self.events if e.is_(pallet, name)]
+
+    def raise_for_failure(self) -> ExtrinsicOutcome:
+        if self.failure is not None:
+            raise DispatchFailed(self.failure, self.block_hash, self.extrinsic_index)
+        return self
+
+
+class SubstrateClient:
+    def __init__(self, url: str, *, timeout: float = 10.0) -> None:
+        """Connect and load the runtime metadata; `timeout` bounds the connect and every wait for an answer."""
+        self.url = url
+        self.timeout = timeout
+        with _CONSTRUCT_LOCK, self._mapped_errors("connect"):
+            self._si = SubstrateInterface(url=url, ws_options={"timeout": timeout}, auto_reconnect=False)
+            self._si.init_runtime()
+
+    @property
+    def interface(self) -> Any:
+        """The underlying `SubstrateInterface`, for what this client does not wrap."""
+        return self._si
+
+    @property
+    def ss58_format(self) -> int:
+        return int(self._si.ss58_format)
+
+    def close(self) -> None:
+        self._si.close()
+
+    def __enter__(self) -> SubstrateClient:
+        return self
+
+    def __exit__(self, *_: type[BaseException] | BaseException | TracebackType | None) -> None:
+        self.close()
+
+    # -- reading ---------------------------------------------------------------------------------------------------
+
+    def rpc(self, method: str, params: list[Any]) -> Any:
+        with self._mapped_errors(method):
+            response = self._si.rpc_request(method, params)
+        if "error" in response:
+            raise RpcError(method, response["error"])
+        return response.get("result")
+
+    def block_number(self, block_hash: str | None = None) -> int:
+        with self._mapped_errors("chain_getHeader"):
+            return int(self._si.get_block_number(block_hash))
+
+    def block_hash(self, number: int) -> str:
+        with self._mapped_errors("chain_getBlockHash"):
+            return str(self._si.get_block_hash(number))
+
+    def events(self, block_hash: str) -> list[ChainEvent]:
+        with self._mapped_errors("state_getStorage(System.Events)"):
+            return parse_events(self._si.get_events(block_hash))
+
+    def query(self, pallet: str, item: str, params: list[Any] | None = None, block_hash: str | None = None) -> Any:
+        with self._mapped_errors(f"query {pallet}.{item}"):
+            return self._si.query(pallet, item, params or [], block_hash=block_hash).value
+
+    def free_balance(self, account: bytes, block_hash: str | None = None) -> int:
+        return int(self.query("System", "Account", ["0x" + account.hex()], block_hash)["data"]["free"])
+
+    def constant(self, pallet: str, name: str) -> Any:
+        with self._mapped_errors(f"constant {pallet}.{name}"):
+            return self._si.get_constant(pallet, name).value
+
+    def wait_for_event(
+        self, match: Callable[[ChainEvent], bool], *, after_block: int, timeout: float = 10.0, poll: float = 0.05
+    ) -> tuple[str, ChainEvent]:
+        """The first event in a block after `after_block` for which `match` holds, with its block hash."""
+        deadline = time.monotonic() + timeout
+        scanned = after_block
+        while True:
+            head = self.block_number()
+            for number in range(scanned + 1, head + 1):
+                block_hash = self.block_hash(number)
+                for event in self.events(block_hash):
+                    if match(event):
+                        return block_hash, event
+            scanned = head
+            if time.monotonic() >= deadline:
+                raise SubstrateTimeout(f"no matching event in blocks {after_block + 1}..{head} after {timeout}s")
+            time.sleep(poll)
+
+    # -- encoding and submitting -----------------------------------------------------------------------------------
+
+    def compose_call(self, pallet: str, function: str, params: dict[str, Any]) -> Any:
+        with self._mapped_errors(f"compose {pallet}.{function}"):
+            return self._si.compose_call(pallet, function, params)
+
+    def encode(self, type_string: str, value: Any) -> bytes:
+        """SCALE-encode `value` as the runtime type `type_string` (e.g. 'xcm::VersionedXcm')."""
+        return bytes(self._si.create_scale_object(type_string).encode(value).data)
+
+    def decode(self, type_string: str, data: bytes) -> Any:
+        obj = self._si.create_scale_object(type_string, data=_scale_bytes(data))
+        return obj.decode()
+
+    def submit(self, call: Any, keypair: Keypair) -> ExtrinsicOutcome:
+        """Sign `call`, submit it and wait until it is in a block; the outcome holds its events and any failure.
+        A call that fails in the block is returned (`raise_for_failure()` turns it into `DispatchFailed`)."""
+        with self._mapped_errors("sign"):
+            extrinsic = self._si.create_signed_extrinsic(call=call, keypair=keypair)
+        with self._mapped_errors("author_submitAndWatchExtrinsic", rejected=True):
+            try:
+                receipt = self._si.submit_extrinsic(extrinsic, wait_for_inclusion=True)
+            except ValueError as exc:  # substrate-interface's only signal for a watched extrinsic that was dropped
+                raise ExtrinsicRejected("author_submitAndWatchExtrinsic", str(exc)) from exc
+        with self._mapped_errors("find extrinsic in block"):
+            block_hash = str(receipt.block_hash)
+            index = int(receipt.extrinsic_idx)
+        events = tuple(e for e in self.events(block_hash) if e.extrinsic_index == index)
+        failure = None
+        for event in events:
+            if event.is_("System", "ExtrinsicFailed"):
+                failure = decode_dispatch_error(event.attributes["dispatch_error"], self._module_error)
+        return ExtrinsicOutcome(
+            extrinsic_hash=str(receipt.extrinsic_hash),
+            block_hash=block_hash,
+            block_number=self.block_number(block_hash),
+            extrinsic_index=index,
+            events=events,
+            failure=failure,
+        )
+
+    def _module_error(self, pallet_index: int, error_index: int) -> tuple[str, str, str]:
+        for pallet in self._si.metadata.pallets:
+            if pallet["index"] == pallet_index:
+                variant = self._si.metadata.get_module_error(pallet_index, error_index)
+                if variant is None:
+                    break
+                return str(pallet.name), str(variant.value["name"]), " ".join(variant.value.get("docs", []))
+        return f"pallet#{pallet_index}", f"error#{error_index}", ""
+
+    @contextmanager
+    def _mapped_errors(self, what: str, *, rejected: bool = False) -> Iterator[None]:
+        # substrate-interface raises its own, websocket-client's and plain OSErrors; callers see ours only.
+        try:
+            yield
+        except (WebSocketTimeoutException, TimeoutError) as exc:
+            self._close_quietly()  # a half-read answer leaves the socket unusable
+            raise SubstrateTimeout(f"{what}: no answer from {self.url} within {self.timeout}s") from exc
+        except SubstrateRequestException as exc:
+            detail = exc.args[0] if exc.args else str(exc)
+            raise (ExtrinsicRejected if rejected else RpcError)(what, detail) from exc
+        except (WebSocketException, ConnectionError, OSError) as exc:
+            raise SubstrateConnectionError(f"{what}: {self.url}: {exc}") from exc
+
+    def _close_quietly(self) -> None:
+        si = getattr(self, "_si", None)  # absent when the constructor itself timed out
+        if si is not None:
+            with suppress(WebSocketException, OSError):
+                si.close()
+
+
+def _scale_bytes(data: bytes) -> Any:
+    from scalecodec.base import ScaleBytes
+
+    return ScaleBytes(data)
