@@ -3,8 +3,9 @@
 from __future__ import annotations
 
 import hashlib
-import struct
 from dataclasses import dataclass
+
+from bridge.xcm import accounts as xcm_accounts
 
 # anvil's default mnemonic: its dev accounts are public test accounts, funded with 10,000 ETH each at genesis.
 ANVIL_MNEMONIC = "test test test test test test test test test test test junk"
@@ -61,6 +62,5 @@ def substrate_dev_accounts() -> list[SubstrateDevAccount]:
 
 
 def sibling_sovereign_account(para_id: int) -> str:
-    """The account a sibling parachain's XCM acts as on another parachain: b"sibl" + para id (u32 LE), zero-padded."""
-    raw = b"sibl" + struct.pack("<I", para_id)
-    return "0x" + raw.ljust(32, b"\0").hex()
+    """The sibling sovereign account of `para_id` as 0x-hex (what Chopsticks' import-storage takes)."""
+    return "0x" + xcm_accounts.sibling_sovereign_account(para_id).hex()
