@@ -1,0 +1,72 @@
+"""The committee channel: signed (and, for secrets, encrypted) envelopes, replay protection, and transports that
+carry them as opaque bytes (MQTT in production, an in-memory hub in tests). The broker is never trusted."""
+
+from enclave_signer.committee.envelope import (
+    BROADCAST,
+    MAX_ENVELOPE_SIZE,
+    PROTOCOL_VERSION,
+    Envelope,
+    EnvelopeSigner,
+    EnvelopeVerifier,
+    Inbound,
+)
+from enclave_signer.committee.errors import (
+    BadSignatureError,
+    ClosedSessionError,
+    CommitteeError,
+    EnvelopeRejectedError,
+    MalformedEnvelopeError,
+    OutgoingQueueFullError,
+    OwnMessageError,
+    PayloadDecryptionError,
+    ReplayedMessageError,
+    StaleMessageError,
+    TooManySessionsError,
+    TransportClosedError,
+    TransportError,
+    UnknownSenderError,
+    UnknownSessionError,
+    UnsupportedVersionError,
+    WrongCommitteeError,
+    WrongRecipientError,
+)
+from enclave_signer.committee.memory_transport import MemoryHub, MemoryTransport
+from enclave_signer.committee.replay import SESSION_ID_SIZE, ReplayGuard
+from enclave_signer.committee.transport import BROADCAST_TOPIC, RawMessage, Transport, check_topic_suffix, member_topic
+
+__all__ = [
+    "BROADCAST",
+    "BROADCAST_TOPIC",
+    "MAX_ENVELOPE_SIZE",
+    "PROTOCOL_VERSION",
+    "SESSION_ID_SIZE",
+    "BadSignatureError",
+    "ClosedSessionError",
+    "CommitteeError",
+    "Envelope",
+    "EnvelopeRejectedError",
+    "EnvelopeSigner",
+    "EnvelopeVerifier",
+    "Inbound",
+    "MalformedEnvelopeError",
+    "MemoryHub",
+    "MemoryTransport",
+    "OutgoingQueueFullError",
+    "OwnMessageError",
+    "PayloadDecryptionError",
+    "RawMessage",
+    "ReplayGuard",
+    "ReplayedMessageError",
+    "StaleMessageError",
+    "TooManySessionsError",
+    "Transport",
+    "TransportClosedError",
+    "TransportError",
+    "UnknownSenderError",
+    "UnknownSessionError",
+    "UnsupportedVersionError",
+    "WrongCommitteeError",
+    "WrongRecipientError",
+    "check_topic_suffix",
+    "member_topic",
+]

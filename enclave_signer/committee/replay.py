@@ -1,0 +1,132 @@
+"""Replay protection for committee envelopes, with bounded memory.
+
+An envelope is accepted once, only for a session this member has open, and only while its timestamp is inside
+[now - max_age, now + max_skew]. Per (sender, session) the guard keeps the sequence numbers seen within the time
+window plus a floor: every sequence number at or below the floor is refused. Entries leave the seen-set when they
+age out of the window or when the set is full (oldest first); either way the floor rises to cover them, so nothing
+forgotten can be replayed. Memory: max_open_sessions x senders x max_seen_per_sender entries, and
+max_closed_sessions closed ids (older closed ids are then refused as unknown: still refused).
+
+A sender's sequence numbers need not be dense: `EnvelopeSigner` starts its counter at the clock in microseconds,
+so a restarted member keeps counting upwards across sessions.
+"""
+
+from __future__ import annotations
+
+import time
+from collections import OrderedDict
+from collections.abc import Callable
+from dataclasses import dataclass, field
+
+from enclave_signer.committee.errors import (
+    ClosedSessionError,
+    ReplayedMessageError,
+    StaleMessageError,
+    TooManySessionsError,
+    UnknownSessionError,
+)
+
+__all__ = ["SESSION_ID_SIZE", "ReplayGuard"]
+
+SESSION_ID_SIZE = 32
+
+
+def _now_ms() -> int:
+    return time.time_ns() // 1_000_000
+
+
+@dataclass
+class _Seen:
+    floor: int = 0
+    entries: dict[int, int] = field(default_factory=dict)  # seq -> timestamp_ms
+
+
+class ReplayGuard:
+    def __init__(
+        self,
+        *,
+        max_age_ms: int = 120_000,
+        max_skew_ms: int = 10_000,
+        max_open_sessions: int = 1024,
+        max_closed_sessions: int = 4096,
+        max_seen_per_sender: int = 512,
+        clock: Callable[[], int] = _now_ms,
+    ) -> None:
+        if min(max_age_ms, max_skew_ms, max_open_sessions, max_closed_sessions, max_seen_per_sender) <= 0:
+            raise ValueError("replay guard bounds must be positive")
+        self.max_age_ms = max_age_ms
+        self.max_skew_ms = max_skew_ms
+        self._max_open = max_open_sessions
+        self._max_closed = max_closed_sessions
+        self._max_seen = max_seen_per_sender
+        self._clock = clock
+        self._open: dict[bytes, dict[int, _Seen]] = {}
+        self._closed: OrderedDict[bytes, None] = OrderedDict()
+
+    def open_session(self, session_id: bytes) -> None:
+        """Start accepting envelopes for `session_id` (idempotent). A closed session cannot be reopened."""
+        _check_session_id(session_id)
+        if session_id in self._open:
+            return
+        if session_id in self._closed:
+            raise ValueError(f"session {session_id.hex()[:16]} was closed; session ids are single-use")
+        if len(self._open) >= self._max_open:
+            raise TooManySessionsError(f"{self._max_open} sessions are open; close finished ones first")
+        self._open[session_id] = {}
+
+    def close_session(self, session_id: bytes) -> None:
+        """Forget the session's seen-sets; its id is remembered (bounded) so late envelopes are refused as closed."""
+        self._open.pop(session_id, None)
+        self._closed[session_id] = None
+        self._closed.move_to_end(session_id)
+        while len(self._closed) > self._max_closed:
+            self._closed.popitem(last=False)
+
+    def is_open(self, session_id: bytes) -> bool:
+        return session_id in self._open
+
+    @property
+    def open_sessions(self) -> int:
+        return len(self._open)
+
+    def check(self, *, sender: int, session_id: bytes, seq: int, timestamp_ms: int) -> None:
+        """Raise if the envelope must be refused; changes nothing (call `record` once it is fully accepted)."""
+        senders = self._open.get(session_id)
+        if senders is None:
+            short = session_id.hex()[:16]
+            if session_id in self._closed:
+                raise ClosedSessionError(f"session {short} is closed")
+            raise UnknownSessionError(f"session {short} is not open here")
+        now = self._clock()
+        if timestamp_ms < now - self.max_age_ms:
+            raise StaleMessageError(f"timestamp {now - timestamp_ms} ms old (max {self.max_age_ms} ms)")
+        if timestamp_ms > now + self.max_skew_ms:
+            raise StaleMessageError(f"timestamp {timestamp_ms - now} ms ahead (max skew {self.max_skew_ms} ms)")
+        seen = senders.get(sender)
+        if seen is not None and (seq <= seen.floor or seq in seen.entries):
+            short = session_id.hex()[:16]
+            raise ReplayedMessageError(f"member {sender} sequence {seq} already seen in session {short}")
+
+    def record(self, *, sender: int, session_id: bytes, seq: int, timestamp_ms: int) -> None:
+        self.check(sender=sender, session_id=session_id, seq=seq, timestamp_ms=timestamp_ms)
+        seen = self._open[session_id].setdefault(sender, _Seen())
+        seen.entries[seq] = timestamp_ms
+        if len(seen.entries) > self._max_seen:
+            self._prune(seen)
+
+    def _prune(self, seen: _Seen) -> None:
+        horizon = self._clock() - self.max_age_ms
+        aged = [s for s, ts in seen.entries.items() if ts < horizon]
+        # Then the lowest sequence numbers, down to 3/4 of the bound so pruning is amortised.
+        keep = self._max_seen * 3 // 4
+        rest = sorted(s for s in seen.entries if seen.entries[s] >= horizon)
+        dropped = aged + rest[: max(0, len(rest) - keep)]
+        for s in dropped:
+            del seen.entries[s]
+        if dropped:
+            seen.floor = max(seen.floor, *dropped)
+
+
+def _check_session_id(session_id: bytes) -> None:
+    if not isinstance(session_id, bytes) or len(session_id) != SESSION_ID_SIZE:
+        raise ValueError(f"a session id is {SESSION_ID_SIZE} bytes")
