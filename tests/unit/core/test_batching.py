@@ -4,7 +4,7 @@ import pytest
 from hypothesis import given
 from hypothesis import strategies as st
 
-from bridge.batching import BatchPolicy, Batcher
+from bridge.batching import Batcher, BatchPolicy
 
 
 def test_closes_on_size() -> None:
