@@ -15,7 +15,7 @@ from dataclasses import dataclass
 from types import TracebackType
 from typing import Any
 
-from substrateinterface import Keypair, SubstrateInterface
+from substrateinterface import Keypair, KeypairType, SubstrateInterface
 from substrateinterface.exceptions import SubstrateRequestException
 from websocket import WebSocketException, WebSocketTimeoutException
 
@@ -170,6 +170,37 @@ class SubstrateClient:
             events=events,
             failure=failure,
         )
+
+    def use_runtime(self, block_hash: str) -> None:
+        """Load the runtime (metadata, versions) in force at `block_hash`; cached per runtime version."""
+        with self._mapped_errors("init_runtime"):
+            self._si.init_runtime(block_hash=block_hash)
+
+    def signature_payload(self, call: Any, nonce: int) -> bytes:
+        """substrate-interface's signing payload for `call` (immortal, no tip) with the loaded runtime."""
+        with self._mapped_errors("signature payload"):
+            return bytes(self._si.generate_signature_payload(call, nonce=nonce).data)
+
+    def attach_signature(self, call: Any, public_key: bytes, nonce: int, signature: bytes) -> bytes:
+        """The signed extrinsic for `call` from the ed25519 account `public_key` with an externally made
+        `signature` (immortal, no tip), as bytes ready to submit."""
+        signer = Keypair(public_key=public_key, ss58_format=self.ss58_format, crypto_type=KeypairType.ED25519)
+        with self._mapped_errors("create_signed_extrinsic"):
+            extrinsic = self._si.create_signed_extrinsic(call, signer, nonce=nonce, signature=signature)
+        return bytes(extrinsic.data.data)
+
+    def submit_raw(self, extrinsic: bytes) -> str:
+        """Hand an already signed extrinsic to the pool without waiting for a block; returns its hash.
+        `ExtrinsicRejected` when the pool refuses it (bad proof, stale nonce, ...)."""
+        with self._mapped_errors("author_submitExtrinsic", rejected=True):
+            response = self._si.rpc_request("author_submitExtrinsic", ["0x" + extrinsic.hex()])
+        if "error" in response:
+            raise ExtrinsicRejected("author_submitExtrinsic", response["error"])
+        return str(response["result"])
+
+    def dispatch_failure(self, value: Any) -> DispatchFailure:
+        """A `DispatchError` value (from `System.ExtrinsicFailed`) named from the loaded runtime's metadata."""
+        return decode_dispatch_error(value, self._module_error)
 
     def _module_error(self, pallet_index: int, error_index: int) -> tuple[str, str, str]:
         for pallet in self._si.metadata.pallets:

@@ -1,30 +1,38 @@
 """Errors of the Substrate adapter, mapped from substrate-interface and websocket-client at this boundary.
 
-SubstrateError
+SubstrateError                       `retryable` says whether the same call may succeed later (never match text)
 ├── SubstrateConnectionError   could not connect, or the connection broke      (retry with a new client)
 ├── SubstrateTimeout           no answer in time; the connection is closed     (retry with a new client)
 ├── RpcError                   the node answered a request with an error
 │   └── ExtrinsicRejected      the pool refused the extrinsic: it never reached a block
-└── DispatchFailed             included in a block, but its call failed        (permanent: fees were paid)
+├── DispatchFailed             included in a block, but its call failed        (permanent: fees were paid)
+├── ChainInconsistent          a block's parent is not the block read before it (retry: re-read)
+├── IndexBehind                the executed-ids index has not reached the finalized head yet (retry)
+├── InsufficientLiquidity      the bridge account cannot pay these transfers now (retry once topped up)
+├── UnsupportedRuntime         the runtime's calls or extensions are not what this adapter encodes (operator)
+├── InvalidSignature           a signature that does not verify for the bridge account over the payload
+├── RebuildMismatch            a signing request is not exactly the batch for its messages: do not sign
+└── NothingToExecute           every message of a batch was refused, already executed or deferred
 """
 
 from __future__ import annotations
 
+from collections.abc import Mapping
 from typing import Any
 
 from relayers.substrate.events import DispatchFailure
 
 
 class SubstrateError(Exception):
-    pass
+    retryable: bool = False
 
 
 class SubstrateConnectionError(SubstrateError, ConnectionError):
-    pass
+    retryable = True
 
 
 class SubstrateTimeout(SubstrateError, TimeoutError):
-    pass
+    retryable = True
 
 
 class RpcError(SubstrateError):
@@ -44,3 +52,38 @@ class DispatchFailed(SubstrateError):
         self.failure = failure
         self.block_hash = block_hash
         self.extrinsic_index = extrinsic_index
+
+
+class ChainInconsistent(SubstrateError):
+    retryable = True
+
+
+class IndexBehind(SubstrateError):
+    retryable = True
+
+
+class InsufficientLiquidity(SubstrateError):
+    retryable = True
+
+
+class UnsupportedRuntime(SubstrateError):
+    pass
+
+
+class InvalidSignature(SubstrateError):
+    pass
+
+
+class RebuildMismatch(SubstrateError):
+    pass
+
+
+class NothingToExecute(SubstrateError):
+    """Carries why each message was left out: `refused` (id -> reason, permanent) and `executed` (already done)."""
+
+    def __init__(self, refused: Mapping[str, str], executed: frozenset[str], deferred: frozenset[str]) -> None:
+        parts = [f"{len(refused)} refused", f"{len(executed)} already executed", f"{len(deferred)} deferred"]
+        super().__init__("nothing to execute: " + ", ".join(parts))
+        self.refused = dict(refused)
+        self.executed = executed
+        self.deferred = deferred

@@ -1,0 +1,264 @@
+"""The Phala destination: Ethereum -> Phala messages executed by the bridge account in one signed batch extrinsic.
+
+prepare:  at the finalized head, sync the executed index, plan the batch (relayers.substrate.plan), build
+          `batch_all([transfer_keep_alive(recipient, amount)..., remark_with_event(executed-ids record)])` at the
+          account's finalized nonce, immortal, and return its signing payload with the context to rebuild it.
+submit:   check the group signature, attach it (`create_signed_extrinsic`), cross-check the bytes against the hand
+          assembly, hand it to the pool; returns the extrinsic hash.
+confirm:  executed (its ids in the index), failed (the batch was included but failed: isolate by halves), pending
+          (not final, the nonce not used yet), or dropped (the nonce was used by another extrinsic, or it waited
+          longer than `pending_timeout`). Dropping early is safe, never a double execution (see rebuild.py).
+
+Messages refused in `prepare` (they can never succeed) are left out of the batch and reported as failed, with the
+reason, by the `confirm` of that batch.
+"""
+
+from __future__ import annotations
+
+import time
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass
+
+import structlog
+from nacl.exceptions import BadSignatureError
+from nacl.signing import VerifyKey
+
+from bridge.intents import encode_executed
+from bridge.messages import BridgeMessage
+from bridge.ports import ChainPosition, Confirmation, SigningRequest
+from relayers.substrate.bridge_calls import Transfer, parse_batch
+from relayers.substrate.chain import ChainReader
+from relayers.substrate.config import PhalaConfig
+from relayers.substrate.errors import (
+    IndexBehind,
+    InsufficientLiquidity,
+    InvalidSignature,
+    NothingToExecute,
+    RebuildMismatch,
+    UnsupportedRuntime,
+)
+from relayers.substrate.executed_index import ExecutedIndex
+from relayers.substrate.isolation import FailureIsolator
+from relayers.substrate.payload import signed_extrinsic, signing_payload
+from relayers.substrate.plan import BatchPlan, plan_batch, static_refusal
+from relayers.substrate.rebuild import ChainFacts, build_call, rebuild_and_check, request_context
+from relayers.substrate.scale import blake2_256
+from relayers.substrate.session import ClientSession
+
+log = structlog.get_logger("substrate.dispatcher")
+
+
+@dataclass(frozen=True)
+class _Submitted:
+    nonce: int
+    included: tuple[str, ...]
+    at: float
+
+
+class PhalaDestination:
+    """`Destination` for Phala."""
+
+    def __init__(
+        self,
+        config: PhalaConfig,
+        *,
+        session: ClientSession | None = None,
+        clock: Callable[[], float] = time.monotonic,
+    ) -> None:
+        self.config = config
+        self.name = config.name
+        self.domain = config.domain
+        self.session = session or ClientSession(config.url, timeout=config.rpc_timeout)
+        self.index = ExecutedIndex(config)
+        self.isolator = FailureIsolator()
+        self.clock = clock
+        self._refused: dict[str, str] = {}  # left out of a prepared batch for good; reported by its confirm
+        self._submitted: dict[str, _Submitted] = {}
+        self._unknown_since: dict[str, float] = {}  # tx hashes confirm was asked about without a submit (restart)
+
+    def gas_of(self, message: BridgeMessage) -> int:
+        return self.config.transfer_gas
+
+    def close(self) -> None:
+        self.session.close()
+
+    async def already_executed(self, messages: Sequence[BridgeMessage]) -> frozenset[str]:
+        ids = [m.id_hex for m in messages]
+        return await self.session.run(lambda r: self._executed_among(r, ids))
+
+    async def refusals(self, messages: Sequence[BridgeMessage]) -> dict[str, str]:
+        """id -> reason for the messages that can never execute here (what `prepare` would leave out for good)."""
+        return dict((await self.session.run(lambda r: self._plan(r, list(messages))[1])).refused)
+
+    async def prepare(self, messages: Sequence[BridgeMessage]) -> SigningRequest:
+        return await self.session.run(lambda r: self._prepare(r, list(messages)))
+
+    async def submit(self, request: SigningRequest, signature: bytes) -> str:
+        return await self.session.run(lambda r: self._submit(r, request, signature))
+
+    async def confirm(self, tx_hash: str, message_ids: Sequence[str]) -> Confirmation:
+        return await self.session.run(lambda r: self._confirm(r, tx_hash, list(message_ids)))
+
+    # -- on the session's thread -----------------------------------------------------------------------------------
+
+    def _synced_head(self, reader: ChainReader) -> ChainPosition:
+        head = reader.finalized_head()
+        if not self.index.sync(reader, head):
+            scanned = self.index.scanned.block_number if self.index.scanned else None
+            raise IndexBehind(f"executed index at block {scanned}, finalized head {head.block_number}")
+        return head
+
+    def _executed_among(self, reader: ChainReader, ids: list[str]) -> frozenset[str]:
+        self._synced_head(reader)
+        return self.index.executed_among(ids)
+
+    def _plan(self, reader: ChainReader, messages: list[BridgeMessage]) -> tuple[ChainPosition, BatchPlan, int]:
+        head = self._synced_head(reader)
+        bridge = reader.account(self.config.bridge_account, head.block_hash)
+        ed = reader.existential_deposit()
+        recipients = {m.recipient for m in messages if len(m.recipient) == 32}
+        existing = {r: reader.account(r, head.block_hash).exists for r in recipients}
+        ids = [m.id_hex for m in messages]
+        plan = plan_batch(
+            messages,
+            domain=self.domain,
+            bridge_account=self.config.bridge_account,
+            resource_id=self.config.resource_id,
+            existential_deposit=ed,
+            existing=existing,
+            executed=self.index.executed_among(ids),
+            spendable=max(0, bridge.free - ed - self.config.fee_reserve),
+            only=self.isolator.probe(ids),
+        )
+        return head, plan, bridge.nonce
+
+    def _prepare(self, reader: ChainReader, messages: list[BridgeMessage]) -> SigningRequest:
+        head, plan, nonce = self._plan(reader, messages)
+        for mid, reason in plan.refused.items():
+            self._refused[mid] = reason
+            log.warning("message_refused", destination=self.name, message_id=mid, reason=reason)
+        if not plan.included:
+            if plan.short_of_funds:
+                raise InsufficientLiquidity(f"the bridge account cannot pay any of {len(plan.deferred)} transfer(s)")
+            raise NothingToExecute(plan.refused, plan.executed, plan.deferred)
+        runtime = reader.runtime_facts(head.block_hash)
+        call = build_call(runtime, plan.included)
+        payload = signing_payload(runtime, call, nonce)
+        # Double entry: what substrate-interface composes and would sign must be exactly the hand-built bytes.
+        transfers = [Transfer(m.recipient, m.amount) for m in plan.included]
+        composed = reader.compose_batch(transfers, encode_executed(m.id for m in plan.included), head.block_hash)
+        if bytes(composed.data.data) != call or reader.client.signature_payload(composed, nonce) != payload:
+            raise UnsupportedRuntime("substrate-interface and the hand encoder disagree on the batch")
+        ids = tuple(m.id_hex for m in plan.included)
+        request = SigningRequest(
+            destination=self.domain,
+            message_ids=ids,
+            payload=payload,
+            context=request_context(
+                runtime, self.config.bridge_account, nonce, call, (head.block_number, head.block_hash)
+            ),
+        )
+        facts = ChainFacts(
+            runtime, self.domain, self.config.bridge_account, self.config.resource_id, nonce, frozenset()
+        )
+        rebuild_and_check(request, messages, facts)  # what every verifier will run; fail here first if it would
+        log.info(
+            "batch_prepared",
+            destination=self.name,
+            messages=len(ids),
+            refused=len(plan.refused),
+            deferred=len(plan.deferred),
+            already_executed=len(plan.executed),
+            nonce=nonce,
+            block=head.block_number,
+        )
+        return request
+
+    def _submit(self, reader: ChainReader, request: SigningRequest, signature: bytes) -> str:
+        try:
+            VerifyKey(self.config.bridge_account).verify(request.payload, signature)
+        except (BadSignatureError, ValueError, TypeError) as exc:
+            raise InvalidSignature(f"the signature does not verify for the bridge account: {exc}") from None
+        ctx = request.context
+        nonce, call_hex, block_hash = ctx.get("account_nonce"), ctx.get("call"), ctx.get("block_hash")
+        if not isinstance(nonce, int) or not isinstance(call_hex, str) or not isinstance(block_hash, str):
+            raise RebuildMismatch("the request's context lacks the nonce, call or block it was built at")
+        call = bytes.fromhex(call_hex.removeprefix("0x"))
+        runtime = reader.runtime_facts(block_hash)
+        ours = signed_extrinsic(runtime, call, nonce, self.config.bridge_account, signature)
+        batch = parse_batch(runtime.indices, call)
+        if batch is None:
+            raise RebuildMismatch("the request's call is not a bridge batch")
+        composed = reader.compose_batch(list(batch.transfers), batch.remark, block_hash)
+        if bytes(composed.data.data) != call:
+            raise UnsupportedRuntime("substrate-interface composes the request's batch differently")
+        theirs = reader.client.attach_signature(composed, self.config.bridge_account, nonce, signature)
+        if theirs != ours:
+            raise UnsupportedRuntime("substrate-interface and the hand assembly disagree on the signed extrinsic")
+        tx_hash = reader.submit(ours)
+        expected = "0x" + blake2_256(ours).hex()
+        if tx_hash.lower() != expected:
+            log.warning("submit_hash_differs", destination=self.name, node=tx_hash, computed=expected)
+        self._submitted[expected] = _Submitted(nonce, request.message_ids, self.clock())
+        log.info("batch_submitted", destination=self.name, tx=expected, nonce=nonce, messages=len(request.message_ids))
+        return expected
+
+    def _confirm(self, reader: ChainReader, tx_hash: str, ids: list[str]) -> Confirmation:
+        tx_hash = tx_hash.lower()
+        head = reader.finalized_head()
+        if not self.index.sync(reader, head):
+            return Confirmation(pending=True)
+        executed = self.index.executed_among(ids)
+        record = self.index.extrinsic(tx_hash)
+        if record is not None:
+            self._forget(tx_hash)
+            if record.succeeded:
+                self.isolator.settled(record.ids)
+                return self._settle(ids, executed, {})
+            assert record.failure is not None
+            known_bad = self.isolator.failed(record.ids, record.failure)
+            log.warning(
+                "batch_failed_on_chain",
+                destination=self.name,
+                tx=tx_hash,
+                block=record.block_number,
+                reason=record.failure,
+                messages=len(record.ids),
+                isolated=sorted(known_bad),
+            )
+            return self._settle(ids, executed, known_bad)
+        sub = self._submitted.get(tx_hash)
+        if sub is not None and set(sub.included) <= executed:
+            self._forget(tx_hash)  # executed by another extrinsic (another leader's copy of the batch)
+            return self._settle(ids, executed, {})
+        nonce = reader.account(self.config.bridge_account, head.block_hash).nonce
+        since = sub.at if sub is not None else self._unknown_since.setdefault(tx_hash, self.clock())
+        superseded = sub is not None and nonce > sub.nonce
+        if not superseded and self.clock() - since < self.config.pending_timeout:
+            return Confirmation(pending=True)
+        log.warning(
+            "batch_dropped", destination=self.name, tx=tx_hash, superseded=superseded, waited=self.clock() - since
+        )
+        self._forget(tx_hash)
+        refused = {i: self._refused.pop(i) for i in ids if i in self._refused}
+        if executed or refused:
+            return Confirmation(executed=executed, failed=refused)
+        return Confirmation(dropped=True)
+
+    def _settle(self, ids: list[str], executed: frozenset[str], failed: dict[str, str]) -> Confirmation:
+        refused = {i: self._refused.pop(i) for i in ids if i in self._refused}
+        return Confirmation(executed=executed, failed={**refused, **failed})
+
+    def _forget(self, tx_hash: str) -> None:
+        self._submitted.pop(tx_hash, None)
+        self._unknown_since.pop(tx_hash, None)
+
+
+def refusal_reason(config: PhalaConfig, message: BridgeMessage) -> str | None:
+    """The chain-independent part of the refusal rules, for a policy stage that has no chain connection."""
+    return static_refusal(
+        message, domain=config.domain, bridge_account=config.bridge_account, resource_id=config.resource_id
+    )
+
+
+__all__ = ["PhalaDestination", "refusal_reason"]

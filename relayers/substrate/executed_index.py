@@ -1,0 +1,137 @@
+"""Which Ethereum -> Phala messages the bridge account has executed, read from the chain itself.
+
+Every execution is one extrinsic signed by the bridge account: `batch_all([transfers..., remark_with_event(record)])`
+where the record lists the executed message ids. The index scans finalized blocks from `index_start_block` on,
+incrementally; it keeps the ids of successful executions, and every bridge extrinsic (success or failure, with its
+nonce and ids) so `confirm` can tell what happened to a submitted batch. Bridge extrinsics are spotted from their
+signer prefix, so only those few are decoded. Held in memory: a restart re-scans from `index_start_block`.
+"""
+
+from __future__ import annotations
+
+from collections import OrderedDict
+from collections.abc import Iterable
+from dataclasses import dataclass
+
+import structlog
+
+from bridge.intents import IntentError, decode_executed, is_executed_record
+from bridge.ports import ChainPosition
+from relayers.substrate.bridge_calls import parse_batch
+from relayers.substrate.chain import ChainReader, RawBlock
+from relayers.substrate.config import PhalaConfig
+from relayers.substrate.errors import ChainInconsistent
+from relayers.substrate.events import ChainEvent
+from relayers.substrate.scale import blake2_256, signed_extrinsic_signer
+
+log = structlog.get_logger("substrate.index")
+
+
+@dataclass(frozen=True)
+class BridgeExtrinsic:
+    block_number: int
+    block_hash: str
+    index: int
+    hash: str
+    nonce: int
+    ids: tuple[str, ...]  # from its executed record; () when it carries none
+    failure: str | None  # the runtime's reason when the extrinsic failed (nothing in it happened)
+
+    @property
+    def succeeded(self) -> bool:
+        return self.failure is None
+
+
+class ExecutedIndex:
+    def __init__(self, config: PhalaConfig, *, remember_extrinsics: int = 10_000) -> None:
+        self.config = config
+        self._scanned: ChainPosition | None = None
+        self._executed: dict[str, str] = {}  # message id -> hash of the extrinsic that executed it
+        self._extrinsics: OrderedDict[str, BridgeExtrinsic] = OrderedDict()
+        self._remember = remember_extrinsics
+
+    @property
+    def scanned(self) -> ChainPosition | None:
+        return self._scanned
+
+    def executed_among(self, ids: Iterable[str]) -> frozenset[str]:
+        return frozenset(i for i in ids if i in self._executed)
+
+    def extrinsic(self, tx_hash: str) -> BridgeExtrinsic | None:
+        return self._extrinsics.get(tx_hash.lower())
+
+    def sync(self, reader: ChainReader, to: ChainPosition, *, max_blocks: int = 2_000) -> bool:
+        """Scan finalized blocks up to `to` (at most `max_blocks` now); True once the index has reached `to`."""
+        if self._scanned is None:
+            start = max(self.config.index_start_block, 1)
+            prev = reader.block_hash(start - 1)
+            if prev is None:
+                raise ChainInconsistent(f"the node has no block {start - 1}")
+            self._scanned = ChainPosition(start - 1, prev)
+        last = min(to.block_number, self._scanned.block_number + max_blocks)
+        for number in range(self._scanned.block_number + 1, last + 1):
+            block_hash = to.block_hash if number == to.block_number else reader.block_hash(number)
+            if block_hash is None:
+                raise ChainInconsistent(f"the node has no block {number}")
+            block = reader.block(block_hash)
+            if block.parent_hash != self._scanned.block_hash:
+                # Finalized blocks never change; this is a node serving another chain (or a broken one).
+                raise ChainInconsistent(f"block {number}'s parent is {block.parent_hash}, not the one indexed")
+            self._index_block(reader, block)
+            self._scanned = ChainPosition(number, block_hash)
+        return self._scanned.block_number >= to.block_number
+
+    def _index_block(self, reader: ChainReader, block: RawBlock) -> None:
+        mine = [
+            i for i, raw in enumerate(block.extrinsics) if signed_extrinsic_signer(raw) == self.config.bridge_account
+        ]
+        if not mine:
+            return
+        events = reader.events(block.hash)
+        indices = reader.runtime_facts(block.hash).indices
+        for index in mine:
+            raw = block.extrinsics[index]
+            decoded = reader.decode_signed(raw, block.hash)
+            if decoded is None:
+                continue
+            batch = parse_batch(indices, decoded.call)
+            ids: tuple[str, ...] = ()
+            if batch is not None and is_executed_record(batch.remark):
+                try:
+                    ids = tuple("0x" + i.hex() for i in decode_executed(batch.remark))
+                except IntentError as exc:
+                    log.error("bridge_record_malformed", block=block.number, extrinsic=index, error=str(exc))
+            failure = self._failure(reader, events, index)
+            record = BridgeExtrinsic(
+                block.number, block.hash, index, "0x" + blake2_256(raw).hex(), decoded.nonce, ids, failure
+            )
+            self._add(record)
+            if batch is not None and failure is None and len(batch.transfers) != len(ids):
+                log.warning("bridge_record_mismatch", block=block.number, transfers=len(batch.transfers), ids=len(ids))
+
+    @staticmethod
+    def _failure(reader: ChainReader, events: list[ChainEvent], index: int) -> str | None:
+        for e in events:
+            if e.extrinsic_index == index and e.is_("System", "ExtrinsicFailed"):
+                return str(reader.dispatch_failure(e.attributes["dispatch_error"]))
+        return None
+
+    def _add(self, record: BridgeExtrinsic) -> None:
+        self._extrinsics[record.hash] = record
+        while len(self._extrinsics) > self._remember:
+            self._extrinsics.popitem(last=False)
+        if record.succeeded:
+            for i in record.ids:
+                self._executed.setdefault(i, record.hash)
+        log.info(
+            "bridge_extrinsic_indexed",
+            block=record.block_number,
+            extrinsic=record.index,
+            tx=record.hash,
+            nonce=record.nonce,
+            ids=len(record.ids),
+            failure=record.failure,
+        )
+
+
+__all__ = ["BridgeExtrinsic", "ExecutedIndex"]

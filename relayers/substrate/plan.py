@@ -1,0 +1,112 @@
+"""Which messages go into the next Phala execution batch, and in what order (pure).
+
+Order is canonical, a function of the set alone: largest amount first, then message id. Larger transfers first
+means a new account is created by its largest credit before smaller ones to it are applied. Every node and enclave
+derives the same order, so the record of executed ids and the transfers can be rebuilt byte for byte.
+
+A message is
+- `executed`  when the chain already records it (never again),
+- `refused`   when it can never succeed (wrong chain, kind, token or recipient form, the bridge account as recipient,
+              an amount below the existential deposit to an account that does not exist): permanent, with reason,
+- `deferred`  when it could succeed later (the bridge account cannot pay it now, it waits for a suspect group to be
+              probed, or the batch is full): it goes back to the queue,
+- `included`  otherwise.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterable, Mapping, Sequence
+from dataclasses import dataclass, field
+
+from bridge.intents import MAX_EXECUTED_IDS
+from bridge.messages import BridgeMessage, MessageKind
+
+MAX_BALANCE = 2**128 - 1
+
+
+@dataclass(frozen=True)
+class BatchPlan:
+    included: tuple[BridgeMessage, ...]
+    refused: Mapping[str, str] = field(default_factory=dict)
+    executed: frozenset[str] = frozenset()
+    deferred: frozenset[str] = frozenset()
+    short_of_funds: bool = False  # something was deferred because the bridge account cannot pay it now
+
+
+def static_refusal(message: BridgeMessage, *, domain: int, bridge_account: bytes, resource_id: bytes) -> str | None:
+    """Why the bridge account must never execute `message`, judged from the message alone; None when it may."""
+    if message.dest_domain != domain:
+        return f"destination domain {message.dest_domain} is not this chain ({domain})"
+    if message.kind is not MessageKind.TRANSFER:
+        return f"the bridge account executes transfers only, not {message.kind.value}"
+    if message.resource_id != resource_id:
+        rid = message.resource_id.hex() if message.resource_id else "none"
+        return f"resource 0x{rid} is not the native token"
+    if len(message.recipient) != 32:
+        return f"the recipient must be a 32-byte account, got {len(message.recipient)} bytes"
+    if message.recipient == bridge_account:
+        return "the recipient is the bridge account itself"
+    if not 0 < message.amount <= MAX_BALANCE:
+        return f"amount {message.amount} is not a positive u128"
+    if message.payload:
+        return "a transfer into Phala carries no payload"
+    return None
+
+
+def canonical_order(messages: Iterable[BridgeMessage]) -> list[BridgeMessage]:
+    return sorted(messages, key=lambda m: (-m.amount, m.id))
+
+
+def plan_batch(
+    messages: Sequence[BridgeMessage],
+    *,
+    domain: int,
+    bridge_account: bytes,
+    resource_id: bytes,
+    existential_deposit: int,
+    existing: Mapping[bytes, bool],  # recipient -> the account exists at the block the batch is built on
+    executed: frozenset[str],
+    spendable: int,  # what the bridge account can pay out now, fees and its own existential deposit set aside
+    only: frozenset[str] | None = None,  # a suspect group being probed: everything else waits
+    max_items: int = MAX_EXECUTED_IDS,
+) -> BatchPlan:
+    included: list[BridgeMessage] = []
+    refused: dict[str, str] = {}
+    done: set[str] = set()
+    deferred: set[str] = set()
+    waiting: set[bytes] = set()  # recipients with a deferred transfer (which may create their account later)
+    credited: set[bytes] = set()  # new recipients created by a transfer included before
+    short = False
+    total = 0
+    unique = {m.id_hex: m for m in messages}.values()
+    for m in canonical_order(unique):
+        mid = m.id_hex
+        if mid in executed:
+            done.add(mid)
+            continue
+        reason = static_refusal(m, domain=domain, bridge_account=bridge_account, resource_id=resource_id)
+        new_account = not existing.get(m.recipient, False) and m.recipient not in credited
+        if reason is None and new_account and m.amount < existential_deposit:
+            if m.recipient not in waiting:  # no larger transfer to it anywhere in the set: it can never be created
+                reason = (
+                    f"amount {m.amount} is below the existential deposit ({existential_deposit}) "
+                    f"and the recipient 0x{m.recipient.hex()} has no account"
+                )
+            else:
+                deferred.add(mid)
+                continue
+        if reason is not None:
+            refused[mid] = reason
+            continue
+        if (only is not None and mid not in only) or len(included) >= max_items or total + m.amount > spendable:
+            short = short or total + m.amount > spendable
+            deferred.add(mid)
+            waiting.add(m.recipient)
+            continue
+        total += m.amount
+        credited.add(m.recipient)
+        included.append(m)
+    return BatchPlan(tuple(included), refused, frozenset(done), frozenset(deferred), short)
+
+
+__all__ = ["BatchPlan", "canonical_order", "plan_batch", "static_refusal"]

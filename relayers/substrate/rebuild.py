@@ -1,0 +1,119 @@
+"""What an independent verifier (a committee member's enclave) runs before signing a Phala batch (pure).
+
+`rebuild_and_check(request, messages, chain)` rebuilds the batch call and its signing payload from the messages
+alone and from the verifier's OWN view of the chain (`ChainFacts`: runtime versions, genesis, the bridge account's
+finalized nonce, the ids its own index has executed), and refuses (`RebuildMismatch`) unless the request's payload is
+exactly that: these transfers, to these recipients, these amounts, this executed-ids record, in canonical order,
+immortal, no tip, at the account's current finalized nonce, and nothing else.
+
+Why the nonce must equal the finalized nonce: the chain does not stop the bridge account from executing an id twice
+(the record is a remark). What does is that every signed batch uses the account's finalized nonce at a block where
+none of its ids is executed. Two signed batches carrying the same id then share a nonce (at most one is ever
+included) or the earlier one's nonce is already used (it can never be included). A batch signed for a future nonce
+would break this, so it is refused.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from dataclasses import dataclass
+
+from bridge.intents import MAX_EXECUTED_IDS, encode_executed
+from bridge.messages import BridgeMessage
+from bridge.ports import SigningRequest
+from relayers.substrate.bridge_calls import Transfer, encode_batch
+from relayers.substrate.errors import RebuildMismatch
+from relayers.substrate.payload import RuntimeFacts, signing_payload
+from relayers.substrate.plan import canonical_order, static_refusal
+
+
+@dataclass(frozen=True)
+class ChainFacts:
+    runtime: RuntimeFacts
+    domain: int
+    bridge_account: bytes
+    resource_id: bytes
+    account_nonce: int  # the bridge account's nonce at the verifier's finalized head
+    executed: frozenset[str]  # ids (among the request's) the verifier's own index has executed
+
+
+def build_call(runtime: RuntimeFacts, ordered: Sequence[BridgeMessage]) -> bytes:
+    transfers = [Transfer(m.recipient, m.amount) for m in ordered]
+    return encode_batch(runtime.indices, transfers, encode_executed(m.id for m in ordered))
+
+
+def request_context(
+    runtime: RuntimeFacts, bridge_account: bytes, nonce: int, call: bytes, block: tuple[int, str]
+) -> dict[str, str | int]:
+    """The context a verifier needs to rebuild the payload (`block` is where the nonce was read, for audit)."""
+    return {
+        "account_nonce": nonce,
+        "spec_version": runtime.spec_version,
+        "transaction_version": runtime.transaction_version,
+        "genesis_hash": "0x" + runtime.genesis_hash.hex(),
+        "bridge_account": "0x" + bridge_account.hex(),
+        "era": "00",
+        "tip": 0,
+        "call": "0x" + call.hex(),
+        "block_number": block[0],
+        "block_hash": block[1],
+    }
+
+
+def rebuild_and_check(request: SigningRequest, messages: Sequence[BridgeMessage], chain: ChainFacts) -> bytes:
+    """The payload, when `request` is exactly the batch for its messages on `chain`; else `RebuildMismatch`."""
+    if request.destination != chain.domain:
+        raise RebuildMismatch(f"request is for domain {request.destination}, not {chain.domain}")
+    ids = request.message_ids
+    if not 1 <= len(ids) <= MAX_EXECUTED_IDS or len(set(ids)) != len(ids):
+        raise RebuildMismatch("request ids must be 1..1024 distinct message ids")
+    by_id = {m.id_hex: m for m in messages}
+    missing = [i for i in ids if i not in by_id]
+    if missing:
+        raise RebuildMismatch(f"request names {len(missing)} message(s) not given to verify, e.g. {missing[0]}")
+    chosen = [by_id[i] for i in ids]
+    for m in chosen:
+        reason = static_refusal(
+            m, domain=chain.domain, bridge_account=chain.bridge_account, resource_id=chain.resource_id
+        )
+        if reason is not None:
+            raise RebuildMismatch(f"message {m.id_hex} must not be executed: {reason}")
+    done = chain.executed.intersection(ids)
+    if done:
+        raise RebuildMismatch(f"{len(done)} message(s) already executed, e.g. {min(done)}")
+    ordered = canonical_order(chosen)
+    if [m.id_hex for m in ordered] != list(ids):
+        raise RebuildMismatch("request ids are not in canonical order")
+    nonce = _int(request, "account_nonce")
+    if nonce != chain.account_nonce:
+        raise RebuildMismatch(
+            f"request nonce {nonce} is not the bridge account's finalized nonce {chain.account_nonce}"
+        )
+    expected = {
+        "spec_version": chain.runtime.spec_version,
+        "transaction_version": chain.runtime.transaction_version,
+        "genesis_hash": "0x" + chain.runtime.genesis_hash.hex(),
+        "bridge_account": "0x" + chain.bridge_account.hex(),
+        "era": "00",
+        "tip": 0,
+    }
+    for key, want in expected.items():
+        if request.context.get(key) != want:
+            raise RebuildMismatch(f"request context {key}={request.context.get(key)!r}, expected {want!r}")
+    call = build_call(chain.runtime, ordered)
+    if request.context.get("call") != "0x" + call.hex():
+        raise RebuildMismatch("the request's call is not the batch for these messages")
+    payload = signing_payload(chain.runtime, call, nonce)
+    if request.payload != payload:
+        raise RebuildMismatch("the request's payload is not the signing payload of the batch for these messages")
+    return payload
+
+
+def _int(request: SigningRequest, key: str) -> int:
+    value = request.context.get(key)
+    if not isinstance(value, int) or isinstance(value, bool):
+        raise RebuildMismatch(f"request context {key} must be an integer, got {value!r}")
+    return value
+
+
+__all__ = ["ChainFacts", "build_call", "rebuild_and_check", "request_context"]

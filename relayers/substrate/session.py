@@ -1,0 +1,59 @@
+"""One chain connection used from asyncio: blocking substrate-interface calls run on a worker thread, one at a time.
+
+substrate-interface is synchronous and a client is not thread-safe, so every use holds the session's lock. After a
+timeout or a broken connection the client is dropped (its socket is unusable) and the next use reconnects; the
+error still reaches the caller, whose own loop decides when to retry.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import threading
+from collections.abc import Callable
+from typing import TypeVar
+
+import structlog
+
+from relayers.substrate.chain import ChainReader
+from relayers.substrate.client import SubstrateClient
+from relayers.substrate.errors import SubstrateConnectionError, SubstrateTimeout
+
+T = TypeVar("T")
+log = structlog.get_logger("substrate")
+
+
+class ClientSession:
+    def __init__(self, url: str, *, timeout: float = 10.0) -> None:
+        self.url = url
+        self.timeout = timeout
+        self._lock = threading.Lock()
+        self._reader: ChainReader | None = None
+
+    def run_sync(self, fn: Callable[[ChainReader], T]) -> T:
+        with self._lock:
+            if self._reader is None:
+                self._reader = ChainReader(SubstrateClient(self.url, timeout=self.timeout))
+            try:
+                return fn(self._reader)
+            except (SubstrateConnectionError, SubstrateTimeout) as exc:
+                log.warning("substrate_connection_dropped", url=self.url, error=str(exc))
+                self._drop()
+                raise
+
+    async def run(self, fn: Callable[[ChainReader], T]) -> T:
+        return await asyncio.to_thread(self.run_sync, fn)
+
+    def close(self) -> None:
+        with self._lock:
+            self._drop()
+
+    def _drop(self) -> None:
+        reader, self._reader = self._reader, None
+        if reader is not None:
+            try:
+                reader.client.close()
+            except Exception as exc:  # closing a broken socket may fail any way; the client is gone either way
+                log.debug("substrate_close_failed", error=str(exc))
+
+
+__all__ = ["ClientSession"]

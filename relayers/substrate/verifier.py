@@ -1,0 +1,51 @@
+"""An independent check of a Phala signing request, from a verifier's OWN chain connection and executed index.
+
+A committee member runs this (or its pure core, `rebuild_and_check`, fed with facts its enclave gathered) before
+it signs: nothing in the request is trusted except as something to compare against.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+
+from bridge.messages import BridgeMessage
+from bridge.ports import SigningRequest
+from relayers.substrate.chain import ChainReader
+from relayers.substrate.config import PhalaConfig
+from relayers.substrate.errors import IndexBehind
+from relayers.substrate.executed_index import ExecutedIndex
+from relayers.substrate.rebuild import ChainFacts, rebuild_and_check
+from relayers.substrate.session import ClientSession
+
+
+class PhalaVerifier:
+    def __init__(self, config: PhalaConfig, *, session: ClientSession | None = None) -> None:
+        self.config = config
+        self.session = session or ClientSession(config.url, timeout=config.rpc_timeout)
+        self.index = ExecutedIndex(config)
+
+    async def facts(self, ids: Sequence[str]) -> ChainFacts:
+        return await self.session.run(lambda r: self._facts(r, list(ids)))
+
+    async def check(self, request: SigningRequest, messages: Sequence[BridgeMessage]) -> bytes:
+        """The payload to sign, when the request is exactly the batch for these messages; else `RebuildMismatch`."""
+        return rebuild_and_check(request, messages, await self.facts(request.message_ids))
+
+    def close(self) -> None:
+        self.session.close()
+
+    def _facts(self, reader: ChainReader, ids: list[str]) -> ChainFacts:
+        head = reader.finalized_head()
+        if not self.index.sync(reader, head):
+            raise IndexBehind(f"the verifier's executed index has not reached block {head.block_number}")
+        return ChainFacts(
+            runtime=reader.runtime_facts(head.block_hash),
+            domain=self.config.domain,
+            bridge_account=self.config.bridge_account,
+            resource_id=self.config.resource_id,
+            account_nonce=reader.account(self.config.bridge_account, head.block_hash).nonce,
+            executed=self.index.executed_among(ids),
+        )
+
+
+__all__ = ["PhalaVerifier"]

@@ -1,0 +1,142 @@
+"""The Phala source watcher: finalized blocks after the cursor -> deposit messages (and rejected deposits).
+
+Each poll reads at most `max_blocks_per_poll` finalized blocks. Before reading on, it checks that the cursor's block
+is still the chain's block at that height, and every block's parent is the block read before it; a cursor whose
+block was replaced (a reorg, or a node on another chain) rewinds to the last block this watcher knows is still
+canonical, or `rewind_depth` blocks back, and re-scans (`reorg_from`). Message ids depend only on (block number,
+extrinsic index), and the store ignores ids it already has, so a re-scan never duplicates.
+"""
+
+from __future__ import annotations
+
+from collections import OrderedDict
+from collections.abc import Sequence
+from dataclasses import dataclass
+
+import structlog
+
+from bridge.messages import BridgeMessage
+from bridge.ports import ChainPosition, WatchResult
+from relayers.substrate.chain import ChainReader, SignedExtrinsic
+from relayers.substrate.config import PhalaConfig
+from relayers.substrate.deposits import RejectedDeposit, arrivals, recognize
+from relayers.substrate.errors import ChainInconsistent
+from relayers.substrate.session import ClientSession
+
+log = structlog.get_logger("substrate.watcher")
+
+
+@dataclass(frozen=True)
+class PhalaWatchResult(WatchResult):
+    rejected: Sequence[RejectedDeposit] = ()  # funds that arrived without a valid intent: record them for operators
+
+
+class PhalaWatcher:
+    """`SourceWatcher` for Phala."""
+
+    def __init__(self, config: PhalaConfig, *, session: ClientSession | None = None) -> None:
+        self.config = config
+        self.name = config.name
+        self.domain = config.domain
+        self.session = session or ClientSession(config.url, timeout=config.rpc_timeout)
+        self._recent: OrderedDict[int, str] = OrderedDict()  # block number -> hash, of blocks this watcher read
+
+    async def poll(self, after: ChainPosition | None) -> PhalaWatchResult:
+        return await self.session.run(lambda reader: self._poll(reader, after))
+
+    def close(self) -> None:
+        self.session.close()
+
+    # -- on the session's thread -----------------------------------------------------------------------------------
+
+    def _poll(self, reader: ChainReader, after: ChainPosition | None) -> PhalaWatchResult:
+        head = reader.finalized_head()
+        reorg_from: int | None = None
+        if after is None:
+            start = max(self.config.start_block, 1)  # the genesis block holds no extrinsics
+            position = ChainPosition(start - 1, _require(reader.block_hash(start - 1), start - 1))
+        elif after.block_number > head.block_number:
+            return PhalaWatchResult([], after, head.block_number)  # this node lags the cursor; nothing final yet
+        elif reader.block_hash(after.block_number) != after.block_hash:
+            position = self._rewind(reader, after)
+            reorg_from = position.block_number + 1
+            log.warning("watcher_rewound", chain=self.name, cursor=after.block_number, rescan_from=reorg_from)
+        else:
+            position = after
+        messages: list[BridgeMessage] = []
+        rejected: list[RejectedDeposit] = []
+        last = min(head.block_number, position.block_number + self.config.max_blocks_per_poll)
+        for number in range(position.block_number + 1, last + 1):
+            try:
+                found, refused, position = self._read_block(reader, number, position)
+            except ChainInconsistent as exc:
+                log.warning("watcher_chain_inconsistent", chain=self.name, block=number, error=str(exc))
+                break  # keep what was read; the next poll checks the cursor again
+            messages.extend(found)
+            rejected.extend(refused)
+        return PhalaWatchResult(messages, position, head.block_number, reorg_from, rejected)
+
+    def _read_block(
+        self, reader: ChainReader, number: int, prev: ChainPosition
+    ) -> tuple[list[BridgeMessage], list[RejectedDeposit], ChainPosition]:
+        block_hash = _require(reader.block_hash(number), number)
+        block = reader.block(block_hash)
+        if block.parent_hash != prev.block_hash:
+            raise ChainInconsistent(f"block {number}'s parent is {block.parent_hash}, not {prev.block_hash}")
+        events = reader.events(block_hash)
+        candidates = arrivals(events, self.config.bridge_account)
+        messages: list[BridgeMessage] = []
+        rejected: list[RejectedDeposit] = []
+        if candidates:
+            decoded: dict[int, SignedExtrinsic | None] = {
+                i: reader.decode_signed(block.extrinsics[i], block_hash) if i < len(block.extrinsics) else None
+                for i in candidates
+            }
+            indices = reader.runtime_facts(block_hash).indices
+            messages, rejected = recognize(block, events, decoded, self.config, indices)
+        for m in messages:
+            log.info(
+                "deposit_observed",
+                chain=self.name,
+                message_id=m.id_hex,
+                block=number,
+                extrinsic=m.source.index,
+                dest_domain=m.dest_domain,
+                source_amount=m.source_amount,
+            )
+        for r in rejected:
+            log.warning(
+                "deposit_rejected",
+                chain=self.name,
+                block=number,
+                extrinsic=r.extrinsic_index,
+                extrinsic_hash=r.extrinsic_hash,
+                sender="0x" + r.sender.hex() if r.sender else None,
+                amount=r.amount,
+                reason=r.reason,
+            )
+        self._remember(number, block_hash)
+        return messages, rejected, ChainPosition(number, block_hash)
+
+    def _remember(self, number: int, block_hash: str) -> None:
+        self._recent[number] = block_hash
+        while len(self._recent) > self.config.rewind_depth:
+            self._recent.popitem(last=False)
+
+    def _rewind(self, reader: ChainReader, after: ChainPosition) -> ChainPosition:
+        # The newest block this watcher read that is still canonical; else `rewind_depth` blocks back.
+        for number in sorted((n for n in self._recent if n < after.block_number), reverse=True):
+            if reader.block_hash(number) == self._recent[number]:
+                return ChainPosition(number, self._recent[number])
+        number = max(after.block_number - self.config.rewind_depth, max(self.config.start_block, 1) - 1)
+        self._recent.clear()
+        return ChainPosition(number, _require(reader.block_hash(number), number))
+
+
+def _require(block_hash: str | None, number: int) -> str:
+    if block_hash is None:
+        raise ChainInconsistent(f"the node has no block {number}")
+    return block_hash
+
+
+__all__ = ["PhalaWatchResult", "PhalaWatcher"]

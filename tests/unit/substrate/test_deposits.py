@@ -1,0 +1,97 @@
+"""Which extrinsics of a block are deposits: decided from the events (funds arrived) and the exact call shape."""
+
+from __future__ import annotations
+
+from bridge.ids import message_id, phala_nonce
+from bridge.intents import Intent, IntentKind, encode_intent
+from bridge.messages import BridgeMessage, MessageKind
+from relayers.substrate.bridge_calls import Transfer, encode_batch, encode_transfer
+from relayers.substrate.chain import RawBlock, SignedExtrinsic
+from relayers.substrate.deposits import RejectedDeposit, recognize
+from relayers.substrate.events import ChainEvent
+from relayers.substrate.scale import blake2_256
+from tests.unit.substrate.helpers import BRIDGE, CONFIG, INDICES, RID
+
+ALICE = b"\xa1" * 32
+ETH = b"\x22" * 20
+UNIT = 10**12
+INTENT = encode_intent(Intent(IntentKind.TRANSFER, 1, RID, ETH))
+
+
+def deposit_call(amount: int, intent: bytes = INTENT, dest: bytes = BRIDGE) -> bytes:
+    return encode_batch(INDICES, [Transfer(dest, amount)], intent)
+
+
+def events_for(index: int, amount: int, *, ok: bool = True, to: bytes = BRIDGE) -> list[ChainEvent]:
+    out = [ChainEvent("Balances", "Withdraw", {"who": "0x" + ALICE.hex(), "amount": 7}, index)]
+    if ok:
+        transfer = {"from": "0x" + ALICE.hex(), "to": "0x" + to.hex(), "amount": amount}
+        out.append(ChainEvent("Balances", "Transfer", transfer, index))
+        out.append(ChainEvent("System", "ExtrinsicSuccess", {}, index))
+    else:
+        out.append(ChainEvent("System", "ExtrinsicFailed", {"dispatch_error": "BadOrigin"}, index))
+    return out
+
+
+def block(n: int) -> RawBlock:
+    return RawBlock(100, "0x" + "ab" * 32, "0x" + "aa" * 32, tuple(bytes([i]) * 10 for i in range(n)))
+
+
+def scan(
+    events: list[ChainEvent], calls: dict[int, bytes | None], signer: bytes | None = ALICE
+) -> tuple[list[BridgeMessage], list[RejectedDeposit]]:
+    decoded = {i: SignedExtrinsic(signer, 0, c) if c is not None else None for i, c in calls.items()}
+    return recognize(block(8), events, decoded, CONFIG, INDICES)
+
+
+def test_a_deposit_becomes_a_message_with_every_field_right() -> None:
+    (m,), rejected = scan(events_for(2, 5 * UNIT), {2: deposit_call(5 * UNIT)})
+    assert not rejected
+    assert (m.source_domain, m.dest_domain, m.kind) == (2, 1, MessageKind.TRANSFER)
+    assert m.nonce == phala_nonce(100, 2) and m.id == message_id(2, phala_nonce(100, 2))
+    assert (m.sender, m.recipient, m.resource_id) == (ALICE, ETH, RID)
+    assert (m.source_amount, m.amount) == (5 * UNIT, 5 * UNIT * 10**6)
+    assert m.source.block_number == 100 and m.source.block_hash == b"\xab" * 32
+    assert m.source.tx_hash == blake2_256(bytes([2]) * 10) and m.source.index == 2
+
+
+def test_a_call_intent_becomes_a_call_message() -> None:
+    intent = encode_intent(Intent(IntentKind.CALL, 1, RID, ETH, b"\x01\x02"))
+    (m,), _ = scan(events_for(1, UNIT), {1: deposit_call(UNIT, intent)})
+    assert m.kind is MessageKind.CALL and m.payload == b"\x01\x02"
+
+
+def test_failed_deposits_and_transfers_elsewhere_are_ignored() -> None:
+    messages, rejected = scan(
+        events_for(1, UNIT, ok=False) + events_for(2, UNIT, to=b"\x0c" * 32),
+        {1: deposit_call(UNIT), 2: deposit_call(UNIT, dest=b"\x0c" * 32)},
+    )
+    assert messages == [] and rejected == []
+
+
+def test_funds_without_a_valid_intent_are_reported_with_the_reason() -> None:
+    bad_version = INTENT[:4] + b"\x09" + INTENT[5:]
+    other_token = encode_intent(Intent(IntentKind.TRANSFER, 1, b"\x08" * 32, ETH))
+    to_unserved = encode_intent(Intent(IntentKind.TRANSFER, 9, RID, ETH))
+    plain = encode_transfer(INDICES, Transfer(BRIDGE, UNIT))
+    cases = {
+        1: (deposit_call(UNIT, bad_version), "bad intent: intent: unsupported version 9"),
+        2: (plain, "funds arrived without a deposit intent"),
+        3: (deposit_call(UNIT, other_token), "is the native token"),
+        4: (deposit_call(UNIT, to_unserved), "names domain 9"),
+        5: (deposit_call(2 * UNIT), "do not match the deposit call"),  # the event says UNIT
+        6: (None, "not a decodable signed extrinsic"),
+        7: (deposit_call(UNIT, b"hello"), "does not start with"),
+    }
+    events = [e for i in cases for e in events_for(i, UNIT)]
+    messages, rejected = scan(events, {i: c for i, (c, _) in cases.items()})
+    assert messages == []
+    assert [r.extrinsic_index for r in rejected] == list(cases)
+    for r in rejected:
+        assert cases[r.extrinsic_index][1] in r.reason
+        assert (r.sender, r.amount, r.block_number) == (ALICE, UNIT, 100)
+
+
+def test_a_sender_that_is_not_a_plain_account_is_reported() -> None:
+    messages, (r,) = scan(events_for(1, UNIT), {1: deposit_call(UNIT)}, signer=None)
+    assert messages == [] and "not a plain account" in r.reason

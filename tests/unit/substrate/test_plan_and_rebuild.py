@@ -1,0 +1,186 @@
+"""Which messages go into a batch and in what order, and the verifier's rebuild of a request (pure parts)."""
+
+from __future__ import annotations
+
+from dataclasses import replace
+
+import pytest
+
+from bridge.intents import encode_executed
+from bridge.messages import BridgeMessage, MessageKind
+from bridge.ports import SigningRequest
+from relayers.substrate.bridge_calls import Transfer, encode_batch, parse_batch
+from relayers.substrate.errors import RebuildMismatch
+from relayers.substrate.payload import signing_payload
+from relayers.substrate.plan import BatchPlan, canonical_order, plan_batch, static_refusal
+from relayers.substrate.rebuild import ChainFacts, build_call, rebuild_and_check, request_context
+from tests.unit.substrate.helpers import BRIDGE, INDICES, RID, RUNTIME, inbound
+
+ED = 1_000
+UNIT = 10**12
+
+
+def plan(messages: list[BridgeMessage], **kw: object) -> BatchPlan:
+    args: dict[str, object] = dict(
+        domain=2,
+        bridge_account=BRIDGE,
+        resource_id=RID,
+        existential_deposit=ED,
+        existing={},
+        executed=frozenset(),
+        spendable=10**30,
+    )
+    args.update(kw)
+    return plan_batch(messages, **args)  # type: ignore[arg-type]
+
+
+def test_canonical_order_is_largest_first_then_id_whatever_the_input_order() -> None:
+    msgs = [inbound(1, 5 * UNIT), inbound(2, 9 * UNIT), inbound(3, 5 * UNIT)]
+    ordered = canonical_order(msgs)
+    assert [m.amount for m in ordered] == [9 * UNIT, 5 * UNIT, 5 * UNIT]
+    assert ordered[1].id < ordered[2].id
+    assert canonical_order(reversed(msgs)) == ordered
+
+
+@pytest.mark.parametrize(
+    ("change", "reason"),
+    [
+        ({"dest_domain": 1, "recipient": b"\x01" * 20}, "destination domain 1 is not this chain"),
+        ({"kind": MessageKind.CALL}, "executes transfers only"),
+        ({"resource_id": b"\x08" * 32}, "is not the native token"),
+        ({"recipient": b"\x01" * 20}, "32-byte account, got 20"),
+        ({"recipient": BRIDGE}, "the bridge account itself"),
+        ({"amount": 0, "source_amount": 0}, "not a positive u128"),
+        ({"amount": 2**128, "source_amount": 2**128 * 10**6}, "not a positive u128"),
+        ({"payload": b"\x01"}, "carries no payload"),
+    ],
+)
+def test_static_refusals(change: dict[str, object], reason: str) -> None:
+    m = inbound(1, UNIT).model_copy(update=change)
+    assert reason in (static_refusal(m, domain=2, bridge_account=BRIDGE, resource_id=RID) or "")
+    result = plan([m, inbound(2, UNIT)])
+    assert reason in result.refused[m.id_hex]
+    assert [x.nonce for x in result.included] == [2]
+
+
+def test_below_existential_deposit_to_a_new_account_is_refused_but_not_to_an_existing_one() -> None:
+    new, old = b"\x0a" * 32, b"\x0b" * 32
+    small_new, small_old = inbound(1, ED - 1, new), inbound(2, ED - 1, old)
+    result = plan([small_new, small_old], existing={old: True})
+    assert "below the existential deposit (1000)" in result.refused[small_new.id_hex]
+    assert [m.id_hex for m in result.included] == [small_old.id_hex]
+
+
+def test_a_larger_transfer_in_the_batch_creates_the_account_for_a_smaller_one() -> None:
+    new = b"\x0a" * 32
+    big, small = inbound(1, ED, new), inbound(2, 1, new)
+    result = plan([small, big])
+    assert [m.id_hex for m in result.included] == [big.id_hex, small.id_hex]
+    assert not result.refused
+
+
+def test_a_small_transfer_waits_when_the_one_that_creates_its_account_is_deferred() -> None:
+    new = b"\x0a" * 32
+    big, small = inbound(1, 10 * ED, new), inbound(2, 1, new)
+    result = plan([small, big], spendable=5 * ED)
+    assert not result.included and not result.refused
+    assert result.deferred == {big.id_hex, small.id_hex} and result.short_of_funds
+
+
+def test_liquidity_defers_what_does_not_fit_and_keeps_what_does() -> None:
+    a, b, c = inbound(1, 5 * UNIT), inbound(2, 3 * UNIT), inbound(3, 1 * UNIT)
+    result = plan([a, b, c], spendable=4 * UNIT)
+    assert [m.id_hex for m in result.included] == [b.id_hex, c.id_hex]
+    assert result.deferred == {a.id_hex} and result.short_of_funds
+
+
+def test_executed_duplicates_probe_groups_and_size_cap() -> None:
+    msgs = [inbound(n, UNIT * n) for n in range(1, 6)]
+    result = plan([*msgs, msgs[0]], executed=frozenset({msgs[1].id_hex}), only=frozenset({msgs[2].id_hex}))
+    assert result.executed == {msgs[1].id_hex}
+    assert [m.id_hex for m in result.included] == [msgs[2].id_hex]
+    assert result.deferred == {msgs[0].id_hex, msgs[3].id_hex, msgs[4].id_hex} and not result.short_of_funds
+    assert len(plan(msgs, max_items=2).included) == 2
+
+
+# ---- rebuild_and_check ---------------------------------------------------------------------------------------------
+
+NONCE = 41
+FACTS = ChainFacts(RUNTIME, 2, BRIDGE, RID, NONCE, frozenset())
+
+
+def request_for(messages: list[BridgeMessage], nonce: int = NONCE) -> SigningRequest:
+    ordered = canonical_order(messages)
+    call = build_call(RUNTIME, ordered)
+    return SigningRequest(
+        destination=2,
+        message_ids=tuple(m.id_hex for m in ordered),
+        payload=signing_payload(RUNTIME, call, nonce),
+        context=request_context(RUNTIME, BRIDGE, nonce, call, (7, "0x" + "00" * 32)),
+    )
+
+
+MSGS = [inbound(1, 3 * UNIT), inbound(2, 2 * UNIT), inbound(3, 1 * UNIT)]
+
+
+def test_a_faithful_request_is_rebuilt_exactly() -> None:
+    request = request_for(MSGS)
+    assert rebuild_and_check(request, MSGS, FACTS) == request.payload
+    batch = parse_batch(INDICES, bytes.fromhex(str(request.context["call"])[2:]))
+    assert batch is not None
+    assert batch.transfers == tuple(Transfer(m.recipient, m.amount) for m in MSGS)
+    assert batch.remark == encode_executed(m.id for m in MSGS)
+    # extra messages handed to the verifier are fine: they are not in the payload, so they are not signed
+    assert rebuild_and_check(request, [*MSGS, inbound(9, UNIT)], FACTS) == request.payload
+
+
+def test_a_request_built_for_other_messages_is_refused() -> None:
+    request = request_for(MSGS)
+    others = [inbound(1, 3 * UNIT, b"\x99" * 32), MSGS[1], MSGS[2]]  # same ids, another recipient for the first
+    with pytest.raises(RebuildMismatch, match="call is not the batch"):
+        rebuild_and_check(request, others, FACTS)
+    with pytest.raises(RebuildMismatch, match="not given to verify"):
+        rebuild_and_check(request, MSGS[:2], FACTS)
+
+
+def _with(request: SigningRequest, **context: object) -> SigningRequest:
+    return replace(request, context={**request.context, **context})  # type: ignore[dict-item]
+
+
+def test_every_tampering_is_refused() -> None:
+    request = request_for(MSGS)
+    call = bytes.fromhex(str(request.context["call"])[2:])
+    two = [MSGS[0], MSGS[1]]
+    smuggled = encode_batch(
+        INDICES,
+        [Transfer(m.recipient, m.amount) for m in two] + [Transfer(b"\x66" * 32, UNIT)],
+        encode_executed(m.id for m in two),
+    )
+    cases = [
+        (replace(request, payload=request.payload[:-1] + b"\x00"), "payload is not the signing payload"),
+        (_with(request, call="0x" + call[:-1].hex() + "00"), "call is not the batch"),
+        (replace(request, message_ids=request.message_ids[::-1]), "canonical order"),
+        (replace(request, message_ids=request.message_ids * 2), "distinct"),
+        (replace(request, message_ids=()), "distinct"),
+        (replace(request, destination=1), "domain 1"),
+        (_with(request, account_nonce=NONCE + 1), "not the bridge account's finalized nonce"),
+        (_with(request, account_nonce="41"), "must be an integer"),
+        (_with(request, genesis_hash="0x" + "00" * 32), "genesis_hash"),
+        (_with(request, spec_version=901), "spec_version"),
+        (_with(request, era="4500"), "era"),
+        (_with(request, tip=1), "tip"),
+        (_with(request, bridge_account="0x" + "00" * 32), "bridge_account"),
+        (replace(request_for(two), context={**request_for(two).context, "call": "0x" + smuggled.hex()}), "call"),
+    ]
+    for bad, message in cases:
+        with pytest.raises(RebuildMismatch, match=message):
+            rebuild_and_check(bad, MSGS, FACTS)
+
+
+def test_executed_and_never_executable_messages_are_refused() -> None:
+    request = request_for(MSGS)
+    with pytest.raises(RebuildMismatch, match="already executed"):
+        rebuild_and_check(request, MSGS, replace(FACTS, executed=frozenset({MSGS[0].id_hex})))
+    to_bridge = [inbound(1, UNIT, BRIDGE)]
+    with pytest.raises(RebuildMismatch, match="bridge account itself"):
+        rebuild_and_check(request_for(to_bridge), to_bridge, FACTS)
