@@ -76,6 +76,21 @@ class Destination(Protocol):
     def gas_of(self, message: BridgeMessage) -> int: ...
 
 
+class BatchNotExecutable(Exception):
+    """`prepare` found nothing it can send: `refused` (id -> reason) can never execute, `executed` already did,
+    `deferred` may later (e.g. the bridge account lacks liquidity)."""
+
+    def __init__(
+        self, refused: dict[str, str], executed: frozenset[str] = frozenset(), deferred: frozenset[str] = frozenset()
+    ) -> None:
+        super().__init__(
+            f"nothing to execute: {len(refused)} refused, {len(executed)} executed, {len(deferred)} deferred"
+        )
+        self.refused = dict(refused)
+        self.executed = executed
+        self.deferred = deferred
+
+
 class SigningRefused(Exception):
     """The committee would not sign (members' independent checks failed); carries the reason."""
 

@@ -21,6 +21,7 @@ from bridge.lifecycle import MessageState
 from bridge.messages import BridgeMessage
 from bridge.policy import BridgePolicy, PolicyRefusal
 from bridge.ports import (
+    BatchNotExecutable,
     BatchSigner,
     ChainPosition,
     Destination,
@@ -232,6 +233,9 @@ class Pipeline:
             started = self.clock()
             signature = await asyncio.wait_for(self.signer.sign(request, batch), self.config.signing_timeout)
             self.metrics.signing.labels(dest.name).observe(self.clock() - started)
+        except BatchNotExecutable as exc:
+            self._settle_unexecutable(dest, exc)
+            return not exc.deferred
         except (SigningUnavailable, TimeoutError) as exc:
             self.metrics.failures.labels("sign", "unavailable").inc()
             log.warning("signing_unavailable", destination=dest.name, messages=len(ids), error=str(exc))
@@ -265,6 +269,16 @@ class Pipeline:
         log.info("submitted", destination=dest.name, batch_id=batch_id, tx=tx_hash, messages=len(ids))
         self._confirm_queue.put_nowait(_InFlight(batch_id, dest.domain, tx_hash, tuple(ids), now))
         return True
+
+    def _settle_unexecutable(self, dest: Destination, exc: BatchNotExecutable) -> None:
+        if exc.executed:
+            self.store.transition(sorted(exc.executed), MessageState.EXECUTED)
+        for mid, reason in exc.refused.items():
+            self.store.transition([mid], MessageState.FAILED, reason=f"refused by {dest.name}: {reason}")
+            self.metrics.messages.labels("failed", dest.name).inc()
+            log.warning("refused_by_destination", destination=dest.name, message_id=mid, reason=reason)
+        if exc.deferred:
+            log.info("deferred_by_destination", destination=dest.name, count=len(exc.deferred))
 
     # ---- confirm ---------------------------------------------------------------------------------------------
 

@@ -20,6 +20,7 @@ from __future__ import annotations
 from collections.abc import Mapping
 from typing import Any
 
+from bridge.ports import BatchNotExecutable
 from relayers.substrate.events import DispatchFailure
 
 
@@ -78,12 +79,8 @@ class RebuildMismatch(SubstrateError):
     pass
 
 
-class NothingToExecute(SubstrateError):
+class NothingToExecute(SubstrateError, BatchNotExecutable):
     """Carries why each message was left out: `refused` (id -> reason, permanent) and `executed` (already done)."""
 
     def __init__(self, refused: Mapping[str, str], executed: frozenset[str], deferred: frozenset[str]) -> None:
-        parts = [f"{len(refused)} refused", f"{len(executed)} already executed", f"{len(deferred)} deferred"]
-        super().__init__("nothing to execute: " + ", ".join(parts))
-        self.refused = dict(refused)
-        self.executed = executed
-        self.deferred = deferred
+        BatchNotExecutable.__init__(self, dict(refused), executed, deferred)
