@@ -1,36 +1,47 @@
-"""XCM values without I/O: locations, assets, instructions and programs, encoded per XCM version into the plain
-values substrate-interface takes (`create_scale_object(...).encode(value)`, `compose_call(..., params)`).
+"""XCM values without I/O: locations, assets, instructions and programs, encoded per XCM version (V2-V5) into the
+plain values substrate-interface takes (`create_scale_object(...).encode(value)`, `compose_call(..., params)`),
+read back from decoded chain values, and reanchored between chains.
 
-Build version-independent values, then pick the version at the edge:
+Build version-independent values, then pick the version (and the target runtime's variant names) at the edge:
 
-    program = pay_from_sovereign(Asset(Location.parent(), amount), Location.account32(pubkey))
-    compose_call("PolkadotXcm", "send", {"dest": versioned_location(Location.sibling(1000)),
-                                         "message": versioned_xcm(program)})
+    program = with_topic(pay_from_sovereign(Asset(Location.parent(), amount), Location.account32(pubkey)), topic)
+    names = VariantNames.from_type_registry(metadata.portable_registry.value["types"])
+    compose_call("PolkadotXcm", "send", {"dest": versioned_location(Location.sibling(1000), XcmVersion.V4, names),
+                                         "message": versioned_xcm(program, XcmVersion.V4, names)})
 """
 
 from bridge.xcm.accounts import parachain_sovereign_account, sibling_sovereign_account, xcm_message_hash
 from bridge.xcm.asset import AllAssets, AllOf, Asset, AssetFilter, Definite
-from bridge.xcm.errors import XcmEncodeError, XcmError
+from bridge.xcm.calls import CallDescription, claim_assets_call
+from bridge.xcm.errors import ReanchorError, XcmDecodeError, XcmEncodeError, XcmError, XcmVersionError
 from bridge.xcm.instructions import (
+    BurnAsset,
     BuyExecution,
+    ClaimAsset,
     ClearError,
     ClearOrigin,
+    ClearTopic,
     DepositAsset,
     DepositReserveAsset,
     DescendOrigin,
     InitiateReserveWithdraw,
+    InitiateTeleport,
     Instruction,
     OriginKind,
+    PayFees,
     ReceiveTeleportedAsset,
     RefundSurplus,
     ReportError,
     ReserveAssetDeposited,
     SetAppendix,
+    SetAssetClaimer,
     SetErrorHandler,
+    SetTopic,
     Transact,
     TransferAsset,
     TransferReserveAsset,
     Trap,
+    UnpaidExecution,
     Weight,
     WithdrawAsset,
     Xcm,
@@ -38,63 +49,108 @@ from bridge.xcm.instructions import (
 from bridge.xcm.location import (
     AccountId32,
     AccountKey20,
+    EthereumNetwork,
     GeneralIndex,
+    GlobalConsensus,
     Junction,
     Location,
+    Network,
     NetworkId,
     PalletInstance,
     Parachain,
 )
-from bridge.xcm.programs import pay_from_sovereign, superuser_transact
+from bridge.xcm.outcome import XcmErrorKind, XcmFailure
+from bridge.xcm.parse import asset_from_value, assets_from_value, location_from_value, versioned_parts
+from bridge.xcm.programs import claim_trapped, pay_from_sovereign, superuser_transact
+from bridge.xcm.reanchor import reanchored, reanchored_asset, universal
 from bridge.xcm.scale import ScaleValue
-from bridge.xcm.versioned import XcmVersion, versioned_assets, versioned_location, versioned_xcm
+from bridge.xcm.topic import topic_for, topic_of, with_topic
+from bridge.xcm.versioned import (
+    DEFAULT_NAMES,
+    VariantNames,
+    XcmVersion,
+    versioned_assets,
+    versioned_location,
+    versioned_xcm,
+)
 
 __all__ = [
+    "DEFAULT_NAMES",
     "AccountId32",
     "AccountKey20",
     "AllAssets",
     "AllOf",
     "Asset",
     "AssetFilter",
+    "BurnAsset",
     "BuyExecution",
+    "CallDescription",
+    "ClaimAsset",
     "ClearError",
     "ClearOrigin",
+    "ClearTopic",
     "Definite",
     "DepositAsset",
     "DepositReserveAsset",
     "DescendOrigin",
+    "EthereumNetwork",
     "GeneralIndex",
+    "GlobalConsensus",
     "InitiateReserveWithdraw",
+    "InitiateTeleport",
     "Instruction",
     "Junction",
     "Location",
+    "Network",
     "NetworkId",
     "OriginKind",
     "PalletInstance",
     "Parachain",
+    "PayFees",
+    "ReanchorError",
     "ReceiveTeleportedAsset",
     "RefundSurplus",
     "ReportError",
     "ReserveAssetDeposited",
     "ScaleValue",
     "SetAppendix",
+    "SetAssetClaimer",
     "SetErrorHandler",
+    "SetTopic",
     "Transact",
     "TransferAsset",
     "TransferReserveAsset",
     "Trap",
+    "UnpaidExecution",
+    "VariantNames",
     "Weight",
     "WithdrawAsset",
     "Xcm",
+    "XcmDecodeError",
     "XcmEncodeError",
     "XcmError",
+    "XcmErrorKind",
+    "XcmFailure",
     "XcmVersion",
+    "XcmVersionError",
+    "asset_from_value",
+    "assets_from_value",
+    "claim_assets_call",
+    "claim_trapped",
+    "location_from_value",
     "parachain_sovereign_account",
     "pay_from_sovereign",
+    "reanchored",
+    "reanchored_asset",
     "sibling_sovereign_account",
     "superuser_transact",
+    "topic_for",
+    "topic_of",
+    "universal",
     "versioned_assets",
     "versioned_location",
+    "versioned_parts",
     "versioned_xcm",
+    "with_topic",
     "xcm_message_hash",
 ]

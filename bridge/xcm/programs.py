@@ -3,8 +3,10 @@
 from __future__ import annotations
 
 from bridge.xcm.asset import AllAssets, Asset
+from bridge.xcm.errors import XcmError
 from bridge.xcm.instructions import (
     BuyExecution,
+    ClaimAsset,
     ClearOrigin,
     DepositAsset,
     OriginKind,
@@ -33,3 +35,18 @@ def pay_from_sovereign(asset: Asset, beneficiary: Location, weight_limit: Weight
 def superuser_transact(call: bytes, require_weight_at_most: Weight) -> Xcm:
     """Dispatch `call` as root on the receiver: a parachain accepts this (unpaid) only from its relay chain."""
     return Xcm.of(Transact(OriginKind.SUPERUSER, call, require_weight_at_most))
+
+
+def claim_trapped(assets: tuple[Asset, ...], beneficiary: Location, fees: Asset | None = None) -> Xcm:
+    """Sent by the origin that trapped `assets` (e.g. a sibling chain) to the chain holding them: put them back into
+    holding (`ClaimAsset`, ticket `Here`), pay execution out of them and deposit the rest to `beneficiary`. The
+    paid-execution barrier accepts `ClaimAsset` where it accepts `WithdrawAsset`. `assets` must be exactly what
+    `PolkadotXcm.AssetsTrapped` reported (the trap is keyed by their hash); `fees` defaults to the first of them."""
+    if not assets:
+        raise XcmError("nothing to claim")
+    return Xcm.of(
+        ClaimAsset(assets),
+        ClearOrigin(),
+        BuyExecution(fees or assets[0], None),
+        DepositAsset(AllAssets(), beneficiary, max_assets=len(assets)),
+    )

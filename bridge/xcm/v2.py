@@ -1,8 +1,11 @@
 """XCM V2 encoder: version-independent values -> the plain values scalecodec takes for V2 types.
 
 V2 keeps V1's `MultiLocation`, `MultiAsset` and `MultiAssets`. Checked against the Rococo Asset Hub runtime
-(statemine 900) that the devnet runs. The wrapper types `MultiAssets` and `Xcm` are single-field tuple structs, so
-their value is a list inside a list.
+(statemine 900) that the devnet runs, and against Polkadot's metadata (spec 1002005), which still has V2. The wrapper
+types `MultiAssets` and `Xcm` are single-field tuple structs, so their value is a list inside a list.
+
+V2 has no `GlobalConsensus`, no Westend/Rococo/Ethereum network, no topics and no unpaid execution: those are refused
+with an `XcmVersionError`.
 """
 
 from __future__ import annotations
@@ -11,27 +14,34 @@ import itertools
 
 from bridge.xcm import instructions as ix
 from bridge.xcm.asset import AllAssets, AllOf, Asset, AssetFilter, Definite
-from bridge.xcm.errors import XcmEncodeError
+from bridge.xcm.errors import XcmEncodeError, XcmVersionError
 from bridge.xcm.location import (
     AccountId32,
     AccountKey20,
     GeneralIndex,
+    GlobalConsensus,
     Junction,
     Location,
+    Network,
     NetworkId,
     PalletInstance,
     Parachain,
 )
 from bridge.xcm.scale import ScaleValue, hex_bytes
 
+VERSION = 2
 _U64 = 2**64
 # Variant indices, for the canonical asset order the runtime checks when it decodes `MultiAssets`.
-_NETWORK_INDEX = {None: 0, NetworkId.POLKADOT: 2, NetworkId.KUSAMA: 3}
+_NETWORK_INDEX: dict[Network | None, int] = {None: 0, NetworkId.POLKADOT: 2, NetworkId.KUSAMA: 3}
 _JUNCTION_INDEX = {Parachain: 0, AccountId32: 1, AccountKey20: 3, PalletInstance: 4, GeneralIndex: 5}
 
 
-def network(value: NetworkId | None) -> ScaleValue:
-    return "Any" if value is None else value.value
+def network(value: Network | None) -> ScaleValue:
+    if value is None:
+        return "Any"
+    if value in (NetworkId.POLKADOT, NetworkId.KUSAMA):
+        return str(value)
+    raise XcmVersionError(VERSION, f"network {value}", "V2 names only Polkadot and Kusama")
 
 
 def junction(j: Junction) -> ScaleValue:
@@ -46,6 +56,8 @@ def junction(j: Junction) -> ScaleValue:
             return {"PalletInstance": index}
         case GeneralIndex(index=index):
             return {"GeneralIndex": index}
+        case GlobalConsensus():
+            raise XcmVersionError(VERSION, "GlobalConsensus", "added in V3")
 
 
 def junctions(interior: tuple[Junction, ...]) -> ScaleValue:
@@ -84,9 +96,7 @@ def asset_filter(f: AssetFilter) -> ScaleValue:
 
 
 def weight(w: ix.Weight) -> int:
-    if not 0 <= w.ref_time < _U64:
-        raise XcmEncodeError(f"V2 weight must fit in u64, got {w.ref_time}")
-    return w.ref_time
+    return w.ref_time  # u64 by construction; V2 meters no proof size
 
 
 def weight_limit(limit: ix.Weight | None) -> ScaleValue:
@@ -115,17 +125,18 @@ def instruction(i: ix.Instruction) -> ScaleValue:
         case ix.InitiateReserveWithdraw():
             fields = {"assets": asset_filter(i.assets), "reserve": location(i.reserve), "xcm": xcm(i.xcm)}
             return {"InitiateReserveWithdraw": fields}
+        case ix.InitiateTeleport():
+            fields = {"assets": asset_filter(i.assets), "dest": location(i.dest), "xcm": xcm(i.xcm)}
+            return {"InitiateTeleport": fields}
         case ix.TransferAsset():
             return {"TransferAsset": {"assets": assets(i.assets), "beneficiary": location(i.beneficiary)}}
         case ix.TransferReserveAsset():
             fields = {"assets": assets(i.assets), "dest": location(i.dest), "xcm": xcm(i.xcm)}
             return {"TransferReserveAsset": fields}
-        case ix.Transact():
-            fields = {
-                "origin_type": i.origin_kind.value,
-                "require_weight_at_most": weight(i.require_weight_at_most),
-                "call": {"encoded": hex_bytes(i.call)},
-            }
+        case ix.Transact(require_weight_at_most=w):
+            if w is None:
+                raise XcmVersionError(VERSION, "Transact without require_weight_at_most", "V2 needs the weight")
+            fields = {"origin_type": i.origin_kind.value, "require_weight_at_most": weight(w), "call": _call(i.call)}
             return {"Transact": fields}
         case ix.SetErrorHandler(xcm=inner) | ix.SetAppendix(xcm=inner):
             return {type(i).__name__: xcm(inner)}
@@ -138,12 +149,28 @@ def instruction(i: ix.Instruction) -> ScaleValue:
             return {"ReportError": fields}
         case ix.Trap(code=code):
             return {"Trap": _u64("Trap code", code)}
+        case ix.ClaimAsset():
+            return {"ClaimAsset": {"assets": assets(i.assets), "ticket": location(i.ticket)}}
+        case ix.SetTopic() | ix.ClearTopic() | ix.UnpaidExecution() | ix.BurnAsset():
+            raise XcmVersionError(VERSION, type(i).__name__, "added in V3")
+        case ix.PayFees() | ix.SetAssetClaimer():
+            raise XcmVersionError(VERSION, type(i).__name__, "added in V5")
 
 
-def _deposit(f: AssetFilter, max_assets: int, **rest: ScaleValue) -> dict[str, ScaleValue]:
-    if not 1 <= max_assets < 2**32:
-        raise XcmEncodeError(f"max_assets must be in [1, 2^32), got {max_assets}")
-    return {"assets": asset_filter(f), "max_assets": max_assets, **rest}
+def _call(raw: bytes) -> ScaleValue:
+    return {"encoded": hex_bytes(raw)}
+
+
+def _deposit(f: AssetFilter, max_assets: int | None, **rest: ScaleValue) -> dict[str, ScaleValue]:
+    count = 1 if max_assets is None else max_assets
+    if not 1 <= count < 2**32:
+        raise XcmEncodeError(f"max_assets must be in [1, 2^32), got {count}")
+    return {"assets": asset_filter(f), "max_assets": count, **rest}
+
+
+def _network_index(net: Network | None) -> int:
+    network(net)  # refuses a network V2 cannot name
+    return _NETWORK_INDEX[net]
 
 
 def _u64(what: str, value: int) -> int:
@@ -158,9 +185,10 @@ def _location_key(loc: Location) -> tuple[object, ...]:
 
 
 def _junction_key(j: Junction) -> tuple[object, ...]:
-    index = _JUNCTION_INDEX[type(j)]
     match j:
         case AccountId32(id=raw, network=net) | AccountKey20(key=raw, network=net):
-            return (index, _NETWORK_INDEX[net], raw)
+            return (_JUNCTION_INDEX[type(j)], _network_index(net), raw)
         case Parachain(id=n) | PalletInstance(index=n) | GeneralIndex(index=n):
-            return (index, n)
+            return (_JUNCTION_INDEX[type(j)], n)
+        case GlobalConsensus():
+            raise XcmVersionError(VERSION, "GlobalConsensus", "added in V3")
