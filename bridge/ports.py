@@ -23,11 +23,26 @@ class ChainPosition:
 
 
 @dataclass(frozen=True)
+class Rejection:
+    """Funds that reached the bridge in a form it cannot carry (e.g. a transfer without a valid intent): never a
+    message, but recorded so an operator can see and return them."""
+
+    block_number: int
+    block_hash: str
+    extrinsic_index: int  # the extrinsic (Substrate) or log (Ethereum) index
+    extrinsic_hash: str  # the extrinsic or transaction hash
+    sender: bytes | None
+    amount: int
+    reason: str
+
+
+@dataclass(frozen=True)
 class WatchResult:
     messages: Sequence[BridgeMessage]
     position: ChainPosition  # persist together with the messages
     head: int  # the chain's current head, for lag metrics
     reorg_from: int | None = None  # set when the watcher rewound past a replaced block
+    rejected: Sequence[Rejection] = ()
 
 
 class SourceWatcher(Protocol):

@@ -132,6 +132,18 @@ class Pipeline:
         now = self.clock()
         for m in result.messages:
             self._observed_at.setdefault(m.id_hex, now)
+        if result.rejected:
+            added = self.store.add_rejections(watcher.name, result.rejected)
+            for r in result.rejected:
+                log.error(
+                    "funds_without_valid_intent",
+                    chain=watcher.name,
+                    tx=r.extrinsic_hash,
+                    amount=r.amount,
+                    reason=r.reason,
+                    new=bool(added),
+                )
+            self.metrics.failures.labels("observe", "rejected_deposit").inc(added)
         self.store.set_cursor(Cursor(watcher.name, result.position.block_number, result.position.block_hash))
         self.metrics.cursor.labels(watcher.name).set(result.position.block_number)
         self.metrics.lag.labels(watcher.name).set(max(0, result.head - result.position.block_number))

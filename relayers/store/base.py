@@ -15,6 +15,7 @@ from typing import Any, Protocol
 
 from bridge.lifecycle import MessageState
 from bridge.messages import BridgeMessage
+from bridge.ports import Rejection
 
 
 class StoreError(RuntimeError):
@@ -91,6 +92,17 @@ SCHEMA = (
         block_hash TEXT NOT NULL,
         updated_at DOUBLE PRECISION NOT NULL
     )""",
+    """CREATE TABLE IF NOT EXISTS rejections (
+        chain TEXT NOT NULL,
+        tx_hash TEXT NOT NULL,
+        block_number BIGINT NOT NULL,
+        idx INTEGER NOT NULL,
+        sender TEXT,
+        amount TEXT NOT NULL,
+        reason TEXT NOT NULL,
+        recorded_at DOUBLE PRECISION NOT NULL,
+        PRIMARY KEY (chain, tx_hash, idx)
+    )""",
     """CREATE TABLE IF NOT EXISTS batches (
         id TEXT PRIMARY KEY,
         dest_domain INTEGER NOT NULL,
@@ -109,6 +121,7 @@ class SqlStore:
     placeholder = "?"
     upsert_ignore = "INSERT OR IGNORE INTO"  # PostgreSQL: INSERT INTO ... ON CONFLICT DO NOTHING
     conflict_suffix = ""
+    conflict_suffix_rejections = ""
 
     def __init__(self, conn: _Conn) -> None:
         self._conn = conn
@@ -214,6 +227,44 @@ class SqlStore:
     def counts(self) -> dict[str, int]:
         rows = self._exec("SELECT state, COUNT(*) FROM messages GROUP BY state").fetchall()
         return {str(state): int(n) for state, n in rows}
+
+    # ---- rejections (funds that arrived in a form the bridge cannot carry) -------------------------------------
+
+    def add_rejections(self, chain: str, rejections: Iterable[Rejection]) -> int:
+        now = time.time()
+        added = 0
+        try:
+            for r in rejections:
+                cur = self._exec(
+                    f"{self.upsert_ignore} rejections (chain, tx_hash, block_number, idx, sender, amount, reason, "
+                    f"recorded_at) VALUES (?, ?, ?, ?, ?, ?, ?, ?){self.conflict_suffix_rejections}",
+                    (
+                        chain,
+                        r.extrinsic_hash.lower(),
+                        r.block_number,
+                        r.extrinsic_index,
+                        None if r.sender is None else "0x" + r.sender.hex(),
+                        str(r.amount),
+                        r.reason,
+                        now,
+                    ),
+                )
+                added += max(cur.rowcount, 0)
+            self._conn.commit()
+        except Exception:
+            self._conn.rollback()
+            raise
+        return added
+
+    def rejections(self, chain: str | None = None) -> list[tuple[str, str, int, str | None, int, str]]:
+        """(chain, tx hash, block, sender, amount, reason), oldest first."""
+        sql = "SELECT chain, tx_hash, block_number, sender, amount, reason FROM rejections"
+        rows = (
+            self._exec(sql + " ORDER BY recorded_at").fetchall()
+            if chain is None
+            else self._exec(sql + " WHERE chain = ? ORDER BY recorded_at", (chain,)).fetchall()
+        )
+        return [(r[0], r[1], int(r[2]), r[3], int(r[4]), r[5]) for r in rows]
 
     # ---- cursors ---------------------------------------------------------------------------------------------
 

@@ -11,6 +11,7 @@ class PostgresStore(SqlStore):
     placeholder = "%s"
     upsert_ignore = "INSERT INTO"
     conflict_suffix = " ON CONFLICT (id) DO NOTHING"
+    conflict_suffix_rejections = " ON CONFLICT (chain, tx_hash, idx) DO NOTHING"
 
     def __init__(self, url: str) -> None:
         try:

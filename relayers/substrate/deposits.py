@@ -21,24 +21,15 @@ from bridge.errors import AmountError
 from bridge.ids import phala_nonce
 from bridge.intents import IntentError, IntentKind, decode_intent
 from bridge.messages import BridgeMessage, MessageKind, SourceRef
+from bridge.ports import Rejection
 from relayers.substrate.bridge_calls import CallIndices, parse_deposit
 from relayers.substrate.chain import RawBlock, SignedExtrinsic, account_bytes
 from relayers.substrate.config import PhalaConfig
 from relayers.substrate.events import ChainEvent
 from relayers.substrate.scale import blake2_256
 
-
-@dataclass(frozen=True)
-class RejectedDeposit:
-    """Funds that reached the bridge account without a valid intent."""
-
-    block_number: int
-    block_hash: str
-    extrinsic_index: int
-    extrinsic_hash: str
-    sender: bytes | None
-    amount: int
-    reason: str
+# Funds that reached the bridge account without a valid intent.
+RejectedDeposit = Rejection
 
 
 @dataclass(frozen=True)

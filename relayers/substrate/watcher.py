@@ -10,7 +10,6 @@ extrinsic index), and the store ignores ids it already has, so a re-scan never d
 from __future__ import annotations
 
 from collections import OrderedDict
-from collections.abc import Sequence
 from dataclasses import dataclass
 
 import structlog
@@ -28,7 +27,7 @@ log = structlog.get_logger("substrate.watcher")
 
 @dataclass(frozen=True)
 class PhalaWatchResult(WatchResult):
-    rejected: Sequence[RejectedDeposit] = ()  # funds that arrived without a valid intent: record them for operators
+    """Kept for callers that name it; `WatchResult.rejected` carries the funds that arrived without a valid intent."""
 
 
 class PhalaWatcher:

@@ -101,3 +101,13 @@ def test_bad_urls() -> None:
         open_store("mysql://x")
     with pytest.raises(StoreError, match=r"cannot connect to PostgreSQL at postgresql://u:\*\*\*@127\.0\.0\.1:1/db"):
         open_store("postgresql://u:hunter2@127.0.0.1:1/db")
+
+
+def test_rejections_are_recorded_once(store: SqlStore) -> None:
+    from bridge.ports import Rejection
+
+    r = Rejection(5, "0xbb", 2, "0xAA", b"\x01" * 32, 10**12, "transfer without a deposit intent")
+    assert store.add_rejections("phala", [r, r]) == 1
+    assert store.add_rejections("phala", [r]) == 0
+    assert store.rejections("phala") == [("phala", "0xaa", 5, "0x" + "01" * 32, 10**12, r.reason)]
+    assert store.rejections("ethereum") == []

@@ -1,0 +1,1 @@
+"""The Ethereum adapter: contract bindings and typed errors (contracts, errors), deployment (deploy)."""
