@@ -7,7 +7,8 @@
 
 Every revert of our contracts is raised as the matching `relayers.ethereum.errors` exception (the web3 error is its
 `__cause__`). A transaction that was mined but failed (status 0, e.g. sent with a fixed gas limit) is replayed with
-eth_call on the state it ran on, to recover its revert data.
+eth_call on the state before its block (exact when it was alone in its block, as on the devnet's anvil), to recover
+its revert data; `TransactionFailed` when that finds none (e.g. plain out of gas).
 """
 
 from __future__ import annotations

@@ -332,7 +332,7 @@ class TargetNotAllowed(BatchError):
 class InsufficientGasForCall(BatchError):
     signature = "InsufficientGasForCall(uint64,uint256)"
     fields = ("nonce", "gasLimit")
-    template = "too little gas left to give call item {nonce} its {gasLimit} gas: send the batch with more gas"
+    template = "too little gas left to give item {nonce} its {gasLimit} gas: send the batch with more gas"
     retryable = True
 
 

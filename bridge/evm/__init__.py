@@ -1,0 +1,76 @@
+"""The Ethereum bridge contract's wire formats, in pure Python (no I/O): byte-identical to contracts/src/Bridge.sol.
+
+- `batch`: pack and parse executeBatch batches (header + tightly packed token-release and call items).
+- `digest`: the domain-separated digests the committee signs (batches and governance actions).
+- `signature`: the Signature struct (R.x, R.y, z, PK.x) and secp256k1 point helpers.
+
+docs/contracts.md describes the formats; tests/contracts checks them against the contract on anvil.
+"""
+
+from bridge.evm.batch import (
+    BATCH_VERSION,
+    CALL_ITEM_HEADER_LENGTH,
+    HEADER_LENGTH,
+    ITEM_CALL,
+    ITEM_TOKEN,
+    MAX_TOKENS,
+    TOKEN_ITEM_LENGTH,
+    Batch,
+    BatchEncodingError,
+    BatchItem,
+    ContractCall,
+    TokenRelease,
+    decode_batch,
+    encode_batch,
+)
+from bridge.evm.digest import (
+    BATCH_TAG,
+    GOVERNANCE_TAG,
+    GovernanceAction,
+    batch_digest,
+    governance_digest,
+    resource_id,
+    rotate_key_params,
+)
+from bridge.evm.signature import (
+    SIGNATURE_LENGTH,
+    EvmSignature,
+    SchnorrSignature,
+    compress_point,
+    decompress_point,
+    encode_signature,
+    key_tag,
+    signature_bytes,
+)
+
+__all__ = [
+    "BATCH_TAG",
+    "BATCH_VERSION",
+    "CALL_ITEM_HEADER_LENGTH",
+    "GOVERNANCE_TAG",
+    "HEADER_LENGTH",
+    "ITEM_CALL",
+    "ITEM_TOKEN",
+    "MAX_TOKENS",
+    "SIGNATURE_LENGTH",
+    "TOKEN_ITEM_LENGTH",
+    "Batch",
+    "BatchEncodingError",
+    "BatchItem",
+    "ContractCall",
+    "EvmSignature",
+    "GovernanceAction",
+    "SchnorrSignature",
+    "TokenRelease",
+    "batch_digest",
+    "compress_point",
+    "decode_batch",
+    "decompress_point",
+    "encode_batch",
+    "encode_signature",
+    "governance_digest",
+    "key_tag",
+    "resource_id",
+    "rotate_key_params",
+    "signature_bytes",
+]

@@ -1,0 +1,207 @@
+"""executeBatch's batch: a header with a token table, then tightly packed items (big-endian, raw addresses).
+
+    header  = version u8 (1) | epoch u32 | sourceDomain u32 | tokenCount u8 | token (20) * tokenCount
+    token   = 0x01 | nonce u64 | tokenIndex u8 | recipient (20) | amount u128           (46 bytes)
+    call    = 0x02 | nonce u64 | target (20) | gasLimit u32 | dataLength u32 | data    (37 + dataLength bytes)
+
+A token item names its token by its index in the header's table (built here in order of first use, no
+duplicates: the contract refuses a token listed twice). Packing instead of ABI-encoding an array of structs saves
+~1.5k gas per item; the table saves another 19 bytes (~300 gas) per item of a batch that moves one token.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from dataclasses import dataclass
+
+__all__ = [
+    "BATCH_VERSION",
+    "CALL_ITEM_HEADER_LENGTH",
+    "HEADER_LENGTH",
+    "ITEM_CALL",
+    "ITEM_TOKEN",
+    "MAX_TOKENS",
+    "TOKEN_ITEM_LENGTH",
+    "Batch",
+    "BatchEncodingError",
+    "BatchItem",
+    "ContractCall",
+    "TokenRelease",
+    "decode_batch",
+    "encode_batch",
+]
+
+BATCH_VERSION = 1
+ITEM_TOKEN = 1
+ITEM_CALL = 2
+HEADER_LENGTH = 10
+TOKEN_ITEM_LENGTH = 46
+MAX_TOKENS = 255
+CALL_ITEM_HEADER_LENGTH = 37
+
+_U32 = 2**32 - 1
+_U64 = 2**64 - 1
+_U128 = 2**128 - 1
+
+
+class BatchEncodingError(ValueError):
+    """A batch or item that cannot be encoded, or bytes that are not a well-formed batch."""
+
+
+def _address(value: str, what: str) -> bytes:
+    text = value.strip()
+    if len(text) != 42 or not text.startswith(("0x", "0X")):
+        raise BatchEncodingError(f"{what} must be 0x + 40 hex digits, got {value!r}")
+    try:
+        return bytes.fromhex(text[2:])
+    except ValueError:
+        raise BatchEncodingError(f"{what} is not hex: {value!r}") from None
+
+
+def _uint(value: int, maximum: int, what: str) -> int:
+    if isinstance(value, bool) or not isinstance(value, int) or not 0 <= value <= maximum:
+        raise BatchEncodingError(f"{what} must be an integer in [0, {maximum}], got {value!r}")
+    return value
+
+
+def _hex_address(raw: bytes) -> str:
+    return "0x" + raw.hex()
+
+
+@dataclass(frozen=True, slots=True)
+class TokenRelease:
+    """Release (lock/release token) or mint (wrapped token) `amount` base units of `token` to `recipient`."""
+
+    nonce: int
+    token: str
+    recipient: str
+    amount: int
+
+    def encode(self, token_index: int) -> bytes:
+        return (
+            bytes([ITEM_TOKEN])
+            + _uint(self.nonce, _U64, "nonce").to_bytes(8, "big")
+            + bytes([_uint(token_index, MAX_TOKENS - 1, "token index")])
+            + _address(self.recipient, "recipient")
+            + _uint(self.amount, _U128, "amount").to_bytes(16, "big")
+        )
+
+
+@dataclass(frozen=True, slots=True)
+class ContractCall:
+    """Call allow-listed `target` with `data` and exactly `gas_limit` gas; the outcome is recorded in an event."""
+
+    nonce: int
+    target: str
+    gas_limit: int
+    data: bytes
+
+    def encode(self) -> bytes:
+        return (
+            bytes([ITEM_CALL])
+            + _uint(self.nonce, _U64, "nonce").to_bytes(8, "big")
+            + _address(self.target, "target")
+            + _uint(self.gas_limit, _U32, "gas limit").to_bytes(4, "big")
+            + _uint(len(self.data), _U32, "call data length").to_bytes(4, "big")
+            + bytes(self.data)
+        )
+
+
+BatchItem = TokenRelease | ContractCall
+
+
+@dataclass(frozen=True, slots=True)
+class Batch:
+    """A batch for one key epoch and one source domain; the nonces are that domain's message nonces."""
+
+    epoch: int
+    source_domain: int
+    items: tuple[BatchItem, ...]
+
+    def encode(self) -> bytes:
+        return encode_batch(self.epoch, self.source_domain, self.items)
+
+    @property
+    def nonces(self) -> tuple[int, ...]:
+        return tuple(item.nonce for item in self.items)
+
+
+def encode_batch(epoch: int, source_domain: int, items: Sequence[BatchItem]) -> bytes:
+    """The bytes passed to executeBatch (and hashed into the digest). Refuses an empty batch and repeated nonces."""
+    if not items:
+        raise BatchEncodingError("a batch needs at least one item")
+    nonces = [item.nonce for item in items]
+    if len(set(nonces)) != len(nonces):
+        raise BatchEncodingError("a batch must not repeat a nonce")
+    table: dict[bytes, int] = {}
+    body = []
+    for item in items:
+        if isinstance(item, TokenRelease):
+            token = _address(item.token, "token")
+            index = table.setdefault(token, len(table))
+            if index >= MAX_TOKENS:
+                raise BatchEncodingError(f"a batch can name at most {MAX_TOKENS} tokens")
+            body.append(item.encode(index))
+        else:
+            body.append(item.encode())
+    header = (
+        bytes([BATCH_VERSION])
+        + _uint(epoch, _U32, "epoch").to_bytes(4, "big")
+        + _uint(source_domain, _U32, "source domain").to_bytes(4, "big")
+        + bytes([len(table)])
+        + b"".join(table)
+    )
+    return header + b"".join(body)
+
+
+def decode_batch(data: bytes) -> Batch:
+    """Parse batch bytes (the inverse of `encode_batch`); raises BatchEncodingError naming the bad offset."""
+    if len(data) < HEADER_LENGTH:
+        raise BatchEncodingError(f"a batch is at least {HEADER_LENGTH} bytes, got {len(data)}")
+    if data[0] != BATCH_VERSION:
+        raise BatchEncodingError(f"unsupported batch version {data[0]}")
+    epoch = int.from_bytes(data[1:5], "big")
+    source_domain = int.from_bytes(data[5:9], "big")
+    count = data[9]
+    offset = HEADER_LENGTH + 20 * count
+    if offset > len(data):
+        raise BatchEncodingError(f"the token table ({count} tokens) runs past the end")
+    tokens = [_hex_address(data[HEADER_LENGTH + 20 * i : HEADER_LENGTH + 20 * (i + 1)]) for i in range(count)]
+    if len({t.lower() for t in tokens}) != count:
+        raise BatchEncodingError("the token table lists a token twice")
+    items: list[BatchItem] = []
+    while offset < len(data):
+        kind = data[offset]
+        if kind == ITEM_TOKEN:
+            end = offset + TOKEN_ITEM_LENGTH
+            if end > len(data):
+                raise BatchEncodingError(f"truncated token item at offset {offset}")
+            index = data[offset + 9]
+            if index >= count:
+                raise BatchEncodingError(f"token index {index} at offset {offset} is not in the table")
+            item: BatchItem = TokenRelease(
+                nonce=int.from_bytes(data[offset + 1 : offset + 9], "big"),
+                token=tokens[index],
+                recipient=_hex_address(data[offset + 10 : offset + 30]),
+                amount=int.from_bytes(data[offset + 30 : end], "big"),
+            )
+        elif kind == ITEM_CALL:
+            if offset + CALL_ITEM_HEADER_LENGTH > len(data):
+                raise BatchEncodingError(f"truncated call item at offset {offset}")
+            length = int.from_bytes(data[offset + 33 : offset + 37], "big")
+            end = offset + CALL_ITEM_HEADER_LENGTH + length
+            if end > len(data):
+                raise BatchEncodingError(f"call item at offset {offset} claims {length} bytes of data past the end")
+            item = ContractCall(
+                nonce=int.from_bytes(data[offset + 1 : offset + 9], "big"),
+                target=_hex_address(data[offset + 9 : offset + 29]),
+                gas_limit=int.from_bytes(data[offset + 29 : offset + 33], "big"),
+                data=bytes(data[offset + 37 : end]),
+            )
+        else:
+            raise BatchEncodingError(f"unknown item kind {kind} at offset {offset}")
+        items.append(item)
+        offset = end
+    if not items:
+        raise BatchEncodingError("a batch needs at least one item")
+    return Batch(epoch=epoch, source_domain=source_domain, items=tuple(items))
