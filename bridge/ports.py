@@ -16,10 +16,15 @@ from bridge.messages import BridgeMessage
 
 @dataclass(frozen=True)
 class ChainPosition:
-    """How far a watcher has read: the last finalized block it fully processed."""
+    """How far a watcher has read: the last finalized block it fully processed.
+
+    `sequence` counts the source messages up to and including that block, for chains whose message nonces are
+    assigned by counting (Phala deposits are numbered 1, 2, 3... from the bridge's start block, so that the
+    Ethereum contract's nonce bitmap stays dense: one storage word per 256 messages)."""
 
     block_number: int
     block_hash: str
+    sequence: int = 0
 
 
 @dataclass(frozen=True)
@@ -104,6 +109,16 @@ class BatchNotExecutable(Exception):
         self.refused = dict(refused)
         self.executed = executed
         self.deferred = deferred
+
+
+class VerificationRefused(Exception):
+    """An independent verifier (in an enclave) will not vouch for a batch. `code` is a stable metric label
+    ([a-z0-9_]), `reason` a sentence for the leader's log; neither ever carries key material."""
+
+    def __init__(self, code: str, reason: str) -> None:
+        super().__init__(f"{code}: {reason}")
+        self.code = code
+        self.reason = reason
 
 
 class SigningRefused(Exception):

@@ -126,7 +126,7 @@ class Pipeline:
 
     async def observe_once(self, watcher: SourceWatcher) -> int:
         saved = self.store.cursor(watcher.name)
-        after = ChainPosition(saved.block_number, saved.block_hash) if saved else None
+        after = ChainPosition(saved.block_number, saved.block_hash, saved.sequence) if saved else None
         result = await watcher.poll(after)
         new = self.store.add_observed(result.messages)
         now = self.clock()
@@ -144,7 +144,8 @@ class Pipeline:
                     new=bool(added),
                 )
             self.metrics.failures.labels("observe", "rejected_deposit").inc(added)
-        self.store.set_cursor(Cursor(watcher.name, result.position.block_number, result.position.block_hash))
+        pos = result.position
+        self.store.set_cursor(Cursor(watcher.name, pos.block_number, pos.block_hash, pos.sequence))
         self.metrics.cursor.labels(watcher.name).set(result.position.block_number)
         self.metrics.lag.labels(watcher.name).set(max(0, result.head - result.position.block_number))
         if new:

@@ -27,6 +27,7 @@ class Cursor:
     chain: str
     block_number: int
     block_hash: str
+    sequence: int = 0  # source messages counted up to this block (see bridge.ports.ChainPosition)
 
 
 @dataclass(frozen=True)
@@ -90,6 +91,7 @@ SCHEMA = (
         chain TEXT PRIMARY KEY,
         block_number BIGINT NOT NULL,
         block_hash TEXT NOT NULL,
+        sequence BIGINT NOT NULL DEFAULT 0,
         updated_at DOUBLE PRECISION NOT NULL
     )""",
     """CREATE TABLE IF NOT EXISTS rejections (
@@ -269,15 +271,17 @@ class SqlStore:
     # ---- cursors ---------------------------------------------------------------------------------------------
 
     def cursor(self, chain: str) -> Cursor | None:
-        row = self._exec("SELECT chain, block_number, block_hash FROM cursors WHERE chain = ?", (chain,)).fetchone()
-        return Cursor(row[0], int(row[1]), row[2]) if row else None
+        row = self._exec(
+            "SELECT chain, block_number, block_hash, sequence FROM cursors WHERE chain = ?", (chain,)
+        ).fetchone()
+        return Cursor(row[0], int(row[1]), row[2], int(row[3])) if row else None
 
     def set_cursor(self, cursor: Cursor) -> None:
         try:
             self._exec("DELETE FROM cursors WHERE chain = ?", (cursor.chain,))
             self._exec(
-                "INSERT INTO cursors (chain, block_number, block_hash, updated_at) VALUES (?, ?, ?, ?)",
-                (cursor.chain, cursor.block_number, cursor.block_hash, time.time()),
+                "INSERT INTO cursors (chain, block_number, block_hash, sequence, updated_at) VALUES (?, ?, ?, ?, ?)",
+                (cursor.chain, cursor.block_number, cursor.block_hash, cursor.sequence, time.time()),
             )
             self._conn.commit()
         except Exception:

@@ -18,7 +18,6 @@ from pydantic import ValidationError
 
 from bridge.amounts import convert_amount
 from bridge.errors import AmountError
-from bridge.ids import phala_nonce
 from bridge.intents import IntentError, IntentKind, decode_intent
 from bridge.messages import BridgeMessage, MessageKind, SourceRef
 from bridge.ports import Rejection
@@ -65,15 +64,18 @@ def recognize(
     decoded: Mapping[int, SignedExtrinsic | None],
     config: PhalaConfig,
     indices: CallIndices,
+    first_nonce: int,
 ) -> tuple[list[BridgeMessage], list[RejectedDeposit]]:
-    """`decoded` holds the extrinsics named by `arrivals(events, ...)` (None when not decodable as signed)."""
+    """`decoded` holds the extrinsics named by `arrivals(events, ...)` (None when not decodable as signed).
+    Deposits are numbered from `first_nonce` in extrinsic order (the block's place in the deposit sequence)."""
     messages: list[BridgeMessage] = []
     rejected: list[RejectedDeposit] = []
     for index, found in sorted(arrivals(events, config.bridge_account).items()):
         raw = block.extrinsics[index] if index < len(block.extrinsics) else b""
         ext_hash = blake2_256(raw)
         try:
-            messages.append(_deposit(block, index, ext_hash, found, decoded.get(index), config, indices))
+            nonce = first_nonce + len(messages)
+            messages.append(_deposit(block, index, ext_hash, found, decoded.get(index), config, indices, nonce))
         except _NotADeposit as exc:
             total = sum(a.amount for a in found)
             rejected.append(
@@ -96,6 +98,7 @@ def _deposit(
     ext: SignedExtrinsic | None,
     config: PhalaConfig,
     indices: CallIndices,
+    nonce: int,
 ) -> BridgeMessage:
     if ext is None:
         raise _NotADeposit("funds arrived in an extrinsic that is not a decodable signed extrinsic")
@@ -131,7 +134,7 @@ def _deposit(
         return BridgeMessage(
             source_domain=config.domain,
             dest_domain=intent.dest_domain,
-            nonce=phala_nonce(block.number, index),
+            nonce=nonce,
             kind=MessageKind.CALL if intent.kind is IntentKind.CALL else MessageKind.TRANSFER,
             sender=ext.signer,
             recipient=intent.recipient,

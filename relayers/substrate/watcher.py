@@ -3,8 +3,12 @@
 Each poll reads at most `max_blocks_per_poll` finalized blocks. Before reading on, it checks that the cursor's block
 is still the chain's block at that height, and every block's parent is the block read before it; a cursor whose
 block was replaced (a reorg, or a node on another chain) rewinds to the last block this watcher knows is still
-canonical, or `rewind_depth` blocks back, and re-scans (`reorg_from`). Message ids depend only on (block number,
-extrinsic index), and the store ignores ids it already has, so a re-scan never duplicates.
+canonical (else from the start block: the deposit count must be rebuilt), and re-scans (`reorg_from`).
+
+Deposits are numbered 1, 2, 3... in chain order from `start_block` (`ChainPosition.sequence` carries the count), so
+every node and every enclave that scans the same finalized chain from the same start block assigns the same nonce:
+`start_block` is a deployment constant, the same for the whole committee. The store ignores ids it already has,
+so a re-scan never duplicates.
 """
 
 from __future__ import annotations
@@ -38,7 +42,7 @@ class PhalaWatcher:
         self.name = config.name
         self.domain = config.domain
         self.session = session or ClientSession(config.url, timeout=config.rpc_timeout)
-        self._recent: OrderedDict[int, str] = OrderedDict()  # block number -> hash, of blocks this watcher read
+        self._recent: OrderedDict[int, ChainPosition] = OrderedDict()  # blocks this watcher read, by number
 
     async def poll(self, after: ChainPosition | None) -> PhalaWatchResult:
         return await self.session.run(lambda reader: self._poll(reader, after))
@@ -52,8 +56,7 @@ class PhalaWatcher:
         head = reader.finalized_head()
         reorg_from: int | None = None
         if after is None:
-            start = max(self.config.start_block, 1)  # the genesis block holds no extrinsics
-            position = ChainPosition(start - 1, _require(reader.block_hash(start - 1), start - 1))
+            position = self._origin(reader)
         elif after.block_number > head.block_number:
             return PhalaWatchResult([], after, head.block_number)  # this node lags the cursor; nothing final yet
         elif reader.block_hash(after.block_number) != after.block_hash:
@@ -80,6 +83,7 @@ class PhalaWatcher:
     ) -> tuple[list[BridgeMessage], list[RejectedDeposit], ChainPosition]:
         block_hash = _require(reader.block_hash(number), number)
         block = reader.block(block_hash)
+        first_nonce = prev.sequence + 1
         if block.parent_hash != prev.block_hash:
             raise ChainInconsistent(f"block {number}'s parent is {block.parent_hash}, not {prev.block_hash}")
         events = reader.events(block_hash)
@@ -92,7 +96,7 @@ class PhalaWatcher:
                 for i in candidates
             }
             indices = reader.runtime_facts(block_hash).indices
-            messages, rejected = recognize(block, events, decoded, self.config, indices)
+            messages, rejected = recognize(block, events, decoded, self.config, indices, first_nonce)
         for m in messages:
             log.info(
                 "deposit_observed",
@@ -114,22 +118,28 @@ class PhalaWatcher:
                 amount=r.amount,
                 reason=r.reason,
             )
-        self._remember(number, block_hash)
-        return messages, rejected, ChainPosition(number, block_hash)
+        position = ChainPosition(number, block_hash, prev.sequence + len(messages))
+        self._remember(position)
+        return messages, rejected, position
 
-    def _remember(self, number: int, block_hash: str) -> None:
-        self._recent[number] = block_hash
+    def _remember(self, position: ChainPosition) -> None:
+        self._recent[position.block_number] = position
         while len(self._recent) > self.config.rewind_depth:
             self._recent.popitem(last=False)
 
+    def _origin(self, reader: ChainReader) -> ChainPosition:
+        start = max(self.config.start_block, 1)  # the genesis block holds no extrinsics
+        return ChainPosition(start - 1, _require(reader.block_hash(start - 1), start - 1), 0)
+
     def _rewind(self, reader: ChainReader, after: ChainPosition) -> ChainPosition:
-        # The newest block this watcher read that is still canonical; else `rewind_depth` blocks back.
+        # The newest block this watcher read that is still canonical (its deposit count is known). Beyond that the
+        # count is unknown, so the scan restarts from the start block: finalized blocks do not reorg on a GRANDPA
+        # chain, so this is a defence for a misconfigured or lying node, not a routine path.
         for number in sorted((n for n in self._recent if n < after.block_number), reverse=True):
-            if reader.block_hash(number) == self._recent[number]:
-                return ChainPosition(number, self._recent[number])
-        number = max(after.block_number - self.config.rewind_depth, max(self.config.start_block, 1) - 1)
+            if reader.block_hash(number) == self._recent[number].block_hash:
+                return self._recent[number]
         self._recent.clear()
-        return ChainPosition(number, _require(reader.block_hash(number), number))
+        return self._origin(reader)
 
 
 def _require(block_hash: str | None, number: int) -> str:

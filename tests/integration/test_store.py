@@ -71,8 +71,8 @@ def test_lookup_by_source_tx(store: SqlStore) -> None:
 def test_cursors_and_batches(store: SqlStore) -> None:
     assert store.cursor("ethereum") is None
     store.set_cursor(Cursor("ethereum", 100, "0xaa"))
-    store.set_cursor(Cursor("ethereum", 105, "0xbb"))
-    assert store.cursor("ethereum") == Cursor("ethereum", 105, "0xbb")
+    store.set_cursor(Cursor("ethereum", 105, "0xbb", 7))
+    assert store.cursor("ethereum") == Cursor("ethereum", 105, "0xbb", 7)
     b = BatchRecord("b1", 2, ("0x01", "0x02"), "signed", None, 1.0, 1.0)
     store.save_batch(b)
     store.save_batch(BatchRecord("b1", 2, ("0x01", "0x02"), "submitted", "0xtx", 1.0, 2.0))

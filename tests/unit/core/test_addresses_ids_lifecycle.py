@@ -9,7 +9,7 @@ from hypothesis import strategies as st
 from bridge.addresses import format_eth_address, format_substrate_account, parse_eth_address, parse_substrate_account
 from bridge.domains import Domain, domain_by_name
 from bridge.errors import AddressError, TransitionError, UnknownChainError
-from bridge.ids import message_id, phala_nonce, split_phala_nonce
+from bridge.ids import message_id
 from bridge.lifecycle import MessageState, can_transition, check_transition
 
 ALICE_SS58 = "5GrwvaEF5zXb26Fz9rcQpDWS57CtERHpNehXCPcNoHGKutQY"
@@ -52,11 +52,6 @@ def test_domains() -> None:
 @given(st.integers(1, 255), st.integers(0, 2**64 - 1), st.integers(1, 255), st.integers(0, 2**64 - 1))
 def test_message_ids_are_distinct_per_domain_and_nonce(d1: int, n1: int, d2: int, n2: int) -> None:
     assert (message_id(d1, n1) == message_id(d2, n2)) == ((d1, n1) == (d2, n2))
-
-
-@given(st.integers(0, 2**48 - 1), st.integers(0, 2**16 - 1))
-def test_phala_nonce_round_trip(block: int, index: int) -> None:
-    assert split_phala_nonce(phala_nonce(block, index)) == (block, index)
 
 
 def test_lifecycle() -> None:

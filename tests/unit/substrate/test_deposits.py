@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from bridge.ids import message_id, phala_nonce
+from bridge.ids import message_id
 from bridge.intents import Intent, IntentKind, encode_intent
 from bridge.messages import BridgeMessage, MessageKind
 from relayers.substrate.bridge_calls import Transfer, encode_batch, encode_transfer
@@ -41,14 +41,14 @@ def scan(
     events: list[ChainEvent], calls: dict[int, bytes | None], signer: bytes | None = ALICE
 ) -> tuple[list[BridgeMessage], list[RejectedDeposit]]:
     decoded = {i: SignedExtrinsic(signer, 0, c) if c is not None else None for i, c in calls.items()}
-    return recognize(block(8), events, decoded, CONFIG, INDICES)
+    return recognize(block(8), events, decoded, CONFIG, INDICES, 41)
 
 
 def test_a_deposit_becomes_a_message_with_every_field_right() -> None:
     (m,), rejected = scan(events_for(2, 5 * UNIT), {2: deposit_call(5 * UNIT)})
     assert not rejected
     assert (m.source_domain, m.dest_domain, m.kind) == (2, 1, MessageKind.TRANSFER)
-    assert m.nonce == phala_nonce(100, 2) and m.id == message_id(2, phala_nonce(100, 2))
+    assert m.nonce == 41 and m.id == message_id(2, 41)  # the block's place in the deposit sequence
     assert (m.sender, m.recipient, m.resource_id) == (ALICE, ETH, RID)
     assert (m.source_amount, m.amount) == (5 * UNIT, 5 * UNIT * 10**6)
     assert m.source.block_number == 100 and m.source.block_hash == b"\xab" * 32
@@ -95,3 +95,11 @@ def test_funds_without_a_valid_intent_are_reported_with_the_reason() -> None:
 def test_a_sender_that_is_not_a_plain_account_is_reported() -> None:
     messages, (r,) = scan(events_for(1, UNIT), {1: deposit_call(UNIT)}, signer=None)
     assert messages == [] and "not a plain account" in r.reason
+
+
+def test_deposits_are_numbered_densely_in_extrinsic_order_skipping_rejections() -> None:
+    events = events_for(1, UNIT) + events_for(3, 2 * UNIT) + events_for(5, 3 * UNIT)
+    calls = {1: deposit_call(UNIT), 3: None, 5: deposit_call(3 * UNIT)}  # extrinsic 3 is not a deposit
+    messages, rejected = scan(events, calls)
+    assert [(m.source.index, m.nonce) for m in messages] == [(1, 41), (5, 42)]
+    assert [r.extrinsic_index for r in rejected] == [3]
