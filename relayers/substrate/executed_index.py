@@ -57,6 +57,10 @@ class ExecutedIndex:
     def executed_among(self, ids: Iterable[str]) -> frozenset[str]:
         return frozenset(i for i in ids if i in self._executed)
 
+    def executed_by(self, message_id: str) -> str | None:
+        """The hash of the extrinsic that executed `message_id`, if the index has seen it."""
+        return self._executed.get(message_id.lower())
+
     def extrinsic(self, tx_hash: str) -> BridgeExtrinsic | None:
         return self._extrinsics.get(tx_hash.lower())
 

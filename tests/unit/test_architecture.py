@@ -1,6 +1,7 @@
 """The import direction the design promises, checked on the source (not on trust).
 
-- `bridge` core (everything but `bridge.cli` and `bridge.devnet`) imports nothing else of ours and does no I/O.
+- `bridge` core (everything but `bridge.cli`, `bridge.devnet` and `bridge.client`) imports nothing else of ours and does
+  no I/O.
 - `enclave_signer` and `relayers` depend on `bridge` only, never on each other or on the application edge.
 """
 
@@ -12,7 +13,7 @@ from pathlib import Path
 import pytest
 
 ROOT = Path(__file__).resolve().parents[2]
-EDGE = ("bridge.cli", "bridge.devnet")
+EDGE = ("bridge.cli", "bridge.devnet", "bridge.client")
 IO_MODULES = {
     "socket", "subprocess", "urllib", "http", "requests", "aiohttp", "websocket", "websockets", "web3",
     "substrateinterface", "aiomqtt", "paho", "sqlite3", "psycopg", "shutil", "asyncio.subprocess",

@@ -1,0 +1,85 @@
+"""Deposits on the Ethereum bridge and the search for the transaction that executed a message there."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import Any
+
+from eth_account import Account
+from eth_account.signers.local import LocalAccount
+from web3 import Web3
+
+from bridge.domains import Domain
+from bridge.evm import decode_batch
+from bridge.ids import message_id
+from bridge.network import EthereumSide
+from relayers.ethereum.contracts import call, contract_at, event_logs, send
+
+
+@dataclass(frozen=True)
+class EthereumDeposit:
+    tx_hash: str
+    block_number: int
+    nonce: int
+
+    @property
+    def message_id(self) -> str:
+        return "0x" + message_id(int(Domain.ETHEREUM), self.nonce).hex()
+
+
+class EthereumClient:
+    def __init__(self, net: EthereumSide, private_key: str | None = None, *, timeout: float = 10.0) -> None:
+        self.net = net
+        self.w3 = Web3(Web3.HTTPProvider(net.rpc_url, request_kwargs={"timeout": timeout}))
+        self.account: LocalAccount | None = Account.from_key(private_key) if private_key else None
+        self.bridge = contract_at(self.w3, "Bridge", net.bridge)
+        self.token = contract_at(self.w3, "PhaToken", net.pha_token)
+
+    def check_chain(self) -> None:
+        actual = self.w3.eth.chain_id
+        if actual != self.net.chain_id:
+            raise ValueError(f"{self.net.rpc_url} is chain {actual}, not {self.net.chain_id}")
+
+    def pha_balance(self, address: str) -> int:
+        return int(call(self.token.functions.balanceOf(Web3.to_checksum_address(address))))
+
+    def deposit_pha(self, dest_domain: int, recipient: bytes, amount: int, resource_id: bytes) -> EthereumDeposit:
+        """Approve (when needed) and deposit `amount` (18 decimals). Reverts arrive as typed errors."""
+        if self.account is None:
+            raise ValueError("a deposit needs a key")
+        owner = self.account.address
+        allowance = int(call(self.token.functions.allowance(owner, self.bridge.address)))
+        if allowance < amount:
+            send(self.w3, self.token.functions.approve(self.bridge.address, amount), self.account)
+        receipt = send(
+            self.w3, self.bridge.functions.deposit(dest_domain, resource_id, recipient, amount), self.account
+        )
+        (log,) = event_logs(self.bridge, receipt, "Deposit")
+        return EthereumDeposit("0x" + bytes(receipt["transactionHash"]).hex(), receipt["blockNumber"], log["nonce"])
+
+    def deposit_of(self, tx_hash: str) -> EthereumDeposit | None:
+        receipt = self.w3.eth.get_transaction_receipt(tx_hash)  # type: ignore[arg-type]
+        logs = event_logs(self.bridge, receipt, "Deposit")
+        if not logs:
+            return None
+        return EthereumDeposit(tx_hash, receipt["blockNumber"], logs[0]["nonce"])
+
+    def is_executed(self, source_domain: int, nonce: int) -> bool:
+        return bool(call(self.bridge.functions.isNonceUsed(source_domain, nonce)))
+
+    def find_execution(self, source_domain: int, nonce: int, from_block: int) -> str | None:
+        """The executeBatch transaction that carried (source_domain, nonce), searched from `from_block`."""
+        event = self.bridge.events.BatchExecuted
+        logs: list[Any] = event.get_logs(from_block=from_block, argument_filters={"sourceDomain": source_domain})
+        for log in logs:
+            tx = self.w3.eth.get_transaction(log["transactionHash"])
+            fn, args = self.bridge.decode_function_input(tx["input"])
+            if fn.fn_name != "executeBatch":
+                continue
+            batch = decode_batch(bytes(args["batch"]))
+            if any(getattr(item, "nonce", None) == nonce for item in batch.items):
+                return "0x" + bytes(log["transactionHash"]).hex()
+        return None
+
+    def block_number(self) -> int:
+        return int(self.w3.eth.block_number)

@@ -1,0 +1,98 @@
+"""Deposits on Phala (the bridge account) and the search for the extrinsic that executed a message there."""
+
+from __future__ import annotations
+
+import asyncio
+from dataclasses import dataclass
+
+from substrateinterface import Keypair
+
+from bridge.intents import Intent, IntentKind, encode_intent
+from bridge.network import PhalaSide
+from bridge.ports import ChainPosition
+from relayers.substrate import PhalaConfig, PhalaWatcher, SubstrateClient
+from relayers.substrate.chain import ChainReader
+from relayers.substrate.executed_index import ExecutedIndex
+
+
+@dataclass(frozen=True)
+class PhalaDeposit:
+    extrinsic_hash: str
+    block_number: int
+    extrinsic_index: int
+
+
+class PhalaClient:
+    def __init__(self, net: PhalaSide, resource_id: bytes, *, timeout: float = 10.0) -> None:
+        self.net = net
+        self.resource_id = resource_id
+        self.client = SubstrateClient(net.ws_url, timeout=timeout)
+        self.bridge_account = bytes.fromhex(net.bridge_account.removeprefix("0x"))
+
+    def close(self) -> None:
+        self.client.close()
+
+    def _config(self, start_block: int | None = None) -> PhalaConfig:
+        start = self.net.start_block if start_block is None else start_block
+        return PhalaConfig(
+            url=self.net.ws_url,
+            bridge_account=self.bridge_account,
+            resource_id=self.resource_id,
+            start_block=start,
+            index_start_block=start,
+        )
+
+    def free_balance(self, account: bytes) -> int:
+        return self.client.free_balance(account)
+
+    def finalized_block(self) -> int:
+        return ChainReader(self.client).finalized_head().block_number
+
+    def deposit(self, keypair: Keypair, dest_domain: int, recipient: bytes, amount: int) -> PhalaDeposit:
+        """`batch_all([transfer_keep_alive(bridge, amount), remark_with_event(intent)])`, signed by `keypair`."""
+        intent = encode_intent(Intent(IntentKind.TRANSFER, dest_domain, self.resource_id, recipient))
+        c = self.client
+        call = c.compose_call(
+            "Utility",
+            "batch_all",
+            {
+                "calls": [
+                    c.compose_call(
+                        "Balances", "transfer_keep_alive", {"dest": "0x" + self.bridge_account.hex(), "value": amount}
+                    ),
+                    c.compose_call("System", "remark_with_event", {"remark": "0x" + intent.hex()}),
+                ]
+            },
+        )
+        outcome = c.submit(call, keypair).raise_for_failure()
+        return PhalaDeposit(outcome.extrinsic_hash, outcome.block_number, outcome.extrinsic_index)
+
+    def message_of(self, deposit: PhalaDeposit) -> str | None:
+        """The message id of a deposit: its number comes from counting deposits from the start block, the same scan
+        the relayers and the enclaves run."""
+        return asyncio.run(self._message_of(deposit))
+
+    async def _message_of(self, deposit: PhalaDeposit) -> str | None:
+        watcher = PhalaWatcher(self._config())
+        try:
+            position: ChainPosition | None = None
+            while True:
+                result = await watcher.poll(position)
+                for m in result.messages:
+                    if m.source.block_number == deposit.block_number and m.source.index == deposit.extrinsic_index:
+                        return m.id_hex
+                done = position is not None and result.position.block_number == position.block_number
+                position = result.position
+                if done or position.block_number >= max(result.head, deposit.block_number):
+                    return None
+        finally:
+            watcher.close()
+
+    def find_execution(self, message_id: str, from_block: int) -> str | None:
+        """The bridge extrinsic that executed `message_id` (Ethereum -> Phala), searched from `from_block`."""
+        index = ExecutedIndex(self._config(from_block))
+        reader = ChainReader(self.client)
+        head = reader.finalized_head()
+        while not index.sync(reader, head):
+            pass
+        return index.executed_by(message_id)
