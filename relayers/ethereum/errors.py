@@ -25,6 +25,23 @@
 `decode_error(data)` turns revert data into the matching exception; `retryable` says whether the same transaction
 may succeed later (decided by the error type, never by matching text). tests/contracts checks that every error in
 the committed ABIs has a class here with the same signature and field names.
+
+The adapter's own errors (relayer side, not reverts) form a second tree, mapped from web3/requests at the boundary:
+
+    EthereumAdapterError                `retryable` as above
+    ├── RpcUnavailable                  could not connect, or the connection broke              (retryable)
+    ├── RpcTimeout                      no answer within the request timeout                    (retryable)
+    ├── RpcError                        the node answered with an error                          (retryable)
+    ├── ChainIdMismatch                 the node serves another chain than configured            (permanent)
+    ├── ChainInconsistent               blocks read in one pass do not chain (a reorg meanwhile) (retryable)
+    ├── BridgeNotReady                  no committee key yet, or the bridge is paused            (retryable)
+    ├── UnknownGroupKey                 no group key known for an epoch, or it does not match   (permanent)
+    ├── DigestMismatch                  our digest differs from the contract's batchDigest view  (permanent)
+    ├── RequestMismatch                 a request to submit is not self-consistent               (permanent)
+    ├── FeeCapExceeded                  the base fee is above the configured cap                 (retryable)
+    ├── TransactionRejected             the node refused a raw transaction (nonce resynced)      (retryable)
+    ├── VerificationRefused             an independent check failed: do not sign                 (permanent)
+    └── NothingToExecute                every message of a batch was refused, executed or deferred
 """
 
 from __future__ import annotations
@@ -37,6 +54,8 @@ from eth_abi.exceptions import DecodingError
 from eth_hash.auto import keccak
 from eth_utils.address import to_checksum_address
 
+from bridge.ports import BatchNotExecutable
+
 __all__ = [
     "AccessError",
     "AlreadyPaused",
@@ -46,11 +65,17 @@ __all__ = [
     "BadSignatureCount",
     "BatchError",
     "BridgeContractError",
+    "BridgeNotReady",
     "BridgePaused",
+    "ChainIdMismatch",
+    "ChainInconsistent",
     "CommitteeKeyError",
     "ConfigError",
+    "DigestMismatch",
     "EmptyBatch",
+    "EthereumAdapterError",
     "ExampleContractError",
+    "FeeCapExceeded",
     "FeeTransferFailed",
     "IncorrectFee",
     "InexactAmount",
@@ -76,6 +101,7 @@ __all__ = [
     "NotOwner",
     "NotPaused",
     "NotPendingAdmin",
+    "NothingToExecute",
     "OutboundError",
     "OverlapTooLong",
     "PanicError",
@@ -86,13 +112,19 @@ __all__ = [
     "ReleaseDeferred",
     "ReleaseNotPending",
     "ReleaseNotReady",
+    "RequestMismatch",
     "RevertedWithReason",
+    "RpcError",
+    "RpcTimeout",
+    "RpcUnavailable",
     "SignatureError",
     "TargetNotAllowed",
     "TokenCallFailed",
     "TokenCallReverted",
     "TokenError",
     "TokenPaused",
+    "TransactionRejected",
+    "UnknownGroupKey",
     "UnknownItemKind",
     "UnknownKeyEpoch",
     "UnknownResource",
@@ -100,6 +132,7 @@ __all__ = [
     "UnknownToken",
     "UnsupportedBatchVersion",
     "UnsupportedDestination",
+    "VerificationRefused",
     "WrongSigningKey",
     "ZeroAddress",
     "ZeroAmount",
@@ -590,3 +623,87 @@ def decode_error(data: bytes | str) -> BridgeContractError:
         return UnknownRevert(raw)
     shown = [to_checksum_address(v) if t == "address" else v for t, v in zip(types, values, strict=True)]
     return cls(*shown, data=raw)
+
+
+# ---- the adapter's own errors (not reverts) ----------------------------------------------------------------------
+
+
+class EthereumAdapterError(Exception):
+    """An error of the Ethereum adapter itself; `retryable` says whether the same call may succeed later."""
+
+    retryable: ClassVar[bool] = False
+
+
+class RpcUnavailable(EthereumAdapterError, ConnectionError):
+    retryable = True
+
+
+class RpcTimeout(EthereumAdapterError, TimeoutError):
+    retryable = True
+
+
+class RpcError(EthereumAdapterError):
+    """The node answered a request with an error (kept in `.detail`, never matched on)."""
+
+    retryable = True
+
+    def __init__(self, method: str, detail: object) -> None:
+        super().__init__(f"{method}: {detail}")
+        self.method = method
+        self.detail = detail
+
+
+class ChainIdMismatch(EthereumAdapterError):
+    def __init__(self, expected: int, actual: int, url: str) -> None:
+        super().__init__(f"the node at {url} serves chain id {actual}, but the configuration says {expected}")
+        self.expected = expected
+        self.actual = actual
+
+
+class ChainInconsistent(EthereumAdapterError):
+    retryable = True
+
+
+class BridgeNotReady(EthereumAdapterError):
+    retryable = True
+
+
+class UnknownGroupKey(EthereumAdapterError):
+    pass
+
+
+class DigestMismatch(EthereumAdapterError):
+    pass
+
+
+class RequestMismatch(EthereumAdapterError):
+    pass
+
+
+class FeeCapExceeded(EthereumAdapterError):
+    retryable = True
+
+
+class TransactionRejected(EthereumAdapterError):
+    """The node refused a raw transaction; the submitter has re-read its nonce. `.cause` keeps the node's error."""
+
+    retryable = True
+
+
+class VerificationRefused(EthereumAdapterError, ValueError):
+    """An independent check failed: the member must not sign. Names the message and the field when it can."""
+
+    def __init__(self, reason: str, *, message_id: str | None = None, field: str | None = None) -> None:
+        parts = (f"message {message_id}" if message_id else "", f"field {field}" if field else "")
+        where = " ".join(p for p in parts if p)
+        super().__init__(f"{where}: {reason}" if where else reason)
+        self.reason = reason
+        self.message_id = message_id
+        self.field = field
+
+
+class NothingToExecute(EthereumAdapterError, BatchNotExecutable):
+    """`prepare` found nothing to send: `refused` (id -> reason), `executed` (already done), `deferred` (later)."""
+
+    def __init__(self, refused: dict[str, str], executed: frozenset[str], deferred: frozenset[str]) -> None:
+        BatchNotExecutable.__init__(self, refused, executed, deferred)

@@ -1,0 +1,285 @@
+"""The Ethereum destination: Phala -> Ethereum messages executed by `executeBatch`, one FROST signature per batch.
+
+already_executed: the bridge's nonce bitmap (`nonceWord`, one read per 256 dense nonces, batched).
+prepare:  read the facts (key epoch, each resource's token, allow-listed targets, used nonces), plan one batch for
+          one source domain (relayers.ethereum.rebuild), encode it, digest it as the contract does (checked against
+          the contract's `batchDigest` view once per process and on every epoch change), and self-check the request
+          with the verifiers' `rebuild_and_check_batch`. Messages that can never execute are left out and reported
+          failed by the `confirm` of that batch; when nothing is left, `NothingToExecute` carries the reasons.
+submit:   check the request is self-consistent, encode the FROST signature (R || z, RFC 9591) with the group key
+          as the contract's Signature struct, and send `executeBatch` from the relayer's own key (submitter.py).
+          Returns the first transaction hash, which stays the handle through replacements.
+confirm:  no receipt -> pending (the submitter replaces a stuck transaction); a receipt not yet `confirmations`
+          deep (or not finalized) or no longer canonical -> pending; final -> the decision table of outcome.py;
+          the transaction gone (superseded, reorged out) -> the bitmap decides, else dropped.
+"""
+
+from __future__ import annotations
+
+import time
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass
+
+import structlog
+from eth_utils.address import to_checksum_address
+from web3.types import TxParams
+
+from bridge.evm import BatchEncodingError, batch_digest, decode_batch, encode_signature
+from bridge.messages import BridgeMessage, MessageKind
+from bridge.ports import Confirmation, SigningRequest
+from relayers.ethereum.config import ConfigError, EthereumConfig, SubmitterKey, load_submitter_key
+from relayers.ethereum.errors import (
+    BridgeContractError,
+    DigestMismatch,
+    NothingToExecute,
+    RequestMismatch,
+    UnknownRevert,
+    decode_error,
+)
+from relayers.ethereum.logs import bridge_logs, decode_call_executed, decode_release_queued
+from relayers.ethereum.outcome import Mined, SentBatch, decide
+from relayers.ethereum.rebuild import plan_batch, rebuild_and_check_batch, signing_request
+from relayers.ethereum.rpc import EthRpc, contract_reverts
+from relayers.ethereum.state import destination_facts, group_key, used_nonces
+from relayers.ethereum.submitter import Submitter
+from relayers.ethereum.views import Receipt
+
+log = structlog.get_logger("ethereum.destination")
+
+FROST_SIGNATURE_LENGTH = 65  # SerializeElement(R) (33, compressed) || SerializeScalar(z) (32)
+
+
+@dataclass(frozen=True)
+class FrostSignature:
+    """A FROST(secp256k1) signature as RFC 9591 serializes it, parsed (fits bridge.evm.SchnorrSignature)."""
+
+    R: bytes
+    z: int
+
+    @classmethod
+    def parse(cls, raw: bytes) -> FrostSignature:
+        if len(raw) != FROST_SIGNATURE_LENGTH or raw[0] not in (2, 3):
+            raise RequestMismatch(f"a FROST secp256k1 signature is 65 bytes (R compressed || z), got {len(raw)}")
+        return cls(bytes(raw[:33]), int.from_bytes(raw[33:], "big"))
+
+
+class EthereumDestination:
+    """`Destination` for Ethereum."""
+
+    def __init__(
+        self,
+        config: EthereumConfig,
+        *,
+        rpc: EthRpc | None = None,
+        submitter_key: SubmitterKey | None = None,
+        clock: Callable[[], float] = time.monotonic,
+    ) -> None:
+        self.config = config
+        self.name = config.name
+        self.domain = config.domain
+        self.rpc = rpc or EthRpc(
+            config.rpc_url, chain_id=config.chain_id, bridge=config.bridge_address, timeout=config.rpc_timeout
+        )
+        if submitter_key is None and config.submitter_key_file is not None:
+            submitter_key = load_submitter_key(config.submitter_key_file)
+        self.submitter = Submitter(config, submitter_key, clock) if submitter_key is not None else None
+        self._refused: dict[str, str] = {}  # left out of a prepared batch for good; reported by its confirm
+        self._executed_early: set[str] = set()  # found executed by prepare; reported by its confirm
+        self._sent: dict[str, SentBatch] = {}  # handle -> what the transaction carries
+        self._digest_checked_epoch: int | None = None
+        self._keys: dict[int, bytes] = {}
+
+    def gas_of(self, message: BridgeMessage) -> int:
+        return self.config.call_gas() if message.kind is MessageKind.CALL else self.config.transfer_gas
+
+    async def already_executed(self, messages: Sequence[BridgeMessage]) -> frozenset[str]:
+        pairs = {(m.source_domain, m.nonce) for m in messages if m.source_domain != self.domain}
+        used = await self.rpc.run(lambda r: used_nonces(r, pairs))
+        return frozenset(m.id_hex for m in messages if (m.source_domain, m.nonce) in used)
+
+    async def prepare(self, messages: Sequence[BridgeMessage]) -> SigningRequest:
+        return await self.rpc.run(lambda r: self._prepare(r, list(messages)))
+
+    async def submit(self, request: SigningRequest, signature: bytes) -> str:
+        return await self.rpc.run(lambda r: self._submit(r, request, signature))
+
+    async def confirm(self, tx_hash: str, message_ids: Sequence[str]) -> Confirmation:
+        return await self.rpc.run(lambda r: self._confirm(r, tx_hash.lower(), list(message_ids)))
+
+    # -- on the RPC thread --------------------------------------------------------------------------------------
+
+    def _prepare(self, rpc: EthRpc, messages: list[BridgeMessage]) -> SigningRequest:
+        facts, block = destination_facts(rpc, self.config, messages)
+        plan = plan_batch(messages, facts)
+        for mid, reason in plan.refused.items():
+            log.warning("message_refused", destination=self.name, message_id=mid, reason=reason)
+        if not plan.included:  # the exception carries the outcome: nothing to remember for a confirm
+            raise NothingToExecute(dict(plan.refused), plan.executed, plan.deferred)
+        self._refused.update(plan.refused)
+        self._executed_early.update(plan.executed)
+        request = signing_request(plan, facts, block_number=block)
+        if self._digest_checked_epoch != facts.epoch:
+            batch = bytes.fromhex(str(request.context["batch"])[2:])
+            view = bytes(rpc.bridge_call("batchDigest", batch))
+            if view != request.payload:
+                raise DigestMismatch(
+                    f"the contract's batchDigest is 0x{view.hex()}, ours 0x{request.payload.hex()}: "
+                    "check chain_id and bridge_address"
+                )
+            self._digest_checked_epoch = facts.epoch
+        rebuild_and_check_batch(request, messages, facts)  # what every verifier runs: fail here first if it would
+        log.info(
+            "batch_prepared",
+            destination=self.name,
+            source_domain=plan.source_domain,
+            messages=len(plan.included),
+            refused=len(plan.refused),
+            deferred=len(plan.deferred),
+            already_executed=len(plan.executed),
+            epoch=facts.epoch,
+            block=block,
+        )
+        return request
+
+    def _submit(self, rpc: EthRpc, request: SigningRequest, signature: bytes) -> str:
+        if self.submitter is None:
+            raise ConfigError("no submitter key configured: this node cannot send transactions")
+        batch_hex = request.context.get("batch")
+        if not isinstance(batch_hex, str) or not batch_hex.startswith("0x"):
+            raise RequestMismatch("the request's context has no batch")
+        try:
+            batch = bytes.fromhex(batch_hex[2:])
+            decoded = decode_batch(batch)
+        except (ValueError, BatchEncodingError) as exc:
+            raise RequestMismatch(f"the request's batch does not decode: {exc}") from None
+        if batch_digest(self.config.chain_id, self.config.bridge_address, batch) != request.payload:
+            raise RequestMismatch("the request's payload is not the digest of its batch on this bridge")
+        sent = SentBatch.of(decoded)
+        if tuple(i.id for i in sent.items) != tuple(request.message_ids):
+            raise RequestMismatch("the request's ids are not the ids of its batch items")
+        key = self._keys.get(decoded.epoch)
+        if key is None:
+            key = self._keys[decoded.epoch] = group_key(rpc, self.config, decoded.epoch)
+        try:
+            evm_signature = encode_signature(FrostSignature.parse(signature), key)
+        except BatchEncodingError as exc:
+            raise RequestMismatch(f"the signature does not encode: {exc}") from None
+        data = bytes.fromhex(rpc.bridge.encode_abi("executeBatch", args=[batch, evm_signature]).removeprefix("0x"))
+        handle = self.submitter.send(rpc, self.config.bridge_address, data)
+        self._sent[handle] = sent
+        log.info(
+            "batch_submitted",
+            destination=self.name,
+            tx=handle,
+            source_domain=decoded.source_domain,
+            messages=len(sent.items),
+            epoch=decoded.epoch,
+        )
+        return handle
+
+    def _confirm(self, rpc: EthRpc, handle: str, ids: list[str]) -> Confirmation:
+        if self.submitter is None:
+            raise ConfigError("no submitter key configured: this node sent nothing to confirm")
+        state = self.submitter.status(rpc, handle)
+        if state.kind == "pending":
+            return Confirmation(pending=True)
+        sent = self._sent.get(handle) or self._batch_of(rpc, state.tx_hash or handle)
+        mined: Mined | None = None
+        if state.kind == "mined":
+            assert state.receipt is not None
+            if not self._final(rpc, state.receipt):
+                return Confirmation(pending=True)
+            mined = self._mined(rpc, state.receipt, sent)
+        used = used_nonces(rpc, sent.pairs) if sent is not None else frozenset()
+        refused = {i: self._refused.pop(i) for i in ids if i in self._refused}
+        early = {i for i in ids if i in self._executed_early}
+        self._executed_early.difference_update(early)
+        result = decide(ids, sent, mined, used, refused=refused, executed_before=early)
+        self.submitter.forget(handle)
+        self._sent.pop(handle, None)
+        self._log_outcome(handle, state.tx_hash, mined, result)
+        return result
+
+    def _final(self, rpc: EthRpc, receipt: Receipt) -> bool:
+        if self.config.finality == "finalized":
+            final = rpc.header("finalized")
+            deep = final is not None and receipt.block_number <= final.number
+        else:
+            deep = rpc.head_number() - receipt.block_number >= self.config.confirmations
+        if not deep:
+            return False
+        canonical = rpc.header(receipt.block_number)
+        return canonical is not None and canonical.hash == receipt.block_hash
+
+    def _mined(self, rpc: EthRpc, receipt: Receipt, sent: SentBatch | None) -> Mined:
+        if receipt.status != 1:
+            return Mined(0, revert=self._revert_of(rpc, receipt))
+        domain = sent.source_domain if sent is not None else None
+        ours = bridge_logs(receipt.logs, self.config.bridge_address)
+        calls = {c.nonce: c for c in map(decode_call_executed, ours) if c is not None and c.source_domain == domain}
+        queued = {q.nonce: q for q in map(decode_release_queued, ours) if q is not None and q.source_domain == domain}
+        return Mined(1, calls, queued)
+
+    def _revert_of(self, rpc: EthRpc, receipt: Receipt) -> BridgeContractError:
+        """The revert of a mined failed transaction, replayed with eth_call on the state before its block (exact when
+        it was alone in its block); UnknownRevert(b"") when that finds no revert data (e.g. out of gas)."""
+        tx = rpc.transaction(receipt.tx_hash)
+        if tx is None or tx.to is None:
+            return UnknownRevert(b"")
+        params: TxParams = {"from": to_checksum_address(tx.sender), "to": to_checksum_address(tx.to), "data": tx.input}
+        params["gas"] = tx.gas
+        try:
+            with contract_reverts():
+                rpc.w3.eth.call(params, block_identifier=receipt.block_number - 1)
+        except BridgeContractError as exc:
+            return exc
+        return UnknownRevert(b"")
+
+    def _batch_of(self, rpc: EthRpc, tx_hash: str) -> SentBatch | None:
+        """What a transaction this process did not send (a restart) carries, from its input."""
+        tx = rpc.transaction(tx_hash)
+        if tx is None or tx.to is None or tx.to.lower() != self.config.bridge_address.lower():
+            return None
+        try:
+            fn, params = rpc.bridge.decode_function_input(tx.input)
+            if fn.fn_name != "executeBatch":
+                return None
+            return SentBatch.of(decode_batch(bytes(params["batch"])))
+        except (ValueError, BatchEncodingError):
+            return None
+
+    def _log_outcome(self, handle: str, mined_hash: str | None, mined: Mined | None, result: Confirmation) -> None:
+        if mined is not None:
+            for q in mined.queued.values():
+                log.warning(
+                    "release_queued",
+                    destination=self.name,
+                    tx=mined_hash,
+                    nonce=q.nonce,
+                    token=q.token,
+                    recipient=q.recipient,
+                    amount=q.amount,
+                    ready_at=q.ready_at,
+                    reason=str(decode_error(q.reason)),
+                )
+            if mined.status != 1:
+                log.warning(
+                    "batch_reverted",
+                    destination=self.name,
+                    tx=mined_hash,
+                    error=type(mined.revert).__name__,
+                    reason=str(mined.revert),
+                    retryable=bool(mined.revert is not None and mined.revert.retryable),
+                )
+        log.info(
+            "batch_confirmed",
+            destination=self.name,
+            tx=handle,
+            mined_as=mined_hash,
+            executed=len(result.executed),
+            failed=len(result.failed),
+            dropped=result.dropped,
+        )
+
+
+__all__ = ["FROST_SIGNATURE_LENGTH", "EthereumDestination", "FrostSignature"]

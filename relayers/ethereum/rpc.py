@@ -1,0 +1,222 @@
+"""One Ethereum JSON-RPC connection used from asyncio, with typed views of what the adapter reads.
+
+web3 is synchronous: `EthRpc.run(fn)` runs `fn(rpc)` on a worker thread (`asyncio.to_thread`), one call at a time
+per connection (each component owns its own `EthRpc`, hence its own `Web3`). Every HTTP request is bounded by
+`timeout`; web3's own retries are off, so a call fails within that bound and the caller's loop decides when to retry.
+The first use checks the node's chain id against the configured one (`ChainIdMismatch`, permanent).
+
+Errors are mapped here, at the boundary: requests' timeouts and connection errors become `RpcTimeout` and
+`RpcUnavailable`, a JSON-RPC error `RpcError`, a contract revert the typed `BridgeContractError` of errors.py.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import threading
+from collections.abc import Callable, Iterator, Sequence
+from contextlib import contextmanager
+from typing import Any, TypeVar, cast
+
+import requests
+import structlog
+from eth_typing import ChecksumAddress
+from eth_utils.address import to_checksum_address
+from web3 import Web3
+from web3.contract import Contract
+from web3.exceptions import (
+    BlockNotFound,
+    ContractCustomError,
+    ContractLogicError,
+    ContractPanicError,
+    TransactionNotFound,
+    Web3RPCError,
+)
+from web3.types import BlockIdentifier, TxParams
+
+from relayers.ethereum.contracts import contract_at, revert_data
+from relayers.ethereum.errors import (
+    ChainIdMismatch,
+    RpcError,
+    RpcTimeout,
+    RpcUnavailable,
+    TransactionRejected,
+    decode_error,
+)
+from relayers.ethereum.views import Header, RawLog, Receipt, TxView, header_of, hex32, raw_log
+
+T = TypeVar("T")
+log = structlog.get_logger("ethereum.rpc")
+
+BATCH_CHUNK = 100  # requests per JSON-RPC batch
+
+
+class EthRpc:
+    """A `Web3` over HTTP with bounded timeouts, the bridge contract bound to it, and typed reads."""
+
+    def __init__(self, url: str, *, chain_id: int, bridge: str, timeout: float = 10.0) -> None:
+        self.url = url
+        self.expected_chain_id = chain_id
+        self.w3 = Web3(Web3.HTTPProvider(url, request_kwargs={"timeout": timeout}, exception_retry_configuration=None))
+        self.bridge: Contract = contract_at(self.w3, "Bridge", bridge)
+        self._lock = threading.Lock()
+        self._chain_checked = False
+
+    # -- running ----------------------------------------------------------------------------------------------
+
+    def run_sync(self, fn: Callable[[EthRpc], T]) -> T:
+        with self._lock, mapped_errors("rpc"):
+            if not self._chain_checked:
+                actual = int(self.w3.eth.chain_id)
+                if actual != self.expected_chain_id:
+                    raise ChainIdMismatch(self.expected_chain_id, actual, self.url)
+                self._chain_checked = True
+            return fn(self)
+
+    async def run(self, fn: Callable[[EthRpc], T]) -> T:
+        return await asyncio.to_thread(self.run_sync, fn)
+
+    # -- blocks and logs --------------------------------------------------------------------------------------
+
+    def head_number(self) -> int:
+        return int(self.w3.eth.block_number)
+
+    def header(self, block: BlockIdentifier) -> Header | None:
+        try:
+            found = self.w3.eth.get_block(block)
+        except BlockNotFound:
+            return None
+        return header_of(found)
+
+    def headers(self, numbers: Sequence[int]) -> list[Header]:
+        """Headers of `numbers`, in JSON-RPC batches of BATCH_CHUNK."""
+        out: list[Header] = []
+        for start in range(0, len(numbers), BATCH_CHUNK):
+            with self.w3.batch_requests() as batch:
+                for n in numbers[start : start + BATCH_CHUNK]:
+                    batch.add(self.w3.eth.get_block(n))
+                blocks = batch.execute()
+            out.extend(header_of(b) for b in blocks)
+        return out
+
+    def logs(self, topic0: Sequence[bytes], from_block: int, to_block: int, *more: bytes | None) -> list[RawLog]:
+        topics: list[Any] = [["0x" + t.hex() for t in topic0]]
+        topics.extend(None if t is None else "0x" + t.hex() for t in more)
+        entries = self.w3.eth.get_logs(
+            {
+                "address": self.bridge.address,
+                "fromBlock": from_block,
+                "toBlock": to_block,
+                "topics": topics,
+            }
+        )
+        return [raw_log(e) for e in entries]
+
+    # -- transactions -----------------------------------------------------------------------------------------
+
+    def receipt(self, tx_hash: str) -> Receipt | None:
+        try:
+            r = self.w3.eth.get_transaction_receipt(cast(Any, tx_hash))
+        except TransactionNotFound:
+            return None
+        if r is None or r.get("blockHash") is None:
+            return None
+        return Receipt(
+            tx_hash=hex32(r["transactionHash"]),
+            status=int(r["status"]),
+            block_number=int(r["blockNumber"]),
+            block_hash=hex32(r["blockHash"]),
+            gas_used=int(r["gasUsed"]),
+            effective_gas_price=int(r.get("effectiveGasPrice", 0)),
+            logs=tuple(raw_log(e) for e in r["logs"]),
+        )
+
+    def transaction(self, tx_hash: str) -> TxView | None:
+        try:
+            tx = self.w3.eth.get_transaction(cast(Any, tx_hash))
+        except TransactionNotFound:
+            return None
+        return TxView(
+            hash=hex32(tx["hash"]),
+            sender=str(to_checksum_address(tx["from"])),
+            to=str(to_checksum_address(tx["to"])) if tx.get("to") else None,
+            nonce=int(tx["nonce"]),
+            input=bytes(tx["input"]),
+            gas=int(tx["gas"]),
+            max_fee_per_gas=int(tx.get("maxFeePerGas", tx.get("gasPrice", 0))),
+            max_priority_fee_per_gas=int(tx.get("maxPriorityFeePerGas", tx.get("gasPrice", 0))),
+            block_number=int(tx["blockNumber"]) if tx.get("blockNumber") is not None else None,
+        )
+
+    def account_nonce(self, address: str, block: BlockIdentifier) -> int:
+        return int(self.w3.eth.get_transaction_count(to_checksum_address(address), block))
+
+    def max_priority_fee(self) -> int:
+        return int(self.w3.eth.max_priority_fee)
+
+    def estimate_gas(self, tx: TxParams) -> int:
+        with contract_reverts():
+            return int(self.w3.eth.estimate_gas(tx))
+
+    def create_access_list(self, tx: TxParams) -> tuple[list[dict[str, Any]], int]:
+        with contract_reverts():
+            result = self.w3.eth.create_access_list(tx)
+        entries = [
+            {"address": str(e["address"]), "storageKeys": [hex32(k) for k in e["storageKeys"]]}
+            for e in result["accessList"]
+        ]
+        return entries, int(result["gasUsed"])
+
+    def send_raw(self, raw: bytes) -> str:
+        try:
+            return hex32(self.w3.eth.send_raw_transaction(raw))
+        except Web3RPCError as exc:
+            raise TransactionRejected(f"eth_sendRawTransaction: {exc.rpc_response or exc}") from exc
+
+    # -- the bridge contract ----------------------------------------------------------------------------------
+
+    def bridge_call(self, fn_name: str, *args: Any, block: BlockIdentifier = "latest") -> Any:
+        with contract_reverts():
+            return getattr(self.bridge.functions, fn_name)(*args).call(block_identifier=block)
+
+    def bridge_calls(self, fn_name: str, args: Sequence[tuple[Any, ...]]) -> list[Any]:
+        """The same view called (at the latest block) with many argument tuples, in JSON-RPC batches."""
+        out: list[Any] = []
+        for start in range(0, len(args), BATCH_CHUNK):
+            with contract_reverts(), self.w3.batch_requests() as batch:
+                for a in args[start : start + BATCH_CHUNK]:
+                    batch.add(getattr(self.bridge.functions, fn_name)(*a))
+                out.extend(batch.execute())
+        return out
+
+    @property
+    def bridge_address(self) -> ChecksumAddress:
+        return self.bridge.address
+
+
+@contextmanager
+def contract_reverts() -> Iterator[None]:
+    """A revert with data becomes the typed contract error; other web3 errors pass on to `mapped_errors`."""
+    try:
+        yield
+    except (ContractCustomError, ContractPanicError, ContractLogicError) as exc:
+        data = revert_data(exc)
+        if data is None:
+            raise
+        raise decode_error(data) from exc
+
+
+@contextmanager
+def mapped_errors(method: str) -> Iterator[None]:
+    try:
+        yield
+    except requests.exceptions.Timeout as exc:
+        raise RpcTimeout(f"{method}: no answer in time ({exc})") from exc
+    except requests.exceptions.ConnectionError as exc:
+        raise RpcUnavailable(f"{method}: {exc}") from exc
+    except (ContractCustomError, ContractPanicError, ContractLogicError) as exc:
+        raise RpcError(method, exc) from exc
+    except Web3RPCError as exc:
+        raise RpcError(method, exc.rpc_response or exc) from exc
+
+
+__all__ = ["BATCH_CHUNK", "EthRpc", "contract_reverts", "mapped_errors"]

@@ -1,0 +1,112 @@
+"""Reads of the bridge's state that the destination and the verifiers share (on an `EthRpc`'s thread).
+
+- `used_nonces`: the nonce bitmap, one `nonceWord` read per 256 nonces of a source domain (batched).
+- `key_state`: epoch, key tag, parity, paused.
+- `destination_facts`: everything `rebuild.plan_batch` / `rebuild_and_check_batch` need, from this connection.
+- `group_key`: the group key of an epoch, from the configuration or the bridge's `KeyRotated` events, checked
+  against the tag the bridge stores.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterable, Sequence
+from dataclasses import dataclass
+
+from eth_utils.address import to_checksum_address
+
+from bridge.evm import compress_point, key_tag
+from bridge.messages import BridgeMessage, MessageKind
+from relayers.ethereum.config import EthereumConfig
+from relayers.ethereum.errors import BridgeNotReady, UnknownGroupKey
+from relayers.ethereum.logs import KEY_ROTATED_TOPIC, decode_key_rotated
+from relayers.ethereum.rebuild import DestinationFacts
+from relayers.ethereum.rpc import EthRpc
+
+ZERO = "0x" + "00" * 20
+
+
+@dataclass(frozen=True)
+class KeyState:
+    epoch: int
+    tag: bytes
+    parity: int
+    paused: bool
+
+
+def key_state(rpc: EthRpc) -> KeyState:
+    epoch, tag, parity, paused = rpc.bridge_call("keyState")
+    return KeyState(int(epoch), bytes(tag), int(parity), bool(paused))
+
+
+def used_nonces(rpc: EthRpc, pairs: Iterable[tuple[int, int]]) -> frozenset[tuple[int, int]]:
+    """The (source domain, nonce) pairs among `pairs` that the bridge has used."""
+    wanted = sorted(set(pairs))
+    words = sorted({(d, n >> 8) for d, n in wanted})
+    values = rpc.bridge_calls("nonceWord", words)
+    bitmap = {w: int(v) for w, v in zip(words, values, strict=True)}
+    return frozenset((d, n) for d, n in wanted if (bitmap[(d, n >> 8)] >> (n & 255)) & 1)
+
+
+def destination_facts(
+    rpc: EthRpc, config: EthereumConfig, messages: Sequence[BridgeMessage]
+) -> tuple[DestinationFacts, int]:
+    """The facts for `messages`, and the head block number they were read at (for audit)."""
+    block = rpc.head_number()
+    ks = key_state(rpc)
+    if ks.epoch == 0:
+        raise BridgeNotReady("the bridge has no committee key yet (initializeKey has not run)")
+    if ks.paused:
+        raise BridgeNotReady("the bridge is paused: no batch can execute until a committee-signed unpause")
+    rids = sorted({m.resource_id for m in messages if m.kind is MessageKind.TRANSFER and m.resource_id is not None})
+    by_resource = {
+        rid: str(r[0]) for rid, r in zip(rids, rpc.bridge_calls("resource", [(r,) for r in rids]), strict=True)
+    }
+    tokens = sorted({t for t in by_resource.values() if t.lower() != ZERO})
+    kinds = {
+        t: int(lim[0]) for t, lim in zip(tokens, rpc.bridge_calls("tokenLimit", [(t,) for t in tokens]), strict=True)
+    }
+    enabled = {rid: str(to_checksum_address(t)) for rid, t in by_resource.items() if kinds.get(t, 0) != 0}
+    targets = sorted(
+        {"0x" + m.recipient.hex() for m in messages if m.kind is MessageKind.CALL and len(m.recipient) == 20}
+    )
+    allowed = rpc.bridge_calls("isAllowedTarget", [(to_checksum_address(t),) for t in targets])
+    pairs = {(m.source_domain, m.nonce) for m in messages if m.source_domain != config.domain}
+    facts = DestinationFacts(
+        chain_id=config.chain_id,
+        bridge=config.bridge_address,
+        epoch=ks.epoch,
+        tokens=enabled,
+        allowed_targets=frozenset(t for t, ok in zip(targets, allowed, strict=True) if ok),
+        used=used_nonces(rpc, pairs),
+        call_gas_limit=config.call_gas_limit,
+        max_items=config.max_batch_items,
+        domain=config.domain,
+    )
+    return facts, block
+
+
+def group_key(rpc: EthRpc, config: EthereumConfig, epoch: int) -> bytes:
+    """The 33-byte group key that signs batches of `epoch`."""
+    if config.group_public_key is not None:
+        key = config.group_public_key
+    else:
+        found = [
+            k
+            for k in (decode_key_rotated(e) for e in rpc.logs([KEY_ROTATED_TOPIC], 0, rpc.head_number(), _u32(epoch)))
+            if k is not None and k[0] == epoch
+        ]
+        if not found:
+            raise UnknownGroupKey(f"no KeyRotated event for epoch {epoch} on the bridge; set group_public_key")
+        _, x, y = found[-1]
+        key = compress_point(x, y)
+    ks = key_state(rpc)
+    if ks.epoch == epoch and (key_tag(key) != ks.tag or key[0] - 2 != ks.parity):
+        raise UnknownGroupKey(f"the group key for epoch {epoch} is not the key the bridge registered")
+    return key
+
+
+def _u32(value: int) -> bytes:
+    return value.to_bytes(32, "big")
+
+
+__all__ = ["KeyState", "destination_facts", "group_key", "key_state", "used_nonces"]
