@@ -12,6 +12,7 @@ BENCHMARKS = {
     "devnet": "bench.bench_devnet",
     "signer": "bench.bench_signer",
     "gas": "bench.bench_gas",
+    "committee": "bench.bench_committee",
 }
 
 

@@ -110,6 +110,42 @@ class SubstrateChain(_Section):
 ChainSection = Annotated[EthereumChain | SubstrateChain, Field(discriminator="kind")]
 
 
+_Hex32 = Annotated[str, Field(pattern=r"^(0x)?[0-9a-fA-F]{64}$")]
+
+
+class CommitteeSection(_Section):
+    """The enclave's committee membership and attestation trust (read by `phala-bridge enclave run`)."""
+
+    id: Annotated[str, Field(pattern=r"^[a-z0-9][a-z0-9_-]{0,62}$")] = "devnet"
+    members: Annotated[list[Annotated[int, Field(ge=1, le=255)]], Field(min_length=1, max_length=64)]
+    threshold: Annotated[int, Field(ge=1, le=64)]
+    epoch: Annotated[int, Field(ge=1)] = 1  # the epoch to start in without sealed keys (joiners: the new epoch)
+    platform: Literal["simulated"] = "simulated"  # the devnet's simulated TEE; SGX/TDX plug in here
+    platform_id: Annotated[str, Field(pattern=r"^[A-Za-z0-9_.:-]{1,64}$")] | None = None  # default node-{index}
+    platform_seed_file: Annotated[str, Field(min_length=1)]  # simulated platform: its root and sealing secret
+    trusted_roots: Annotated[dict[str, _Hex32], Field(min_length=1)]  # platform id -> root public key
+    allowed_measurements: Annotated[list[_Hex32], Field(min_length=1)]
+    verifier: Literal["policy", "static"] = "policy"  # static: devnet stand-in chain (static_chain_file)
+    static_chain_file: str | None = None
+    allow_decryption: bool = False
+    session_timeout_ms: Annotated[int, Field(ge=100, le=600_000)] = 10_000
+    retransmit_ms: Annotated[int, Field(ge=10, le=60_000)] = 500
+    round_timeout_ms: Annotated[int, Field(ge=50, le=600_000)] = 2_000
+    heartbeat_interval_ms: Annotated[int, Field(ge=50, le=60_000)] = 1_000
+    heartbeat_timeout_ms: Annotated[int, Field(ge=100, le=600_000)] = 3_500
+    api_max_connections: Annotated[int, Field(ge=1, le=1024)] = 16
+
+    @model_validator(mode="after")
+    def _consistent(self) -> CommitteeSection:
+        if len(set(self.members)) != len(self.members):
+            raise ValueError("members must be distinct")
+        if self.threshold > len(self.members):
+            raise ValueError(f"threshold {self.threshold} exceeds members {len(self.members)}")
+        if self.verifier == "static" and not self.static_chain_file:
+            raise ValueError("verifier 'static' needs static_chain_file")
+        return self
+
+
 class BatchingSection(_Section):
     max_messages: Annotated[int, Field(ge=1, le=1000)] = 100
     max_wait_ms: Annotated[int, Field(ge=0, le=60_000)] = 200
@@ -124,6 +160,13 @@ class NodeConfig(_Section):
     metrics: MetricsSection = MetricsSection()
     chains: dict[str, ChainSection]
     batching: BatchingSection = BatchingSection()
+    committee: CommitteeSection | None = None
+
+    @model_validator(mode="after")
+    def _member_in_committee(self) -> NodeConfig:
+        if self.committee is not None and self.node.member_index not in self.committee.members:
+            raise ValueError(f"node.member_index {self.node.member_index} is not in committee.members")
+        return self
 
     @model_validator(mode="after")
     def _unique_domains(self) -> NodeConfig:

@@ -54,6 +54,8 @@ __all__ = [
     "EnvelopeSigner",
     "EnvelopeVerifier",
     "Inbound",
+    "disclose_payload_key",
+    "open_with_payload_key",
 ]
 
 PROTOCOL_VERSION = 1
@@ -299,6 +301,31 @@ def _decrypt(env: Envelope, identity: IdentityKey) -> bytes:
         return nacl.bindings.crypto_aead_xchacha20poly1305_ietf_decrypt(ct, _AEAD_DOMAIN + env.header(), nonce, key)
     except nacl.exceptions.CryptoError:
         raise PayloadDecryptionError("encrypted payload does not open for this member") from None
+
+
+def disclose_payload_key(env: Envelope, identity: IdentityKey) -> bytes:
+    """The symmetric key of an encrypted envelope addressed to `identity`: what a DKG complaint discloses so every
+    member can open that one ciphertext (and nothing else). An AEAD tag over a ciphertext the accuser did not make
+    cannot be satisfied by another key, so the disclosed key cannot frame the sender with a made-up plaintext."""
+    if not env.encrypted or len(env.payload) < 32 + _NONCE + 16:
+        raise PayloadDecryptionError("not an encrypted envelope")
+    try:
+        shared = identity.key_agreement(env.payload[:32])
+    except InvalidIdentityKeyError:
+        raise PayloadDecryptionError("invalid ephemeral key") from None
+    return _payload_key(shared, env.payload[:32], identity.x25519_public_key)
+
+
+def open_with_payload_key(env: Envelope, key: bytes) -> bytes:
+    """Decrypt an encrypted envelope's payload with a disclosed payload key (raises PayloadDecryptionError)."""
+    body = env.payload
+    if not env.encrypted or len(body) < 32 + _NONCE + 16 or len(key) != 32:
+        raise PayloadDecryptionError("not an encrypted envelope, or a bad key")
+    nonce, ct = body[32 : 32 + _NONCE], body[32 + _NONCE :]
+    try:
+        return nacl.bindings.crypto_aead_xchacha20poly1305_ietf_decrypt(ct, _AEAD_DOMAIN + env.header(), nonce, key)
+    except nacl.exceptions.CryptoError:
+        raise PayloadDecryptionError("the disclosed key does not open this envelope") from None
 
 
 class _Reader:

@@ -22,6 +22,7 @@ import asyncio
 import contextlib
 import random
 import re
+import socket
 from collections.abc import AsyncIterator
 from dataclasses import dataclass
 
@@ -244,6 +245,7 @@ class MqttTransport:
         # Bounded without cancelling: paho times out the TCP connect (5 s) and aiomqtt the CONNACK (connect_timeout).
         # Cancelling the executor-thread connect instead could leave a late connection that takes over our session.
         await client.__aenter__()
+        _disable_nagle(client)
         try:
             self._peers.clear()  # relearnt from the retained marks after subscribing
             await self._subscribe_all(client)
@@ -347,3 +349,12 @@ class MqttTransport:
     def _counts(self) -> dict[str, int]:
         s = self.stats
         return {"published": s.published, "received": s.received, "connection_losses": s.connection_losses}
+
+
+def _disable_nagle(client: aiomqtt.Client) -> None:
+    """Committee messages are small and each round waits for the previous one: Nagle's algorithm meeting the peer's
+    delayed ACK would add ~40 ms per hop (paho leaves it on). Best effort: TLS or unusual sockets may refuse."""
+    sock = client._client.socket()
+    if isinstance(sock, socket.socket) and sock.family in (socket.AF_INET, socket.AF_INET6):
+        with contextlib.suppress(OSError):
+            sock.setsockopt(socket.IPPROTO_TCP, socket.TCP_NODELAY, 1)

@@ -1,0 +1,419 @@
+"""A committee member: its enclave's end of the committee protocol, over any `Transport`.
+
+One `CommitteeNode` per enclave. It reads the transport (attestation handshake on `attest`, envelopes on
+`broadcast` and `member/{id}`), verifies every envelope, and dispatches by kind: replies addressed to a session this
+node leads go to that session; everything else to the member-side handlers (signing, DKG, resharing, threshold
+decryption). It broadcasts heartbeats, tracks who is up, and runs sessions as leader for its local API.
+
+    node = CommitteeNode(config, identity=..., platform=..., quote_verifier=..., transport=..., keystore=...)
+    async with asyncio.TaskGroup() as tg:
+        tg.create_task(node.run())
+        await node.wait_started()
+        outcome = await node.sign("secp256k1", request, messages)
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+from collections import Counter
+from collections.abc import Awaitable, Callable, Sequence
+from dataclasses import dataclass, field
+from typing import Protocol, TypeVar
+
+import structlog
+
+from bridge.enclave_api import CommitteeRecord, KeyName, SigningRequestModel, StatusResult
+from bridge.messages import BridgeMessage
+from enclave_signer.attestation.quote import Quote
+from enclave_signer.attestation.verifier import QuoteVerifier
+from enclave_signer.committee.admission import ATTEST_TOPIC, Admission, Directory, QuoteSource
+from enclave_signer.committee.channel import Channel, Received
+from enclave_signer.committee.envelope import MAX_ENVELOPE_SIZE, Envelope
+from enclave_signer.committee.errors import EnvelopeRejectedError, TooManySessionsError, TransportError
+from enclave_signer.committee.heartbeat import Liveness, heartbeat_session
+from enclave_signer.committee.messages import Heartbeat, SignRequest, encode
+from enclave_signer.committee.metrics import CommitteeMetrics
+from enclave_signer.committee.replay import ReplayGuard
+from enclave_signer.committee.sessions.common import (
+    BusyError,
+    NotReadyError,
+    RequestTooLargeError,
+    SessionSettings,
+)
+from enclave_signer.committee.sessions.dkg import DkgCoordinator, DkgMembers
+from enclave_signer.committee.sessions.reshare import ReshareCoordinator, ReshareMembers
+from enclave_signer.committee.sessions.signing import SigningLeader, SigningParticipant, SignOutcome
+from enclave_signer.committee.sessions.tdec import DecryptionOutcome, TdecLeader, TdecParticipant
+from enclave_signer.committee.transport import BROADCAST_TOPIC, Transport, member_topic
+from enclave_signer.committee.verification import (
+    BatchVerifier,
+    DecryptionVerifier,
+    DenyAllDecryptions,
+    PolicyVerifier,
+)
+from enclave_signer.identity import IdentityKey
+from enclave_signer.keystore import EpochKeys, Keystore
+from enclave_signer.measurement import current_measurement
+
+__all__ = ["CommitteeConfig", "CommitteeNode"]
+
+_log = structlog.get_logger(__name__)
+R = TypeVar("R")
+
+_OPENERS = frozenset({"dkg.start", "reshare.start", "sign.request", "tdec.request"})
+_LEADER_KINDS = frozenset(
+    {
+        "sign.commit",
+        "sign.refuse",
+        "sign.share",
+        "dkg.result",
+        "reshare.result",
+        "reshare.ack",
+        "tdec.share",
+        "tdec.refuse",
+    }
+)
+
+
+@dataclass(frozen=True)
+class CommitteeConfig:
+    committee_id: str
+    member_id: int
+    members: tuple[int, ...]  # the committee before its first DKG (afterwards: the sealed record's)
+    threshold: int
+    epoch: int = 1  # the epoch to start in without sealed keys (a member joining by resharing: the new epoch)
+    heartbeat_interval: float = 1.0
+    heartbeat_timeout: float = 3.5
+    attest_interval: float = 1.0
+    sessions: SessionSettings = field(default_factory=SessionSettings)
+
+
+class _Leading(Protocol):
+    session_id: bytes
+
+    def on_message(self, msg: Received) -> None: ...
+
+
+class CommitteeNode:
+    def __init__(
+        self,
+        config: CommitteeConfig,
+        *,
+        identity: IdentityKey,
+        platform: QuoteSource,
+        quote_verifier: QuoteVerifier,
+        transport: Transport,
+        keystore: Keystore | None = None,
+        keys: EpochKeys | None = None,
+        verifier: BatchVerifier | None = None,
+        decryption_verifier: DecryptionVerifier | None = None,
+        metrics: CommitteeMetrics | None = None,
+    ) -> None:
+        self.config = config
+        self.member_id = config.member_id
+        self.committee_id = config.committee_id
+        self.settings = config.sessions
+        self.identity = identity
+        self._platform = platform
+        self.transport = transport
+        self.keystore = keystore
+        self.verifier: BatchVerifier = verifier or PolicyVerifier()
+        self.decryption_verifier: DecryptionVerifier = decryption_verifier or DenyAllDecryptions()
+        self.metrics = metrics or CommitteeMetrics()
+        self.replay = ReplayGuard()
+        directory = Directory(config.committee_id, quote_verifier)
+        self.channel = Channel(
+            committee_id=config.committee_id,
+            member_id=config.member_id,
+            identity=identity,
+            directory=directory,
+            transport=transport,
+            replay=self.replay,
+            session_opener=self._opens_session,
+        )
+        self.admission = Admission(
+            committee_id=config.committee_id,
+            member_id=config.member_id,
+            identity=identity,
+            platform=platform,
+            directory=directory,
+            publish=self._publish,
+            interval=config.attest_interval,
+        )
+        self.liveness = Liveness(config.member_id, config.heartbeat_timeout)
+        if keys is None and keystore is not None:
+            keys = keystore.load()
+        self._keys = keys
+        self._epoch = keys.epoch if keys is not None else config.epoch
+        if keys is not None:
+            directory.pin(keys.record)
+        self.signing = SigningParticipant(self)
+        self.dkg_members = DkgMembers(self)
+        self.reshare_members = ReshareMembers(self)
+        self.tdec = TdecParticipant(self)
+        self._leading: dict[bytes, _Leading] = {}
+        self._started = asyncio.Event()
+        self._quote_rejections_seen: Counter[str] = Counter()
+        self._log = _log.bind(member_id=self.member_id, committee_id=self.committee_id)
+
+    # ---- state ----------------------------------------------------------------------------------------------------
+
+    @property
+    def keys(self) -> EpochKeys | None:
+        return self._keys
+
+    @property
+    def epoch(self) -> int:
+        return self._epoch
+
+    @property
+    def committee_members(self) -> tuple[int, ...]:
+        return self._keys.record.member_ids if self._keys is not None else tuple(sorted(self.config.members))
+
+    @property
+    def threshold(self) -> int:
+        return self._keys.record.threshold if self._keys is not None else self.config.threshold
+
+    @property
+    def record(self) -> CommitteeRecord | None:
+        return None if self._keys is None else self._keys.record
+
+    def install_keys(self, keys: EpochKeys | None, epoch: int) -> None:
+        """Switch to `epoch` with `keys` (None: this member holds no share in it)."""
+        self._keys = keys
+        self._epoch = epoch
+        self._retain_epochs()
+        if keys is not None:
+            self.channel.directory.pin(keys.record)
+            self.admission.expect(keys.record.member_ids)
+        self._log.info("epoch_installed", epoch=epoch, has_keys=keys is not None)
+
+    def _retain_epochs(self) -> None:
+        keep = {self._epoch, self._epoch + 1}
+        for epoch in set(self.channel.epochs) - keep:
+            self.replay.close_session(heartbeat_session(self.committee_id, epoch))
+        self.channel.retain_epochs(keep)
+        for epoch in keep:
+            sid = heartbeat_session(self.committee_id, epoch)
+            if not self.replay.is_open(sid):
+                with contextlib.suppress(ValueError):
+                    self.replay.open_session(sid)
+
+    def members_up(self) -> tuple[int, ...]:
+        return self.liveness.up(self.committee_members)
+
+    def leader(self) -> int | None:
+        return self.liveness.leader(self.committee_members)
+
+    # ---- running --------------------------------------------------------------------------------------------------
+
+    async def run(self) -> None:
+        """Serve the committee until cancelled."""
+        for topic in (BROADCAST_TOPIC, member_topic(self.member_id), ATTEST_TOPIC):
+            await self.transport.subscribe(topic)
+        self.admission.admit_self()
+        self._retain_epochs()
+        self.admission.expect(self.committee_members)
+        self._log.info(
+            "committee_node_started",
+            epoch=self._epoch,
+            has_keys=self._keys is not None,
+            members=list(self.committee_members),
+        )
+        async with asyncio.TaskGroup() as tg:
+            tg.create_task(self._read_transport(), name="committee-transport")
+            tg.create_task(self._read_local(), name="committee-local")
+            tg.create_task(self._heartbeats(), name="committee-heartbeats")
+            tg.create_task(self.admission.run(), name="committee-admission")
+            tg.create_task(self._housekeeping(), name="committee-housekeeping")
+            self._started.set()
+
+    async def wait_started(self) -> None:
+        await self._started.wait()
+
+    async def _read_transport(self) -> None:
+        async for raw in self.transport.messages():
+            if raw.topic_suffix == ATTEST_TOPIC:
+                await self.admission.on_message(raw.payload)
+                continue
+            try:
+                msg = self.channel.open(raw.payload)
+            except EnvelopeRejectedError as exc:
+                self.metrics.rejections.labels(exc.reason).inc()
+                if exc.reason != "own_message":
+                    self._log.debug("envelope_rejected", reason=exc.reason, topic=raw.topic_suffix)
+                continue
+            await self._dispatch(msg)
+
+    async def _read_local(self) -> None:
+        while True:
+            await self._dispatch(await self.channel.local.get())
+
+    async def _dispatch(self, msg: Received) -> None:
+        if not msg.local:
+            self.liveness.saw(msg.sender)
+        kind = msg.kind
+        if kind == "hb":
+            return
+        try:
+            if kind in _LEADER_KINDS:
+                leading = self._leading.get(msg.session_id)
+                if leading is not None:
+                    leading.on_message(msg)
+                return
+            family = kind.split(".", 1)[0]
+            if family == "sign":
+                await self.signing.on_message(msg)
+            elif family == "dkg":
+                await self.dkg_members.on_message(msg)
+            elif family == "reshare":
+                await self.reshare_members.on_message(msg)
+            elif family == "tdec":
+                await self.tdec.on_message(msg)
+        except Exception:
+            # A bug handling one message must not stop the member; the message is dropped.
+            self._log.exception("message_handler_failed", kind=kind, sender=msg.sender)
+
+    def _opens_session(self, env: Envelope) -> bool:
+        return env.kind in _OPENERS
+
+    async def _heartbeats(self) -> None:
+        while True:
+            epoch = self._epoch
+            if self.channel.can_sign(epoch):
+                body = encode(Heartbeat(epoch=epoch, has_keys=self._keys is not None))
+                await self.channel.broadcast(epoch, heartbeat_session(self.committee_id, epoch), "hb", body)
+            await asyncio.sleep(self.config.heartbeat_interval)
+
+    async def _housekeeping(self) -> None:
+        loop = asyncio.get_running_loop()
+        while True:
+            now = loop.time()
+            self.signing.sweep(now)
+            self.dkg_members.sweep(now)
+            self.reshare_members.sweep(now)
+            self.tdec.sweep(now)
+            self.metrics.members_up.set(len(self.members_up()))
+            for reason, count in self.channel.directory.rejections.items():
+                delta = count - self._quote_rejections_seen[reason]
+                if delta > 0:
+                    self.metrics.quote_rejections.labels(reason).inc(delta)
+                    self._quote_rejections_seen[reason] = count
+            await asyncio.sleep(1.0)
+
+    async def _publish(self, topic: str, payload: bytes) -> None:
+        try:
+            await self.transport.publish(topic, payload)
+        except TransportError as exc:
+            self._log.warning("publish_failed", topic=topic, error=str(exc))
+
+    # ---- the local API's operations -------------------------------------------------------------------------------
+
+    async def _lead(self, session: _Leading, run: Callable[[], Awaitable[R]]) -> R:
+        """Run a session this node leads: replies addressed to it are routed to it while it runs."""
+        self._leading[session.session_id] = session
+        try:
+            return await run()
+        except TooManySessionsError:
+            raise BusyError("too many committee sessions are open on this member; retry shortly") from None
+        finally:
+            del self._leading[session.session_id]
+
+    def attest(self, nonce: bytes) -> Quote:
+        """A quote over this enclave's identity key and the caller's nonce."""
+        return self._platform.quote(identity_public_key=self.identity.public_key, nonce=nonce)
+
+    def _signing_keys(self) -> EpochKeys:
+        keys = self._keys
+        if keys is None or self.member_id not in keys.record.member_ids:
+            raise NotReadyError("this member holds no group keys yet: run `phala-bridge committee dkg`")
+        if not self.channel.can_sign(keys.epoch):
+            raise NotReadyError("this enclave is not admitted (its own quote does not verify)")
+        return keys
+
+    async def sign(
+        self,
+        key: KeyName,
+        request: SigningRequestModel,
+        messages: Sequence[BridgeMessage],
+        *,
+        timeout_s: float | None = None,
+    ) -> SignOutcome:
+        """Lead a signing session. Raises SessionRefusedError (a `SigningRefused`) or SessionUnavailableError (a
+        `SigningUnavailable`), NotReadyError, RequestTooLargeError."""
+        keys = self._signing_keys()
+        body = encode(SignRequest(attempt=0, key=key, request=request, messages=tuple(messages)))
+        if len(body) > MAX_ENVELOPE_SIZE - 4096:
+            raise RequestTooLargeError(f"the batch ({len(body)} bytes) does not fit one committee message")
+        session = SigningLeader(
+            self, keys, key=key, request=request, messages=messages, timeout=timeout_s or self.settings.session_timeout
+        )
+        return await self._lead(session, session.run)
+
+    async def dkg(
+        self, participants: Sequence[int] | None = None, threshold: int | None = None, *, timeout_s: float = 60.0
+    ) -> tuple[CommitteeRecord, bytes]:
+        if not self.channel.can_sign(self._epoch):
+            raise NotReadyError("this enclave is not admitted (its own quote does not verify)")
+        session = DkgCoordinator(
+            self,
+            participants=tuple(participants or self.config.members),
+            threshold=threshold or self.config.threshold,
+            timeout=timeout_s,
+        )
+        return await self._lead(session, session.run), session.session_id
+
+    async def reshare(
+        self,
+        new_members: Sequence[int],
+        new_threshold: int,
+        *,
+        old_signers: Sequence[int] | None = None,
+        timeout_s: float = 60.0,
+    ) -> tuple[CommitteeRecord, bytes]:
+        self._signing_keys()
+        session = ReshareCoordinator(
+            self,
+            new_members=tuple(new_members),
+            new_threshold=new_threshold,
+            old_signers=None if old_signers is None else tuple(old_signers),
+            timeout=timeout_s,
+        )
+        return await self._lead(session, session.run), session.session_id
+
+    async def decryption_shares(
+        self, ciphertext: bytes, requester_public_key: bytes, *, timeout_s: float | None = None
+    ) -> DecryptionOutcome:
+        keys = self._signing_keys()
+        session = TdecLeader(
+            self,
+            keys,
+            ciphertext=ciphertext,
+            requester_public_key=requester_public_key,
+            timeout=timeout_s or self.settings.session_timeout,
+        )
+        return await self._lead(session, session.run)
+
+    def status(self) -> StatusResult:
+        keys = self._keys
+        connected = getattr(self.transport, "connected", True)
+        return StatusResult(
+            committee_id=self.committee_id,
+            member_id=self.member_id,
+            epoch=self._epoch,
+            has_keys=keys is not None,
+            threshold=self.threshold,
+            members=self.committee_members,
+            members_up=self.members_up(),
+            leader=self.leader(),
+            attested=self.channel.directory.member_ids,
+            group_keys=None if keys is None else keys.record.group_keys,
+            record_digest=None if keys is None else keys.record.digest(),
+            identity_public_key=self.identity.public_key,
+            measurement=current_measurement().value,
+            platform_id=self._platform.platform_id,
+            quote_rejections=dict(self.channel.directory.rejections),
+            envelope_rejections=dict(self.channel.rejections),
+            broker_connected=bool(connected),
+        )

@@ -1,0 +1,1 @@
+"""Committee sessions: DKG, resharing, signing, threshold decryption (leader/coordinator and member sides)."""

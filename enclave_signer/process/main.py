@@ -1,0 +1,87 @@
+"""Run one enclave: unseal (or create) the identity and key shares, join the committee over MQTT, serve the local
+API, stop cleanly on SIGTERM/SIGINT. Start-up problems raise `EnclaveStartError` with one clear sentence."""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import signal
+from pathlib import Path
+
+import structlog
+
+from bridge.config.schema import NodeConfig
+from enclave_signer.committee.mqtt_transport import MqttTransport
+from enclave_signer.committee.node import CommitteeNode
+from enclave_signer.committee.verification import BatchVerifier
+from enclave_signer.keystore import Keystore, KeystoreError
+from enclave_signer.measurement import current_measurement
+from enclave_signer.process.server import ApiServer, SocketInUseError
+from enclave_signer.process.setup import EnclaveStartError, committee_config, parts_of
+from enclave_signer.sealing import SealingError
+
+__all__ = ["EnclaveStartError", "run_enclave"]
+
+_log = structlog.get_logger(__name__)
+
+
+def run_enclave(config: NodeConfig, *, verifier: BatchVerifier | None = None) -> None:
+    """Blocking: run until SIGTERM/SIGINT. `verifier` overrides the configured one (the application edge wires the
+    chain verifiers here)."""
+    asyncio.run(_main(config, verifier))
+
+
+async def _main(cfg: NodeConfig, verifier: BatchVerifier | None) -> None:
+    parts = parts_of(cfg)
+    keystore = Keystore(parts.platform.sealer(), Path(cfg.enclave.sealed_dir))
+    try:
+        identity = keystore.identity()
+        keys = keystore.load()
+    except (SealingError, KeystoreError, OSError) as exc:
+        raise EnclaveStartError(f"cannot open the keystore in {cfg.enclave.sealed_dir}: {exc}") from None
+    transport = MqttTransport(parts.transport_config)
+    node = CommitteeNode(
+        committee_config(cfg, parts.committee),
+        identity=identity,
+        platform=parts.platform,
+        quote_verifier=parts.quote_verifier,
+        transport=transport,
+        keystore=keystore,
+        keys=keys,
+        verifier=verifier or parts.verifier,
+        decryption_verifier=parts.decryption_verifier,
+    )
+    server = ApiServer(node, Path(cfg.enclave.socket), max_connections=parts.committee.api_max_connections)
+    stop = asyncio.Event()
+    loop = asyncio.get_running_loop()
+    for sig in (signal.SIGTERM, signal.SIGINT):
+        loop.add_signal_handler(sig, stop.set)
+    try:
+        await server.start()
+    except (SocketInUseError, OSError) as exc:
+        raise EnclaveStartError(f"cannot serve the local API on {cfg.enclave.socket}: {exc}") from None
+    await transport.start()
+    try:
+        async with asyncio.TaskGroup() as tg:
+            node_task = tg.create_task(node.run(), name="committee-node")
+            started = tg.create_task(node.wait_started(), name="committee-started")
+            await asyncio.wait([node_task, started], return_when=asyncio.FIRST_COMPLETED)
+            _log.info(
+                "enclave_ready",
+                member_id=node.member_id,
+                committee_id=node.committee_id,
+                epoch=node.epoch,
+                has_keys=node.keys is not None,
+                socket=str(server.path),
+                measurement=current_measurement().short(),
+                identity_public_key=identity.public_key.hex(),
+            )
+            stop_task = tg.create_task(stop.wait(), name="stop-signal")
+            await asyncio.wait([node_task, stop_task], return_when=asyncio.FIRST_COMPLETED)
+            node_task.cancel()
+            stop_task.cancel()
+    finally:
+        await server.close()
+        with contextlib.suppress(Exception):
+            await transport.close()
+        _log.info("enclave_stopped", member_id=node.member_id)
