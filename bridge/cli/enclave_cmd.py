@@ -31,8 +31,13 @@ def run(config: Path = ConfigOpt) -> None:
 
     cfg = load_config(config, NodeConfig)
     configure_logging(cfg.node.log_format, cfg.node.log_level)
+    verifier = None
+    if cfg.committee is not None and cfg.committee.verifier == "chain":
+        from bridge.cli.chain_verifier import ChainBatchVerifier
+
+        verifier = lambda keys: ChainBatchVerifier(cfg, keys)  # noqa: E731 - built once the node exists
     try:
-        run_enclave(cfg)
+        run_enclave(cfg, verifier=verifier)
     except EnclaveStartError as exc:
         raise _fail(str(exc)) from None
     except BaseExceptionGroup as group:  # a crash inside the running node: one line, the log has the rest

@@ -97,6 +97,10 @@ class EthereumChain(_Section):
     confirmations: Annotated[int, Field(ge=0, le=1000)] = 12
     start_block: Annotated[int, Field(ge=0)] = 0
     submitter_key_file: str | None = None  # the relayer's gas-paying key; not a bridge key
+    finality: Literal["confirmations", "finalized"] = "confirmations"
+    max_block_range: Annotated[int, Field(ge=1, le=10_000)] = 500
+    use_access_lists: bool = True
+    stuck_timeout_s: Annotated[float, Field(gt=0, le=3600)] = 60.0
 
 
 class SubstrateChain(_Section):
@@ -104,7 +108,10 @@ class SubstrateChain(_Section):
     domain_id: Annotated[int, Field(ge=1, le=255)]
     ws_url: SubstrateUrl
     para_id: Annotated[int, Field(ge=0, lt=2**32)]
+    # Deposits are numbered from here: a deployment constant, the same for every member.
     start_block: Annotated[int, Field(ge=0)] = 0
+    # The bridge account's first block (where the executed-ids scan starts); default: start_block.
+    index_start_block: Annotated[int, Field(ge=0)] | None = None
 
 
 ChainSection = Annotated[EthereumChain | SubstrateChain, Field(discriminator="kind")]
@@ -125,7 +132,9 @@ class CommitteeSection(_Section):
     platform_seed_file: Annotated[str, Field(min_length=1)]  # simulated platform: its root and sealing secret
     trusted_roots: Annotated[dict[str, _Hex32], Field(min_length=1)]  # platform id -> root public key
     allowed_measurements: Annotated[list[_Hex32], Field(min_length=1)]
-    verifier: Literal["policy", "static"] = "policy"  # static: devnet stand-in chain (static_chain_file)
+    # chain: re-read every message through this member's own endpoints ([chains]); policy: checks without a chain
+    # (tests); static: a devnet stand-in chain (static_chain_file)
+    verifier: Literal["chain", "policy", "static"] = "chain"
     static_chain_file: str | None = None
     allow_decryption: bool = False
     session_timeout_ms: Annotated[int, Field(ge=100, le=600_000)] = 10_000
@@ -146,6 +155,12 @@ class CommitteeSection(_Section):
         return self
 
 
+class ResourceSection(_Section):
+    resource_id: Annotated[str, Field(pattern=r"^0x[0-9a-fA-F]{64}$")]
+    decimals: dict[str, Annotated[int, Field(ge=0, le=36)]]  # chain name (a key of [chains]) -> decimals
+    max_per_message: Annotated[int, Field(gt=0)] | None = None  # in the largest-decimals unit
+
+
 class BatchingSection(_Section):
     max_messages: Annotated[int, Field(ge=1, le=1000)] = 100
     max_wait_ms: Annotated[int, Field(ge=0, le=60_000)] = 200
@@ -161,6 +176,15 @@ class NodeConfig(_Section):
     chains: dict[str, ChainSection]
     batching: BatchingSection = BatchingSection()
     committee: CommitteeSection | None = None
+    resources: dict[str, ResourceSection] = {}
+
+    @model_validator(mode="after")
+    def _resources_name_chains(self) -> NodeConfig:
+        for name, res in self.resources.items():
+            unknown = sorted(set(res.decimals) - set(self.chains))
+            if unknown:
+                raise ValueError(f"resources.{name}.decimals names unknown chain(s): {', '.join(unknown)}")
+        return self
 
     @model_validator(mode="after")
     def _member_in_committee(self) -> NodeConfig:

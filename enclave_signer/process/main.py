@@ -6,11 +6,13 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import signal
+from collections.abc import Callable
 from pathlib import Path
 
 import structlog
 
 from bridge.config.schema import NodeConfig
+from bridge.enclave_api import GroupKeys
 from enclave_signer.committee.mqtt_transport import MqttTransport
 from enclave_signer.committee.node import CommitteeNode
 from enclave_signer.committee.verification import BatchVerifier
@@ -25,13 +27,18 @@ __all__ = ["EnclaveStartError", "run_enclave"]
 _log = structlog.get_logger(__name__)
 
 
-def run_enclave(config: NodeConfig, *, verifier: BatchVerifier | None = None) -> None:
-    """Blocking: run until SIGTERM/SIGINT. `verifier` overrides the configured one (the application edge wires the
-    chain verifiers here)."""
+GroupKeysSource = Callable[[], GroupKeys | None]
+VerifierFactory = Callable[[GroupKeysSource], BatchVerifier]
+
+
+def run_enclave(config: NodeConfig, *, verifier: BatchVerifier | VerifierFactory | None = None) -> None:
+    """Blocking: run until SIGTERM/SIGINT. `verifier` overrides the configured one: the application edge wires the
+    chain verifiers here, as a verifier or as a factory that is given a way to read the committee's current group
+    keys (the Phala checks need the bridge account, which exists only after the DKG)."""
     asyncio.run(_main(config, verifier))
 
 
-async def _main(cfg: NodeConfig, verifier: BatchVerifier | None) -> None:
+async def _main(cfg: NodeConfig, verifier: BatchVerifier | VerifierFactory | None) -> None:
     parts = parts_of(cfg)
     keystore = Keystore(parts.platform.sealer(), Path(cfg.enclave.sealed_dir))
     try:
@@ -40,6 +47,14 @@ async def _main(cfg: NodeConfig, verifier: BatchVerifier | None) -> None:
     except (SealingError, KeystoreError, OSError) as exc:
         raise EnclaveStartError(f"cannot open the keystore in {cfg.enclave.sealed_dir}: {exc}") from None
     transport = MqttTransport(parts.transport_config)
+    nodes: list[CommitteeNode] = []
+
+    def group_keys() -> GroupKeys | None:
+        keys = nodes[0].keys if nodes else None
+        return None if keys is None else keys.record.group_keys
+
+    if verifier is not None and not isinstance(verifier, BatchVerifier):
+        verifier = verifier(group_keys)
     node = CommitteeNode(
         committee_config(cfg, parts.committee),
         identity=identity,
@@ -51,6 +66,7 @@ async def _main(cfg: NodeConfig, verifier: BatchVerifier | None) -> None:
         verifier=verifier or parts.verifier,
         decryption_verifier=parts.decryption_verifier,
     )
+    nodes.append(node)
     server = ApiServer(node, Path(cfg.enclave.socket), max_connections=parts.committee.api_max_connections)
     stop = asyncio.Event()
     loop = asyncio.get_running_loop()

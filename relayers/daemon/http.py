@@ -6,18 +6,29 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import json
+import urllib.parse
 from collections.abc import Callable
 from typing import Any
 
 from prometheus_client import CONTENT_TYPE_LATEST, CollectorRegistry, generate_latest
 
 HealthFn = Callable[[], tuple[bool, dict[str, Any]]]
+# GET /<prefix>/<arg> -> (status, JSON body); e.g. "message" -> the state of one message
+RouteFn = Callable[[str], tuple[int, Any]]
 
 
 class StatusServer:
-    def __init__(self, registry: CollectorRegistry, health: HealthFn, host: str, port: int) -> None:
+    def __init__(
+        self,
+        registry: CollectorRegistry,
+        health: HealthFn,
+        host: str,
+        port: int,
+        routes: dict[str, RouteFn] | None = None,
+    ) -> None:
         self.registry = registry
         self.health = health
+        self.routes = routes or {}
         self.host = host
         self.port = port
         self._server: asyncio.Server | None = None
@@ -48,6 +59,10 @@ class StatusServer:
                 ok, detail = self.health()
                 body = json.dumps({"status": "ok" if ok else "degraded", **detail}, default=str).encode()
                 self._reply(writer, 200 if ok else 503, "application/json", body)
+            elif path.count("/") == 2 and path.split("/")[1] in self.routes:
+                _, prefix, arg = path.split("/")
+                status, body = self.routes[prefix](urllib.parse.unquote(arg))
+                self._reply(writer, status, "application/json", json.dumps(body, default=str).encode())
             else:
                 self._reply(writer, 404, "text/plain", b"not found\n")
             await writer.drain()
@@ -60,6 +75,12 @@ class StatusServer:
 
     @staticmethod
     def _reply(writer: asyncio.StreamWriter, status: int, ctype: str, body: bytes) -> None:
-        reason = {200: "OK", 404: "Not Found", 405: "Method Not Allowed", 503: "Service Unavailable"}[status]
+        reason = {
+            200: "OK",
+            400: "Bad Request",
+            404: "Not Found",
+            405: "Method Not Allowed",
+            503: "Service Unavailable",
+        }[status]
         head = f"HTTP/1.1 {status} {reason}\r\nContent-Type: {ctype}\r\nContent-Length: {len(body)}\r\n"
         writer.write(head.encode() + b"Connection: close\r\n\r\n" + body)

@@ -1,0 +1,78 @@
+"""The independent verifier an enclave runs before it contributes to a signature, wired from the member's own
+chain endpoints: every message re-read on its source chain (same finality, every field equal) and the exact bytes
+to sign rebuilt for the destination. Any doubt is a refusal with a reason; the leader logs and counts it."""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Sequence
+
+import structlog
+
+from bridge.cli.wiring import ethereum_config, phala_config, policy_of
+from bridge.config.schema import NodeConfig
+from bridge.domains import Domain
+from bridge.enclave_api import GroupKeys
+from bridge.messages import BridgeMessage
+from bridge.ports import SigningRequest, VerificationRefused
+from enclave_signer.committee.verification import PolicyVerifier, SigningRefusal
+from relayers.ethereum import EthereumBatchVerifier, EthereumSourceVerifier
+from relayers.ethereum import VerificationRefused as EthRefused
+from relayers.ethereum.errors import EthereumAdapterError
+from relayers.substrate.errors import RebuildMismatch, SubstrateError
+from relayers.substrate.source_verifier import PhalaSourceVerifier
+from relayers.substrate.verifier import PhalaVerifier
+
+log = structlog.get_logger("enclave.chain_verifier")
+
+
+class ChainBatchVerifier:
+    def __init__(self, cfg: NodeConfig, group_keys: Callable[[], GroupKeys | None]) -> None:
+        self.cfg = cfg
+        self.group_keys = group_keys
+        self.policy = PolicyVerifier(policy_of(cfg))
+        eth = ethereum_config(cfg)
+        self.eth_source = EthereumSourceVerifier(eth)
+        self.eth_batch = EthereumBatchVerifier(eth)
+        self._phala_key: bytes | None = None
+        self._phala_source: PhalaSourceVerifier | None = None
+        self._phala_dest: PhalaVerifier | None = None
+
+    def _phala(self) -> tuple[PhalaSourceVerifier, PhalaVerifier]:
+        keys = self.group_keys()
+        if keys is None:
+            raise SigningRefusal("no_keys", "this member has no committee keys yet (no DKG)")
+        if self._phala_key != keys.ed25519 or self._phala_source is None or self._phala_dest is None:
+            pc = phala_config(self.cfg, keys.ed25519)  # the bridge account is the group's Ed25519 key
+            self._phala_source, self._phala_dest, self._phala_key = (
+                PhalaSourceVerifier(pc),
+                PhalaVerifier(pc),
+                keys.ed25519,
+            )
+        return self._phala_source, self._phala_dest
+
+    async def check(self, request: SigningRequest, messages: Sequence[BridgeMessage]) -> None:
+        await self.policy.check(request, messages)
+        try:
+            await self._check(request, messages)
+        except SigningRefusal:
+            raise
+        except VerificationRefused as exc:
+            raise SigningRefusal(exc.code, exc.reason) from None
+        except (EthRefused, RebuildMismatch) as exc:
+            raise SigningRefusal("mismatch", str(exc)) from None
+        except (EthereumAdapterError, SubstrateError, OSError, TimeoutError) as exc:
+            # This member cannot see the chain right now: it cannot vouch, so it does not sign.
+            raise SigningRefusal("chain_unavailable", f"{type(exc).__name__}: {exc}") from None
+
+    async def _check(self, request: SigningRequest, messages: Sequence[BridgeMessage]) -> None:
+        phala_source, phala_dest = self._phala()
+        await self.eth_source.check(messages)
+        await phala_source.check_messages(messages)
+        if request.destination == Domain.ETHEREUM:
+            digest = await self.eth_batch.check(request, messages)
+        elif request.destination == Domain.PHALA:
+            digest = await phala_dest.check(request, messages)
+        else:
+            raise SigningRefusal("unknown_destination", f"no verifier for destination {request.destination}")
+        if digest != request.payload:
+            raise SigningRefusal("mismatch", "the bytes to sign are not the rebuilt batch")

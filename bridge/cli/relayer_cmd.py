@@ -1,0 +1,99 @@
+"""`phala-bridge relayer run --config node.toml`: one committee member's relayer daemon."""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import signal
+import sys
+from pathlib import Path
+
+import structlog
+import typer
+
+from bridge.batching import BatchPolicy
+from bridge.cli.errors import EXIT_FAILURE, handle_errors
+from bridge.cli.loading import load_config
+from bridge.cli.wiring import ethereum_config, phala_config, policy_of
+from bridge.config import NodeConfig
+from bridge.telemetry import configure_logging
+
+app = typer.Typer(help="The relayer daemon: observe -> verify -> sign -> submit -> confirm.")
+log = structlog.get_logger("relayer")
+
+
+@app.command()
+@handle_errors
+def run(
+    config: Path = typer.Option(..., "--config", "-c", help="node TOML file"),
+    keys_timeout: float = typer.Option(600.0, help="seconds to wait for the enclave's committee keys (DKG)"),
+) -> None:
+    """Run until SIGTERM/SIGINT. Waits for the local enclave to hold committee keys first."""
+    cfg = load_config(config, NodeConfig)
+    configure_logging(cfg.node.log_format, cfg.node.log_level)
+    try:
+        asyncio.run(_main(cfg, keys_timeout))
+    except _StartError as exc:
+        print(f"error: {exc}", file=sys.stderr)
+        raise typer.Exit(EXIT_FAILURE) from None
+
+
+class _StartError(RuntimeError):
+    pass
+
+
+async def _main(cfg: NodeConfig, keys_timeout: float) -> None:
+    from relayers.daemon.node import RelayerParts, run_relayer
+    from relayers.daemon.pipeline import PipelineConfig
+    from relayers.enclave_client import EnclaveClient, EnclaveClientError
+    from relayers.ethereum import EthereumDestination, EthereumWatcher
+    from relayers.store import StoreError, open_store
+    from relayers.substrate import PhalaDestination, PhalaWatcher
+
+    stop = asyncio.Event()
+    loop = asyncio.get_running_loop()
+    for sig in (signal.SIGTERM, signal.SIGINT):
+        loop.add_signal_handler(sig, stop.set)
+    enclave = EnclaveClient(cfg.enclave.socket)
+    deadline = loop.time() + keys_timeout
+    keys = None
+    while keys is None and not stop.is_set():
+        try:
+            keys = (await enclave.status()).group_keys
+        except EnclaveClientError as exc:
+            log.info("waiting_for_enclave", socket=cfg.enclave.socket, error=str(exc))
+        if keys is None:
+            if loop.time() > deadline:
+                raise _StartError(
+                    f"the enclave at {cfg.enclave.socket} has no committee keys after {keys_timeout:.0f}s"
+                )
+            log.info("waiting_for_committee_keys", socket=cfg.enclave.socket)
+            with contextlib.suppress(TimeoutError):
+                await asyncio.wait_for(stop.wait(), 1.0)
+    if keys is None:
+        return
+    try:
+        store = open_store(cfg.store.url)
+    except StoreError as exc:
+        raise _StartError(str(exc)) from None
+    eth = ethereum_config(cfg, group_public_key=keys.secp256k1)
+    phala = phala_config(cfg, keys.ed25519)
+    host, _, port = cfg.metrics.listen.rpartition(":")
+    b = cfg.batching
+    parts = RelayerParts(
+        member_id=cfg.node.member_index,
+        store=store,
+        policy=policy_of(cfg),
+        watchers=[EthereumWatcher(eth), PhalaWatcher(phala)],
+        destinations=[EthereumDestination(eth), PhalaDestination(phala)],
+        enclave=enclave,
+        pipeline_config=PipelineConfig(
+            batch=BatchPolicy(max_messages=b.max_messages, max_wait=b.max_wait_ms / 1000, max_gas=b.max_gas)
+        ),
+        status_host=host,
+        status_port=int(port),
+    )
+    try:
+        await run_relayer(parts, stop)
+    finally:
+        store.close()

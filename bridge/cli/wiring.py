@@ -1,0 +1,86 @@
+"""Build the chain adapters and the bridge policy from a node's TOML config (the application edge: the one place
+that knows both the config schema and the adapters' own config types)."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+from bridge.config.schema import EthereumChain, NodeConfig, SubstrateChain
+from bridge.errors import InputError
+from bridge.policy import BridgePolicy, Resource
+from relayers.ethereum import EthereumConfig
+from relayers.substrate import PhalaConfig
+
+
+class WiringError(InputError):
+    """The node config cannot be turned into working adapters (e.g. a chain kind missing)."""
+
+
+def _chain(cfg: NodeConfig, kind: str) -> tuple[str, EthereumChain | SubstrateChain]:
+    found = [(name, c) for name, c in cfg.chains.items() if c.kind == kind]
+    if len(found) != 1:
+        raise WiringError(f"the node config needs exactly one [chains.*] of kind {kind!r}, found {len(found)}")
+    return found[0]
+
+
+def _decimals_by_domain(cfg: NodeConfig) -> dict[bytes, dict[int, int]]:
+    out: dict[bytes, dict[int, int]] = {}
+    for res in cfg.resources.values():
+        out[bytes.fromhex(res.resource_id[2:])] = {cfg.chains[c].domain_id: d for c, d in res.decimals.items()}
+    return out
+
+
+def policy_of(cfg: NodeConfig) -> BridgePolicy:
+    domains = frozenset(c.domain_id for c in cfg.chains.values())
+    resources = [
+        Resource(
+            name=name,
+            resource_id=bytes.fromhex(res.resource_id[2:]),
+            decimals={cfg.chains[c].domain_id: d for c, d in res.decimals.items()},
+            max_per_message=res.max_per_message,
+        )
+        for name, res in cfg.resources.items()
+    ]
+    return BridgePolicy.of(resources, domains=domains)
+
+
+def ethereum_config(cfg: NodeConfig, *, group_public_key: bytes | None = None) -> EthereumConfig:
+    name, chain = _chain(cfg, "ethereum")
+    assert isinstance(chain, EthereumChain)
+    return EthereumConfig(
+        rpc_url=chain.rpc_url,
+        chain_id=chain.chain_id,
+        bridge_address=chain.bridge_address,
+        resources=_decimals_by_domain(cfg),
+        name=name,
+        domain=chain.domain_id,
+        finality=chain.finality,
+        confirmations=chain.confirmations,
+        start_block=chain.start_block,
+        max_block_range=chain.max_block_range,
+        group_public_key=group_public_key,
+        submitter_key_file=Path(chain.submitter_key_file) if chain.submitter_key_file else None,
+        use_access_lists=chain.use_access_lists,
+        stuck_timeout=chain.stuck_timeout_s,
+    )
+
+
+def phala_config(cfg: NodeConfig, bridge_account: bytes) -> PhalaConfig:
+    name, chain = _chain(cfg, "substrate")
+    assert isinstance(chain, SubstrateChain)
+    native = [r for r in cfg.resources.values() if name in r.decimals]
+    if len(native) != 1:
+        raise WiringError(f"exactly one resource must name chain {name!r} (its native token), found {len(native)}")
+    res = native[0]
+    dest_decimals = {cfg.chains[c].domain_id: d for c, d in res.decimals.items() if c != name}
+    return PhalaConfig(
+        url=chain.ws_url,
+        bridge_account=bridge_account,
+        resource_id=bytes.fromhex(res.resource_id[2:]),
+        name=name,
+        domain=chain.domain_id,
+        native_decimals=res.decimals[name],
+        dest_decimals=dest_decimals,
+        start_block=chain.start_block,
+        index_start_block=chain.start_block if chain.index_start_block is None else chain.index_start_block,
+    )

@@ -1,0 +1,137 @@
+"""One relayer daemon: wait for the local enclave's committee keys, build the adapters, run the pipeline with its
+status server, follow the committee's leader view. Everything comes in through `RelayerParts` so the application
+edge (bridge.cli) builds it from config and tests can build it by hand."""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import time
+from collections.abc import Sequence
+from dataclasses import dataclass
+from typing import Any
+
+import structlog
+
+from bridge.policy import BridgePolicy
+from bridge.ports import Destination, SourceWatcher
+from relayers.daemon.http import StatusServer
+from relayers.daemon.metrics import RelayerMetrics
+from relayers.daemon.pipeline import Pipeline, PipelineConfig
+from relayers.enclave_client import EnclaveBatchSigner, EnclaveClient, EnclaveClientError
+from relayers.store import SqlStore
+
+log = structlog.get_logger("relayer.node")
+
+
+@dataclass
+class RelayerParts:
+    member_id: int
+    store: SqlStore
+    policy: BridgePolicy
+    watchers: Sequence[SourceWatcher]
+    destinations: Sequence[Destination]
+    enclave: EnclaveClient
+    pipeline_config: PipelineConfig
+    status_host: str
+    status_port: int
+
+
+class LeaderView:
+    """Who leads, from the local enclave's heartbeat view; refreshed in the background."""
+
+    def __init__(self, enclave: EnclaveClient, member_id: int, metrics: RelayerMetrics) -> None:
+        self.enclave = enclave
+        self.member_id = member_id
+        self.metrics = metrics
+        self.leader: int | None = None
+        self.members_up: tuple[int, ...] = ()
+        self.enclave_ok = False
+        self.updated = 0.0
+
+    def is_leader(self, _domain: int) -> bool:
+        return self.enclave_ok and self.leader == self.member_id
+
+    async def refresh(self) -> None:
+        try:
+            status = await self.enclave.status()
+        except EnclaveClientError as exc:
+            if self.enclave_ok:
+                log.warning("enclave_unreachable", error=str(exc))
+            self.enclave_ok = False
+            return
+        if status.leader != self.leader:
+            log.info("leader_changed", leader=status.leader, me=self.member_id, members_up=list(status.members_up))
+        self.leader, self.members_up, self.enclave_ok = status.leader, status.members_up, status.has_keys
+        self.metrics.committee_up.set(len(status.members_up))
+        self.updated = time.monotonic()
+
+    async def run(self, stop: asyncio.Event, interval: float = 0.5) -> None:
+        while not stop.is_set():
+            await self.refresh()
+            with contextlib.suppress(TimeoutError):
+                await asyncio.wait_for(stop.wait(), interval)
+
+
+async def run_relayer(parts: RelayerParts, stop: asyncio.Event) -> None:
+    metrics = RelayerMetrics()
+    view = LeaderView(parts.enclave, parts.member_id, metrics)
+    await view.refresh()
+    signer = EnclaveBatchSigner(parts.enclave, {1: "secp256k1", 2: "ed25519"})
+    pipeline = Pipeline(
+        store=parts.store,
+        policy=parts.policy,
+        watchers=parts.watchers,
+        destinations=parts.destinations,
+        signer=signer,
+        config=parts.pipeline_config,
+        metrics=metrics,
+        is_leader=view.is_leader,
+    )
+
+    def health() -> tuple[bool, dict[str, Any]]:
+        stages = dict(pipeline.healthy)
+        ok = view.enclave_ok and all(stages.values())
+        return ok, {
+            "member_id": parts.member_id,
+            "leader": view.leader,
+            "members_up": list(view.members_up),
+            "enclave": view.enclave_ok,
+            "stages": stages,
+            "messages": parts.store.counts(),
+        }
+
+    def message(mid: str) -> tuple[int, Any]:
+        rec = parts.store.get(mid.lower())
+        return (404, {"error": "unknown message"}) if rec is None else (200, _record_json(rec))
+
+    def source_tx(tx: str) -> tuple[int, Any]:
+        return 200, [_record_json(r) for r in parts.store.by_source_tx(tx.lower())]
+
+    server = StatusServer(
+        metrics.registry, health, parts.status_host, parts.status_port, {"message": message, "source-tx": source_tx}
+    )
+    port = await server.start()
+    log.info("relayer_started", member_id=parts.member_id, status_port=port, leader=view.leader)
+    try:
+        async with asyncio.TaskGroup() as tg:
+            tg.create_task(view.run(stop))
+            tg.create_task(pipeline.run(stop))
+    finally:
+        await server.close()
+
+
+def _record_json(rec: Any) -> dict[str, Any]:
+    m = rec.message
+    return {
+        "id": rec.id_hex,
+        "state": str(rec.state),
+        "reason": rec.reason,
+        "source_domain": m.source_domain,
+        "dest_domain": m.dest_domain,
+        "nonce": m.nonce,
+        "amount": str(m.amount),
+        "source_tx": "0x" + m.source.tx_hash.hex(),
+        "source_block": m.source.block_number,
+        "dest_tx": rec.dest_tx,
+    }
