@@ -33,7 +33,7 @@ def main() -> None:
     for _ in range(RUNS):
         with tempfile.TemporaryDirectory() as tmp:
             t0 = time.monotonic()
-            devnet = Devnet(work_dir=Path(tmp))
+            devnet = Devnet(work_dir=Path(tmp), committee=False)
             state = devnet.start()
             # "Ready" means answering: probe every endpoint for real before stopping the clock.
             statuses = probe(state)

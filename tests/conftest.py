@@ -13,9 +13,10 @@ from bridge.devnet import Devnet, DevnetState
 
 @pytest.fixture(scope="session")
 def devnet(tmp_path_factory: pytest.TempPathFactory) -> Iterator[DevnetState]:
-    """One devnet for the whole session (start-up costs ~4 s). Tests must not assume fresh chains."""
+    """One devnet for the whole session (start-up costs ~4 s): the chains and the broker, no committee. Tests must
+    not assume fresh chains."""
     work_dir: Path = tmp_path_factory.mktemp("devnet")
-    with Devnet(DevnetSection(), work_dir=work_dir) as state:
+    with Devnet(DevnetSection(), work_dir=work_dir, committee=False) as state:
         yield state
 
 
@@ -68,3 +69,15 @@ def postgres_url(postgres_server: str) -> Iterator[str]:
     finally:
         with psycopg.connect(postgres_server, autocommit=True) as admin:
             admin.execute(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
+
+
+@pytest.fixture(scope="session")
+def bridge_devnet(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Devnet]:
+    """The whole bridge: chains, broker, 5 enclaves (3-of-5) and 5 relayers, as `phala-bridge devnet up` runs it."""
+    work_dir: Path = tmp_path_factory.mktemp("bridge")
+    devnet = Devnet(DevnetSection(), work_dir=work_dir, committee=True)
+    devnet.start()
+    try:
+        yield devnet
+    finally:
+        devnet.stop()

@@ -52,12 +52,21 @@ def up(
     config: Path = ConfigOpt,
     work_dir: Path | None = WorkDirOpt,
     foreground: bool = typer.Option(False, "--foreground", help="stay attached; Ctrl-C stops the devnet"),
+    committee: bool = typer.Option(True, "--committee/--no-committee", help="also run the bridge (enclaves, relayers)"),
 ) -> None:
-    """Start the devnet and print its endpoints."""
+    """Start the devnet (chains, broker and, by default, the bridge committee) and print its endpoints."""
     cfg = load_config(config, DevnetConfig) if config.exists() or config != DEFAULT_CONFIG else DevnetConfig()
+    if not committee:
+        cfg = cfg.model_copy(
+            update={
+                "devnet": cfg.devnet.model_copy(
+                    update={"committee": cfg.devnet.committee.model_copy(update={"enabled": False})}
+                )
+            }
+        )
     wd = control.resolve_work_dir(work_dir or cfg.devnet.work_dir)
     if not foreground:
-        state = control.start_detached(config.resolve() if config.exists() else config, wd)
+        state = control.start_detached(config.resolve() if config.exists() else config, wd, committee=committee)
         print_status(state)
         console.print("stop it with: phala-bridge devnet down")
         return

@@ -68,17 +68,29 @@ class EthereumClient:
         return bool(call(self.bridge.functions.isNonceUsed(source_domain, nonce)))
 
     def find_execution(self, source_domain: int, nonce: int, from_block: int) -> str | None:
-        """The executeBatch transaction that carried (source_domain, nonce), searched from `from_block`."""
-        event = self.bridge.events.BatchExecuted
-        logs: list[Any] = event.get_logs(from_block=from_block, argument_filters={"sourceDomain": source_domain})
-        for log in logs:
-            tx = self.w3.eth.get_transaction(log["transactionHash"])
-            fn, args = self.bridge.decode_function_input(tx["input"])
-            if fn.fn_name != "executeBatch":
-                continue
-            batch = decode_batch(bytes(args["batch"]))
-            if any(getattr(item, "nonce", None) == nonce for item in batch.items):
-                return "0x" + bytes(log["transactionHash"]).hex()
+        """The successful executeBatch transaction that carried (source_domain, nonce), searched from `from_block`.
+        The bridge emits no per-item event for releases (the nonce bitmap is the record), so the search decodes the
+        batches sent to the bridge."""
+        bridge = self.bridge.address.lower()
+        for number in range(from_block, self.block_number() + 1):
+            block = self.w3.eth.get_block(number, full_transactions=True)
+            for tx in block["transactions"]:
+                if isinstance(tx, bytes) or str(tx.get("to") or "").lower() != bridge:
+                    continue
+                try:
+                    fn, args = self.bridge.decode_function_input(tx["input"])
+                except ValueError:
+                    continue
+                if fn.fn_name != "executeBatch":
+                    continue
+                batch = decode_batch(bytes(args["batch"]))
+                if batch.source_domain != source_domain or all(
+                    getattr(item, "nonce", None) != nonce for item in batch.items
+                ):
+                    continue
+                tx_hash = "0x" + bytes(tx["hash"]).hex()
+                if self.w3.eth.get_transaction_receipt(tx["hash"])["status"] == 1:
+                    return tx_hash
         return None
 
     def block_number(self) -> int:

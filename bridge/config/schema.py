@@ -18,6 +18,7 @@ class _Section(BaseModel):
 
 class DevnetEthereum(_Section):
     chain_id: PositiveInt = 31337
+    block_time: Annotated[float, Field(gt=0, le=60)] | None = 1.0  # seconds; None = mine only on transactions
     # The anvil state dump (contracts deployed) made by anvil-fixtures/make_fixtures.py; empty = a bare anvil.
     fixture: str = "anvil-fixtures/devnet-state.json"
 
@@ -31,6 +32,7 @@ class DevnetBroker(_Section):
 
 
 class DevnetCommittee(_Section):
+    enabled: bool = True  # start the enclaves and relayers (the bridge) on top of the chains
     members: Annotated[int, Field(ge=1, le=32)] = 5
     threshold: Annotated[int, Field(ge=1, le=32)] = 3
 

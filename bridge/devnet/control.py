@@ -45,7 +45,7 @@ def pid_alive(pid: int) -> bool:
     return True
 
 
-def start_detached(config_path: Path, work_dir: Path, timeout: float = 120.0) -> DevnetState:
+def start_detached(config_path: Path, work_dir: Path, timeout: float = 300.0, *, committee: bool = True) -> DevnetState:
     existing = read_state(work_dir)
     if existing is not None and pid_alive(existing.supervisor_pid):
         raise DevnetError(f"a devnet is already running (supervisor pid {existing.supervisor_pid}, {work_dir})")

@@ -14,6 +14,7 @@ from bridge.devnet.accounts import substrate_dev_accounts
 from bridge.devnet.anvil import AnvilNode, start_anvil
 from bridge.devnet.broker import BrokerNode, start_broker
 from bridge.devnet.chopsticks import ParachainNetwork, ParachainSpec, start_parachains
+from bridge.devnet.committee import BridgeCommittee
 from bridge.devnet.processes import ProcessStartError, ProcessSupervisor
 from bridge.devnet.state import (
     STATE_FILE_NAME,
@@ -39,8 +40,12 @@ class Devnet:
     the devnet should (the main thread, in practice).
     """
 
-    def __init__(self, config: DevnetSection | None = None, *, work_dir: Path | None = None) -> None:
+    def __init__(
+        self, config: DevnetSection | None = None, *, work_dir: Path | None = None, committee: bool | None = None
+    ) -> None:
         self.config = config or DevnetSection()
+        # The bridge (enclaves + relayers) on top of the chains: on for `devnet up`, off for chain-only fixtures.
+        self.with_committee = self.config.committee.enabled if committee is None else committee
         base = Path(work_dir or self.config.work_dir)
         self.work_dir = (base if base.is_absolute() else PROJECT_ROOT / base).resolve()
         self.state_path = self.work_dir / STATE_FILE_NAME
@@ -49,6 +54,7 @@ class Devnet:
         self.anvil: AnvilNode | None = None
         self.parachains: ParachainNetwork | None = None
         self.broker: BrokerNode | None = None
+        self.committee: BridgeCommittee | None = None
 
     def start(self, timeout: float = 90.0) -> DevnetState:
         started = time.monotonic()
@@ -59,7 +65,9 @@ class Devnet:
             # Chopsticks is by far the slowest to come up, but start_parachains waits for it, so anvil and the
             # broker go first (each ready in well under a second).
             fixture = self._fixture_path()
-            self.anvil = start_anvil(self.supervisor, chain_id=cfg.ethereum.chain_id, load_state=fixture)
+            self.anvil = start_anvil(
+                self.supervisor, chain_id=cfg.ethereum.chain_id, load_state=fixture, block_time=cfg.ethereum.block_time
+            )
             self.broker = start_broker(self.supervisor, work_dir=self.work_dir, preference=cfg.broker.kind)
             funded = [a.public_key for a in substrate_dev_accounts()]
             self.parachains = start_parachains(
@@ -74,9 +82,30 @@ class Devnet:
             raise DevnetError(str(exc)) from exc
         ready = time.monotonic() - started
         self.state = self._make_state(ready, fixture)
+        if self.with_committee:
+            self.state = self._start_committee(self.state, fixture)
         self.state.write(self.state_path)
         log.info("devnet_ready", seconds=round(ready, 2), state_file=str(self.state_path))
         return self.state
+
+    def _start_committee(self, state: DevnetState, fixture: Path | None) -> DevnetState:
+        from bridge.devnet.committee import BridgeCommittee, CommitteeError
+
+        assert self.supervisor is not None
+        if fixture is None:
+            self.stop()
+            raise DevnetError("the bridge needs the contracts: anvil-fixtures/devnet-state.json is missing")
+        self.committee = BridgeCommittee(
+            state, self.supervisor, self.work_dir, members=self.config.committee.members,
+            threshold=self.config.committee.threshold,
+        )  # fmt: skip
+        try:
+            self.committee.start()
+        except (CommitteeError, ProcessStartError, OSError) as exc:
+            self.stop()
+            raise DevnetError(f"the bridge committee did not start: {exc}") from exc
+        processes = [ProcessRecord(name=p.name, pid=p.pid, log=str(p.log_path)) for p in self.supervisor.processes]
+        return state.model_copy(update={"processes": processes, "network_file": str(self.work_dir / "network.json")})
 
     def _fixture_path(self) -> Path | None:
         if not self.config.ethereum.fixture:

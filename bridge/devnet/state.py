@@ -47,6 +47,7 @@ class DevnetState(_Model):
     peer: ParachainEndpoint
     broker: BrokerEndpoint
     processes: list[ProcessRecord]
+    network_file: str | None = None  # the bridge's description for clients (when the committee runs)
 
     def write(self, path: Path) -> None:
         tmp = path.with_suffix(".tmp")

@@ -21,17 +21,19 @@ def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__)
     parser.add_argument("--config", type=Path, required=True)
     parser.add_argument("--work-dir", type=Path, required=True)
+    parser.add_argument("--no-committee", action="store_true", help="chains and broker only")
     args = parser.parse_args(argv)
     configure_logging("json")
     try:
-        cfg = parse_config(args.config.read_text(), DevnetConfig, source=str(args.config))
+        text = args.config.read_text() if args.config.exists() else ""
+        cfg = parse_config(text, DevnetConfig, source=str(args.config))
     except (OSError, ConfigError) as exc:
         print(f"devnet supervisor: {exc}", file=sys.stderr)
         return 2
     stop = threading.Event()
     signal.signal(signal.SIGTERM, lambda *_: stop.set())
     signal.signal(signal.SIGINT, lambda *_: stop.set())
-    devnet = Devnet(cfg.devnet, work_dir=args.work_dir)
+    devnet = Devnet(cfg.devnet, work_dir=args.work_dir, committee=False if args.no_committee else None)
     try:
         devnet.start()
     except DevnetError as exc:

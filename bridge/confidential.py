@@ -1,0 +1,564 @@
+"""Wire formats of confidential contract calls (pure): the `sendMessage` payload, the execution record appended on
+Phala, the outputs and the result digest the committee agrees on, and the query/answer envelopes.
+
+Integers are big-endian. Every decoder accepts exactly one encoding per value and raises `ConfidentialError` (an
+`InputError`) saying which field is wrong; no error echoes payload bytes.
+
+Call payload (the `payload` of `Bridge.sendMessage(2, payload)`):
+
+    magic "PHCC" | version 0x01 | contract id (32) | ciphertext (threshold ECIES: U 32 | nonce 24 | AEAD out)
+
+    The ciphertext's associated data is `call_aad(source domain, contract id, caller)` and its KDF context
+    `CALL_CONTEXT`: a ciphertext copied into another contract's payload, or sent by another account, does not decrypt.
+
+Execution record (one per executed or refused call, appended by the bridge account with `system.remark_with_event`):
+
+    magic "PHCR" | version | contract id (32) | source domain u8 | source nonce u64 | position u64 |
+    status u8 (1 executed, 2 refused) | key version u8 | code len u8 | code | reason len u16 | reason (UTF-8) |
+    first seq u64 | event count u16 | (event len u16 | sealed event) * count
+
+Outputs (public; part of the result digest):
+
+    ethereum call = 0x01 | target (20) | gas limit u32 | data len u32 | data
+    phala payout  = 0x02 | recipient (32) | amount u128
+
+Result digest = SHA-256(RESULT_DOMAIN | record len u32 | record | output count u16 | outputs): what each enclave
+computes independently and what the committee signs for only when t members computed the same value.
+
+Query (signed by the querier) and answer (sealed to the query's X25519 response key):
+
+    query  = magic "PHCQ" | version | contract id (32) | querier kind u8 | querier len u8 | querier |
+             response key (32) | nonce (16) | body len u16 | body
+    signed = query | signature len u8 | signature      (over `query_digest(query)`, see `query_signing_hash`)
+    answer = magic "PHCA" | version | query digest (32) | as of u64 | status u8 | code len u8 | code |
+             body len u32 | body (status 1: the contract's answer; 2: the refusal reason, UTF-8)
+"""
+
+from __future__ import annotations
+
+import hashlib
+import re
+from collections.abc import Sequence
+from dataclasses import dataclass, field
+from enum import IntEnum
+
+from eth_utils.crypto import keccak
+
+from bridge.errors import InputError
+from bridge.evm.batch import ContractCall
+from bridge.ids import MAX_NONCE, message_id
+from bridge.intents import MAX_CALL_PAYLOAD
+from bridge.messages import BridgeMessage, MessageKind
+
+__all__ = [
+    "ANSWER_MAGIC",
+    "CALL_CONTEXT",
+    "CALL_MAGIC",
+    "CONTRACT_ID_LENGTH",
+    "MAX_EVENTS",
+    "MAX_EVENT_SIZE",
+    "MAX_MESSAGE_PAYLOAD",
+    "MAX_OUTPUTS",
+    "MAX_REASON",
+    "NULL_CONTRACT_ID",
+    "QUERY_MAGIC",
+    "RECORD_MAGIC",
+    "REPLY_SOURCE_DOMAIN",
+    "VERSION",
+    "CallPayload",
+    "CallStatus",
+    "ConfidentialCall",
+    "ConfidentialError",
+    "EthereumCall",
+    "ExecutionRecord",
+    "Output",
+    "PhalaPayout",
+    "Querier",
+    "QuerierKind",
+    "Query",
+    "QueryAnswer",
+    "Reader",
+    "SignedQuery",
+    "call_aad",
+    "check_code",
+    "confidential_call",
+    "decode_answer",
+    "decode_call_payload",
+    "decode_record",
+    "decode_signed_query",
+    "encode_answer",
+    "encode_call_payload",
+    "encode_output",
+    "encode_query",
+    "encode_record",
+    "encode_signed_query",
+    "is_call_payload",
+    "query_digest",
+    "query_signing_hash",
+    "reply_items",
+    "reply_nonce",
+    "result_digest",
+]
+
+CALL_MAGIC = b"PHCC"
+RECORD_MAGIC = b"PHCR"
+QUERY_MAGIC = b"PHCQ"
+ANSWER_MAGIC = b"PHCA"
+VERSION = 1
+CONTRACT_ID_LENGTH = 32
+NULL_CONTRACT_ID = bytes(32)  # the log of payloads whose contract id cannot be read
+MAX_MESSAGE_PAYLOAD = 16_384  # Bridge.sendMessage's bound
+MIN_CIPHERTEXT = 32 + 24 + 16
+CALL_CONTEXT = b"phala-bridge/confidential-call/v1"
+MAX_EVENTS = 64
+MAX_EVENT_SIZE = 4096  # plaintext bytes per event
+MAX_OUTPUTS = 16  # an output's index is 4 bits of its reply nonce
+MAX_REASON = 200  # bytes of UTF-8
+REPLY_SOURCE_DOMAIN = 2  # replies are executed on Ethereum as messages from Phala
+_REPLY_BASE = 1 << 63
+_SEALED_OVERHEAD = 24 + 16
+_CODE = re.compile(r"[a-z0-9_]{1,40}")
+_RESULT_DOMAIN = b"phala-bridge/confidential-result/v1\x00"
+_QUERY_DOMAIN = b"phala-bridge/confidential-query/v1\x00"
+_U32 = 2**32 - 1
+_U128 = 2**128 - 1
+
+
+class ConfidentialError(InputError):
+    """A malformed confidential-call payload, record, output, query or answer; permanent."""
+
+
+class Reader:
+    """Strict sequential reader: every short read, bad magic or trailing byte raises ConfidentialError."""
+
+    def __init__(self, data: bytes, what: str) -> None:
+        if not isinstance(data, bytes | bytearray):
+            raise ConfidentialError(f"{what}: expected bytes, got {type(data).__name__}")
+        self.data, self.pos, self.what = bytes(data), 0, what
+
+    def take(self, n: int, name: str) -> bytes:
+        if self.pos + n > len(self.data):
+            raise ConfidentialError(f"{self.what}: truncated in {name}")
+        out = self.data[self.pos : self.pos + n]
+        self.pos += n
+        return out
+
+    def uint(self, size: int, name: str) -> int:
+        return int.from_bytes(self.take(size, name), "big")
+
+    def rest(self) -> bytes:
+        out = self.data[self.pos :]
+        self.pos = len(self.data)
+        return out
+
+    def header(self, magic: bytes) -> None:
+        if self.take(len(magic), "magic") != magic:
+            raise ConfidentialError(f"{self.what}: does not start with {magic!r}")
+        version = self.uint(1, "version")
+        if version != VERSION:
+            raise ConfidentialError(f"{self.what}: unsupported version {version}")
+
+    def end(self) -> None:
+        if self.pos != len(self.data):
+            raise ConfidentialError(f"{self.what}: {len(self.data) - self.pos} trailing bytes")
+
+
+def _bytes(value: bytes, n: int, name: str) -> bytes:
+    if not isinstance(value, bytes) or len(value) != n:
+        raise ConfidentialError(f"{name} must be {n} bytes")
+    return value
+
+
+def _uint(value: int, maximum: int, name: str) -> int:
+    if isinstance(value, bool) or not isinstance(value, int) or not 0 <= value <= maximum:
+        raise ConfidentialError(f"{name} must be an integer in [0, {maximum}]")
+    return value
+
+
+def check_code(code: str) -> str:
+    """A refusal code: a stable public label ([a-z0-9_]{1,40})."""
+    if not isinstance(code, str) or not _CODE.fullmatch(code):
+        raise ConfidentialError("a code is 1..40 characters of [a-z0-9_]")
+    return code
+
+
+def _reason(reason: str) -> bytes:
+    raw = reason.encode("utf-8")
+    if len(raw) > MAX_REASON:
+        raise ConfidentialError(f"a reason is at most {MAX_REASON} bytes of UTF-8")
+    return raw
+
+
+# ---- call payload -------------------------------------------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class CallPayload:
+    contract_id: bytes
+    ciphertext: bytes  # the threshold-ECIES wire form
+
+    def __post_init__(self) -> None:
+        _bytes(self.contract_id, CONTRACT_ID_LENGTH, "contract id")
+        n = 5 + CONTRACT_ID_LENGTH + len(self.ciphertext)
+        if len(self.ciphertext) < MIN_CIPHERTEXT or n > MAX_MESSAGE_PAYLOAD:
+            raise ConfidentialError(f"call payload: ciphertext of {len(self.ciphertext)} bytes is out of bounds")
+
+
+def encode_call_payload(payload: CallPayload) -> bytes:
+    return CALL_MAGIC + bytes([VERSION]) + payload.contract_id + payload.ciphertext
+
+
+def decode_call_payload(data: bytes) -> CallPayload:
+    r = Reader(data, "call payload")
+    r.header(CALL_MAGIC)
+    contract_id = r.take(CONTRACT_ID_LENGTH, "contract id")
+    return CallPayload(contract_id, r.rest())
+
+
+def is_call_payload(data: bytes) -> bool:
+    """Whether a message payload claims to be a confidential call (its magic), valid or not."""
+    return bytes(data[: len(CALL_MAGIC)]) == CALL_MAGIC
+
+
+def call_aad(source_domain: int, contract_id: bytes, caller: bytes) -> bytes:
+    """Associated data of a call's ciphertext: binds the source domain, the contract and the caller."""
+    _uint(source_domain, 255, "source domain")
+    _bytes(contract_id, CONTRACT_ID_LENGTH, "contract id")
+    if not 1 <= len(caller) <= 64:
+        raise ConfidentialError("a caller is 1..64 bytes")
+    return CALL_CONTEXT + b"\x00" + bytes([source_domain]) + contract_id + bytes([len(caller)]) + caller
+
+
+@dataclass(frozen=True)
+class ConfidentialCall:
+    """The public facts of one confidential-call message: what every enclave re-reads from the source chain."""
+
+    source_domain: int
+    source_nonce: int
+    caller: bytes  # the sendMessage sender (20 bytes on Ethereum)
+    block_number: int  # the source block: the call's only notion of time
+    payload: bytes = field(repr=False)
+
+    @property
+    def call_id(self) -> bytes:
+        return message_id(self.source_domain, self.source_nonce)
+
+    @property
+    def contract_id(self) -> bytes:
+        """The addressed contract, or NULL_CONTRACT_ID when the payload cannot be read (then refused there)."""
+        try:
+            return decode_call_payload(self.payload).contract_id
+        except ConfidentialError:
+            return NULL_CONTRACT_ID
+
+
+def confidential_call(message: BridgeMessage) -> ConfidentialCall:
+    """A message carrying a confidential call: kind CONFIDENTIAL_CALL, or a generic MessageSent (kind CALL, as the
+    Ethereum watcher reports it) whose payload has the call magic."""
+    ok = message.kind is MessageKind.CONFIDENTIAL_CALL or (
+        message.kind is MessageKind.CALL and is_call_payload(message.payload)
+    )
+    if not ok:
+        raise ConfidentialError(f"message {message.id_hex} is not a confidential call")
+    if not 1 <= len(message.sender) <= 64:
+        raise ConfidentialError(f"message {message.id_hex}: a caller is 1..64 bytes")
+    return ConfidentialCall(
+        message.source_domain, message.nonce, bytes(message.sender), message.source.block_number, message.payload
+    )
+
+
+# ---- outputs ------------------------------------------------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class EthereumCall:
+    """A reply executed by the bridge's generic call item on an allow-listed target."""
+
+    target: bytes  # 20 bytes
+    gas_limit: int
+    data: bytes
+
+    def __post_init__(self) -> None:
+        _bytes(self.target, 20, "target")
+        if _uint(self.gas_limit, _U32, "gas limit") == 0:
+            raise ConfidentialError("gas limit must be positive")
+        if len(self.data) > MAX_CALL_PAYLOAD:
+            raise ConfidentialError(f"call data is at most {MAX_CALL_PAYLOAD} bytes")
+
+
+@dataclass(frozen=True)
+class PhalaPayout:
+    """Native PHA (12 decimals) from the bridge account to a Phala account."""
+
+    recipient: bytes  # 32 bytes
+    amount: int
+
+    def __post_init__(self) -> None:
+        _bytes(self.recipient, 32, "recipient")
+        if _uint(self.amount, _U128, "amount") == 0:
+            raise ConfidentialError("a payout amount must be positive")
+
+
+Output = EthereumCall | PhalaPayout
+
+
+def encode_output(output: Output) -> bytes:
+    if isinstance(output, EthereumCall):
+        size = len(output.data).to_bytes(4, "big")
+        return b"\x01" + output.target + output.gas_limit.to_bytes(4, "big") + size + output.data
+    return b"\x02" + output.recipient + output.amount.to_bytes(16, "big")
+
+
+def reply_nonce(source_domain: int, source_nonce: int, index: int) -> int:
+    """The nonce (of source domain REPLY_SOURCE_DOMAIN on Ethereum) of output `index` of a call: the top bit set
+    (Phala deposits count 1, 2, 3... and never get there), then the call's domain (8 bits), nonce (51) and index (4).
+    Unique per (call, output), so the bridge's bitmap executes each reply once."""
+    _uint(source_domain, 255, "source domain")
+    _uint(source_nonce, 2**51 - 1, "source nonce")
+    _uint(index, MAX_OUTPUTS - 1, "output index")
+    return _REPLY_BASE | source_domain << 55 | source_nonce << 4 | index
+
+
+def reply_items(call: ConfidentialCall, outputs: Sequence[Output]) -> list[ContractCall]:
+    """The executeBatch call items (source domain REPLY_SOURCE_DOMAIN) for a result's Ethereum outputs."""
+    items = []
+    for index, out in enumerate(outputs):
+        if isinstance(out, EthereumCall):
+            nonce = reply_nonce(call.source_domain, call.source_nonce, index)
+            items.append(ContractCall(nonce, "0x" + out.target.hex(), out.gas_limit, out.data))
+    return items
+
+
+# ---- execution record ---------------------------------------------------------------------------------------------
+
+
+class CallStatus(IntEnum):
+    EXECUTED = 1
+    REFUSED = 2
+
+
+@dataclass(frozen=True)
+class ExecutionRecord:
+    """What is appended on Phala for one call. Public: ids, position, status, code, reason; events are sealed."""
+
+    contract_id: bytes
+    source_domain: int
+    source_nonce: int
+    position: int  # records of this contract before this one
+    status: CallStatus
+    key_version: int
+    code: str  # "" when executed
+    reason: str  # "" when executed
+    first_seq: int  # sequence number of the first event
+    events: tuple[bytes, ...]  # sealed events
+
+    def __post_init__(self) -> None:
+        _bytes(self.contract_id, CONTRACT_ID_LENGTH, "contract id")
+        _uint(self.source_domain, 255, "source domain")
+        _uint(self.source_nonce, MAX_NONCE, "source nonce")
+        _uint(self.position, MAX_NONCE, "position")
+        _uint(self.key_version, 255, "key version")
+        _uint(self.first_seq, MAX_NONCE, "first seq")
+        if not isinstance(self.status, CallStatus):
+            raise ConfidentialError("unknown status")
+        if self.status is CallStatus.EXECUTED and (self.code or self.reason):
+            raise ConfidentialError("an executed record carries no code or reason")
+        if self.status is CallStatus.REFUSED:
+            check_code(self.code)
+            if self.events:
+                raise ConfidentialError("a refused record carries no events")
+        _reason(self.reason)
+        if len(self.events) > MAX_EVENTS:
+            raise ConfidentialError(f"a record carries at most {MAX_EVENTS} events")
+        for e in self.events:
+            if not _SEALED_OVERHEAD < len(e) <= MAX_EVENT_SIZE + _SEALED_OVERHEAD:
+                raise ConfidentialError("a sealed event is out of bounds")
+
+    @property
+    def call_id(self) -> bytes:
+        return message_id(self.source_domain, self.source_nonce)
+
+
+def encode_record(record: ExecutionRecord) -> bytes:
+    code, reason = record.code.encode("ascii"), _reason(record.reason)
+    out = bytearray(RECORD_MAGIC + bytes([VERSION]) + record.contract_id)
+    out += bytes([record.source_domain]) + record.source_nonce.to_bytes(8, "big") + record.position.to_bytes(8, "big")
+    out += bytes([record.status, record.key_version, len(code)]) + code + len(reason).to_bytes(2, "big") + reason
+    out += record.first_seq.to_bytes(8, "big") + len(record.events).to_bytes(2, "big")
+    for e in record.events:
+        out += len(e).to_bytes(2, "big") + e
+    return bytes(out)
+
+
+def decode_record(data: bytes) -> ExecutionRecord:
+    r = Reader(data, "execution record")
+    r.header(RECORD_MAGIC)
+    contract_id = r.take(CONTRACT_ID_LENGTH, "contract id")
+    domain, nonce, position = r.uint(1, "source domain"), r.uint(8, "source nonce"), r.uint(8, "position")
+    status_byte, key_version = r.uint(1, "status"), r.uint(1, "key version")
+    try:
+        status = CallStatus(status_byte)
+    except ValueError:
+        raise ConfidentialError(f"execution record: unknown status {status_byte}") from None
+    try:
+        code = r.take(r.uint(1, "code length"), "code").decode("ascii")
+        reason = r.take(r.uint(2, "reason length"), "reason").decode("utf-8")
+    except UnicodeDecodeError:
+        raise ConfidentialError("execution record: code or reason is not text") from None
+    first_seq, count = r.uint(8, "first seq"), r.uint(2, "event count")
+    if count > MAX_EVENTS:
+        raise ConfidentialError(f"execution record: at most {MAX_EVENTS} events")
+    events = tuple(r.take(r.uint(2, f"event {i} length"), f"event {i}") for i in range(count))
+    r.end()
+    return ExecutionRecord(contract_id, domain, nonce, position, status, key_version, code, reason, first_seq, events)
+
+
+def result_digest(record: ExecutionRecord, outputs: Sequence[Output]) -> bytes:
+    if len(outputs) > MAX_OUTPUTS:
+        raise ConfidentialError(f"at most {MAX_OUTPUTS} outputs")
+    body = encode_record(record)
+    h = hashlib.sha256(_RESULT_DOMAIN + len(body).to_bytes(4, "big") + body + len(outputs).to_bytes(2, "big"))
+    for out in outputs:
+        h.update(encode_output(out))
+    return h.digest()
+
+
+# ---- queries ------------------------------------------------------------------------------------------------------
+
+
+class QuerierKind(IntEnum):
+    ETHEREUM = 1  # a 20-byte address; signs EIP-191 personal messages
+    ED25519 = 2  # a 32-byte public key
+
+
+_QUERIER_LENGTH = {QuerierKind.ETHEREUM: 20, QuerierKind.ED25519: 32}
+
+
+@dataclass(frozen=True)
+class Querier:
+    kind: QuerierKind
+    identity: bytes
+
+    def __post_init__(self) -> None:
+        if not isinstance(self.kind, QuerierKind):
+            raise ConfidentialError("unknown querier kind")
+        _bytes(self.identity, _QUERIER_LENGTH[self.kind], f"a {self.kind.name.lower()} querier")
+
+    def encode(self) -> bytes:
+        return bytes([self.kind, len(self.identity)]) + self.identity
+
+    @classmethod
+    def read(cls, r: Reader) -> Querier:
+        kind_byte = r.uint(1, "querier kind")
+        try:
+            kind = QuerierKind(kind_byte)
+        except ValueError:
+            raise ConfidentialError(f"{r.what}: unknown querier kind {kind_byte}") from None
+        return cls(kind, r.take(r.uint(1, "querier length"), "querier"))
+
+
+@dataclass(frozen=True)
+class Query:
+    contract_id: bytes
+    querier: Querier
+    response_key: bytes  # X25519 public key the answer is sealed to
+    nonce: bytes  # 16 bytes, the querier's choice (two identical queries get distinct digests)
+    body: bytes  # contract-defined
+
+    def __post_init__(self) -> None:
+        _bytes(self.contract_id, CONTRACT_ID_LENGTH, "contract id")
+        _bytes(self.response_key, 32, "response key")
+        _bytes(self.nonce, 16, "query nonce")
+        if len(self.body) > 4096:
+            raise ConfidentialError("a query body is at most 4096 bytes")
+
+
+@dataclass(frozen=True)
+class SignedQuery:
+    query: Query
+    signature: bytes  # 64 bytes (Ed25519) or 65 bytes r | s | v (Ethereum)
+
+
+def encode_query(q: Query) -> bytes:
+    return (
+        QUERY_MAGIC + bytes([VERSION]) + q.contract_id + q.querier.encode() + q.response_key + q.nonce
+        + len(q.body).to_bytes(2, "big") + q.body
+    )  # fmt: skip
+
+
+def _read_query(r: Reader) -> Query:
+    r.header(QUERY_MAGIC)
+    contract_id = r.take(CONTRACT_ID_LENGTH, "contract id")
+    querier = Querier.read(r)
+    response_key, nonce = r.take(32, "response key"), r.take(16, "nonce")
+    return Query(contract_id, querier, response_key, nonce, r.take(r.uint(2, "body length"), "body"))
+
+
+def query_digest(q: Query) -> bytes:
+    return hashlib.sha256(_QUERY_DOMAIN + encode_query(q)).digest()
+
+
+def query_signing_hash(q: Query) -> bytes:
+    """The 32 bytes a signature covers: Ed25519 signs the query digest itself; an Ethereum querier signs the digest
+    as an EIP-191 personal message (`personal_sign`), i.e. keccak256("\\x19Ethereum Signed Message:\\n32" | digest)."""
+    digest = query_digest(q)
+    if q.querier.kind is QuerierKind.ETHEREUM:
+        return bytes(keccak(b"\x19Ethereum Signed Message:\n32" + digest))
+    return digest
+
+
+def encode_signed_query(sq: SignedQuery) -> bytes:
+    if not 1 <= len(sq.signature) <= 255:
+        raise ConfidentialError("a signature is 1..255 bytes")
+    return encode_query(sq.query) + bytes([len(sq.signature)]) + sq.signature
+
+
+def decode_signed_query(data: bytes) -> SignedQuery:
+    r = Reader(data, "signed query")
+    query = _read_query(r)
+    signature = r.take(r.uint(1, "signature length"), "signature")
+    r.end()
+    return SignedQuery(query, signature)
+
+
+@dataclass(frozen=True)
+class QueryAnswer:
+    query_digest: bytes
+    as_of: int  # the contract's log position (records applied) the answer was computed at
+    ok: bool
+    code: str  # "" when ok
+    body: bytes = field(repr=False)  # the answer when ok, the reason (UTF-8) when refused
+
+    @property
+    def reason(self) -> str:
+        return "" if self.ok else self.body.decode("utf-8", "replace")
+
+
+def encode_answer(a: QueryAnswer) -> bytes:
+    _bytes(a.query_digest, 32, "query digest")
+    _uint(a.as_of, MAX_NONCE, "as of")
+    if a.ok == bool(a.code):
+        raise ConfidentialError("an answer is ok without a code, or refused with one")
+    code = check_code(a.code).encode() if a.code else b""
+    return (
+        ANSWER_MAGIC + bytes([VERSION]) + a.query_digest + a.as_of.to_bytes(8, "big")
+        + bytes([1 if a.ok else 2, len(code)]) + code + len(a.body).to_bytes(4, "big") + a.body
+    )  # fmt: skip
+
+
+def decode_answer(data: bytes) -> QueryAnswer:
+    r = Reader(data, "query answer")
+    r.header(ANSWER_MAGIC)
+    digest, as_of, status = r.take(32, "query digest"), r.uint(8, "as of"), r.uint(1, "status")
+    if status not in (1, 2):
+        raise ConfidentialError(f"query answer: unknown status {status}")
+    try:
+        code = r.take(r.uint(1, "code length"), "code").decode("ascii")
+    except UnicodeDecodeError:
+        raise ConfidentialError("query answer: code is not text") from None
+    body = r.take(r.uint(4, "body length"), "body")
+    r.end()
+    answer = QueryAnswer(digest, as_of, status == 1, code, body)
+    if answer.ok == bool(code):
+        raise ConfidentialError("query answer: status and code disagree")
+    return answer

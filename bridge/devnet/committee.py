@@ -1,0 +1,273 @@
+"""The devnet's bridge: n committee members (an enclave process and a relayer daemon each) on top of the chains.
+
+Bring-up, in order: per-member config files (own platform seed, sealed dir, socket, store, status port, gas key);
+n enclave processes; a DKG through member 1's local API (three group keys); the secp256k1 key registered on the
+Ethereum bridge (the admin's one-time `initializeKey`); the Phala bridge account (the Ed25519 group key) funded
+with liquidity; n relayer daemons; and `network.json`, the description a user's client needs.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import json
+import os
+import sys
+import time
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+import structlog
+
+from bridge.devnet.accounts import ethereum_dev_accounts
+from bridge.devnet.ports import free_port
+from bridge.devnet.processes import ManagedProcess, ProcessSupervisor
+from bridge.devnet.state import DevnetState
+from bridge.devnet.tools import PROJECT_ROOT
+from bridge.network import EthereumSide, NetworkInfo, PhalaSide
+
+log = structlog.get_logger("devnet.committee")
+
+ADDRESSES = PROJECT_ROOT / "anvil-fixtures" / "devnet-addresses.json"
+FIRST_SUBMITTER_ACCOUNT = 5  # anvil accounts 0 (admin), 1 (guardian) and 2-4 (users) are taken
+BRIDGE_LIQUIDITY_PLANCK = 1_000_000 * 10**12
+CONFIRMATIONS = 2
+CLI = [sys.executable, "-m", "bridge.cli.main"]
+
+
+@dataclass
+class Member:
+    index: int
+    config: Path
+    socket: Path
+    status_url: str
+    enclave: ManagedProcess | None = None
+    relayer: ManagedProcess | None = None
+
+
+class CommitteeError(RuntimeError):
+    pass
+
+
+class BridgeCommittee:
+    def __init__(
+        self,
+        state: DevnetState,
+        supervisor: ProcessSupervisor,
+        work_dir: Path,
+        *,
+        members: int = 5,
+        threshold: int = 3,
+        batch_wait_ms: int = 50,
+    ) -> None:
+        self.state = state
+        self.supervisor = supervisor
+        self.dir = work_dir / "committee"
+        self.n = members
+        self.t = threshold
+        self.batch_wait_ms = batch_wait_ms
+        self.addresses = json.loads(ADDRESSES.read_text())
+        self.members: list[Member] = []
+        self.network: NetworkInfo | None = None
+
+    # ---- configs --------------------------------------------------------------------------------------------------
+
+    def write_configs(self, phala_start_block: int) -> None:
+        from enclave_signer.attestation.platform import SimulatedPlatform
+        from enclave_signer.measurement import current_measurement
+
+        self.dir.mkdir(parents=True, exist_ok=True)
+        os.chmod(self.dir, 0o700)
+        seeds: dict[int, Path] = {}
+        roots: dict[str, str] = {}
+        for i in range(1, self.n + 1):
+            seed = os.urandom(32)
+            path = self.dir / f"platform-{i}.seed"
+            path.write_text(seed.hex())
+            os.chmod(path, 0o600)
+            seeds[i] = path
+            roots[f"node-{i}"] = SimulatedPlatform.from_seed(f"node-{i}", seed).root_public_key.hex()
+        accounts = ethereum_dev_accounts(FIRST_SUBMITTER_ACCOUNT + self.n)
+        eth = self.state.ethereum
+        for i in range(1, self.n + 1):
+            key_file = self.dir / f"submitter-{i}.key"
+            key_file.write_text(accounts[FIRST_SUBMITTER_ACCOUNT + i - 1].private_key)
+            os.chmod(key_file, 0o600)
+            port = free_port()
+            member = Member(i, self.dir / f"node-{i}.toml", self.dir / f"enclave-{i}.sock", f"http://127.0.0.1:{port}")
+            text = f"""# devnet committee member {i} (written by bridge/devnet/committee.py)
+[node]
+name = "node-{i}"
+member_index = {i}
+log_format = "json"
+log_level = "info"
+
+[store]
+url = "sqlite:///{self.dir}/node-{i}.db"
+
+[broker]
+url = "mqtt://{self.state.broker.host}:{self.state.broker.port}"
+
+[enclave]
+socket = "{member.socket}"
+sealed_dir = "{self.dir}/sealed-{i}"
+
+[metrics]
+listen = "127.0.0.1:{port}"
+
+[chains.ethereum]
+kind = "ethereum"
+domain_id = 1
+rpc_url = "{eth.rpc_url}"
+chain_id = {eth.chain_id}
+bridge_address = "{self.addresses["contracts"]["Bridge"]}"
+confirmations = {CONFIRMATIONS}
+start_block = {self.addresses["block_number"]}
+submitter_key_file = "{key_file}"
+stuck_timeout_s = 20
+
+[chains.phala]
+kind = "substrate"
+domain_id = 2
+ws_url = "{self.state.phala.ws_url}"
+para_id = {self.state.phala.para_id}
+start_block = {phala_start_block}
+
+[resources.PHA]
+resource_id = "{self.addresses["resources"]["PHA"]}"
+decimals = {{ ethereum = 18, phala = 12 }}
+
+[batching]
+max_messages = 100
+max_wait_ms = {self.batch_wait_ms}
+
+[committee]
+id = "devnet"
+members = {list(range(1, self.n + 1))}
+threshold = {self.t}
+platform_seed_file = "{seeds[i]}"
+trusted_roots = {{ {", ".join(f'"{k}" = "{v}"' for k, v in roots.items())} }}
+allowed_measurements = ["{current_measurement().hex()}"]
+verifier = "chain"
+"""
+            member.config.write_text(text)
+            self.members.append(member)
+
+    # ---- processes ------------------------------------------------------------------------------------------------
+
+    def start_enclave(self, m: Member) -> None:
+        m.enclave = self.supervisor.spawn(f"enclave-{m.index}", [*CLI, "enclave", "run", "--config", str(m.config)])
+
+    def start_relayer(self, m: Member) -> None:
+        m.relayer = self.supervisor.spawn(f"relayer-{m.index}", [*CLI, "relayer", "run", "--config", str(m.config)])
+
+    def _wait_sockets(self, timeout: float) -> None:
+        deadline = time.monotonic() + timeout
+        for m in self.members:
+            assert m.enclave is not None
+            sock = m.socket
+
+            def ready(_text: str, sock: Path = sock) -> bool:
+                return sock.exists()
+
+            m.enclave.wait_for_log(ready, max(1.0, deadline - time.monotonic()))
+
+    # ---- bring-up -------------------------------------------------------------------------------------------------
+
+    def start(self, timeout: float = 120.0) -> NetworkInfo:
+        from relayers.substrate import SubstrateClient
+        from relayers.substrate.chain import ChainReader
+
+        with SubstrateClient(self.state.phala.ws_url) as phala:
+            start_block = ChainReader(phala).finalized_head().block_number + 1
+        self.write_configs(start_block)
+        for m in self.members:
+            self.start_enclave(m)
+        self._wait_sockets(timeout)
+        record = asyncio.run(self._dkg(timeout))
+        keys = record["group_keys"]
+        self._register_ethereum_key(bytes.fromhex(keys["secp256k1"][2:]))
+        self._fund_phala_bridge(bytes.fromhex(keys["ed25519"][2:]))
+        for m in self.members:
+            self.start_relayer(m)
+        self.network = NetworkInfo(
+            name="devnet",
+            ethereum=EthereumSide(
+                rpc_url=self.state.ethereum.rpc_url,
+                chain_id=self.state.ethereum.chain_id,
+                bridge=self.addresses["contracts"]["Bridge"],
+                pha_token=self.addresses["contracts"]["PhaToken"],
+                confirmations=CONFIRMATIONS,
+                start_block=self.addresses["block_number"],
+            ),
+            phala=PhalaSide(
+                ws_url=self.state.phala.ws_url,
+                para_id=self.state.phala.para_id,
+                bridge_account=keys["ed25519"],
+                start_block=start_block,
+            ),
+            pha_resource_id=self.addresses["resources"]["PHA"],
+            relayer_status_urls=[m.status_url for m in self.members],
+        )
+        (self.dir.parent / "network.json").write_text(self.network.model_dump_json(indent=2))
+        self._wait_relayers(timeout)
+        log.info("bridge_ready", members=self.n, threshold=self.t)
+        return self.network
+
+    async def _dkg(self, wait_s: float) -> dict[str, Any]:
+        from relayers.enclave_client import EnclaveClient
+
+        client = EnclaveClient(str(self.members[0].socket))
+        try:
+            deadline = time.monotonic() + wait_s
+            while True:  # every member must have joined (attested) before the ceremony
+                status = await client.status()
+                if len(status.attested) >= self.n - 1 and len(status.members_up) == self.n:
+                    break
+                if time.monotonic() > deadline:
+                    raise CommitteeError(f"committee not assembled: up {status.members_up}, attested {status.attested}")
+                await asyncio.sleep(0.2)
+            result = await client.dkg(timeout_s=min(wait_s, 120.0))
+            return result.record.model_dump(mode="json")
+        finally:
+            await client.close()
+
+    def _register_ethereum_key(self, group_pk: bytes) -> None:
+        from web3 import Web3
+
+        from bridge.evm import decompress_point
+        from relayers.ethereum.deploy import initialize_key
+
+        w3 = Web3(Web3.HTTPProvider(self.state.ethereum.rpc_url))
+        admin = ethereum_dev_accounts(1)[0]
+        from eth_account import Account
+
+        x, y = decompress_point(group_pk)
+        initialize_key(w3, Account.from_key(admin.private_key), self.addresses["contracts"]["Bridge"], x, y)
+
+    def _fund_phala_bridge(self, account: bytes) -> None:
+        from relayers.substrate import SubstrateClient, set_free_balance
+
+        # Liquidity set directly in storage (devnet only): a transfer would show up as funds without an intent.
+        with SubstrateClient(self.state.phala.ws_url) as phala:
+            set_free_balance(phala, account, BRIDGE_LIQUIDITY_PLANCK)
+
+    def _wait_relayers(self, timeout: float) -> None:
+        import urllib.request
+
+        deadline = time.monotonic() + timeout
+        for m in self.members:
+            while True:
+                try:
+                    with urllib.request.urlopen(m.status_url + "/health", timeout=2):  # noqa: S310 - loopback
+                        break
+                except OSError as exc:
+                    # 503 (degraded) still means the daemon is up and serving.
+                    if getattr(exc, "code", None) == 503:
+                        break
+                    assert m.relayer is not None
+                    if not m.relayer.alive():
+                        raise CommitteeError(f"relayer {m.index} exited:\n{m.relayer.log_tail()}") from None
+                    if time.monotonic() > deadline:
+                        raise CommitteeError(f"relayer {m.index} not serving after {timeout:.0f}s") from None
+                    time.sleep(0.2)
