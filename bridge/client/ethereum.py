@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 from dataclasses import dataclass
-from typing import Any
 
 from eth_account import Account
 from eth_account.signers.local import LocalAccount

@@ -43,7 +43,9 @@ def _assert_running(state: DevnetState) -> None:
 
 
 def test_cli_up_status_down_leaves_nothing(tmp_path: Path) -> None:
-    up = subprocess.run([*CLI, "devnet", "up", "--no-committee", "--work-dir", str(tmp_path)], cwd=ROOT, capture_output=True, text=True)
+    up = subprocess.run(
+        [*CLI, "devnet", "up", "--no-committee", "--work-dir", str(tmp_path)], cwd=ROOT, capture_output=True, text=True
+    )
     assert up.returncode == 0, up.stderr
     state = read_state(tmp_path)
     assert state is not None
@@ -52,7 +54,9 @@ def test_cli_up_status_down_leaves_nothing(tmp_path: Path) -> None:
         status = subprocess.run([*CLI, "devnet", "status", "--work-dir", str(tmp_path)], capture_output=True, text=True)
         assert status.returncode == 0, status.stdout + status.stderr
         assert "phala (para 2035)" in status.stdout and "peer (para 1000)" in status.stdout
-        again = subprocess.run([*CLI, "devnet", "up", "--no-committee", "--work-dir", str(tmp_path)], capture_output=True, text=True)
+        again = subprocess.run(
+            [*CLI, "devnet", "up", "--no-committee", "--work-dir", str(tmp_path)], capture_output=True, text=True
+        )
         assert again.returncode == 1 and "already running" in again.stderr
     finally:
         down = subprocess.run([*CLI, "devnet", "down", "--work-dir", str(tmp_path)], capture_output=True, text=True)
@@ -89,7 +93,9 @@ def test_owner_killed_mid_run_leaves_nothing(tmp_path: Path) -> None:
 
 
 def test_supervisor_killed_then_down_cleans_stale_state(tmp_path: Path) -> None:
-    up = subprocess.run([*CLI, "devnet", "up", "--no-committee", "--work-dir", str(tmp_path)], cwd=ROOT, capture_output=True, text=True)
+    up = subprocess.run(
+        [*CLI, "devnet", "up", "--no-committee", "--work-dir", str(tmp_path)], cwd=ROOT, capture_output=True, text=True
+    )
     assert up.returncode == 0, up.stderr
     state = read_state(tmp_path)
     assert state is not None

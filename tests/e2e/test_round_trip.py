@@ -73,7 +73,7 @@ def _nonce_of(devnet: Devnet, message_id: str) -> int | None:
     net = _network(devnet)
     for url in net.relayer_status_urls:
         try:
-            with urllib.request.urlopen(f"{url}/message/{message_id}", timeout=2) as r:  # noqa: S310
+            with urllib.request.urlopen(f"{url}/message/{message_id}", timeout=2) as r:
                 return int(json.loads(r.read())["nonce"])
         except OSError:
             continue

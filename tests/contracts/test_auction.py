@@ -1,0 +1,136 @@
+"""SealedBidAuction on anvil: `settle` is accepted only from the bridge (an executeBatch call item signed by the
+committee), once per auction; direct calls revert. End to end: encrypted bids through Bridge.sendMessage, the
+enclave runtime in process, the reply executed by the bridge."""
+
+from __future__ import annotations
+
+import pytest
+from web3.types import RPCEndpoint
+
+from bridge.client.confidential import encrypt_call, send_call
+from bridge.confidential import (
+    REPLY_SOURCE_DOMAIN,
+    CallStatus,
+    ConfidentialCall,
+    EthereumCall,
+    confidential_call,
+    reply_items,
+    reply_nonce,
+)
+from bridge.evm import ContractCall
+from bridge.messages import BridgeMessage
+from enclave_signer.contracts import ExecutionResult, Registry, SealedBidAuction
+from enclave_signer.contracts.auction import SETTLE_GAS, settle_calldata
+from enclave_signer.contracts.auction_codec import Close, Open, PlaceBid, encode_input
+from relayers.ethereum import errors
+from relayers.ethereum.contracts import contract_at, send
+from relayers.ethereum.deploy import deploy_contract
+from relayers.ethereum.logs import decode_source_log
+from relayers.ethereum.views import raw_log
+from tests.contracts.conftest import Chain, Committee
+from tests.unit.confidential.helpers import Enclave, EncryptionCommittee
+
+AUCTION_ID = 0xA0C7 << 200
+
+
+@pytest.fixture
+def auction(chain: Chain):  # type: ignore[no-untyped-def]
+    address = deploy_contract(chain.w3, chain.admin, "SealedBidAuction", chain.deployment.bridge)
+    send(chain.w3, chain.bridge.functions.setAllowedTarget(address, True), chain.admin)
+    return contract_at(chain.w3, "SealedBidAuction", address)
+
+
+def _settle_item(auction, nonce: int, auction_id: int, winner: str, price: int) -> ContractCall:  # type: ignore[no-untyped-def]
+    data = settle_calldata(auction_id, bytes.fromhex(winner[2:]), price)
+    return ContractCall(nonce, auction.address, SETTLE_GAS, data)
+
+
+def test_settle_through_a_signed_call_item_once(chain: Chain, auction) -> None:  # type: ignore[no-untyped-def]
+    winner = chain.accounts[3]
+    receipt = chain.execute([_settle_item(auction, reply_nonce(1, 7, 0), AUCTION_ID, winner, 12_345)])
+    assert receipt["gasUsed"] < 200_000
+    (called,) = chain.events(receipt, "CallExecuted")
+    assert called["success"] is True and called["sourceDomain"] == REPLY_SOURCE_DOMAIN
+    (settled,) = chain.events(receipt, "Settled", auction)
+    assert (settled["auctionId"], settled["winner"], settled["price"]) == (AUCTION_ID, winner, 12_345)
+    assert auction.functions.outcome(AUCTION_ID).call() == [True, winner, 12_345]
+
+    # a second settle of the same auction (another item, another nonce) is refused by the target; recorded
+    again = chain.execute([_settle_item(auction, reply_nonce(1, 8, 0), AUCTION_ID, chain.accounts[4], 1)])
+    (called,) = chain.events(again, "CallExecuted")
+    assert called["success"] is False
+    assert isinstance(errors.decode_error(called["result"]), errors.RevertedWithReason)
+    assert auction.functions.outcome(AUCTION_ID).call() == [True, winner, 12_345]
+    # the same item again: the bridge's nonce bitmap refuses the whole batch
+    with pytest.raises(errors.NonceAlreadyUsed):
+        chain.execute([_settle_item(auction, reply_nonce(1, 7, 0), AUCTION_ID + 1, winner, 1)])
+
+
+def test_direct_settle_reverts_for_anyone(chain: Chain, auction) -> None:  # type: ignore[no-untyped-def]
+    for account in (chain.admin, chain.accounts[3], chain.accounts[9]):
+        with pytest.raises(errors.NotBridge):
+            send(chain.w3, auction.functions.settle(AUCTION_ID, account, 1), account)
+    assert auction.functions.outcome(AUCTION_ID).call() == [False, "0x" + "00" * 20, 0]
+    assert auction.functions.bridge().call() == chain.deployment.bridge
+
+
+def test_a_batch_not_signed_by_the_committee_settles_nothing(chain: Chain, auction) -> None:  # type: ignore[no-untyped-def]
+    item = _settle_item(auction, reply_nonce(1, 9, 0), AUCTION_ID, chain.accounts[3], 5)
+    with pytest.raises(errors.WrongSigningKey):
+        chain.execute([item], committee=Committee.new())
+    # the committee's signature over another price does not carry this item
+    signed = chain.sign_batch(
+        chain.encode([_settle_item(auction, reply_nonce(1, 9, 0), AUCTION_ID, chain.accounts[3], 6)])
+    )
+    with pytest.raises(errors.InvalidSignature):
+        chain.execute([item], signature=signed)
+    assert auction.functions.outcome(AUCTION_ID).call()[0] is False
+
+
+def _mine(chain: Chain, blocks: int) -> None:
+    chain.w3.provider.make_request(RPCEndpoint("anvil_mine"), [hex(blocks)])
+
+
+def _message(chain: Chain, tx_hash: str) -> BridgeMessage:
+    receipt = chain.w3.eth.get_transaction_receipt(tx_hash)  # type: ignore[arg-type]
+    (decoded,) = [decode_source_log(raw_log(e), bridge=chain.deployment.bridge, resources={}) for e in receipt["logs"]]
+    assert isinstance(decoded, BridgeMessage)
+    return decoded
+
+
+def test_sealed_bid_auction_end_to_end(chain: Chain, auction) -> None:  # type: ignore[no-untyped-def]
+    committee = EncryptionCommittee.new()
+    contract = SealedBidAuction(bytes.fromhex(auction.address[2:]))
+    registry = Registry([contract])
+    enclave = Enclave(committee, committee.keyring(), registry, contract.contract_id)
+
+    def submit(account: str, data: bytes) -> tuple[ConfidentialCall, ExecutionResult]:
+        payload = encrypt_call(committee.public_key, contract.contract_id, account, data)
+        sent = send_call(chain.w3, chain.deployment.bridge, account, payload)
+        call = confidential_call(_message(chain, sent.tx_hash))
+        result = enclave.run(call)
+        assert result.status is CallStatus.EXECUTED, result.reason
+        return call, result
+
+    seller, bidders = chain.accounts[2], chain.accounts[3:7]
+    close_block = chain.w3.eth.block_number + 20
+    opened, _ = submit(seller, encode_input(Open(close_block)))
+    auction_id = int.from_bytes(opened.call_id, "big")
+    amounts = [300, 900, 500, 900]  # a tie at 900: the earlier bid (bidders[1]) wins
+    for bidder, amount in zip(bidders, amounts, strict=True):
+        submit(bidder, encode_input(PlaceBid(auction_id, amount)))
+    _mine(chain, 20)
+    close_call, result = submit(bidders[0], encode_input(Close(auction_id)))
+    assert result.outputs == (
+        EthereumCall(contract.settlement, SETTLE_GAS, settle_calldata(auction_id, bytes.fromhex(bidders[1][2:]), 900)),
+    )
+    receipt = chain.execute(reply_items(close_call, result.outputs))
+    (settled,) = chain.events(receipt, "Settled", auction)
+    assert (settled["auctionId"], settled["winner"], settled["price"]) == (auction_id, bidders[1], 900)
+    # the losing bids are nowhere on chain: the payloads are ciphertexts, the settlement names the winner only
+    losing = [(a).to_bytes(16, "big") for a in (300, 500)] + [(a).to_bytes(32, "big") for a in (300, 500)]
+    for number in range(chain.deployment.block_number, chain.w3.eth.block_number + 1):
+        for tx in chain.w3.eth.get_block(number, full_transactions=True)["transactions"]:
+            data = bytes(tx["input"])  # type: ignore[index]
+            assert not any(x in data for x in losing)
+    assert enclave.restart() == enclave.state  # the enclave log replays (another t of the committee)

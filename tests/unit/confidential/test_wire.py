@@ -1,0 +1,234 @@
+"""Wire formats (bridge.confidential, the auction codec, the SDK payload): round trips, one encoding per value,
+strict decoders that raise only ConfidentialError, reply nonces that never collide."""
+
+from __future__ import annotations
+
+import contextlib
+
+import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
+
+from bridge.client.confidential import encrypt_call
+from bridge.confidential import (
+    CALL_CONTEXT,
+    NULL_CONTRACT_ID,
+    CallPayload,
+    CallStatus,
+    ConfidentialError,
+    EthereumCall,
+    ExecutionRecord,
+    PhalaPayout,
+    Querier,
+    QuerierKind,
+    Query,
+    QueryAnswer,
+    SignedQuery,
+    call_aad,
+    confidential_call,
+    decode_answer,
+    decode_call_payload,
+    decode_record,
+    decode_signed_query,
+    encode_answer,
+    encode_call_payload,
+    encode_record,
+    encode_signed_query,
+    is_call_payload,
+    reply_nonce,
+    result_digest,
+)
+from bridge.messages import MessageKind
+from enclave_signer.contracts.auction_codec import (
+    INPUT_SIZE,
+    BidOf,
+    BidPlaced,
+    Close,
+    Grant,
+    Granted,
+    Open,
+    Opened,
+    PlaceBid,
+    ResultOf,
+    Revoke,
+    Revoked,
+    Settled,
+    decode_event,
+    decode_input,
+    decode_query,
+    encode_event,
+    encode_input,
+    encode_query,
+)
+from enclave_signer.tdec import Ciphertext, threshold_decrypt
+from tests.unit.confidential.helpers import EncryptionCommittee, message
+
+b32 = st.binary(min_size=32, max_size=32)
+b20 = st.binary(min_size=20, max_size=20)
+u64 = st.integers(0, 2**64 - 1)
+u256 = st.integers(0, 2**256 - 1)
+queriers = st.one_of(
+    b20.map(lambda b: Querier(QuerierKind.ETHEREUM, b)), b32.map(lambda b: Querier(QuerierKind.ED25519, b))
+)
+sealed_events = st.binary(min_size=41, max_size=200)
+codes = st.text(alphabet="abcxyz019_", min_size=1, max_size=40)
+
+
+@st.composite
+def records(draw: st.DrawFn) -> ExecutionRecord:
+    status = draw(st.sampled_from(CallStatus))
+    refused = status is CallStatus.REFUSED
+    return ExecutionRecord(
+        draw(b32), draw(st.integers(1, 255)), draw(u64), draw(u64), status, draw(st.integers(0, 255)),
+        draw(codes) if refused else "", draw(st.text(max_size=50)) if refused else "", draw(u64),
+        () if refused else tuple(draw(st.lists(sealed_events, max_size=4))),
+    )  # fmt: skip
+
+
+@given(records())
+def test_records_round_trip(rec: ExecutionRecord) -> None:
+    raw = encode_record(rec)
+    assert decode_record(raw) == rec
+    for cut in (len(raw) - 1, 5, 40):
+        with pytest.raises(ConfidentialError):
+            decode_record(raw[:cut])
+    with pytest.raises(ConfidentialError, match="trailing"):
+        decode_record(raw + b"\x00")
+
+
+@settings(max_examples=300)
+@given(st.binary(max_size=400))
+def test_decoders_refuse_garbage_with_one_error_type(data: bytes) -> None:
+    for prefix in (b"", b"PHCC\x01", b"PHCR\x01", b"PHCQ\x01", b"PHCA\x01"):
+        for decode in (decode_call_payload, decode_record, decode_signed_query, decode_answer):
+            with contextlib.suppress(ConfidentialError):
+                decode(prefix + data)
+    for decode_auction in (decode_input, decode_event, decode_query):
+        with contextlib.suppress(ConfidentialError):
+            decode_auction(data)
+
+
+def test_record_invariants() -> None:
+    base = dict(contract_id=b"\x01" * 32, source_domain=1, source_nonce=1, position=0, key_version=1, first_seq=0)
+    with pytest.raises(ConfidentialError):
+        ExecutionRecord(**base, status=CallStatus.EXECUTED, code="x", reason="", events=())
+    with pytest.raises(ConfidentialError):
+        ExecutionRecord(**base, status=CallStatus.REFUSED, code="x", reason="", events=(b"\x00" * 50,))
+    with pytest.raises(ConfidentialError):
+        ExecutionRecord(**base, status=CallStatus.REFUSED, code="Bad Code", reason="", events=())
+    with pytest.raises(ConfidentialError):
+        ExecutionRecord(**base, status=CallStatus.REFUSED, code="x", reason="é" * 101, events=())
+
+
+@given(st.tuples(st.integers(1, 255), st.integers(0, 2**51 - 1), st.integers(0, 15)), st.data())
+def test_reply_nonces_are_unique_and_above_every_phala_deposit(key, data) -> None:  # type: ignore[no-untyped-def]
+    other = data.draw(st.tuples(st.integers(1, 255), st.integers(0, 2**51 - 1), st.integers(0, 15)))
+    n = reply_nonce(*key)
+    assert 2**63 <= n < 2**64
+    assert (n == reply_nonce(*other)) == (key == other)
+
+
+def test_reply_nonce_bounds() -> None:
+    with pytest.raises(ConfidentialError):
+        reply_nonce(1, 2**51, 0)
+    with pytest.raises(ConfidentialError):
+        reply_nonce(1, 1, 16)
+
+
+def test_result_digest_covers_every_output() -> None:
+    rec = ExecutionRecord(b"\x01" * 32, 1, 7, 0, CallStatus.EXECUTED, 1, "", "", 0, ())
+    outs = [EthereumCall(b"\x02" * 20, 100_000, b"\x01\x02"), PhalaPayout(b"\x03" * 32, 5)]
+    d = result_digest(rec, outs)
+    variants = [
+        [outs[0]],
+        [EthereumCall(b"\x02" * 20, 100_001, b"\x01\x02"), outs[1]],
+        [outs[0], PhalaPayout(b"\x03" * 32, 6)],
+        list(reversed(outs)),
+    ]
+    assert all(result_digest(rec, v) != d for v in variants)
+    assert result_digest(ExecutionRecord(b"\x01" * 32, 1, 7, 1, CallStatus.EXECUTED, 1, "", "", 0, ()), outs) != d
+    with pytest.raises(ConfidentialError):
+        EthereumCall(b"\x02" * 20, 0, b"")
+    with pytest.raises(ConfidentialError):
+        PhalaPayout(b"\x03" * 32, 0)
+
+
+@given(
+    b32, queriers, b32, st.binary(min_size=16, max_size=16), st.binary(max_size=100), st.binary(min_size=1, max_size=80)
+)
+def test_queries_round_trip(cid, querier, key, nonce, body, sig) -> None:  # type: ignore[no-untyped-def]
+    sq = SignedQuery(Query(cid, querier, key, nonce, body), sig)
+    assert decode_signed_query(encode_signed_query(sq)) == sq
+
+
+@given(b32, u64, st.booleans(), st.binary(max_size=100))
+def test_answers_round_trip(digest, as_of, ok, body) -> None:  # type: ignore[no-untyped-def]
+    a = QueryAnswer(digest, as_of, ok, "" if ok else "nope", body)
+    assert decode_answer(encode_answer(a)) == a
+    with pytest.raises(ConfidentialError):
+        encode_answer(QueryAnswer(digest, as_of, ok, "nope" if ok else "", body))
+
+
+def test_sdk_payload_is_bound_to_contract_and_caller(committee: EncryptionCommittee) -> None:
+    cid, caller = b"\x0c" * 32, b"\xaa" * 20
+    payload = encrypt_call(committee.public_key, cid, "0x" + caller.hex(), b"input")
+    assert is_call_payload(payload) and not is_call_payload(b"PHBI")
+    decoded = decode_call_payload(payload)
+    assert decoded.contract_id == cid and len(decoded.ciphertext) == 72 + 5
+    assert encode_call_payload(decoded) == payload
+    ct = Ciphertext.from_bytes(decoded.ciphertext)
+    shares = committee.decryption_shares(ct)
+    args = (committee.public_key, ct, shares, committee.verifying, 3)
+    assert threshold_decrypt(*args, call_aad(1, cid, caller), CALL_CONTEXT) == b"input"
+    for aad in (call_aad(1, b"\x0d" * 32, caller), call_aad(1, cid, b"\xab" * 20), call_aad(2, cid, caller)):
+        with pytest.raises(ValueError):
+            threshold_decrypt(*args, aad, CALL_CONTEXT)
+    with pytest.raises(ConfidentialError):
+        CallPayload(cid, b"\x00" * 71)
+    with pytest.raises(ConfidentialError):
+        CallPayload(cid, b"\x00" * 16_400)
+
+
+def test_confidential_call_from_messages(committee: EncryptionCommittee) -> None:
+    caller = b"\xaa" * 20
+    payload = encrypt_call(committee.public_key, b"\x0c" * 32, caller, b"x")
+    msg = message(caller, payload, 9, 1234)
+    call = confidential_call(msg)
+    assert (call.source_domain, call.source_nonce, call.caller, call.block_number) == (1, 9, caller, 1234)
+    assert call.call_id == msg.id and call.contract_id == b"\x0c" * 32
+    assert confidential_call(msg.model_copy(update={"kind": MessageKind.CONFIDENTIAL_CALL})) == call
+    with pytest.raises(ConfidentialError):
+        confidential_call(msg.model_copy(update={"payload": b"\x00plain"}))
+    with pytest.raises(ConfidentialError):
+        confidential_call(msg.model_copy(update={"kind": MessageKind.TRANSFER}))
+    garbled = confidential_call(msg.model_copy(update={"kind": MessageKind.CONFIDENTIAL_CALL, "payload": b"PHCC"}))
+    assert garbled.contract_id == NULL_CONTRACT_ID
+    assert "payload" not in repr(call)
+
+
+inputs = st.one_of(
+    u64.map(Open),
+    st.builds(PlaceBid, u256, st.integers(0, 2**128 - 1)),
+    u256.map(Close),
+    st.builds(Grant, u256, queriers),
+    st.builds(Revoke, u256, queriers),
+)
+events = st.one_of(
+    st.builds(Opened, u256, b20, u64),
+    st.builds(BidPlaced, u256, b20, st.integers(0, 2**128 - 1), u64),
+    st.builds(Settled, u256, b20, st.integers(0, 2**128 - 1)),
+    st.builds(Granted, b20, u256, queriers),
+    st.builds(Revoked, b20, u256, queriers),
+)
+
+
+@given(inputs, events, st.one_of(st.builds(BidOf, u256, b20), u256.map(ResultOf)))
+def test_auction_codec_round_trips(op, event, query) -> None:  # type: ignore[no-untyped-def]
+    raw = encode_input(op)
+    assert len(raw) == INPUT_SIZE and decode_input(raw) == op  # every input the same size
+    assert decode_event(encode_event(event)) == event
+    assert decode_query(encode_query(query)) == query
+    with pytest.raises(ConfidentialError):
+        decode_input(raw[:-1] + b"\x01")  # non-zero padding
+    if isinstance(event, BidPlaced):
+        assert len(encode_event(event)) == 77  # fixed width: the length says nothing about the amount
