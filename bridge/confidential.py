@@ -41,6 +41,7 @@ import re
 from collections.abc import Sequence
 from dataclasses import dataclass, field
 from enum import IntEnum
+from typing import Protocol
 
 from eth_utils.crypto import keccak
 
@@ -319,12 +320,21 @@ def reply_nonce(source_domain: int, source_nonce: int, index: int) -> int:
     return _REPLY_BASE | source_domain << 55 | source_nonce << 4 | index
 
 
-def reply_items(call: ConfidentialCall, outputs: Sequence[Output]) -> list[ContractCall]:
-    """The executeBatch call items (source domain REPLY_SOURCE_DOMAIN) for a result's Ethereum outputs."""
+class _Sourced(Protocol):
+    @property
+    def source_domain(self) -> int: ...
+
+    @property
+    def source_nonce(self) -> int: ...
+
+
+def reply_items(source: _Sourced, outputs: Sequence[Output]) -> list[ContractCall]:
+    """The executeBatch call items (source domain REPLY_SOURCE_DOMAIN) for the Ethereum outputs of the call `source`
+    (a ConfidentialCall or its ExecutionRecord); output i gets `reply_nonce(domain, nonce, i)`."""
     items = []
     for index, out in enumerate(outputs):
         if isinstance(out, EthereumCall):
-            nonce = reply_nonce(call.source_domain, call.source_nonce, index)
+            nonce = reply_nonce(source.source_domain, source.source_nonce, index)
             items.append(ContractCall(nonce, "0x" + out.target.hex(), out.gas_limit, out.data))
     return items
 

@@ -3,7 +3,9 @@ no losing bid anywhere outside the enclave (outputs, sealed events, records, dig
 
 from __future__ import annotations
 
+import io
 import logging
+from collections.abc import Iterator
 
 import pytest
 import structlog
@@ -17,6 +19,7 @@ from bridge.confidential import (
     reply_nonce,
 )
 from bridge.evm import encode_batch
+from bridge.telemetry import configure_logging
 from enclave_signer.contracts.auction import SETTLE_GAS, settle_calldata
 from enclave_signer.contracts.auction_codec import Close, Open, PlaceBid, Settled, encode_input
 from tests.unit.confidential.helpers import Enclave, SourceChain, address, amount_encodings
@@ -39,7 +42,18 @@ def _run_auction(enclave: Enclave, chain: SourceChain, amounts: list[int]) -> tu
     return auction_id, [close, result]
 
 
-def test_auction_end_to_end_reveals_only_winner_and_price(enclave: Enclave, chain: SourceChain) -> None:
+@pytest.fixture
+def own_logging() -> Iterator[None]:
+    """Other tests configure structlog (levels, renderers): set ours, put theirs back."""
+    saved = structlog.get_config()
+    structlog.configure(wrapper_class=structlog.make_filtering_bound_logger(logging.DEBUG))
+    try:
+        yield
+    finally:
+        structlog.configure(**saved)
+
+
+def test_auction_end_to_end_reveals_only_winner_and_price(enclave: Enclave, chain: SourceChain, own_logging) -> None:  # type: ignore[no-untyped-def]
     with structlog.testing.capture_logs() as logs:
         auction_id, (close, result) = _run_auction(enclave, chain, AMOUNTS)
     winner = BIDDERS[AMOUNTS.index(WINNING)]
@@ -48,6 +62,7 @@ def test_auction_end_to_end_reveals_only_winner_and_price(enclave: Enclave, chai
                                settle_calldata(auction_id, winner, WINNING))  # fmt: skip
     (item,) = reply_items(close, result.outputs)
     assert item.nonce == reply_nonce(1, close.source_nonce, 0) and item.data == out.data
+    assert reply_items(result.record, result.outputs) == [item]  # the record alone is enough to rebuild it
     encode_batch(1, REPLY_SOURCE_DOMAIN, [item])  # a valid executeBatch call item
     # every output of the whole auction is that one call
     assert enclave.outputs() == [out]
@@ -71,13 +86,20 @@ def test_auction_end_to_end_reveals_only_winner_and_price(enclave: Enclave, chai
     assert restored.value.auctions[auction_id].settled == Settled(auction_id, winner, WINNING)
 
 
-def test_no_secret_in_stdlib_logs_either(
-    enclave: Enclave, chain: SourceChain, caplog: pytest.LogCaptureFixture
+def test_no_secret_in_rendered_logs(
+    enclave: Enclave,
+    chain: SourceChain,
+    own_logging,
+    caplog: pytest.LogCaptureFixture,  # type: ignore[no-untyped-def]
 ) -> None:
+    out = io.StringIO()
+    configure_logging("json", "debug", stream=out)
     caplog.set_level(logging.DEBUG)
     _run_auction(enclave, chain, AMOUNTS)
+    rendered = out.getvalue() + caplog.text
+    assert rendered.count('"confidential_call"') == len(enclave.results)
     for needle in amount_encodings([a for a in AMOUNTS if a != WINNING]):
-        assert needle.decode("latin-1") not in caplog.text
+        assert needle.decode("latin-1") not in rendered
 
 
 def test_ties_go_to_the_earliest_bid(enclave: Enclave, chain: SourceChain) -> None:

@@ -8,6 +8,7 @@ import dataclasses
 import pytest
 
 from bridge.confidential import (
+    NULL_CONTRACT_ID,
     CallStatus,
     ConfidentialCall,
     decode_call_payload,
@@ -29,6 +30,8 @@ from enclave_signer.contracts import (
     execute,
     initial_state,
     replay,
+    route,
+    tally,
 )
 from enclave_signer.contracts.auction import Book
 from enclave_signer.contracts.auction_codec import BidPlaced, Close, Open, Opened, PlaceBid, encode_input
@@ -160,6 +163,7 @@ def test_ciphertext_for_another_contract_or_caller_is_refused(
         (b"PHCC\x01" + b"\x00" * 10, "malformed_payload"),  # truncated
         (b"PHCC\x02" + b"\x00" * 200, "malformed_payload"),  # unknown version
         (b"PHCC\x01" + bytes(32) + b"\x00" * 72, "unknown_contract"),  # the null contract id
+        (b"PHCC\x01" + b"\x07" * 32 + b"\x00" * 72, "unknown_contract"),  # an id nobody registered
     ],
 )
 def test_malformed_payloads_are_refused(committee: EncryptionCommittee, registry: Registry, payload, code) -> None:
@@ -167,8 +171,10 @@ def test_malformed_payloads_are_refused(committee: EncryptionCommittee, registry
     call = chain.call(ALICE, b"", payload=payload)
     ct = call_ciphertext(call, registry)
     assert isinstance(ct, RefusedCall) and ct.code == code
-    null = Enclave(committee, committee.keyring(), registry, call.contract_id)
+    assert ct.contract_id == route(call, registry) == NULL_CONTRACT_ID  # recorded in the null log
+    null = Enclave(committee, committee.keyring(), registry, NULL_CONTRACT_ID)
     _refused(null, call, code)
+    assert null.restart() == null.state
 
 
 def test_a_ciphertext_with_a_torsion_point_is_refused_before_any_share(
@@ -277,3 +283,14 @@ def test_reprs_do_not_show_plaintext(enclave: Enclave, chain: SourceChain, keyri
         assert "987654321" not in text and "3ade68b1" not in text, text
     assert "redacted" in repr(keyring)
     assert Opened(1, SELLER, 5) == Opened(1, SELLER, 5)
+
+
+def test_t_agreement_on_digests() -> None:
+    a, b = b"\x01" * 32, b"\x02" * 32
+    agreed = tally({1: a, 2: a, 3: b, 4: a}, 3)
+    assert (agreed.digest, agreed.supporters, agreed.dissenters) == (a, (1, 2, 4), (3,))
+    assert tally({1: a, 2: b, 3: a}, 3).digest is None  # only two agree
+    assert tally({1: a, 2: a, 3: b, 4: b}, 2).digest is None  # two digests reach t: no agreement
+    assert tally({}, 1).digest is None
+    with pytest.raises(ValueError):
+        tally({1: a}, 0)
