@@ -221,6 +221,10 @@ verifier = "chain"
         try:
             deadline = time.monotonic() + wait_s
             while True:  # every member must have joined (attested) before the ceremony
+                dead = [m for m in self.members if m.enclave is not None and not m.enclave.alive()]
+                if dead:
+                    tails = "\n".join(f"enclave {m.index}:\n{m.enclave.log_tail(15)}" for m in dead if m.enclave)
+                    raise CommitteeError(f"enclave(s) {[m.index for m in dead]} exited:\n{tails}")
                 status = await client.status()
                 if len(status.attested) >= self.n - 1 and len(status.members_up) == self.n:
                     break

@@ -46,6 +46,7 @@ def _run_auction(enclave: Enclave, chain: SourceChain, amounts: list[int]) -> tu
 def own_logging() -> Iterator[None]:
     """Other tests configure structlog (levels, renderers): set ours, put theirs back."""
     saved = structlog.get_config()
+    structlog.reset_defaults()  # whatever an earlier test left (processors, a warning-level filter)
     structlog.configure(wrapper_class=structlog.make_filtering_bound_logger(logging.DEBUG))
     try:
         yield
