@@ -69,6 +69,7 @@ class BridgeCommittee:
         self.addresses = json.loads(ADDRESSES.read_text())
         self.members: list[Member] = []
         self.network: NetworkInfo | None = None
+        self.record_block: int | None = None
 
     # ---- configs --------------------------------------------------------------------------------------------------
 
@@ -186,6 +187,7 @@ verifier = "chain"
         self._wait_sockets(timeout)
         record = asyncio.run(self._dkg(timeout))
         keys = record["group_keys"]
+        self.record_block = self._record_on_phala(record)
         self._register_ethereum_key(bytes.fromhex(keys["secp256k1"][2:]))
         self._fund_phala_bridge(bytes.fromhex(keys["ed25519"][2:]))
         for m in self.members:
@@ -235,6 +237,19 @@ verifier = "chain"
             return result.record.model_dump(mode="json")
         finally:
             await client.close()
+
+    def _record_on_phala(self, record: dict[str, Any]) -> int:
+        """Write the committee record on the Phala chain (from the devnet's operator account, //Alice)."""
+        from bridge.enclave_api import CommitteeRecord
+        from relayers.substrate import SubstrateClient, keypair_from_uri
+        from relayers.substrate.committee_records import write_record
+
+        with SubstrateClient(self.state.phala.ws_url) as phala:
+            written = write_record(
+                phala, keypair_from_uri("//Alice", phala.ss58_format), CommitteeRecord.model_validate(record)
+            )
+        log.info("committee_recorded", block=written.block_number, extrinsic=written.extrinsic_hash)
+        return written.block_number
 
     def _register_ethereum_key(self, group_pk: bytes) -> None:
         from web3 import Web3
