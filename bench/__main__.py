@@ -13,6 +13,7 @@ BENCHMARKS = {
     "signer": "bench.bench_signer",
     "gas": "bench.bench_gas",
     "committee": "bench.bench_committee",
+    "relayer": "bench.bench_relayer",
 }
 
 

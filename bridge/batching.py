@@ -16,7 +16,10 @@ T = TypeVar("T")
 @dataclass(frozen=True)
 class BatchPolicy:
     max_messages: int = 100
-    max_wait: float = 0.2  # seconds
+    # Seconds a batch may wait for more messages. 0 (the default) closes it once nothing more is queued: the
+    # pipeline signs one batch per destination at a time, so what arrives meanwhile forms the next batch, and a
+    # watcher hands over whole finalized blocks at once; waiting only adds latency (docs/performance.md).
+    max_wait: float = 0.0
     max_gas: int = 8_000_000
     base_gas: int = 60_000  # fixed cost of one batch transaction (signature check, calldata floor)
 

@@ -165,7 +165,7 @@ class ResourceSection(_Section):
 
 class BatchingSection(_Section):
     max_messages: Annotated[int, Field(ge=1, le=1000)] = 100
-    max_wait_ms: Annotated[int, Field(ge=0, le=60_000)] = 200
+    max_wait_ms: Annotated[int, Field(ge=0, le=60_000)] = 0  # see bridge.batching.BatchPolicy.max_wait
     max_gas: Annotated[int, Field(ge=100_000, le=30_000_000)] = 8_000_000
 
 

@@ -58,7 +58,7 @@ class BridgeCommittee:
         *,
         members: int = 5,
         threshold: int = 3,
-        batch_wait_ms: int = 50,
+        batch_wait_ms: int = 0,  # see bridge.batching.BatchPolicy.max_wait
     ) -> None:
         self.state = state
         self.supervisor = supervisor

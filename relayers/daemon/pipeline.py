@@ -214,11 +214,16 @@ class Pipeline:
                     queued.add(rec.id_hex)
                     ready.extend(batcher.add(dest.domain, rec.message, self.clock()))
                 ready.extend(batch for _, batch in batcher.due(self.clock()))
-            for batch in ready:
+            for n, batch in enumerate(ready):
                 ok = await self._sign_and_submit(dest, batch)
                 for m in batch:
                     queued.discard(m.id_hex)
                 if not ok:
+                    # The batches not tried are out of the batcher too: release their ids, or they would stay
+                    # `verified` and never be batched again.
+                    for later in ready[n + 1 :]:
+                        for m in later:
+                            queued.discard(m.id_hex)
                     await _sleep_or_stop(stop, backoff)
                     backoff = min(backoff * 2, self.config.max_backoff)
                     break
@@ -243,8 +248,12 @@ class Pipeline:
                 if not batch:
                     return True
             request = await dest.prepare(batch)
+            # The members check the messages against the request id for id, in order: hand them over as the
+            # destination planned them (its canonical order, without what it left out), not in arrival order.
+            by_id = {i.lower(): m for i, m in zip(ids, batch, strict=True)}
+            covered = [by_id[i.lower()] for i in request.message_ids if i.lower() in by_id]
             started = self.clock()
-            signature = await asyncio.wait_for(self.signer.sign(request, batch), self.config.signing_timeout)
+            signature = await asyncio.wait_for(self.signer.sign(request, covered), self.config.signing_timeout)
             self.metrics.signing.labels(dest.name).observe(self.clock() - started)
         except BatchNotExecutable as exc:
             self._settle_unexecutable(dest, exc)
