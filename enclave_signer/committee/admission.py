@@ -48,7 +48,7 @@ _DOMAIN = b"phala-bridge/committee/admission/v1\x00"
 _RECENT_NONCES = 16
 _ANSWER_EVERY = 0.2  # seconds: at most one evidence per challenger in this interval
 _ATTEST_ADAPTER: TypeAdapter[AttestChallenge | AttestEvidence] = TypeAdapter(
-    Annotated[AttestChallenge | AttestEvidence, Field(discriminator="type")]  # type: ignore[arg-type]
+    Annotated[AttestChallenge | AttestEvidence, Field(discriminator="type")]  # type: ignore[arg-type,maybe-unrecognized-str-typeform]
 )
 
 
