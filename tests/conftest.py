@@ -6,9 +6,15 @@ from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
+from hypothesis import HealthCheck, settings
 
 from bridge.config.schema import DevnetSection
 from bridge.devnet import Devnet, DevnetState
+
+# Property tests check logic, not speed: on a loaded 2-core machine input generation can be slow, and a timing-based
+# failure would be noise (speed is measured in bench/, never asserted in tests).
+settings.register_profile("phala-bridge", deadline=None, suppress_health_check=[HealthCheck.too_slow])
+settings.load_profile("phala-bridge")
 
 
 @pytest.fixture(scope="session")
