@@ -102,6 +102,8 @@ class FeedWatcher:
     def __init__(self, name: str, domain: int) -> None:
         self.name = name
         self.domain = domain
+        # No nonce limit here: the in-process figures leave out chain time, and confirm reports at once.
+        self.max_in_flight: int | None = None
         self.handed: dict[str, float] = {}
         self._queue: list[BridgeMessage] = []
         self._ready = asyncio.Event()
@@ -131,6 +133,8 @@ class RecordingDestination:
     def __init__(self, name: str, domain: int) -> None:
         self.name = name
         self.domain = domain
+        # No nonce limit here: the in-process figures leave out chain time, and confirm reports at once.
+        self.max_in_flight: int | None = None
         self.submitted: dict[str, float] = {}
         self.batch_sizes: list[int] = []
         self.first: tuple[bytes, bytes] | None = None  # (payload, signature), checked against the group key

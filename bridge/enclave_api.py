@@ -7,7 +7,7 @@ by `id` (a connection may carry several requests at once). Requests are `{"id": 
 "message": ..., "reasons": {...}}}`. No method ever returns a key share or a private key.
 
     method              params                                       result
-    status              -                                            StatusResult
+    status              relayer? (the member's relayer polling)      StatusResult
     attest              nonce                                        AttestResult (a quote over the identity key)
     dkg                 participants?, threshold?, timeout_s         CeremonyResult (the committee record)
     reshare             new_members, new_threshold, old_signers?     CeremonyResult (the new epoch's record)
@@ -250,9 +250,13 @@ class _Request(_Model):
     id: Annotated[int, Field(ge=0, lt=2**53)]
 
 
+class StatusParams(_Model):
+    relayer: bool = False  # the caller is this member's relayer: marks it attached, so this member may lead
+
+
 class StatusCall(_Request):
     method: Literal["status"]
-    params: _NoParams = _NoParams()
+    params: StatusParams = StatusParams()
 
 
 class AttestCall(_Request):
@@ -309,7 +313,8 @@ class StatusResult(_Model):
     threshold: int
     members: tuple[int, ...]  # the committee (record members, or the configured members before a DKG)
     members_up: tuple[int, ...]  # heard from within the heartbeat timeout (this member included)
-    leader: int | None  # the lowest-numbered member up
+    leader: int | None  # the lowest-numbered member up with its relayer attached (else the lowest up)
+    relaying: tuple[int, ...] = ()  # members up whose relayer is attached
     attested: tuple[int, ...]  # members whose quotes this enclave verified
     group_keys: GroupKeys | None
     record_digest: Hex32 | None

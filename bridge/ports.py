@@ -80,6 +80,10 @@ class Confirmation:
 class Destination(Protocol):
     name: str
     domain: int
+    # Batches the pipeline may have submitted and unconfirmed at once; None for no limit. A destination whose
+    # batches all spend one account nonce (Phala: the bridge account pays at its finalized nonce) says 1: a second
+    # batch prepared meanwhile would carry the same nonce and be dropped or refused.
+    max_in_flight: int | None
 
     async def already_executed(self, messages: Sequence[BridgeMessage]) -> frozenset[str]:
         """Ids the destination chain already records as executed: the final word."""

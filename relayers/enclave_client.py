@@ -39,6 +39,7 @@ from bridge.enclave_api import (
     SigningRequestModel,
     SignParams,
     SignResult,
+    StatusParams,
     StatusResult,
 )
 from bridge.messages import BridgeMessage
@@ -170,8 +171,10 @@ class EnclaveClient:
 
     # ---- methods --------------------------------------------------------------------------------------------------
 
-    async def status(self) -> StatusResult:
-        return StatusResult.model_validate(await self.call("status"))
+    async def status(self, *, relayer: bool = False) -> StatusResult:
+        """`relayer=True` only from this member's relayer daemon: it marks the relayer attached (it may lead)."""
+        params = StatusParams(relayer=True) if relayer else None
+        return StatusResult.model_validate(await self.call("status", params))
 
     async def attest(self, nonce: bytes) -> AttestResult:
         return AttestResult.model_validate(await self.call("attest", AttestParams(nonce=nonce)))

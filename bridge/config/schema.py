@@ -144,6 +144,8 @@ class CommitteeSection(_Section):
     round_timeout_ms: Annotated[int, Field(ge=50, le=600_000)] = 2_000
     heartbeat_interval_ms: Annotated[int, Field(ge=50, le=60_000)] = 1_000
     heartbeat_timeout_ms: Annotated[int, Field(ge=100, le=600_000)] = 3_500
+    # A relayer silent this long hands its member's lead over (docs/committee.md, "Who leads").
+    relayer_timeout_ms: Annotated[int, Field(ge=100, le=600_000)] = 10_000
     api_max_connections: Annotated[int, Field(ge=1, le=1024)] = 16
 
     @model_validator(mode="after")

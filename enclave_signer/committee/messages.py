@@ -166,6 +166,7 @@ class AttestEvidence(_Payload):
 class Heartbeat(_Payload):
     epoch: Annotated[int, Field(ge=0, lt=2**64)]
     has_keys: bool
+    relaying: bool = False  # this member's relayer is attached (see heartbeat.py: it decides the leader)
 
 
 class Done(_Payload):

@@ -32,7 +32,7 @@ from enclave_signer.committee.channel import Channel, Received
 from enclave_signer.committee.envelope import MAX_ENVELOPE_SIZE, Envelope
 from enclave_signer.committee.errors import EnvelopeRejectedError, TooManySessionsError, TransportError
 from enclave_signer.committee.heartbeat import Liveness, heartbeat_session
-from enclave_signer.committee.messages import Heartbeat, SignRequest, encode
+from enclave_signer.committee.messages import Heartbeat, PayloadError, SignRequest, decode, encode
 from enclave_signer.committee.metrics import CommitteeMetrics
 from enclave_signer.committee.replay import ReplayGuard
 from enclave_signer.committee.sessions.common import (
@@ -85,6 +85,9 @@ class CommitteeConfig:
     epoch: int = 1  # the epoch to start in without sealed keys (a member joining by resharing: the new epoch)
     heartbeat_interval: float = 1.0
     heartbeat_timeout: float = 3.5
+    # How long after its last poll a relayer still counts as attached. Longer than a relayer restart (~2-3 s), so a
+    # restart does not move the lead; a dead or hung relayer hands it over within this time.
+    relayer_timeout: float = 10.0
     attest_interval: float = 1.0
     sessions: SessionSettings = field(default_factory=SessionSettings)
 
@@ -141,7 +144,7 @@ class CommitteeNode:
             publish=self._publish,
             interval=config.attest_interval,
         )
-        self.liveness = Liveness(config.member_id, config.heartbeat_timeout)
+        self.liveness = Liveness(config.member_id, config.heartbeat_timeout, relayer_timeout=config.relayer_timeout)
         if keys is None and keystore is not None:
             keys = keystore.load()
         self._keys = keys
@@ -251,11 +254,20 @@ class CommitteeNode:
             await self._dispatch(await self.channel.local.get())
 
     async def _dispatch(self, msg: Received) -> None:
-        if not msg.local:
-            self.liveness.saw(msg.sender)
         kind = msg.kind
         if kind == "hb":
+            if not msg.local:
+                try:
+                    beat = decode(Heartbeat, msg.payload, kind="hb")
+                except PayloadError as exc:
+                    # Authenticated but malformed: still a sign of life; its relayer flag is unknown.
+                    self._log.warning("heartbeat_malformed", sender=msg.sender, error=str(exc))
+                    self.liveness.saw(msg.sender)
+                else:
+                    self.liveness.saw(msg.sender, relaying=beat.relaying)
             return
+        if not msg.local:
+            self.liveness.saw(msg.sender)
         try:
             if kind in _LEADER_KINDS:
                 leading = self._leading.get(msg.session_id)
@@ -282,7 +294,7 @@ class CommitteeNode:
         while True:
             epoch = self._epoch
             if self.channel.can_sign(epoch):
-                body = encode(Heartbeat(epoch=epoch, has_keys=self._keys is not None))
+                body = encode(Heartbeat(epoch=epoch, has_keys=self._keys is not None, relaying=self.liveness.relaying))
                 await self.channel.broadcast(epoch, heartbeat_session(self.committee_id, epoch), "hb", body)
             await asyncio.sleep(self.config.heartbeat_interval)
 
@@ -395,7 +407,10 @@ class CommitteeNode:
         )
         return await self._lead(session, session.run)
 
-    def status(self) -> StatusResult:
+    def status(self, *, relayer: bool = False) -> StatusResult:
+        """The committee view; `relayer=True` is our relayer's poll, which marks it attached (it may lead)."""
+        if relayer:
+            self.liveness.relayer_polled()
         keys = self._keys
         connected = getattr(self.transport, "connected", True)
         return StatusResult(
@@ -407,6 +422,7 @@ class CommitteeNode:
             members=self.committee_members,
             members_up=self.members_up(),
             leader=self.leader(),
+            relaying=self.liveness.relayers(self.committee_members),
             attested=self.channel.directory.member_ids,
             group_keys=None if keys is None else keys.record.group_keys,
             record_digest=None if keys is None else keys.record.digest(),

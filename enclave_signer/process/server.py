@@ -176,7 +176,7 @@ class ApiServer:
     async def _call(self, request: ApiRequest) -> ApiResponse:
         node = self.node
         if isinstance(request, StatusCall):
-            return ApiResponse.success(request.id, node.status())
+            return ApiResponse.success(request.id, node.status(relayer=request.params.relayer))
         if isinstance(request, AttestCall):
             q = node.attest(request.params.nonce)
             info = QuoteInfo(**q.model_dump(), digest=q.digest())

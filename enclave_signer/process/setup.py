@@ -77,6 +77,7 @@ def committee_config(cfg: NodeConfig, c: CommitteeSection) -> CommitteeConfig:
         epoch=c.epoch,
         heartbeat_interval=c.heartbeat_interval_ms / 1000,
         heartbeat_timeout=c.heartbeat_timeout_ms / 1000,
+        relayer_timeout=c.relayer_timeout_ms / 1000,
         sessions=sessions,
     )
 

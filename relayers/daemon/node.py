@@ -38,7 +38,8 @@ class RelayerParts:
 
 
 class LeaderView:
-    """Who leads, from the local enclave's heartbeat view; refreshed in the background."""
+    """Who leads, from the local enclave's heartbeat view; refreshed in the background. Each refresh is also this
+    relayer's sign of life: the enclave tells the committee its relayer is attached, which makes it eligible to lead."""
 
     def __init__(self, enclave: EnclaveClient, member_id: int, metrics: RelayerMetrics) -> None:
         self.enclave = enclave
@@ -46,6 +47,7 @@ class LeaderView:
         self.metrics = metrics
         self.leader: int | None = None
         self.members_up: tuple[int, ...] = ()
+        self.relaying: tuple[int, ...] = ()  # members whose relayer is attached (who may lead)
         self.enclave_ok = False
         self.updated = 0.0
 
@@ -54,7 +56,7 @@ class LeaderView:
 
     async def refresh(self) -> None:
         try:
-            status = await self.enclave.status()
+            status = await self.enclave.status(relayer=True)
         except EnclaveClientError as exc:
             if self.enclave_ok:
                 log.warning("enclave_unreachable", error=str(exc))
@@ -63,6 +65,7 @@ class LeaderView:
         if status.leader != self.leader:
             log.info("leader_changed", leader=status.leader, me=self.member_id, members_up=list(status.members_up))
         self.leader, self.members_up, self.enclave_ok = status.leader, status.members_up, status.has_keys
+        self.relaying = status.relaying
         self.metrics.committee_up.set(len(status.members_up))
         self.updated = time.monotonic()
 
@@ -96,6 +99,7 @@ async def run_relayer(parts: RelayerParts, stop: asyncio.Event) -> None:
             "member_id": parts.member_id,
             "leader": view.leader,
             "members_up": list(view.members_up),
+            "relaying": list(view.relaying),
             "enclave": view.enclave_ok,
             "stages": stages,
             "messages": parts.store.counts(),

@@ -81,6 +81,7 @@ class Pipeline:
         self._confirm_queue: asyncio.Queue[_InFlight] = asyncio.Queue()
         self._observed_at: dict[str, float] = {}  # id -> monotonic time first seen by this process (latency metric)
         self._wake_signers = asyncio.Event()
+        self._in_flight: dict[int, set[str]] = {}  # destination -> tx hashes submitted and not yet settled
         self.healthy: dict[str, bool] = {}
 
     # ---- lifecycle -------------------------------------------------------------------------------------------
@@ -97,9 +98,7 @@ class Pipeline:
             if rec.dest_tx:
                 by_tx.setdefault((rec.message.dest_domain, rec.dest_tx), []).append(rec)
         for (domain, tx), recs in by_tx.items():
-            self._confirm_queue.put_nowait(
-                _InFlight(recs[0].batch_id or tx, domain, tx, tuple(r.id_hex for r in recs), self.clock())
-            )
+            self._track(_InFlight(recs[0].batch_id or tx, domain, tx, tuple(r.id_hex for r in recs), self.clock()))
         if by_tx:
             log.info("recovered_submitted_for_confirmation", batches=len(by_tx), messages=len(submitted))
 
@@ -206,7 +205,7 @@ class Pipeline:
         backoff = self.config.retry_backoff
         while not stop.is_set():
             ready: list[list[BridgeMessage]] = []
-            if self.is_leader(dest.domain):
+            if self.is_leader(dest.domain) and not self._full(dest):
                 # Messages being signed or confirmed are no longer `verified`, so only `queued` needs tracking.
                 for rec in self.store.in_state(MessageState.VERIFIED, dest_domain=dest.domain, limit=10_000):
                     if rec.id_hex in queued:
@@ -215,6 +214,12 @@ class Pipeline:
                     ready.extend(batcher.add(dest.domain, rec.message, self.clock()))
                 ready.extend(batch for _, batch in batcher.due(self.clock()))
             for n, batch in enumerate(ready):
+                if self._full(dest):
+                    # Wait for the batch in flight to settle; these go back to `verified` handling next round.
+                    for later in ready[n:]:
+                        for m in later:
+                            queued.discard(m.id_hex)
+                    break
                 ok = await self._sign_and_submit(dest, batch)
                 for m in batch:
                     queued.discard(m.id_hex)
@@ -228,7 +233,7 @@ class Pipeline:
                     backoff = min(backoff * 2, self.config.max_backoff)
                     break
                 backoff = self.config.retry_backoff
-            if ready:
+            if ready and not self._full(dest):
                 continue
             deadline = batcher.next_deadline()
             wait = self.config.poll_interval if deadline is None else max(0.0, deadline - self.clock())
@@ -289,8 +294,20 @@ class Pipeline:
         self.metrics.messages.labels("submitted", dest.name).inc(len(ids))
         self.metrics.batch_size.labels(dest.name).observe(len(ids))
         log.info("submitted", destination=dest.name, batch_id=batch_id, tx=tx_hash, messages=len(ids))
-        self._confirm_queue.put_nowait(_InFlight(batch_id, dest.domain, tx_hash, tuple(ids), now))
+        self._track(_InFlight(batch_id, dest.domain, tx_hash, tuple(ids), now))
         return True
+
+    def _track(self, item: _InFlight) -> None:
+        self._in_flight.setdefault(item.destination, set()).add(item.tx_hash)
+        self._confirm_queue.put_nowait(item)
+
+    def _settled(self, item: _InFlight) -> None:
+        self._in_flight.get(item.destination, set()).discard(item.tx_hash)
+        self._wake_signers.set()  # a destination that was full may take the next batch now
+
+    def _full(self, dest: Destination) -> bool:
+        limit = dest.max_in_flight
+        return limit is not None and len(self._in_flight.get(dest.domain, ())) >= limit
 
     def _settle_unexecutable(self, dest: Destination, exc: BatchNotExecutable) -> None:
         if exc.executed:
@@ -342,7 +359,9 @@ class Pipeline:
                 self.metrics.failures.labels("confirm", type(exc).__name__).inc()
                 log.warning("confirm_failed", tx=item.tx_hash, error=str(exc))
                 settled = False
-            if not settled:
+            if settled:
+                self._settled(item)
+            else:
                 await _sleep_or_stop(stop, self.config.confirm_interval)
                 self._confirm_queue.put_nowait(item)
 

@@ -83,6 +83,7 @@ class EthereumDestination:
         if submitter_key is None and config.submitter_key_file is not None:
             submitter_key = load_submitter_key(config.submitter_key_file)
         self.submitter = Submitter(config, submitter_key, clock) if submitter_key is not None else None
+        self.max_in_flight: int | None = None  # the submitter manages its own account nonces; batches overlap
         self._refused: dict[str, str] = {}  # left out of a prepared batch for good; reported by its confirm
         self._executed_early: set[str] = set()  # found executed by prepare; reported by its confirm
         self._sent: dict[str, SentBatch] = {}  # handle -> what the transaction carries

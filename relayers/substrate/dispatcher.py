@@ -68,6 +68,8 @@ class PhalaDestination:
         self.config = config
         self.name = config.name
         self.domain = config.domain
+        # Every batch is signed at the bridge account's finalized nonce: one in flight at a time (docs/relayer.md).
+        self.max_in_flight: int | None = 1
         self.session = session or ClientSession(config.url, timeout=config.rpc_timeout)
         self.index = ExecutedIndex(config)
         self.isolator = FailureIsolator()

@@ -278,6 +278,26 @@ def test_leader_failover(bridge: FaultBridge) -> None:
     _finish(bridge, [to_phala, to_eth], marks, settled_on=(LEADER, 2))
 
 
+def test_dead_relayer_behind_a_live_enclave_hands_over_the_lead(bridge: FaultBridge) -> None:
+    """The leader's relayer dies and stays dead; its enclave keeps beating. Member 2 must take the lead (its
+    enclave stops saying member 1 relays) and deliver both ways, while enclave 1 stays up and in the committee.
+    Before leadership followed relayers, the bridge stalled here: enclave 1 kept the lead and nobody relayed."""
+    marks = _marks(bridge)
+    bridge.kill_relayer(LEADER)
+    to_phala = bridge.deposit_to_phala(2, 13)
+    to_eth = _to_ethereum(bridge, 23, members=(2, 3, 4, 5))
+    wait_for("member 2 leading", lambda: bridge.leader_seen_by(2) == 2 and bridge.leader_seen_by(3) == 2)
+    health = bridge.health(2) or {}
+    assert sorted(health.get("members_up", [])) == list(range(1, 6))  # enclave 1 is up: only its relayer is gone
+    assert LEADER not in health.get("relaying", [LEADER])
+    bridge.wait_delivered([to_phala, to_eth])
+    wait_for("member 2 to settle both", lambda: bridge.settled_on([to_phala.message_id, to_eth.message_id], (2,)))
+    # The relayer returns: member 1 leads again and reconciles what member 2 delivered.
+    bridge.start_relayer(LEADER)
+    wait_for("the committee whole again", bridge.members_whole)
+    _finish(bridge, [to_phala, to_eth], marks, settled_on=(LEADER, 2))
+
+
 # ---- 4. A reorg within the confirmation depth ------------------------------------------------------------------
 
 

@@ -88,6 +88,7 @@ class Cluster:
             epoch=epoch,
             heartbeat_interval=0.1,
             heartbeat_timeout=0.6,
+            relayer_timeout=0.6,
             attest_interval=0.1,
             sessions=FAST,
         )

@@ -3,6 +3,9 @@ from heartbeats."""
 
 from __future__ import annotations
 
+import asyncio
+import contextlib
+
 import nacl.public
 import pytest
 
@@ -67,5 +70,49 @@ def test_members_up_and_the_leader_follow_heartbeats() -> None:
             await until(lambda: node.leader() == 2, what="member 2 to lead once member 1 is silent")
             assert node.members_up() == (2, 3, 4, 5)
             await until(lambda: node.metrics.members_up._value.get() == 4, what="the gauge")  # type: ignore[attr-defined]
+
+    run(scenario)
+
+
+def test_the_leader_is_the_lowest_member_whose_relayer_is_attached() -> None:
+    """An enclave alive behind a dead relayer must hand over the lead: otherwise nobody relays."""
+
+    async def scenario() -> None:
+        async with cluster() as c:
+            await with_dkg(c)
+            polling = {1, 2, 3}  # members whose relayer polls `status(relayer=True)`
+
+            async def relayers() -> None:
+                while True:
+                    for m in tuple(polling):
+                        c.node(m).status(relayer=True)
+                    await asyncio.sleep(0.05)
+
+            task = asyncio.create_task(relayers())
+            try:
+                views = [c.node(m) for m in IDS]
+                await until(lambda: all(v.status().relaying == (1, 2, 3) for v in views), what="relayers 1-3 seen")
+                assert {v.leader() for v in views} == {1}
+                polling.discard(1)  # member 1's relayer dies; its enclave keeps beating
+                await until(lambda: all(v.leader() == 2 for v in views), what="member 2 to lead")
+                assert all(v.members_up() == IDS for v in views)  # enclave 1 is still up, only not leading
+                assert all(v.status().relaying == (2, 3) for v in views)
+                polling.add(1)  # the relayer returns: member 1 leads again
+                await until(lambda: all(v.leader() == 1 for v in views), what="member 1 to lead again")
+            finally:
+                task.cancel()
+                with contextlib.suppress(asyncio.CancelledError):
+                    await task
+
+    run(scenario)
+
+
+def test_without_any_relayer_attached_the_lowest_member_up_leads() -> None:
+    async def scenario() -> None:
+        async with cluster() as c:
+            await with_dkg(c)
+            node = c.node(4)
+            await until(lambda: node.members_up() == IDS, what="every member heard")
+            assert node.status().relaying == () and node.leader() == 1
 
     run(scenario)

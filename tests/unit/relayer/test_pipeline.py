@@ -56,10 +56,12 @@ class FakeDestination:
     name = "phala"
     domain = 2
 
-    def __init__(self) -> None:
+    def __init__(self, max_in_flight: int | None = None) -> None:
+        self.max_in_flight = max_in_flight
         self.executed: list[str] = []
         self.submissions = 0
         self.drop_next = 0
+        self.hold = False  # confirmations stay pending while set
         self.txs: dict[str, tuple[str, ...]] = {}
 
     async def already_executed(self, messages: Sequence[BridgeMessage]) -> frozenset[str]:
@@ -82,6 +84,8 @@ class FakeDestination:
         return tx
 
     async def confirm(self, tx_hash: str, message_ids: Sequence[str]) -> Confirmation:
+        if self.hold:
+            return Confirmation(pending=True)
         if not self.txs[tx_hash]:
             return Confirmation(dropped=True)
         return Confirmation(executed=frozenset(self.txs[tx_hash]))
@@ -103,8 +107,10 @@ class FakeSigner:
         return b"sig:" + request.payload
 
 
-def _pipeline(tmp_path: Path, watcher: FakeWatcher, dest: FakeDestination, signer: FakeSigner) -> Pipeline:
-    cfg = PipelineConfig(poll_interval=0.01, confirm_interval=0.01, retry_backoff=0.01, batch=BatchPolicy(10, 0.01))
+def _pipeline(
+    tmp_path: Path, watcher: FakeWatcher, dest: FakeDestination, signer: FakeSigner, batch: int = 10
+) -> Pipeline:
+    cfg = PipelineConfig(poll_interval=0.01, confirm_interval=0.01, retry_backoff=0.01, batch=BatchPolicy(batch, 0.01))
     return Pipeline(
         store=open_store(f"sqlite:///{tmp_path}/s.db"),
         policy=BridgePolicy.of([PHA]),
@@ -180,3 +186,34 @@ def test_restart_after_crash_executes_exactly_once(tmp_path: Path, crash_state: 
     asyncio.run(_run_until(second, lambda: _states(second).get("executed") == 2))
     assert sorted(dest.executed) == sorted([_msg(1).id_hex, _msg(2).id_hex])
     assert dest.submissions == 1  # never a second submission: either recovered by confirm or by re-sign
+
+
+@pytest.mark.parametrize("max_in_flight", [1, None])
+def test_a_destination_with_one_batch_in_flight_gets_the_next_only_after_a_confirmation(
+    tmp_path: Path, max_in_flight: int | None
+) -> None:
+    """Phala pays every batch at the bridge account's finalized nonce: a second batch prepared while the first is
+    unconfirmed would carry the same nonce. With `max_in_flight = 1` the pipeline waits; without a limit it does not."""
+    dest = FakeDestination(max_in_flight)
+    dest.hold = True
+    p = _pipeline(tmp_path, FakeWatcher([_msg(1), _msg(2), _msg(3)]), dest, FakeSigner(), batch=1)
+
+    async def scenario() -> None:
+        stop = asyncio.Event()
+        task = asyncio.create_task(p.run(stop))
+        try:
+            async with asyncio.timeout(10):
+                while dest.submissions < 1:
+                    await asyncio.sleep(0.01)
+            await asyncio.sleep(0.3)  # ~30 poll and confirm rounds with the first batch pending
+            assert dest.submissions == (1 if max_in_flight == 1 else 3)
+            dest.hold = False
+            async with asyncio.timeout(10):
+                while _states(p).get("executed") != 3:
+                    await asyncio.sleep(0.01)
+            assert dest.submissions == 3 and sorted(dest.executed) == sorted(_msg(i).id_hex for i in (1, 2, 3))
+        finally:
+            stop.set()
+            await task
+
+    asyncio.run(scenario())
