@@ -21,6 +21,7 @@ from bridge.ports import SigningRequest
 __all__ = [
     "AllowAllDecryptions",
     "BatchVerifier",
+    "ChainFollower",
     "DecryptionVerifier",
     "DenyAllDecryptions",
     "PolicyVerifier",
@@ -42,6 +43,14 @@ class SigningRefusal(Exception):
 class BatchVerifier(Protocol):
     async def check(self, request: SigningRequest, messages: Sequence[BridgeMessage]) -> None:
         """Return if this member agrees to sign `request.payload` for `messages`; raise `SigningRefusal` if not."""
+        ...
+
+
+@runtime_checkable
+class ChainFollower(Protocol):
+    async def follow(self) -> None:
+        """Run until cancelled: keep this member's own view of the chains current in the background, so that a
+        signing session finds the blocks it needs already read instead of reading them while the leader waits."""
         ...
 
 

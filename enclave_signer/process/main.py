@@ -15,7 +15,7 @@ from bridge.config.schema import NodeConfig
 from bridge.enclave_api import GroupKeys
 from enclave_signer.committee.mqtt_transport import MqttTransport
 from enclave_signer.committee.node import CommitteeNode
-from enclave_signer.committee.verification import BatchVerifier
+from enclave_signer.committee.verification import BatchVerifier, ChainFollower
 from enclave_signer.keystore import Keystore, KeystoreError
 from enclave_signer.measurement import current_measurement
 from enclave_signer.process.server import ApiServer, SocketInUseError
@@ -92,10 +92,15 @@ async def _main(cfg: NodeConfig, verifier: BatchVerifier | VerifierFactory | Non
                 measurement=current_measurement().short(),
                 identity_public_key=identity.public_key.hex(),
             )
+            follower = None
+            if isinstance(verifier, ChainFollower):
+                follower = tg.create_task(verifier.follow(), name="chain-follower")
             stop_task = tg.create_task(stop.wait(), name="stop-signal")
             await asyncio.wait([node_task, stop_task], return_when=asyncio.FIRST_COMPLETED)
             node_task.cancel()
             stop_task.cancel()
+            if follower is not None:
+                follower.cancel()
     finally:
         await server.close()
         with contextlib.suppress(Exception):

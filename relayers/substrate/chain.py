@@ -6,8 +6,9 @@ bounded by the client's timeout.
 
 from __future__ import annotations
 
+from collections import OrderedDict
 from dataclasses import dataclass
-from typing import Any
+from typing import Any, Generic, TypeVar
 
 from scalecodec.base import ScaleBytes
 from scalecodec.utils.ss58 import ss58_decode
@@ -19,6 +20,8 @@ from relayers.substrate.errors import RpcError, UnsupportedRuntime
 from relayers.substrate.events import ChainEvent, DispatchFailure
 from relayers.substrate.payload import RuntimeFacts, SignedExtension, UnsupportedExtension, signing_payload
 from relayers.substrate.scale import signed_extrinsic_signer
+
+V = TypeVar("V")
 
 
 @dataclass(frozen=True)
@@ -58,13 +61,20 @@ class ChainReader:
     def __init__(self, client: SubstrateClient) -> None:
         self.client = client
         self._facts: dict[tuple[int, int], RuntimeFacts] = {}
+        # What a block hash names never changes: remember the last few numbers and runtime versions, so the
+        # verifiers' per-session reads of a head they have already seen cost no round trip.
+        self._numbers: _Memo[int] = _Memo(256)
+        self._versions: _Memo[tuple[int, int]] = _Memo(256)
 
     # -- blocks ----------------------------------------------------------------------------------------------------
 
     def finalized_head(self) -> ChainPosition:
         block_hash = str(self.client.rpc("chain_getFinalizedHead", []))
-        header = self.client.rpc("chain_getHeader", [block_hash])
-        return ChainPosition(int(header["number"], 16), block_hash)
+        number = self._numbers.get(block_hash)
+        if number is None:
+            header = self.client.rpc("chain_getHeader", [block_hash])
+            number = self._numbers.put(block_hash, int(header["number"], 16))
+        return ChainPosition(number, block_hash)
 
     def block_hash(self, number: int) -> str | None:
         result = self.client.rpc("chain_getBlockHash", [number])
@@ -124,8 +134,10 @@ class ChainReader:
     def runtime_facts(self, block_hash: str) -> RuntimeFacts:
         """The runtime's call indices, extensions and versions at `block_hash`; checked once per runtime version
         against substrate-interface's own encoding, so a runtime the hand encoders do not fit is refused."""
-        version = self.client.rpc("state_getRuntimeVersion", [block_hash])
-        key = (int(version["specVersion"]), int(version["transactionVersion"]))
+        key = self._versions.get(block_hash)
+        if key is None:
+            version = self.client.rpc("state_getRuntimeVersion", [block_hash])
+            key = self._versions.put(block_hash, (int(version["specVersion"]), int(version["transactionVersion"])))
         cached = self._facts.get(key)
         if cached is not None:
             return cached
@@ -196,6 +208,23 @@ def _extensions(si: Any) -> tuple[SignedExtension, ...]:
         SignedExtension(str(e["identifier"]), empty(int(e["ty"])), empty(int(e["additional_signed"])))
         for e in next(iter(si.metadata.value[1].values()))["extrinsic"]["signed_extensions"]
     )
+
+
+class _Memo(Generic[V]):
+    """A small bounded map, oldest out first."""
+
+    def __init__(self, size: int) -> None:
+        self._size = size
+        self._items: OrderedDict[str, V] = OrderedDict()
+
+    def get(self, key: str) -> V | None:
+        return self._items.get(key)
+
+    def put(self, key: str, value: V) -> V:
+        self._items[key] = value
+        while len(self._items) > self._size:
+            self._items.popitem(last=False)
+        return value
 
 
 __all__ = ["AccountState", "ChainReader", "RawBlock", "SignedExtrinsic", "account_bytes"]

@@ -9,6 +9,7 @@ would be checkpointed (docs/phala-side.md).
 
 from __future__ import annotations
 
+import asyncio
 from collections.abc import Sequence
 
 import structlog
@@ -30,9 +31,14 @@ class PhalaSourceVerifier:
         self._watcher = PhalaWatcher(config, session=session)
         self._position: ChainPosition | None = None
         self._seen: dict[str, BridgeMessage] = {}
+        self._reading = asyncio.Lock()  # the background follower and a signing session both catch up
 
     async def catch_up(self) -> ChainPosition | None:
         """Read every finalized block not read yet."""
+        async with self._reading:
+            return await self._catch_up()
+
+    async def _catch_up(self) -> ChainPosition | None:
         for _ in range(_MAX_CATCH_UP_POLLS):
             result = await self._watcher.poll(self._position)
             for m in result.messages:

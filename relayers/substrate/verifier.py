@@ -6,6 +6,7 @@ it signs: nothing in the request is trusted except as something to compare again
 
 from __future__ import annotations
 
+from collections import OrderedDict
 from collections.abc import Sequence
 
 from bridge.messages import BridgeMessage
@@ -23,6 +24,12 @@ class PhalaVerifier:
         self.config = config
         self.session = session or ClientSession(config.url, timeout=config.rpc_timeout)
         self.index = ExecutedIndex(config)
+        self._nonces: OrderedDict[str, int] = OrderedDict()  # finalized block hash -> the bridge account's nonce
+
+    async def follow_once(self) -> None:
+        """Bring the executed index (and the nonce at the head) up to the finalized head in the background, so a
+        signing session finds them current and reads only the head."""
+        await self.session.run(lambda r: self._facts(r, []))
 
     async def facts(self, ids: Sequence[str]) -> ChainFacts:
         return await self.session.run(lambda r: self._facts(r, list(ids)))
@@ -43,9 +50,19 @@ class PhalaVerifier:
             domain=self.config.domain,
             bridge_account=self.config.bridge_account,
             resource_id=self.config.resource_id,
-            account_nonce=reader.account(self.config.bridge_account, head.block_hash).nonce,
+            account_nonce=self._nonce_at(reader, head.block_hash),
             executed=self.index.executed_among(ids),
         )
+
+    def _nonce_at(self, reader: ChainReader, block_hash: str) -> int:
+        # A finalized block's state never changes: its nonce is read once.
+        nonce = self._nonces.get(block_hash)
+        if nonce is None:
+            nonce = reader.account(self.config.bridge_account, block_hash).nonce
+            self._nonces[block_hash] = nonce
+            while len(self._nonces) > 64:
+                self._nonces.popitem(last=False)
+        return nonce
 
 
 __all__ = ["PhalaVerifier"]

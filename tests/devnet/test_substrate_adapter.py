@@ -344,3 +344,49 @@ def test_a_request_built_for_other_messages_fails_the_rebuild(bridge: Bridge) ->
     finally:
         dest.close()
         signer.verifier.close()
+
+
+def _count_reads(verifier: PhalaVerifier, calls: list[str]) -> None:
+    """Record every RPC the verifier's own connection makes from now on."""
+
+    def wrap(reader: ChainReader) -> None:
+        client = reader.client
+        rpc, query = client.rpc, client.query
+
+        def counted_rpc(method: str, params: list[object]) -> object:
+            calls.append(method)
+            return rpc(method, params)
+
+        def counted_query(*args: object, **kwargs: object) -> object:
+            calls.append("query")
+            return query(*args, **kwargs)  # type: ignore[arg-type]
+
+        client.rpc = counted_rpc  # type: ignore[method-assign]
+        client.query = counted_query  # type: ignore[method-assign,assignment]
+
+    verifier.session.run_sync(wrap)
+
+
+def test_a_verifier_that_follows_the_chain_reads_only_the_head_in_a_session(bridge: Bridge) -> None:
+    """The enclave's follower keeps the executed index and the bridge account's nonce current between sessions;
+    a session then costs one round trip (the finalized head) instead of reading every block since the last one."""
+    followed, cold = PhalaVerifier(bridge.config), PhalaVerifier(bridge.config)
+
+    async def run() -> None:
+        await followed.follow_once()
+        warm_calls: list[str] = []
+        _count_reads(followed, warm_calls)
+        facts = await followed.facts([])
+        assert warm_calls == ["chain_getFinalizedHead"]
+        # The same facts as a verifier that reads everything now (and that read is not one round trip).
+        await cold.session.run(lambda _r: None)
+        cold_calls: list[str] = []
+        _count_reads(cold, cold_calls)
+        assert await cold.facts([]) == facts
+        assert len(cold_calls) > 3 and "query" in cold_calls
+
+    try:
+        asyncio.run(run())
+    finally:
+        followed.close()
+        cold.close()
