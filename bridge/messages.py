@@ -7,6 +7,7 @@ destination's units (what will move). Converting is the watcher's job and must b
 from __future__ import annotations
 
 from enum import StrEnum
+from functools import cached_property
 from typing import Annotated
 
 from pydantic import BaseModel, ConfigDict, Field, PlainSerializer, PlainValidator
@@ -69,10 +70,12 @@ class BridgeMessage(BaseModel):
     payload: HexBytes = b""
     source: SourceRef
 
-    @property
+    # Cached: a keccak per call was the relayer's largest CPU item at capacity (docs/performance.md). Frozen model,
+    # so the id cannot go stale; pydantic compares and serializes fields only, never these.
+    @cached_property
     def id(self) -> bytes:
         return message_id(self.source_domain, self.nonce)
 
-    @property
+    @cached_property
     def id_hex(self) -> str:
         return "0x" + self.id.hex()
