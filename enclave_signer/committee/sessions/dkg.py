@@ -53,6 +53,7 @@ from enclave_signer.committee.sessions.common import (
     new_session_id,
     short,
 )
+from enclave_signer.committee.sessions.members import MemberSessions
 from enclave_signer.dkg.complaints import Complaint, ComplaintKind
 from enclave_signer.dkg.pedersen import DkgOutput, DkgParticipant, Round1Package, Round2Share
 from enclave_signer.frost.errors import FrostError
@@ -326,59 +327,30 @@ def _unify(parts: dict[GroupKeyName, DkgParticipant]) -> None:
         p.excluded |= union
 
 
-class DkgMembers:
+class DkgMembers(MemberSessions[DkgMemberSession, DkgStart]):
     """Member side of every DKG on this node."""
 
-    session_class: type[DkgMemberSession] = DkgMemberSession
+    kind = "dkg"
+    start_model = DkgStart
+    session_class: type[DkgMemberSession] = DkgMemberSession  # tests substitute misbehaving members
 
-    def __init__(self, svc: Services) -> None:
-        self.svc = svc
-        self._sessions: dict[bytes, DkgMemberSession] = {}
-        self._expires: dict[bytes, float] = {}
-        self._tasks: set[asyncio.Task[None]] = set()
+    def involves(self, start: DkgStart) -> bool:
+        return self.svc.member_id in start.participants
 
-    async def on_message(self, msg: Received) -> None:
-        sid = msg.session_id
-        s = self._sessions.get(sid)
-        if msg.kind == "dkg.start":
-            if s is not None:
-                if msg.sender == s.coordinator:
-                    await s.poke()
-                return
+    def ttl(self, start: DkgStart) -> float:
+        return start.timeout_ms / 1000 + self.svc.settings.member_session_ttl
+
+    def create(self, sid: bytes, coordinator: int, start: DkgStart, epoch: int) -> DkgMemberSession:
+        return self.session_class(self.svc, sid, coordinator, start, epoch)
+
+    async def route(self, sid: bytes, session: DkgMemberSession, msg: Received) -> None:
+        if msg.kind != "dkg.done":
+            session.on_message(msg)
+        elif msg.sender == session.coordinator:
             try:
-                start = decode(DkgStart, msg.payload, kind=msg.kind)
-            except PayloadError as exc:
-                _log.warning("payload_rejected", session_id=short(sid), sender=msg.sender, error=str(exc))
-                return
-            if self.svc.member_id not in start.participants:
-                if not msg.local:
-                    self.svc.channel.close_session(sid)
-                return
-            s = self.session_class(self.svc, sid, msg.sender, start, msg.epoch)
-            self._sessions[sid] = s
-            loop = asyncio.get_running_loop()
-            self._expires[sid] = loop.time() + start.timeout_ms / 1000 + self.svc.settings.member_session_ttl
-            task = asyncio.create_task(s.run(), name=f"dkg-{short(sid)}")
-            self._tasks.add(task)
-            task.add_done_callback(self._tasks.discard)
-        elif msg.kind == "dkg.done":
-            if s is not None and msg.sender == s.coordinator:
-                try:
-                    s.conclude(decode(DkgDone, msg.payload, kind=msg.kind))
-                finally:
-                    self._close(sid)
-        elif s is not None:
-            s.on_message(msg)
-
-    def sweep(self, now: float) -> None:
-        for sid in [sid for sid, t in self._expires.items() if t <= now]:
-            self._close(sid)
-
-    def _close(self, sid: bytes) -> None:
-        s = self._sessions.pop(sid, None)
-        self._expires.pop(sid, None)
-        if s is not None and s.coordinator != self.svc.member_id:
-            self.svc.channel.close_session(sid)
+                session.conclude(decode(DkgDone, msg.payload, kind=msg.kind))
+            finally:
+                self.close(sid)
 
 
 class DkgCoordinator:

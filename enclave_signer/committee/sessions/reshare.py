@@ -46,6 +46,7 @@ from enclave_signer.committee.sessions.common import (
     short,
 )
 from enclave_signer.committee.sessions.dkg import resend_limited
+from enclave_signer.committee.sessions.members import MemberSessions
 from enclave_signer.dkg.resharing import ReshareDealing, ReshareRecipient, ReshareShare, deal_reshare
 from enclave_signer.frost.errors import FrostError
 from enclave_signer.keystore import GROUP_KEY_NAMES, EpochKeys
@@ -248,55 +249,30 @@ class ReshareMemberSession:
         )
 
 
-class ReshareMembers:
+class ReshareMembers(MemberSessions[ReshareMemberSession, ReshareStart]):
     """Member side of every resharing on this node (old signers, new members, and old members who will leave)."""
 
-    def __init__(self, svc: Services) -> None:
-        self.svc = svc
-        self._sessions: dict[bytes, ReshareMemberSession] = {}
-        self._expires: dict[bytes, float] = {}
-        self._tasks: set[asyncio.Task[None]] = set()
+    kind = "reshare"
+    start_model = ReshareStart
 
-    async def on_message(self, msg: Received) -> None:
-        sid = msg.session_id
-        s = self._sessions.get(sid)
-        if msg.kind == "reshare.start":
-            if s is not None:
-                if msg.sender == s.coordinator:
-                    await s.poke()
-                return
-            try:
-                start = decode(ReshareStart, msg.payload, kind=msg.kind)
-            except PayloadError as exc:
-                _log.warning("payload_rejected", session_id=short(sid), sender=msg.sender, error=str(exc))
-                return
-            me = self.svc.member_id
-            involved = me in start.old_signers or me in start.new_members or me in start.old_record.member_ids
-            if not involved:
-                if not msg.local:
-                    self.svc.channel.close_session(sid)
-                return
-            s = ReshareMemberSession(self.svc, sid, msg.sender, start, msg.epoch)
-            self._sessions[sid] = s
-            loop = asyncio.get_running_loop()
-            self._expires[sid] = loop.time() + 2 * start.timeout_ms / 1000 + self.svc.settings.member_session_ttl
-            self.svc.admission.expect([*start.old_signers, *start.new_members])
-            task = asyncio.create_task(s.run(), name=f"reshare-{short(sid)}")
-            self._tasks.add(task)
-            task.add_done_callback(self._tasks.discard)
-        elif s is None:
-            return
-        elif msg.kind == "reshare.commit":
-            await s.on_commit(msg)
+    def involves(self, start: ReshareStart) -> bool:
+        me = self.svc.member_id
+        return me in start.old_signers or me in start.new_members or me in start.old_record.member_ids
+
+    def ttl(self, start: ReshareStart) -> float:
+        return 2 * start.timeout_ms / 1000 + self.svc.settings.member_session_ttl  # two rounds of the timeout
+
+    def create(self, sid: bytes, coordinator: int, start: ReshareStart, epoch: int) -> ReshareMemberSession:
+        return ReshareMemberSession(self.svc, sid, coordinator, start, epoch)
+
+    def opened(self, start: ReshareStart) -> None:
+        self.svc.admission.expect([*start.old_signers, *start.new_members])
+
+    async def route(self, sid: bytes, session: ReshareMemberSession, msg: Received) -> None:
+        if msg.kind == "reshare.commit":
+            await session.on_commit(msg)
         else:
-            s.on_message(msg)
-
-    def sweep(self, now: float) -> None:
-        for sid in [sid for sid, t in self._expires.items() if t <= now]:
-            s = self._sessions.pop(sid, None)
-            del self._expires[sid]
-            if s is not None and s.coordinator != self.svc.member_id:
-                self.svc.channel.close_session(sid)
+            session.on_message(msg)
 
 
 class ReshareCoordinator:
