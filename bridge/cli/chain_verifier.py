@@ -17,9 +17,8 @@ from bridge.messages import BridgeMessage
 from bridge.ports import SigningRequest, VerificationRefused
 from enclave_signer.committee.verification import PolicyVerifier, SigningRefusal
 from relayers.ethereum import EthereumBatchVerifier, EthereumSourceVerifier
-from relayers.ethereum import VerificationRefused as EthRefused
 from relayers.ethereum.errors import EthereumAdapterError
-from relayers.substrate.errors import RebuildMismatch, SubstrateError
+from relayers.substrate.errors import SubstrateError
 from relayers.substrate.source_verifier import PhalaSourceVerifier
 from relayers.substrate.verifier import PhalaVerifier
 
@@ -74,12 +73,8 @@ class ChainBatchVerifier:
         await self.policy.check(request, messages)
         try:
             await self._check(request, messages)
-        except SigningRefusal:
-            raise
-        except VerificationRefused as exc:
-            raise SigningRefusal(exc.code, exc.reason) from None
-        except (EthRefused, RebuildMismatch) as exc:
-            raise SigningRefusal("mismatch", str(exc)) from None
+        except VerificationRefused:
+            raise  # every adapter's refusal is this one type (with its code): passed on as it is
         except (EthereumAdapterError, SubstrateError, OSError, TimeoutError) as exc:
             # This member cannot see the chain right now: it cannot vouch, so it does not sign.
             raise SigningRefusal("chain_unavailable", f"{type(exc).__name__}: {exc}") from None

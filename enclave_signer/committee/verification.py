@@ -16,7 +16,7 @@ from typing import Protocol, runtime_checkable
 
 from bridge.messages import BridgeMessage
 from bridge.policy import BridgePolicy, PolicyRefusal
-from bridge.ports import SigningRequest
+from bridge.ports import SigningRequest, VerificationRefused
 
 __all__ = [
     "AllowAllDecryptions",
@@ -30,13 +30,9 @@ __all__ = [
 ]
 
 
-class SigningRefusal(Exception):
-    """This member will not contribute. `code` is a stable label ([a-z0-9_]), `reason` a sentence."""
-
-    def __init__(self, code: str, reason: str) -> None:
-        super().__init__(f"{code}: {reason}")
-        self.code = code
-        self.reason = reason
+# This member will not contribute: `code` is a stable label ([a-z0-9_]), `reason` a sentence. One type for every
+# refusal, the chain adapters' own included (they subclass it), so verifiers need no translation between them.
+SigningRefusal = VerificationRefused
 
 
 @runtime_checkable

@@ -55,6 +55,7 @@ from eth_hash.auto import keccak
 from eth_utils.address import to_checksum_address
 
 from bridge.ports import BatchNotExecutable
+from bridge.ports import VerificationRefused as PortVerificationRefused
 
 __all__ = [
     "AccessError",
@@ -690,14 +691,14 @@ class TransactionRejected(EthereumAdapterError):
     retryable = True
 
 
-class VerificationRefused(EthereumAdapterError, ValueError):
-    """An independent check failed: the member must not sign. Names the message and the field when it can."""
+class VerificationRefused(EthereumAdapterError, PortVerificationRefused, ValueError):
+    """An independent check failed: the member must not sign. Names the message and the field when it can. It is the
+    port's `VerificationRefused` (code `mismatch`), so an enclave passes it on to the leader as it is."""
 
     def __init__(self, reason: str, *, message_id: str | None = None, field: str | None = None) -> None:
         parts = (f"message {message_id}" if message_id else "", f"field {field}" if field else "")
         where = " ".join(p for p in parts if p)
-        super().__init__(f"{where}: {reason}" if where else reason)
-        self.reason = reason
+        PortVerificationRefused.__init__(self, "mismatch", f"{where}: {reason}" if where else reason)
         self.message_id = message_id
         self.field = field
 

@@ -20,7 +20,7 @@ from __future__ import annotations
 from collections.abc import Mapping
 from typing import Any
 
-from bridge.ports import BatchNotExecutable
+from bridge.ports import BatchNotExecutable, VerificationRefused
 from relayers.substrate.events import DispatchFailure
 
 
@@ -75,8 +75,11 @@ class InvalidSignature(SubstrateError):
     pass
 
 
-class RebuildMismatch(SubstrateError):
-    pass
+class RebuildMismatch(SubstrateError, VerificationRefused):
+    """The request is not the extrinsic this member rebuilds from the messages: the port's refusal, code `mismatch`."""
+
+    def __init__(self, reason: str) -> None:
+        VerificationRefused.__init__(self, "mismatch", reason)
 
 
 class NothingToExecute(SubstrateError, BatchNotExecutable):
