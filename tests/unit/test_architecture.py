@@ -7,12 +7,12 @@
 
 from __future__ import annotations
 
-import ast
 from pathlib import Path
 
 import pytest
 
-ROOT = Path(__file__).resolve().parents[2]
+from tests.unit.imports import ROOT, imports_of
+
 EDGE = ("bridge.cli", "bridge.devnet", "bridge.client")
 IO_MODULES = {
     "socket", "subprocess", "urllib", "http", "requests", "aiohttp", "websocket", "websockets", "web3",
@@ -31,17 +31,6 @@ def _modules(package: str) -> list[tuple[str, Path]]:
     return out
 
 
-def _imports(path: Path) -> set[str]:
-    tree = ast.parse(path.read_text(), filename=str(path))
-    found: set[str] = set()
-    for node in ast.walk(tree):
-        if isinstance(node, ast.Import):
-            found.update(alias.name for alias in node.names)
-        elif isinstance(node, ast.ImportFrom) and node.module and node.level == 0:
-            found.add(node.module)
-    return found
-
-
 def _top(name: str) -> str:
     return name.split(".")[0]
 
@@ -51,7 +40,7 @@ def test_bridge_core_is_pure() -> None:
     for name, path in _modules("bridge"):
         if name.startswith(EDGE):
             continue
-        for imp in _imports(path):
+        for imp in imports_of(path):
             if imp.startswith(EDGE) or _top(imp) in ("relayers", "enclave_signer"):
                 problems.append(f"{name} imports {imp} (the core depends on nothing of ours)")
             if imp not in PURE_EXCEPTIONS and (imp in IO_MODULES or _top(imp) in IO_MODULES):
@@ -65,7 +54,7 @@ def test_adapters_and_signers_do_not_depend_on_each_other(package: str, forbidde
         pytest.skip(f"{package} not present")
     problems = []
     for name, path in _modules(package):
-        for imp in _imports(path):
+        for imp in imports_of(path):
             if _top(imp) == forbidden or imp.startswith(EDGE):
                 problems.append(f"{name} imports {imp}")
     assert not problems, "\n".join(problems)
@@ -75,4 +64,4 @@ def test_the_rule_detects_a_violation(tmp_path: Path) -> None:
     # Guard against a checker that can never fail.
     bad = tmp_path / "bad.py"
     bad.write_text("import socket\nfrom relayers.ethereum import x\n")
-    assert _imports(bad) == {"socket", "relayers.ethereum"}
+    assert imports_of(bad) == {"socket", "relayers.ethereum"}
