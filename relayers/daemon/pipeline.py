@@ -44,6 +44,9 @@ class PipelineConfig:
     signing_timeout: float = 30.0
     retry_backoff: float = 1.0  # after a failed sign or submit
     max_backoff: float = 30.0
+    # A node that does not lead asks the destination this often which of its `verified` messages the leader has
+    # executed, so its store (and `status` on it) follows the chains instead of saying `verified` forever.
+    reconcile_interval: float = 5.0
 
 
 @dataclass(frozen=True)
@@ -203,9 +206,14 @@ class Pipeline:
         batcher: Batcher[BridgeMessage] = Batcher(self.config.batch, dest.gas_of)
         queued: set[str] = set()
         backoff = self.config.retry_backoff
+        reconciled = self.clock()
         while not stop.is_set():
             ready: list[list[BridgeMessage]] = []
-            if self.is_leader(dest.domain) and not self._full(dest):
+            leading = self.is_leader(dest.domain)
+            if not leading and self.clock() - reconciled >= self.config.reconcile_interval:
+                reconciled = self.clock()
+                await self.reconcile_once(dest)
+            if leading and not self._full(dest):
                 # Messages being signed or confirmed are no longer `verified`, so only `queued` needs tracking.
                 for rec in self.store.in_state(MessageState.VERIFIED, dest_domain=dest.domain, limit=10_000):
                     if rec.id_hex in queued:
@@ -239,6 +247,24 @@ class Pipeline:
             wait = self.config.poll_interval if deadline is None else max(0.0, deadline - self.clock())
             self._wake_signers.clear()
             await _wait_any(stop, self._wake_signers, min(wait, self.config.poll_interval))
+
+    async def reconcile_once(self, dest: Destination, limit: int = 1_000) -> int:
+        """Mark `executed` what the destination says executed among this node's `verified` messages (a follower's
+        view of the leader's work). Returns how many moved; a destination that cannot answer now is asked later."""
+        records = self.store.in_state(MessageState.VERIFIED, dest_domain=dest.domain, limit=limit)
+        if not records:
+            return 0
+        try:
+            done = await dest.already_executed([r.message for r in records])
+        except Exception as exc:
+            self.metrics.failures.labels("reconcile", type(exc).__name__).inc()
+            log.debug("reconcile_failed", destination=dest.name, error=str(exc))
+            return 0
+        moved = self.store.transition(sorted(done), MessageState.EXECUTED) if done else []
+        if moved:
+            self.metrics.messages.labels("executed", dest.name).inc(len(moved))
+            log.info("reconciled", destination=dest.name, executed=len(moved))
+        return len(moved)
 
     async def _sign_and_submit(self, dest: Destination, batch: list[BridgeMessage]) -> bool:
         """One batch through sign and submit. Returns False when it should be retried later."""

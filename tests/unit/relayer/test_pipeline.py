@@ -217,3 +217,24 @@ def test_a_destination_with_one_batch_in_flight_gets_the_next_only_after_a_confi
             await task
 
     asyncio.run(scenario())
+
+
+def test_a_node_that_does_not_lead_follows_the_destination_without_submitting(tmp_path: Path) -> None:
+    """The leader executed two of three messages; a follower's store learns it from the destination (its `status`
+    then tells the truth) and never signs or submits anything itself."""
+    msgs = [_msg(1), _msg(2), _msg(3)]
+    dest = FakeDestination()
+    dest.executed = [msgs[0].id_hex, msgs[1].id_hex]  # done by another node
+    signer = FakeSigner()
+    p = Pipeline(
+        store=open_store(f"sqlite:///{tmp_path}/s.db"),
+        policy=BridgePolicy.of([PHA]),
+        watchers=[FakeWatcher(msgs)],
+        destinations=[dest],
+        signer=signer,
+        config=PipelineConfig(poll_interval=0.01, confirm_interval=0.01, reconcile_interval=0.05),
+        is_leader=lambda _domain: False,
+    )
+    asyncio.run(_run_until(p, lambda: _states(p).get("executed") == 2))
+    assert _states(p).get("verified") == 1  # the third is still waiting for a leader
+    assert dest.submissions == 0 and signer.calls == 0
