@@ -178,6 +178,25 @@ class EthRpc:
         with contract_reverts():
             return getattr(self.bridge.functions, fn_name)(*args).call(block_identifier=block)
 
+    def bridge_reads(self, calls: Sequence[tuple[str, tuple[Any, ...]]]) -> tuple[int, list[Any]]:
+        """The head number and several views (name, args), at the latest block, in as few JSON-RPC batches as the
+        chunk size allows: one round trip where each read used to be one."""
+        head: int | None = None
+        out: list[Any] = []
+        for start in range(0, max(len(calls), 1), BATCH_CHUNK):
+            chunk = calls[start : start + BATCH_CHUNK]
+            with contract_reverts(), self.w3.batch_requests() as batch:
+                if head is None:
+                    batch.add(self.w3.eth.get_block_number())
+                for name, args in chunk:
+                    batch.add(getattr(self.bridge.functions, name)(*args))
+                results = list(batch.execute())
+            if head is None:
+                head = int(cast(Any, results.pop(0)))
+            out.extend(results)
+        assert head is not None
+        return head, out
+
     def bridge_calls(self, fn_name: str, args: Sequence[tuple[Any, ...]]) -> list[Any]:
         """The same view called (at the latest block) with many argument tuples, in JSON-RPC batches."""
         out: list[Any] = []

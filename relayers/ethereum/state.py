@@ -11,6 +11,7 @@ from __future__ import annotations
 
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
+from typing import Any
 
 from eth_utils.address import to_checksum_address
 
@@ -50,34 +51,43 @@ def used_nonces(rpc: EthRpc, pairs: Iterable[tuple[int, int]]) -> frozenset[tupl
 def destination_facts(
     rpc: EthRpc, config: EthereumConfig, messages: Sequence[BridgeMessage]
 ) -> tuple[DestinationFacts, int]:
-    """The facts for `messages`, and the head block number they were read at (for audit)."""
-    block = rpc.head_number()
-    ks = key_state(rpc)
+    """The facts for `messages`, and the head block number they were read at (for audit). Two round trips: the key
+    state, resources, allow-list and nonce words together, then the limits of the tokens those resources name."""
+    rids = sorted({m.resource_id for m in messages if m.kind is MessageKind.TRANSFER and m.resource_id is not None})
+    targets = sorted(
+        {"0x" + m.recipient.hex() for m in messages if m.kind is MessageKind.CALL and len(m.recipient) == 20}
+    )
+    pairs = {(m.source_domain, m.nonce) for m in messages if m.source_domain != config.domain}
+    words = sorted({(d, n >> 8) for d, n in pairs})
+    calls: list[tuple[str, tuple[Any, ...]]] = [("keyState", ())]
+    calls += [("resource", (r,)) for r in rids]
+    calls += [("isAllowedTarget", (to_checksum_address(t),)) for t in targets]
+    calls += [("nonceWord", w) for w in words]
+    block, results = rpc.bridge_reads(calls)
+    epoch, tag, parity, paused = results[0]
+    ks = KeyState(int(epoch), bytes(tag), int(parity), bool(paused))
     if ks.epoch == 0:
         raise BridgeNotReady("the bridge has no committee key yet (initializeKey has not run)")
     if ks.paused:
         raise BridgeNotReady("the bridge is paused: no batch can execute until a committee-signed unpause")
-    rids = sorted({m.resource_id for m in messages if m.kind is MessageKind.TRANSFER and m.resource_id is not None})
-    by_resource = {
-        rid: str(r[0]) for rid, r in zip(rids, rpc.bridge_calls("resource", [(r,) for r in rids]), strict=True)
-    }
+    at = 1
+    by_resource = {rid: str(r[0]) for rid, r in zip(rids, results[at : at + len(rids)], strict=True)}
+    at += len(rids)
+    allowed = results[at : at + len(targets)]
+    at += len(targets)
+    bitmap = {w: int(v) for w, v in zip(words, results[at:], strict=True)}
     tokens = sorted({t for t in by_resource.values() if t.lower() != ZERO})
     kinds = {
         t: int(lim[0]) for t, lim in zip(tokens, rpc.bridge_calls("tokenLimit", [(t,) for t in tokens]), strict=True)
     }
     enabled = {rid: str(to_checksum_address(t)) for rid, t in by_resource.items() if kinds.get(t, 0) != 0}
-    targets = sorted(
-        {"0x" + m.recipient.hex() for m in messages if m.kind is MessageKind.CALL and len(m.recipient) == 20}
-    )
-    allowed = rpc.bridge_calls("isAllowedTarget", [(to_checksum_address(t),) for t in targets])
-    pairs = {(m.source_domain, m.nonce) for m in messages if m.source_domain != config.domain}
     facts = DestinationFacts(
         chain_id=config.chain_id,
         bridge=config.bridge_address,
         epoch=ks.epoch,
         tokens=enabled,
         allowed_targets=frozenset(t for t, ok in zip(targets, allowed, strict=True) if ok),
-        used=used_nonces(rpc, pairs),
+        used=frozenset((d, n) for d, n in pairs if (bitmap[(d, n >> 8)] >> (n & 255)) & 1),
         call_gas_limit=config.call_gas_limit,
         max_items=config.max_batch_items,
         domain=config.domain,
