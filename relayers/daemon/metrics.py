@@ -30,6 +30,13 @@ class RelayerMetrics:
             "phala_bridge_signing_seconds", "Committee signing time per batch", ["destination"],
             buckets=_LATENCY_BUCKETS, registry=r,
         )  # fmt: skip
+        self.step = Histogram(
+            "phala_bridge_batch_step_seconds",
+            "Time per batch in the leader's steps: prepare (destination reads and planning), submit (the send)",
+            ["step", "destination"],
+            buckets=_LATENCY_BUCKETS,
+            registry=r,
+        )
         self.batch_size = Histogram(
             "phala_bridge_batch_size", "Messages per submitted batch", ["destination"],
             buckets=(1, 2, 5, 10, 20, 50, 100, 200, 500), registry=r,

@@ -269,6 +269,7 @@ class Pipeline:
     async def _sign_and_submit(self, dest: Destination, batch: list[BridgeMessage]) -> bool:
         """One batch through sign and submit. Returns False when it should be retried later."""
         ids = [m.id_hex for m in batch]
+        prepare_started = self.clock()
         try:
             done = await dest.already_executed(batch)
             if done:
@@ -284,6 +285,7 @@ class Pipeline:
             by_id = {i.lower(): m for i, m in zip(ids, batch, strict=True)}
             covered = [by_id[i.lower()] for i in request.message_ids if i.lower() in by_id]
             started = self.clock()
+            self.metrics.step.labels("prepare", dest.name).observe(started - prepare_started)
             signature = await asyncio.wait_for(self.signer.sign(request, covered), self.config.signing_timeout)
             self.metrics.signing.labels(dest.name).observe(self.clock() - started)
         except BatchNotExecutable as exc:
@@ -303,6 +305,7 @@ class Pipeline:
             return False
         batch_id = "0x" + request.payload.hex()[:64]
         self.store.transition(ids, MessageState.SIGNED, batch_id=batch_id)
+        submit_started = self.clock()
         try:
             tx_hash = await dest.submit(request, signature)
         except Exception as exc:
@@ -311,6 +314,7 @@ class Pipeline:
             self.store.transition(ids, MessageState.VERIFIED)
             return False
         now = self.clock()
+        self.metrics.step.labels("submit", dest.name).observe(now - submit_started)
         self.store.transition(ids, MessageState.SUBMITTED, dest_tx=tx_hash)
         self.store.save_batch(BatchRecord(batch_id, dest.domain, tuple(ids), "submitted", tx_hash, time.time(), 0.0))
         for mid in ids:
