@@ -81,7 +81,8 @@ class Pipeline:
         self.metrics = metrics or RelayerMetrics()
         self.is_leader = is_leader
         self.clock = clock
-        self._confirm_queue: asyncio.Queue[_InFlight] = asyncio.Queue()
+        # One confirm queue and task per destination: a slow chain's pending batches never delay another's.
+        self._confirm_queues: dict[int, asyncio.Queue[_InFlight]] = {d: asyncio.Queue() for d in self.destinations}
         self._observed_at: dict[str, float] = {}  # id -> monotonic time first seen by this process (latency metric)
         self._wake_signers = asyncio.Event()
         self._in_flight: dict[int, set[str]] = {}  # destination -> tx hashes submitted and not yet settled
@@ -113,7 +114,7 @@ class Pipeline:
             tg.create_task(self._guard("verify", self._verify_loop(stop), stop))
             for d in self.destinations.values():
                 tg.create_task(self._guard(f"submit:{d.name}", self._submit_loop(d, stop), stop))
-            tg.create_task(self._guard("confirm", self._confirm_loop(stop), stop))
+                tg.create_task(self._guard(f"confirm:{d.name}", self._confirm_loop(d.domain, stop), stop))
 
     async def _guard(self, name: str, coro: object, stop: asyncio.Event) -> None:
         # A stage that crashes is a bug; stop the whole daemon so the supervisor restarts it from the store.
@@ -329,7 +330,7 @@ class Pipeline:
 
     def _track(self, item: _InFlight) -> None:
         self._in_flight.setdefault(item.destination, set()).add(item.tx_hash)
-        self._confirm_queue.put_nowait(item)
+        self._confirm_queues[item.destination].put_nowait(item)
 
     def _settled(self, item: _InFlight) -> None:
         self._in_flight.get(item.destination, set()).discard(item.tx_hash)
@@ -377,23 +378,34 @@ class Pipeline:
         log.info("confirmed", destination=dest.name, tx=item.tx_hash, executed=len(result.executed))
         return True
 
-    async def _confirm_loop(self, stop: asyncio.Event) -> None:
+    async def _confirm_loop(self, domain: int, stop: asyncio.Event) -> None:
+        """Check every batch in flight to `domain` once per round; a round with some still pending is followed by
+        `confirm_interval` of rest (new submissions are checked at once when nothing is pending)."""
+        queue = self._confirm_queues[domain]
         while not stop.is_set():
             try:
-                item = await asyncio.wait_for(self._confirm_queue.get(), self.config.confirm_interval)
+                first = await asyncio.wait_for(queue.get(), self.config.confirm_interval)
             except TimeoutError:
                 continue
-            try:
-                settled = await self.confirm_once(item)
-            except Exception as exc:
-                self.metrics.failures.labels("confirm", type(exc).__name__).inc()
-                log.warning("confirm_failed", tx=item.tx_hash, error=str(exc))
-                settled = False
-            if settled:
-                self._settled(item)
-            else:
+            items = [first]
+            while not queue.empty():
+                items.append(queue.get_nowait())
+            pending = []
+            for item in items:
+                try:
+                    settled = await self.confirm_once(item)
+                except Exception as exc:
+                    self.metrics.failures.labels("confirm", type(exc).__name__).inc()
+                    log.warning("confirm_failed", tx=item.tx_hash, error=str(exc))
+                    settled = False
+                if settled:
+                    self._settled(item)
+                else:
+                    pending.append(item)
+            if pending:
                 await _sleep_or_stop(stop, self.config.confirm_interval)
-                self._confirm_queue.put_nowait(item)
+                for item in pending:
+                    queue.put_nowait(item)
 
 
 async def _sleep_or_stop(stop: asyncio.Event, seconds: float) -> None:
