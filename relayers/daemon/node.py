@@ -48,11 +48,14 @@ class LeaderView:
         self.leader: int | None = None
         self.members_up: tuple[int, ...] = ()
         self.relaying: tuple[int, ...] = ()  # members whose relayer is attached (who may lead)
+        self.threshold = 1
         self.enclave_ok = False
         self.updated = 0.0
 
     def is_leader(self, _domain: int) -> bool:
-        return self.enclave_ok and self.leader == self.member_id
+        # A member that cannot see t members up cannot get a signature: it does not lead (during a broker outage
+        # every enclave sees only itself, and every relayer would otherwise try, fail and back off).
+        return self.enclave_ok and self.leader == self.member_id and len(self.members_up) >= self.threshold
 
     async def refresh(self) -> None:
         try:
@@ -66,6 +69,7 @@ class LeaderView:
             log.info("leader_changed", leader=status.leader, me=self.member_id, members_up=list(status.members_up))
         self.leader, self.members_up, self.enclave_ok = status.leader, status.members_up, status.has_keys
         self.relaying = status.relaying
+        self.threshold = status.threshold
         self.metrics.committee_up.set(len(status.members_up))
         self.updated = time.monotonic()
 
