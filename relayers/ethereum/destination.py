@@ -24,7 +24,14 @@ import structlog
 from eth_utils.address import to_checksum_address
 from web3.types import TxParams
 
-from bridge.evm import BatchEncodingError, batch_digest, decode_batch, encode_signature
+from bridge.evm import (
+    BatchEncodingError,
+    batch_digest,
+    decode_batch,
+    encode_signature,
+    execute_batch_calldata,
+    parse_execute_batch_calldata,
+)
 from bridge.messages import BridgeMessage, MessageKind
 from bridge.ports import Confirmation, SigningRequest
 from relayers.ethereum.config import ConfigError, EthereumConfig, SubmitterKey, load_submitter_key
@@ -164,7 +171,7 @@ class EthereumDestination:
             evm_signature = encode_signature(FrostSignature.parse(signature), key)
         except BatchEncodingError as exc:
             raise RequestMismatch(f"the signature does not encode: {exc}") from None
-        data = bytes.fromhex(rpc.bridge.encode_abi("executeBatch", args=[batch, evm_signature]).removeprefix("0x"))
+        data = execute_batch_calldata(batch, evm_signature)
         handle = self.submitter.send(rpc, self.config.bridge_address, data)
         self._sent[handle] = sent
         log.info(
@@ -240,12 +247,12 @@ class EthereumDestination:
         tx = rpc.transaction(tx_hash)
         if tx is None or tx.to is None or tx.to.lower() != self.config.bridge_address.lower():
             return None
+        parsed = parse_execute_batch_calldata(bytes(tx.input))
+        if parsed is None:
+            return None
         try:
-            fn, params = rpc.bridge.decode_function_input(tx.input)
-            if fn.fn_name != "executeBatch":
-                return None
-            return SentBatch.of(decode_batch(bytes(params["batch"])))
-        except (ValueError, BatchEncodingError):
+            return SentBatch.of(decode_batch(parsed[0]))
+        except BatchEncodingError:
             return None
 
     def _log_outcome(self, handle: str, mined_hash: str | None, mined: Mined | None, result: Confirmation) -> None:
