@@ -196,8 +196,9 @@ def main() -> None:
         "single_release",
         f["single_release"],
         TARGET_SINGLE,
-        "PHA release to an existing holder, nonce word in use; 21,000 base + ~3.4k calldata + ~15.1k token "
-        "transfer + 5k nonce word + 5k rate limit + ~4.2k FROST + 2.1k key/pause word + ~4k code",
+        "PHA release to an existing holder, nonce word in use; 21,000 base + ~3.0k calldata (208 bytes, packed) + "
+        "15.05k token transfer + 5k nonce word + 5k rate limit + 2.1k key/pause word + 3.7k precompiles (ecrecover, "
+        "3 SHA-256) + ~3.75k bridge code; the floor before any bridge code is ~54.9k (docs/contracts.md, Gas)",
     )
     rec(
         "single_release_fresh_word",
