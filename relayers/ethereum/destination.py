@@ -7,7 +7,8 @@ prepare:  read the facts (key epoch, each resource's token, allow-listed targets
           with the verifiers' `rebuild_and_check_batch`. Messages that can never execute are left out and reported
           failed by the `confirm` of that batch; when nothing is left, `NothingToExecute` carries the reasons.
 submit:   check the request is self-consistent, encode the FROST signature (R || z, RFC 9591) with the group key
-          as the contract's Signature struct, and send `executeBatch` from the relayer's own key (submitter.py).
+          as (R.x, R.y, z, PK.x), pack it with the batch into executeBatch's calldata (bridge.evm.calldata: no ABI
+          encoding) and send it from the relayer's own key (submitter.py).
           Returns the first transaction hash, which stays the handle through replacements.
 confirm:  no receipt -> pending (the submitter replaces a stuck transaction); a receipt not yet `confirmations`
           deep (or not finalized) or no longer canonical -> pending; final -> the decision table of outcome.py;
