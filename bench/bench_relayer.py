@@ -564,7 +564,7 @@ def _setup_bridge(devnet: Devnet) -> Bridge:
 
 def _executed_batches(b: Bridge, from_block: int, to_block: int) -> list[tuple[int, int, int]]:
     """(items, gasUsed, status) of every executeBatch sent to the bridge in [from_block, to_block]."""
-    from bridge.evm import decode_batch
+    from bridge.evm import decode_batch, parse_execute_batch_calldata
 
     out = []
     bridge_address = b.bridge.address.lower()
@@ -573,11 +573,11 @@ def _executed_batches(b: Bridge, from_block: int, to_block: int) -> list[tuple[i
         for tx in block["transactions"]:
             if isinstance(tx, bytes) or str(tx.get("to") or "").lower() != bridge_address:
                 continue
-            fn, args = b.bridge.decode_function_input(tx["input"])
-            if fn.fn_name != "executeBatch":
+            parsed = parse_execute_batch_calldata(bytes(tx["input"]))
+            if parsed is None:
                 continue
             receipt = b.w3.eth.get_transaction_receipt(tx["hash"])
-            out.append((len(decode_batch(bytes(args["batch"])).items), int(receipt["gasUsed"]), int(receipt["status"])))
+            out.append((len(decode_batch(parsed[0]).items), int(receipt["gasUsed"]), int(receipt["status"])))
     return out
 
 

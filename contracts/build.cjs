@@ -26,7 +26,7 @@ const BUILD_INFO = "build-info.json";
 
 const SETTINGS = {
   evmVersion: "prague",
-  optimizer: { enabled: true, runs: 10000 },
+  optimizer: { enabled: true, runs: 4294967295 },
   viaIR: true,
   metadata: { bytecodeHash: "ipfs", appendCBOR: true },
   outputSelection: {

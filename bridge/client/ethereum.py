@@ -9,7 +9,7 @@ from eth_account.signers.local import LocalAccount
 from web3 import Web3
 
 from bridge.domains import Domain
-from bridge.evm import decode_batch
+from bridge.evm import decode_batch, parse_execute_batch_calldata
 from bridge.ids import message_id
 from bridge.network import EthereumSide
 from relayers.ethereum.contracts import call, contract_at, event_logs, send
@@ -76,13 +76,10 @@ class EthereumClient:
             for tx in block["transactions"]:
                 if isinstance(tx, bytes) or str(tx.get("to") or "").lower() != bridge:
                     continue
-                try:
-                    fn, args = self.bridge.decode_function_input(tx["input"])
-                except ValueError:
+                parsed = parse_execute_batch_calldata(bytes(tx["input"]))
+                if parsed is None:
                     continue
-                if fn.fn_name != "executeBatch":
-                    continue
-                batch = decode_batch(bytes(args["batch"]))
+                batch = decode_batch(parsed[0])
                 if batch.source_domain != source_domain or all(
                     getattr(item, "nonce", None) != nonce for item in batch.items
                 ):

@@ -3,6 +3,7 @@
 - `batch`: pack and parse executeBatch batches (header + tightly packed token-release and call items).
 - `digest`: the domain-separated digests the committee signs (batches and governance actions).
 - `signature`: the Signature struct (R.x, R.y, z, PK.x) and secp256k1 point helpers.
+- `calldata`: executeBatch's packed calldata (selector | signature | batch), built and parsed.
 
 docs/contracts.md describes the formats; tests/contracts checks them against the contract on anvil.
 """
@@ -22,6 +23,12 @@ from bridge.evm.batch import (
     TokenRelease,
     decode_batch,
     encode_batch,
+)
+from bridge.evm.calldata import (
+    EXECUTE_BATCH_FUNCTION,
+    EXECUTE_BATCH_SELECTOR,
+    execute_batch_calldata,
+    parse_execute_batch_calldata,
 )
 from bridge.evm.digest import (
     BATCH_TAG,
@@ -47,6 +54,8 @@ __all__ = [
     "BATCH_TAG",
     "BATCH_VERSION",
     "CALL_ITEM_HEADER_LENGTH",
+    "EXECUTE_BATCH_FUNCTION",
+    "EXECUTE_BATCH_SELECTOR",
     "GOVERNANCE_TAG",
     "HEADER_LENGTH",
     "ITEM_CALL",
@@ -68,8 +77,10 @@ __all__ = [
     "decompress_point",
     "encode_batch",
     "encode_signature",
+    "execute_batch_calldata",
     "governance_digest",
     "key_tag",
+    "parse_execute_batch_calldata",
     "resource_id",
     "rotate_key_params",
     "signature_bytes",

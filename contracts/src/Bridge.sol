@@ -42,6 +42,8 @@ contract Bridge is IBridgeErrors, IBridgeEvents {
     uint256 internal constant HEADER_LENGTH = 10; // version u8 | epoch u32 | sourceDomain u32 | tokenCount u8
     uint256 internal constant TOKEN_ITEM_LENGTH = 46; // kind | nonce u64 | tokenIndex u8 | recipient | amount u128
     uint256 internal constant CALL_ITEM_HEADER_LENGTH = 37; // kind | nonce u64 | target | gasLimit u32 | len u32
+    /// @notice Where the batch starts in executeBatch's packed calldata: selector (4) | R.x | R.y | z | PK.x.
+    uint256 internal constant PACKED_BATCH_OFFSET = 132;
 
     uint256 internal constant MAX_RECIPIENT_LENGTH = 256;
     uint256 internal constant MAX_PAYLOAD_LENGTH = 16_384;
@@ -59,6 +61,8 @@ contract Bridge is IBridgeErrors, IBridgeEvents {
     bytes4 private constant MINT = 0x40c10f19; // mint(address,uint256)
     bytes4 private constant BURN_FROM = 0x79cc6790; // burnFrom(address,uint256)
 
+    /// @dev Bytes per token in the rate-limit cache of a batch (see `_loadLimits`).
+    uint256 private constant CACHE_ENTRY = 160;
     uint256 private constant MASK32 = 0xffffffff;
     uint256 private constant MASK40 = 0xffffffffff;
     uint256 private constant MASK56 = 0xffffffffffffff;
@@ -116,9 +120,8 @@ contract Bridge is IBridgeErrors, IBridgeEvents {
 
     /// @notice A FROST(secp256k1, SHA-256) signature: R uncompressed, z = SerializeScalar(z) (32 bytes, big-endian,
     /// as RFC 9591 encodes it), and the x of the group key it is under (the contract keeps only a tag of it and
-    /// the parity of y, and checks pkX against the tag).
-    /// @dev With these member types the selector of executeBatch is 0x00ee40d9: first in the dispatcher (which
-    /// compares selectors in ascending order, 22 gas each) and one zero byte cheaper in calldata.
+    /// the parity of y, and checks pkX against the tag). Governance functions take it ABI-encoded; executeBatch
+    /// reads the same four words packed at the start of its calldata.
     struct Signature {
         uint256 rx;
         uint256 ry;
@@ -305,17 +308,37 @@ contract Bridge is IBridgeErrors, IBridgeEvents {
     // Inbound: executeBatch
     // ---------------------------------------------------------------------------------------------------------
 
-    /// @notice Verify the committee's FROST signature over `batch` and execute every item once.
-    /// @dev Reverts as a whole (nothing executed) when paused, on a bad header, key or signature, a malformed
+    /// @notice Verify the committee's FROST signature over a batch and execute every item once.
+    /// @dev Calldata is packed, not ABI-encoded (the ABI's offset and length words and the batch's padding would
+    /// cost ~420 gas of calldata and its decoding ~100 more): selector | R.x | R.y | z | PK.x (32 bytes each, z
+    /// as RFC 9591 serializes it) | batch (the rest of the calldata; `bridge.evm.execute_batch_calldata` builds
+    /// it). Calldata shorter than the signature and a batch header reverts with MalformedBatch(0).
+    /// Reverts as a whole (nothing executed) when paused, on a bad header, key or signature, a malformed
     /// item, a used nonce, an unknown token or a target that is not allow-listed. Run-time failures do not
     /// revert: a release over a limit, or whose token call fails, goes to the delay queue (ReleaseQueued); a call
     /// records its success or revert data (CallExecuted). Two passes over the items: pass 1 makes every storage
     /// effect (nonce bits, rate limits, queued releases), pass 2 makes the token and target calls.
-    /// @param batch header (version u8 | epoch u32 | sourceDomain u32 | tokenCount u8 | tokens) then items
-    /// @param signature FROST signature (R.x, R.y, z) and the group key's x (checked against the registered key)
-    function executeBatch(bytes calldata batch, Signature calldata signature) external {
+    /// Batch: header (version u8 | epoch u32 | sourceDomain u32 | tokenCount u8 | tokens) then items.
+    function executeBatch_DNw() external {
+        if (msg.data.length < PACKED_BATCH_OFFSET + HEADER_LENGTH) revert MalformedBatch(0);
+        bytes calldata batch;
+        assembly ("memory-safe") {
+            // msg.data[PACKED_BATCH_OFFSET:], without the slice's bounds check (done just above)
+            batch.offset := PACKED_BATCH_OFFSET
+            batch.length := sub(calldatasize(), PACKED_BATCH_OFFSET)
+        }
         (uint32 sourceDomain, uint256 keyWord, bytes32 digest) = _openBatch(batch);
-        _authenticate(keyWord, digest, signature);
+        uint256 rx;
+        uint256 ry;
+        uint256 z;
+        uint256 pkX;
+        assembly ("memory-safe") {
+            rx := calldataload(4)
+            ry := calldataload(36)
+            z := calldataload(68)
+            pkX := calldataload(100)
+        }
+        _authenticate(keyWord, digest, rx, ry, z, pkX);
         (uint256 cache, uint256[] memory deferred) = _applyEffects(batch, sourceDomain);
         _interact(batch, sourceDomain, cache, deferred);
     }
@@ -401,39 +424,50 @@ contract Bridge is IBridgeErrors, IBridgeEvents {
     }
 
     /// @dev Check that the signature's key is the one in `keyWord` (tag of PK.x, parity), then the signature.
-    function _authenticate(uint256 keyWord, bytes32 digest, Signature calldata signature) internal view {
-        uint256 pkX = signature.pkX;
+    function _authenticate(uint256 keyWord, bytes32 digest, uint256 rx, uint256 ry, uint256 z, uint256 pkX)
+        internal
+        view
+    {
         uint256 hashed;
         assembly ("memory-safe") {
             mstore(0, pkX)
             hashed := keccak256(0, 32)
         }
         if ((hashed ^ keyWord) & TAG_MASK != 0) revert WrongSigningKey();
-        if (!FrostSecp256k1.verify(digest, pkX, (keyWord >> 1) & 1, signature.rx, signature.ry, uint256(signature.z))) {
-            revert InvalidSignature();
-        }
+        if (!FrostSecp256k1.verify(digest, pkX, (keyWord >> 1) & 1, rx, ry, z)) revert InvalidSignature();
+    }
+
+    /// @dev `_authenticate` for a signature passed as the ABI struct (governance functions).
+    function _authenticateSignature(uint256 keyWord, bytes32 digest, Signature calldata signature) internal view {
+        _authenticate(keyWord, digest, signature.rx, signature.ry, uint256(signature.z), signature.pkX);
     }
 
     /// @dev Pass 1, every storage effect before any external call: check the framing, set each nonce bit (one
     /// SSTORE per bitmap word), check call targets against the allow-list, take each release from its token's
     /// rate limit (cached in memory, one SSTORE per token) and queue the releases that must wait.
-    /// Returns `cache`: per entry of the header's token table, 4 words (limit word, unit, available units,
-    /// threshold units; see `_loadLimits`); and `deferred`: the queued items by increasing offset, each
+    /// Returns `cache`: per entry of the header's token table, 5 words (limit word, unit, available units,
+    /// threshold units, slot; see `_loadLimits`); and `deferred`: the queued items by increasing offset, each
     /// (available << 64) | (calldata position << 8) | reason code (1 = above the large threshold, 2 = rate limit).
     function _applyEffects(bytes calldata batch, uint32 sourceDomain)
         private
         returns (uint256 cache, uint256[] memory deferred)
     {
-        uint256 tokenCount = uint8(batch[HEADER_LENGTH - 1]);
-        uint256 start = HEADER_LENGTH + 20 * tokenCount;
+        uint256 tokenCount = _tokenCount(batch);
+        uint256 start;
+        unchecked {
+            start = HEADER_LENGTH + 20 * tokenCount; // tokenCount < 256
+        }
         if (start > batch.length) revert MalformedBatch(HEADER_LENGTH - 1);
         if (start == batch.length) revert EmptyBatch();
         cache = _loadLimits(batch, tokenCount);
         uint256 base = _calldataOffset(batch);
         uint256 failure;
-        (failure, deferred) = _scan(base + start, base + batch.length, uint256(sourceDomain) << 64, cache);
+        unchecked {
+            // calldata offsets and lengths are far below 2^64
+            (failure, deferred) = _scan(base + start, base + batch.length, uint256(sourceDomain) << 64, cache);
+        }
         if (failure != 0) _revertBatch(batch, sourceDomain, failure & 0xff, failure >> 8, base);
-        _storeLimits(batch, cache, tokenCount);
+        _storeLimits(cache, tokenCount);
         for (uint256 i = 0; i < deferred.length; ++i) {
             _deferRelease(batch, sourceDomain, cache, deferred[i]);
         }
@@ -453,6 +487,7 @@ contract Bridge is IBridgeErrors, IBridgeEvents {
             let q := p
             let e := end
             let wordKey := not(0)
+            let wordSlot := 0 // storage slot of wordKey's bitmap word (hashed once per word)
             let word := 0
             for {} lt(q, e) {} {
                 let head := calldataload(q)
@@ -463,14 +498,12 @@ contract Bridge is IBridgeErrors, IBridgeEvents {
                     {
                         let key := or(domainKey, shr(8, nonce))
                         if iszero(eq(key, wordKey)) {
-                            mstore(32, _nonceWords.slot)
-                            if iszero(eq(wordKey, not(0))) {
-                                mstore(0, wordKey)
-                                sstore(keccak256(0, 64), word)
-                            }
+                            if iszero(eq(wordKey, not(0))) { sstore(wordSlot, word) }
                             wordKey := key
                             mstore(0, key)
-                            word := sload(keccak256(0, 64))
+                            mstore(32, _nonceWords.slot)
+                            wordSlot := keccak256(0, 64)
+                            word := sload(wordSlot)
                         }
                     }
                     if and(word, shl(and(nonce, 255), 1)) {
@@ -487,7 +520,7 @@ contract Bridge is IBridgeErrors, IBridgeEvents {
                         failure := or(shl(8, q), 2)
                         break
                     }
-                    c := add(cache, shl(7, c))
+                    c := add(cache, mul(c, CACHE_ENTRY))
                     let units := and(calldataload(add(q, 14)), MASK128)
                     {
                         let unit := mload(add(c, 32))
@@ -525,11 +558,7 @@ contract Bridge is IBridgeErrors, IBridgeEvents {
                     break
                 }
             }
-            if iszero(failure) {
-                mstore(0, wordKey)
-                mstore(32, _nonceWords.slot)
-                sstore(keccak256(0, 64), word)
-            }
+            if iszero(failure) { sstore(wordSlot, word) }
             mstore(0x40, add(list, shl(5, add(mload(list), 1))))
             deferred := list
         }
@@ -547,13 +576,14 @@ contract Bridge is IBridgeErrors, IBridgeEvents {
     }
 
     /// @dev Read the rate limit of every token in the header's table into memory, refilled to now: per token
-    /// 4 words (limit word, unit = 10**unitDecimals, available units, large-transfer threshold units).
+    /// CACHE_ENTRY bytes, 5 words (limit word, unit = 10**unitDecimals, available units, large-transfer threshold
+    /// units, the limit word's storage slot, hashed once for the read and the write-back).
     function _loadLimits(bytes calldata batch, uint256 tokenCount) private view returns (uint256 cache) {
         assembly ("memory-safe") {
             let m := mload(0x40)
             mstore(m, tokenCount) // read by _scan at cache - 32
             cache := add(m, 32)
-            mstore(0x40, add(cache, shl(7, tokenCount)))
+            mstore(0x40, add(cache, mul(tokenCount, CACHE_ENTRY)))
         }
         for (uint256 i = 0; i < tokenCount; ++i) {
             address token = _tableToken(batch, i);
@@ -561,33 +591,36 @@ contract Bridge is IBridgeErrors, IBridgeEvents {
                 // a token listed twice would get two caches, and the second write-back would undo the first
                 if (_tableToken(batch, j) == token) revert MalformedBatch(HEADER_LENGTH + 20 * i);
             }
-            uint256 limit = _tokenLimits[token];
+            uint256 slot;
+            uint256 limit;
+            assembly ("memory-safe") {
+                mstore(0, token)
+                mstore(32, _tokenLimits.slot)
+                slot := keccak256(0, 64)
+                limit := sload(slot)
+            }
             if (limit & 0xff == 0) revert UnknownToken(token);
             (uint256 available, uint256 last) = _refill(limit);
             limit = (limit & ~(MASK32 << 48)) | (last << 48);
             uint256 unit = _pow10((limit >> 8) & 0xff);
             uint256 threshold = limit >> 192;
             assembly ("memory-safe") {
-                let c := add(cache, shl(7, i))
+                let c := add(cache, mul(i, CACHE_ENTRY))
                 mstore(c, limit)
                 mstore(add(c, 32), unit)
                 mstore(add(c, 64), available)
                 mstore(add(c, 96), threshold)
+                mstore(add(c, 128), slot)
             }
         }
     }
 
     /// @dev Write each token's limit back (available and lastUpdate as `_loadLimits` left them, the rest unchanged).
-    function _storeLimits(bytes calldata batch, uint256 cache, uint256 tokenCount) private {
-        for (uint256 i = 0; i < tokenCount; ++i) {
-            uint256 limit;
-            uint256 available;
-            assembly ("memory-safe") {
-                let c := add(cache, shl(7, i))
-                limit := mload(c)
-                available := mload(add(c, 64))
+    function _storeLimits(uint256 cache, uint256 tokenCount) private {
+        assembly ("memory-safe") {
+            for { let c := cache } lt(c, add(cache, mul(tokenCount, CACHE_ENTRY))) { c := add(c, CACHE_ENTRY) } {
+                sstore(mload(add(c, 128)), or(and(mload(c), not(shl(80, MASK56))), shl(80, mload(add(c, 64)))))
             }
-            _tokenLimits[_tableToken(batch, i)] = (limit & ~(MASK56 << 80)) | (available << 80);
         }
     }
 
@@ -599,7 +632,7 @@ contract Bridge is IBridgeErrors, IBridgeEvents {
         uint256 unit;
         uint256 threshold;
         assembly ("memory-safe") {
-            let c := add(cache, shl(7, index))
+            let c := add(cache, mul(index, CACHE_ENTRY))
             unit := mload(add(c, 32))
             threshold := mload(add(c, 96))
         }
@@ -612,9 +645,15 @@ contract Bridge is IBridgeErrors, IBridgeEvents {
     /// @dev Pass 2, the interactions: transfer or mint for each token item that was not queued, and each call.
     /// Token items run in a tight loop; a call item, or a token call that fails, drops out to Solidity.
     function _interact(bytes calldata batch, uint32 sourceDomain, uint256 cache, uint256[] memory deferred) private {
-        uint256 table = _calldataOffset(batch) + HEADER_LENGTH;
-        uint256 p = table + 20 * uint8(batch[HEADER_LENGTH - 1]);
-        uint256 end = _calldataOffset(batch) + batch.length;
+        uint256 table;
+        uint256 p;
+        uint256 end;
+        unchecked {
+            // calldata offsets and lengths are far below 2^64, tokenCount below 256
+            table = _calldataOffset(batch) + HEADER_LENGTH;
+            p = table + 20 * _tokenCount(batch);
+            end = _calldataOffset(batch) + batch.length;
+        }
         uint256 d; // index of the next queued item in `deferred`
         while (p < end) {
             uint256 halt; // 1 = call item at p, 2 = its token call failed, 3 = queued in pass 1, 4 = too little gas
@@ -637,7 +676,7 @@ contract Bridge is IBridgeErrors, IBridgeEvents {
                     let index := and(shr(176, head), 0xff)
                     // lock/release tokens: transfer(recipient, amount); mint/burn tokens: mint(recipient, amount)
                     let selector := TRANSFER
-                    if eq(and(mload(add(cache, shl(7, index))), 0xff), 2) { selector := MINT }
+                    if eq(and(mload(add(cache, mul(index, CACHE_ENTRY))), 0xff), 2) { selector := MINT }
                     let m := mload(0x40)
                     mstore(m, selector)
                     mstore(add(m, 4), and(shr(16, head), ADDRESS_MASK))
@@ -726,6 +765,13 @@ contract Bridge is IBridgeErrors, IBridgeEvents {
         nonce = uint64(head >> 184);
         index = (head >> 176) & 0xff;
         recipient = address(uint160(head >> 16));
+    }
+
+    /// @dev The header's tokenCount byte (the batch is at least HEADER_LENGTH bytes: `_openBatch` checked it).
+    function _tokenCount(bytes calldata batch) private pure returns (uint256 count) {
+        assembly ("memory-safe") {
+            count := shr(248, calldataload(add(batch.offset, 9)))
+        }
     }
 
     /// @dev Entry `index` of the header's token table.
@@ -940,9 +986,17 @@ contract Bridge is IBridgeErrors, IBridgeEvents {
         if (block.timestamp == last) return (available, last);
         uint256 capacity = (limit >> 136) & MASK56;
         uint256 window = (limit >> 16) & MASK32;
-        uint256 refill = ((block.timestamp - last) * capacity) / window;
+        // no overflow (last <= now < 2^32, capacity < 2^56) and no division by zero (window > 0 by configuration;
+        // capacity > available + refill >= 0 where it divides): plain EVM arithmetic, without Solidity's checks
+        uint256 refill;
+        assembly ("memory-safe") {
+            refill := div(mul(sub(timestamp(), last), capacity), window)
+        }
         if (available + refill >= capacity) return (capacity, block.timestamp);
-        return (available + refill, last + (refill * window) / capacity);
+        assembly ("memory-safe") {
+            available := add(available, refill)
+            last := add(last, div(mul(refill, window), capacity))
+        }
     }
 
     /// @dev The key part of a key state word (tag | parity << 1), after checking the key suits the verifier.
@@ -963,7 +1017,7 @@ contract Bridge is IBridgeErrors, IBridgeEvents {
     function _authenticateGovernance(uint256 st, uint8 action, bytes memory params, Signature calldata signature)
         private
     {
-        _authenticate(st & KEY_MASK, _governanceDigest(uint32(st >> 8), action, params), signature);
+        _authenticateSignature(st & KEY_MASK, _governanceDigest(uint32(st >> 8), action, params), signature);
         ++governanceNonce;
     }
 

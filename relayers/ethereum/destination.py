@@ -7,7 +7,8 @@ prepare:  read the facts (key epoch, each resource's token, allow-listed targets
           with the verifiers' `rebuild_and_check_batch`. Messages that can never execute are left out and reported
           failed by the `confirm` of that batch; when nothing is left, `NothingToExecute` carries the reasons.
 submit:   check the request is self-consistent, encode the FROST signature (R || z, RFC 9591) with the group key
-          as the contract's Signature struct, and send `executeBatch` from the relayer's own key (submitter.py).
+          as (R.x, R.y, z, PK.x), pack it with the batch into executeBatch's calldata (bridge.evm.calldata: no ABI
+          encoding) and send it from the relayer's own key (submitter.py).
           Returns the first transaction hash, which stays the handle through replacements.
 confirm:  no receipt -> pending (the submitter replaces a stuck transaction); a receipt not yet `confirmations`
           deep (or not finalized) or no longer canonical -> pending; final -> the decision table of outcome.py;
@@ -24,7 +25,14 @@ import structlog
 from eth_utils.address import to_checksum_address
 from web3.types import TxParams
 
-from bridge.evm import BatchEncodingError, batch_digest, decode_batch, encode_signature
+from bridge.evm import (
+    BatchEncodingError,
+    batch_digest,
+    decode_batch,
+    encode_signature,
+    execute_batch_calldata,
+    parse_execute_batch_calldata,
+)
 from bridge.messages import BridgeMessage, MessageKind
 from bridge.ports import Confirmation, SigningRequest
 from relayers.ethereum.config import ConfigError, EthereumConfig, SubmitterKey, load_submitter_key
@@ -165,7 +173,7 @@ class EthereumDestination:
             evm_signature = encode_signature(FrostSignature.parse(signature), key)
         except BatchEncodingError as exc:
             raise RequestMismatch(f"the signature does not encode: {exc}") from None
-        data = bytes.fromhex(rpc.bridge.encode_abi("executeBatch", args=[batch, evm_signature]).removeprefix("0x"))
+        data = execute_batch_calldata(batch, evm_signature)
         handle = self.submitter.send(rpc, self.config.bridge_address, data)
         self._sent[handle] = sent
         log.info(
@@ -241,12 +249,12 @@ class EthereumDestination:
         tx = rpc.transaction(tx_hash)
         if tx is None or tx.to is None or tx.to.lower() != self.config.bridge_address.lower():
             return None
+        parsed = parse_execute_batch_calldata(bytes(tx.input))
+        if parsed is None:
+            return None
         try:
-            fn, params = rpc.bridge.decode_function_input(tx.input)
-            if fn.fn_name != "executeBatch":
-                return None
-            return SentBatch.of(decode_batch(bytes(params["batch"])))
-        except (ValueError, BatchEncodingError):
+            return SentBatch.of(decode_batch(parsed[0]))
+        except BatchEncodingError:
             return None
 
     def _log_outcome(self, handle: str, mined_hash: str | None, mined: Mined | None, result: Confirmation) -> None:

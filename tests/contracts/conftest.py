@@ -33,10 +33,11 @@ from bridge.evm import (
     decompress_point,
     encode_batch,
     encode_signature,
+    execute_batch_calldata,
     governance_digest,
 )
 from enclave_signer.frost import SECP256K1, KeyShare, sign_with_shares, trusted_dealer_keygen
-from relayers.ethereum.contracts import contract_at, send
+from relayers.ethereum.contracts import contract_at, send, send_data
 from relayers.ethereum.deploy import DeployConfig, Deployment, deploy_all
 
 ROOT = Path(__file__).resolve().parents[2]
@@ -167,7 +168,7 @@ class Chain:
     ) -> TxReceipt:
         batch = items if isinstance(items, bytes) else self.encode(items, epoch=epoch, domain=domain)
         sig = signature or self.sign_batch(batch, committee=committee)
-        return send(self.w3, self.bridge.functions.executeBatch(batch, sig), self.accounts[9], gas=gas)
+        return send_data(self.w3, self.deployment.bridge, execute_batch_calldata(batch, sig), self.accounts[9], gas=gas)
 
     def governance_signature(
         self, action: GovernanceAction, params: bytes = b"", *, committee: Committee | None = None

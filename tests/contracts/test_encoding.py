@@ -12,6 +12,8 @@ from hypothesis import strategies as st
 
 from bridge.evm import (
     BATCH_TAG,
+    EXECUTE_BATCH_FUNCTION,
+    EXECUTE_BATCH_SELECTOR,
     GOVERNANCE_TAG,
     Batch,
     BatchEncodingError,
@@ -23,8 +25,10 @@ from bridge.evm import (
     decode_batch,
     decompress_point,
     encode_batch,
+    execute_batch_calldata,
     governance_digest,
     key_tag,
+    parse_execute_batch_calldata,
     signature_bytes,
 )
 from relayers.ethereum import errors
@@ -104,6 +108,33 @@ def test_digests_match_the_contract(chain: Chain) -> None:
         assert on_chain == governance_digest(CHAIN_ID, chain.deployment.bridge, 1, 0, action, params)
 
 
+def test_execute_batch_calldata_is_what_the_contract_reads(chain: Chain) -> None:
+    from relayers.ethereum.contracts import send_data
+
+    abi = json.loads((ARTIFACTS_DIR / "Bridge.json").read_text())["abi"]
+    entries = [(e["name"], e["inputs"]) for e in abi if e.get("name", "").startswith("executeBatch")]
+    assert entries == [(EXECUTE_BATCH_FUNCTION, [])]  # packed calldata, no ABI arguments
+    assert keccak(f"{EXECUTE_BATCH_FUNCTION}()".encode())[:4] == EXECUTE_BATCH_SELECTOR
+    assert EXECUTE_BATCH_SELECTOR[:2] == b"\x00\x00"
+    batch = chain.encode([TokenRelease(5, chain.deployment.pha_token, chain.accounts[2], 10**18)])
+    sig = chain.sign_batch(batch)
+    data = execute_batch_calldata(batch, sig)
+    assert data == EXECUTE_BATCH_SELECTOR + signature_bytes(sig) + batch
+    assert parse_execute_batch_calldata(data) == (batch, sig)
+    assert parse_execute_batch_calldata(b"\x12\x34\x56\x78" + data[4:]) is None
+    assert parse_execute_batch_calldata(data[:141]) is None
+    # cut inside the signature or the batch header: MalformedBatch(0), nothing executed
+    for cut in (4, 68, 131, 132, 141):
+        with pytest.raises(errors.MalformedBatch, match="at byte 0 "):
+            send_data(chain.w3, chain.deployment.bridge, data[:cut], chain.accounts[3])
+    # one byte more or less of batch changes the digest: the signature no longer verifies
+    with pytest.raises(errors.InvalidSignature):
+        send_data(chain.w3, chain.deployment.bridge, data + b"\x00", chain.accounts[3])
+    assert not chain.bridge.functions.isNonceUsed(2, 5).call()
+    assert send_data(chain.w3, chain.deployment.bridge, data, chain.accounts[3])["status"] == 1
+    assert chain.bridge.functions.isNonceUsed(2, 5).call()
+
+
 def test_signature_bytes_layout() -> None:
     assert signature_bytes((1, 2, (3).to_bytes(32, "big"), 4)) == b"".join(i.to_bytes(32, "big") for i in (1, 2, 3, 4))
 
@@ -163,13 +194,15 @@ def test_decode_error_round_trip_and_fallbacks() -> None:
 def test_call_and_send_raise_typed_errors_and_sign_locally(chain: Chain) -> None:
     from eth_account import Account
 
-    from relayers.ethereum.contracts import call, send
+    from relayers.ethereum.contracts import call, send, send_data
 
     batch = encode_batch(1, 2, [TokenRelease(1, chain.deployment.pha_token, chain.accounts[2], 1)])
     assert call(chain.bridge.functions.batchDigest(batch)) == batch_digest(CHAIN_ID, chain.deployment.bridge, batch)
     bad = chain.committee.sign(b"\x00" * 32)
     with pytest.raises(errors.InvalidSignature):
-        call(chain.bridge.functions.executeBatch(batch, bad), sender=chain.accounts[3])
+        call(chain.bridge.functions.pauseWithSignature(bad), sender=chain.accounts[3])
+    with pytest.raises(errors.InvalidSignature):
+        send_data(chain.w3, chain.deployment.bridge, execute_batch_calldata(batch, bad), chain.accounts[3])
     # a local key (anvil's dev account 4): signed here, sent raw
     local = Account.from_key("0x47e179ec197488593b187f80a00eb0da91f1b9d0b13f8733639f19c30a34926a")
     assert local.address == chain.accounts[4]
@@ -177,3 +210,8 @@ def test_call_and_send_raise_typed_errors_and_sign_locally(chain: Chain) -> None
     assert receipt["status"] == 1
     with pytest.raises(errors.InsufficientBalance, match="holds"):
         send(chain.w3, chain.pha.functions.transfer(chain.accounts[5], 10**30), local)
+    with pytest.raises(errors.InvalidSignature):
+        send_data(chain.w3, chain.deployment.bridge, execute_batch_calldata(batch, bad), local)
+    good = chain.sign_batch(batch)
+    receipt = send_data(chain.w3, chain.deployment.bridge, execute_batch_calldata(batch, good), local)
+    assert receipt["status"] == 1 and chain.bridge.functions.isNonceUsed(2, 1).call()

@@ -4,9 +4,9 @@ from __future__ import annotations
 
 import pytest
 
-from bridge.evm import GovernanceAction, TokenRelease, key_tag, rotate_key_params
+from bridge.evm import GovernanceAction, TokenRelease, execute_batch_calldata, key_tag, rotate_key_params
 from relayers.ethereum import errors
-from relayers.ethereum.contracts import contract_at, send
+from relayers.ethereum.contracts import contract_at, send, send_data
 from relayers.ethereum.deploy import deploy_contract
 from tests.contracts.conftest import PHA, PHALA, Chain, Committee
 
@@ -46,7 +46,7 @@ def test_fresh_bridge_refuses_batches_until_the_key_is_set(chain: Chain) -> None
     sig = chain.committee.sign(b"\x00" * 32)
     batch = chain.encode([_release(chain, 1)], epoch=0)
     with pytest.raises(errors.KeyNotInitialized, match="admin must call initializeKey"):
-        send(chain.w3, fresh.functions.executeBatch(batch, sig), chain.accounts[9])
+        send_data(chain.w3, address, execute_batch_calldata(batch, sig), chain.accounts[9])
     x, y = chain.committee.xy
     with pytest.raises(errors.NotAdmin):
         send(chain.w3, fresh.functions.initializeKey(x, y), chain.accounts[3])

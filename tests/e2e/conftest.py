@@ -42,7 +42,7 @@ from bridge.devnet.accounts import ethereum_dev_accounts
 from bridge.devnet.broker import start_broker
 from bridge.devnet.committee import BridgeCommittee, Member
 from bridge.devnet.processes import ManagedProcess, ProcessStartError
-from bridge.evm import decode_batch
+from bridge.evm import decode_batch, parse_execute_batch_calldata
 from bridge.ids import message_id
 from bridge.intents import Intent, IntentKind, encode_intent
 from bridge.network import NetworkInfo
@@ -579,13 +579,10 @@ class FaultBridge:
             for tx in self.w3.eth.get_block(number, full_transactions=True)["transactions"]:
                 if isinstance(tx, bytes) or str(tx.get("to") or "").lower() != bridge:
                     continue
-                try:
-                    fn, args = self.bridge.decode_function_input(tx["input"])
-                except ValueError:
+                parsed = parse_execute_batch_calldata(bytes(tx["input"]))
+                if parsed is None or self.w3.eth.get_transaction_receipt(tx["hash"])["status"] != 1:
                     continue
-                if fn.fn_name != "executeBatch" or self.w3.eth.get_transaction_receipt(tx["hash"])["status"] != 1:
-                    continue
-                batch = decode_batch(bytes(args["batch"]))
+                batch = decode_batch(parsed[0])
                 times.update((batch.source_domain, int(item.nonce)) for item in batch.items)
         return times
 

@@ -15,7 +15,7 @@ contract BridgeGasProbe is Bridge, GasBurner {
     function probeVerify(bytes calldata batch, Signature calldata signature, uint256 burn) external view {
         _burnGas(burn);
         (, uint256 keyWord, bytes32 digest) = _openBatch(batch);
-        _authenticate(keyWord, digest, signature);
+        _authenticateSignature(keyWord, digest, signature);
     }
 
     /// @notice Prologue of executeBatch only.
