@@ -45,6 +45,7 @@ class PhalaVerifier:
             resource_id=self.config.resource_id,
             account_nonce=reader.account(self.config.bridge_account, head.block_hash).nonce,
             executed=self.index.executed_among(ids),
+            gateway=self.config.gateway,
         )
 
 
