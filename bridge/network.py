@@ -33,9 +33,27 @@ class PhalaSide(_Model):
     ss58_format: Annotated[int, Field(ge=0, lt=16384)] = 42
 
 
+class GatewayParachainSide(_Model):
+    """A parachain the XCM gateway serves, as a client sees it: what the route accepts, and where to watch it."""
+
+    para_id: Annotated[int, Field(ge=0, lt=2**32)]
+    xcm_versions: list[int]
+    beneficiaries: list[str]  # "account_id32" | "account_key20"
+    min_fee: Annotated[int, Field(gt=0)]  # planck
+    min_deposit: Annotated[int, Field(ge=0)]  # planck: amount - max fee must reach it
+    ws_url: SubstrateUrl | None = None  # for `status` to follow the outcome there
+    start_block: Annotated[int, Field(ge=0)] = 0  # outcomes are looked for from here
+
+
+class GatewaySide(_Model):
+    reserve_account: Hex32
+    parachains: dict[str, GatewayParachainSide]
+
+
 class NetworkInfo(_Model):
     name: str
     ethereum: EthereumSide
     phala: PhalaSide
     pha_resource_id: Hex32
     relayer_status_urls: list[str] = []  # nodes' /health servers, for `phala-bridge status`
+    gateway: GatewaySide | None = None  # the XCM gateway from Phala on to other parachains

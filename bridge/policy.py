@@ -12,6 +12,7 @@ from dataclasses import dataclass, field
 from bridge.amounts import convert_amount
 from bridge.domains import Domain
 from bridge.errors import AmountError, InputError, UnknownChainError, UnknownResourceError
+from bridge.gateway import fallback_of, is_destination
 from bridge.messages import BridgeMessage, MessageKind
 
 RECIPIENT_LENGTH = {Domain.ETHEREUM: 20, Domain.PHALA: 32}
@@ -73,7 +74,12 @@ class BridgePolicy:
         if msg.amount != expected:
             raise PolicyRefusal(f"amount {msg.amount} does not match the source amount (expected {expected})")
         want = RECIPIENT_LENGTH.get(Domain(msg.dest_domain)) if msg.dest_domain in Domain._value2member_map_ else None
-        if want is not None and len(msg.recipient) != want and msg.payload == b"":
+        if msg.dest_domain == Domain.PHALA and is_destination(msg.recipient):
+            # On to a parachain through the XCM gateway: the gateway sends it or refunds the fallback
+            # (bridge/gateway.py); without a readable fallback there is nowhere safe to put the funds on Phala.
+            if fallback_of(msg.recipient) is None:
+                raise PolicyRefusal("malformed XCM destination: no fallback account on Phala to refund")
+        elif want is not None and len(msg.recipient) != want and msg.payload == b"":
             raise PolicyRefusal(f"recipient must be {want} bytes on domain {msg.dest_domain}, got {len(msg.recipient)}")
         if res.max_per_message is not None:
             top = max(res.decimals.values())

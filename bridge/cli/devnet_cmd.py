@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import contextlib
 import signal
 import threading
 from pathlib import Path
@@ -105,3 +106,25 @@ def status(config: Path = ConfigOpt, work_dir: Path | None = WorkDirOpt) -> None
         raise typer.Exit(EXIT_FAILURE)
     if not print_status(state):
         raise typer.Exit(EXIT_FAILURE)
+
+
+@app.command(name="xcm-origin")
+@handle_errors
+def xcm_origin(
+    phala_ws: str = typer.Option(..., "--phala", help="Phala's websocket endpoint (the devnet's Chopsticks)"),
+    bridge_account: str = typer.Option(..., help="0x + 64 hex: the bridge account whose gateway records count"),
+    start_block: int = typer.Option(..., help="first Phala block to read"),
+) -> None:
+    """Devnet only: the relay stand-in that sends, with root origin on Phala, the XCM the bridge account's gateway
+    records ask for (relayers/substrate/xcm_origin.py; production uses an origin granted by Phala governance)."""
+    from bridge.addresses import parse_substrate_account
+    from relayers.substrate import SubstrateClient
+    from relayers.substrate.xcm_origin import DevnetRelayOrigin
+
+    stop = threading.Event()
+    signal.signal(signal.SIGTERM, lambda *_: stop.set())
+    with SubstrateClient(phala_ws, timeout=30) as client:
+        origin = DevnetRelayOrigin(client, parse_substrate_account(bridge_account), start_block=start_block)
+        console.print("xcm origin watching", phala_ws)
+        with contextlib.suppress(KeyboardInterrupt):
+            origin.run(stop.is_set)

@@ -2,7 +2,9 @@
 
 Every input is checked before anything moves: the chains, the recipient's format for the destination chain, and
 the amount (its decimals on the source chain, and an exact conversion to the destination's: 18 on Ethereum, 12 on
-Phala)."""
+Phala). `--to <parachain>` (a name the network's XCM gateway serves, or `para:<id>`) sends an Ethereum deposit on
+through Phala: the parachain, the beneficiary's form, the asset, the XCM version and the fee are checked against the
+gateway's routes first, and `status` follows it on all three chains (bridge/client/gateway.py)."""
 
 from __future__ import annotations
 
@@ -21,6 +23,17 @@ from bridge.amounts import convert_amount, format_units, parse_units
 from bridge.cli.errors import EXIT_FAILURE, UsageError, handle_errors
 from bridge.domains import Domain, domain_by_name
 from bridge.errors import InputError
+from bridge.gateway import (
+    PROGRAM_VERSIONS,
+    BeneficiaryKind,
+    GatewayConfig,
+    GatewayRoute,
+    GatewayStatus,
+    XcmDestination,
+    decode_destination,
+    encode_destination,
+    is_destination,
+)
 from bridge.network import NetworkInfo
 
 console = Console()
@@ -47,6 +60,67 @@ def plan_transfer(source: str, dest: str, amount: str, recipient: str) -> Transf
     dest_amount = convert_amount(source_amount, DECIMALS[src], DECIMALS[dst])
     to = parse_eth_address(recipient) if dst == Domain.ETHEREUM else parse_substrate_account(recipient)
     return TransferPlan(src, dst, source_amount, dest_amount, to)
+
+
+@dataclass(frozen=True)
+class GatewayPlan:
+    route: GatewayRoute
+    dest: XcmDestination
+    source_amount: int  # 18 decimals, deposited on Ethereum
+    amount: int  # 12 decimals, what reaches Phala and is sent on (the destination's fee comes out of it)
+
+    @property
+    def recipient(self) -> bytes:
+        return encode_destination(self.dest)
+
+
+def plan_gateway_transfer(
+    config: GatewayConfig | None,
+    source: str,
+    to: str,
+    amount: str,
+    beneficiary: str,
+    *,
+    fallback: str | None = None,
+    max_fee: str | None = None,
+    xcm_version: int | None = None,
+    asset: str = "PHA",
+) -> GatewayPlan:
+    """Validate a transfer on to a parachain completely, without touching any chain; every refusal the committee
+    would make (and refund) is made here instead."""
+    from bridge.client.gateway import refusal
+
+    if asset.strip().upper() != "PHA":
+        raise UsageError(f"unsupported asset {asset!r}: the XCM gateway carries PHA only")
+    if domain_by_name(source) != Domain.ETHEREUM:
+        raise UsageError("a transfer on to a parachain starts on Ethereum (the gateway carries Ethereum deposits)")
+    if config is None:
+        raise UsageError("this network runs no XCM gateway (no `gateway` in its network file)")
+    route = config.route_named(to)
+    text = beneficiary.strip()
+    if len(text) == 42 and text.lower().startswith("0x"):
+        kind, who = BeneficiaryKind.ACCOUNT_KEY20, parse_eth_address(text)
+    else:
+        kind, who = BeneficiaryKind.ACCOUNT_ID32, parse_substrate_account(text)
+    if kind not in route.beneficiaries:
+        ok = ", ".join(sorted(k.label for k in route.beneficiaries))
+        raise UsageError(f"{route.name} takes {ok} beneficiaries; {text!r} is an {kind.label}")
+    if fallback is not None:
+        back = parse_substrate_account(fallback)
+    elif kind is BeneficiaryKind.ACCOUNT_ID32:
+        back = who  # the same key is an account on Phala too
+    else:
+        raise UsageError("give --fallback: a Phala account credited if the gateway cannot send the transfer on")
+    versions = sorted(route.xcm_versions & PROGRAM_VERSIONS)
+    version = xcm_version if xcm_version is not None else (versions[-1] if versions else 0)
+    fee = parse_units(max_fee, DECIMALS[Domain.PHALA]) if max_fee is not None else route.min_fee
+    source_amount = parse_units(amount, DECIMALS[Domain.ETHEREUM])
+    dest_amount = convert_amount(source_amount, DECIMALS[Domain.ETHEREUM], DECIMALS[Domain.PHALA])
+    dest = XcmDestination(back, version, route.para_id, kind, who, fee)
+    why = refusal(dest, dest_amount, config)
+    if why is not None:
+        raise UsageError(why)
+    return GatewayPlan(route, dest, source_amount, dest_amount)
 
 
 def load_network(path: Path) -> NetworkInfo:
@@ -80,15 +154,36 @@ def _read_key(key_file: Path | None) -> str | None:
 @handle_errors
 def transfer(
     source: str = typer.Option(..., "--from", help="ethereum or phala"),
-    dest: str = typer.Option(..., "--to", help="ethereum or phala"),
+    dest: str = typer.Option(..., "--to", help="ethereum, phala, or a parachain (its name, or para:<id>)"),
     amount: str = typer.Option(..., help="in PHA, e.g. 12.5"),
-    recipient: str = typer.Option(..., help="0x address on Ethereum, SS58 or 0x account id on Phala"),
+    recipient: str = typer.Option(..., help="0x address on Ethereum, SS58 or 0x account id on Phala/a parachain"),
     key_file: Path | None = typer.Option(None, help="sender key: hex private key (Ethereum) or secret URI (Phala)"),
     dev_account: str | None = typer.Option(None, help="devnet only: an anvil account index, or //Alice etc."),
     network: Path = NetworkOpt,
     timeout: float = typer.Option(180.0, help="seconds to wait for the destination"),
+    fallback: str | None = typer.Option(None, help="parachain transfers: Phala account refunded if not sent on"),
+    max_fee: str | None = typer.Option(None, help="parachain transfers: most PHA the parachain may charge"),
+    xcm_version: int | None = typer.Option(None, help="parachain transfers: XCM version (default: the route's)"),
+    asset: str = typer.Option("PHA", help="the asset to send (the gateway carries PHA)"),
 ) -> None:
-    """Bridge PHA between Ethereum and Phala; shows progress until the destination transaction."""
+    """Bridge PHA between Ethereum and Phala, or from Ethereum on to a parachain; shows progress until the
+    destination (for a parachain: Phala's execution, the XCM message, and the parachain's outcome)."""
+    if dest.strip().lower() not in ("ethereum", "phala"):
+        net = load_network(network)
+        from bridge.client.gateway import gateway_config
+
+        try:
+            gplan = plan_gateway_transfer(
+                gateway_config(net), source, dest, amount, recipient,
+                fallback=fallback, max_fee=max_fee, xcm_version=xcm_version, asset=asset,
+            )  # fmt: skip
+        except InputError as exc:
+            raise UsageError(str(exc)) from None
+        secret = _read_key(key_file) or dev_account
+        if secret is None:
+            raise UsageError("give the sender's key: --key-file, or --dev-account on the devnet")
+        _transfer_via_gateway(net, gplan, secret, timeout)
+        return
     try:
         plan = plan_transfer(source, dest, amount, recipient)
     except InputError as exc:
@@ -108,6 +203,88 @@ def transfer(
     console.print(f"message id {message_id}")
     dest_tx = _follow(net, message_id, plan, started, timeout)
     console.print(f"[green]executed on {plan.dest.name.lower()}[/] in {dest_tx}")
+
+
+def _transfer_via_gateway(net: NetworkInfo, gplan: GatewayPlan, secret: str, timeout: float) -> None:
+    from relayers.substrate import SubstrateClient
+    from relayers.substrate.chain import ChainReader
+
+    route = gplan.route
+    console.print(
+        f"{format_units(gplan.source_amount, 18)} PHA ethereum -> phala -> {route.name} (para {route.para_id}), "
+        f"beneficiary 0x{gplan.dest.beneficiary.hex()}, at most {format_units(gplan.dest.max_fee, 12)} PHA in fees"
+    )
+    peer_url = _peer_url(net, route.name)
+    peer_from = None
+    if peer_url is not None:
+        with SubstrateClient(peer_url) as peer:
+            peer_from = ChainReader(peer).finalized_head().block_number
+    plan = TransferPlan(Domain.ETHEREUM, Domain.PHALA, gplan.source_amount, gplan.amount, gplan.recipient)
+    message_id, started = _deposit_on_ethereum(net, plan, secret)
+    console.print(f"message id {message_id}")
+    dest_tx = _follow(net, message_id, plan, started, timeout)
+    console.print(f"[green]executed on phala[/] in {dest_tx}")
+    if not _gateway_legs(net, message_id, started, peer_from, timeout, gplan.dest.beneficiary):
+        raise typer.Exit(EXIT_FAILURE)
+
+
+def _peer_url(net: NetworkInfo, name: str) -> str | None:
+    side = net.gateway.parachains.get(name) if net.gateway else None
+    return side.ws_url if side else None
+
+
+def _gateway_legs(
+    net: NetworkInfo, message_id: str, phala_from: int, peer_from: int | None, timeout: float, beneficiary: bytes
+) -> bool:
+    """Print the Phala gateway record, the XCMP message and the destination's outcome; True when delivered."""
+    from bridge.client import PhalaClient
+    from bridge.client.gateway import describe_record, find_outcome, gateway_leg, wait_sent
+    from relayers.substrate import SubstrateClient
+
+    phala = PhalaClient(net.phala, bytes.fromhex(net.pha_resource_id[2:]))
+    try:
+        tx = phala.execution_of(message_id, phala_from)
+        leg = None if tx is None else gateway_leg(phala.client, tx.hash, tx.block_number, message_id)
+        if tx is None or leg is None:
+            console.print("  phala: no gateway record for this message yet")
+            return False
+        console.print(f"  phala: extrinsic {tx.hash} (block {tx.block_number}): {describe_record(leg.record)}")
+        if leg.record.status is GatewayStatus.REFUNDED:
+            return False
+        sent_in = wait_sent(phala.client, leg.message_hash, leg.block_number, timeout)
+    finally:
+        phala.close()
+    if sent_in is None:
+        console.print(f"  xcmp: message 0x{leg.message_hash.hex()} not sent by phala yet")
+        return False
+    console.print(f"  xcmp: message 0x{leg.message_hash.hex()} sent by phala in block {sent_in}")
+    names = {p.para_id: n for n, p in (net.gateway.parachains.items() if net.gateway else [])}
+    name = names.get(leg.record.para_id)
+    url = _peer_url(net, name) if name else None
+    if url is None:
+        console.print(f"  para {leg.record.para_id}: no endpoint known to follow the outcome")
+        return False
+    assert net.gateway is not None and name is not None
+    start = peer_from if peer_from is not None else net.gateway.parachains[name].start_block
+    with SubstrateClient(url) as peer:
+        outcome = find_outcome(peer, leg.message_hash, start, timeout)
+    if outcome is None:
+        console.print(f"  {name}: no outcome yet (looked after block {start})")
+        return False
+    where = f"{name} block {outcome.block_number}"
+    if outcome.succeeded:
+        got = outcome.deposited_to(beneficiary)
+        console.print(f"  [green]{name}: delivered[/] in {where}: {format_units(got, 12)} to the beneficiary")
+    else:
+        console.print(f"  [red]{name}: failed[/] in {where}: {outcome.failure}")
+    for trap in outcome.trapped:
+        console.print(f"  {name}: {trap.describe()}")
+    if not outcome.succeeded and not outcome.trapped:
+        console.print(
+            f"  nothing was credited on {name}; the amount is held in the gateway reserve "
+            f"{net.gateway.reserve_account} on phala"
+        )
+    return bool(outcome.succeeded)
 
 
 def _deposit_on_ethereum(net: NetworkInfo, plan: TransferPlan, secret: str) -> tuple[str, int]:
@@ -220,6 +397,25 @@ def status(
         if dest == Domain.ETHEREUM:
             done = EthereumClient(net.ethereum).is_executed(int(rec["source_domain"]), int(rec["nonce"]))
             console.print(f"  ethereum bridge: nonce {'used (executed)' if done else 'not used yet'}")
+        recipient = bytes.fromhex(str(rec.get("recipient", "0x"))[2:])
+        if dest == Domain.PHALA and is_destination(recipient):
+            _status_gateway(net, rec, recipient)
+
+
+def _status_gateway(net: NetworkInfo, rec: dict[str, Any], recipient: bytes) -> None:
+    beneficiary = b""
+    try:
+        d = decode_destination(recipient)
+        beneficiary = d.beneficiary
+        console.print(
+            f"  xcm destination: para {d.para_id}, {d.beneficiary_kind.label} 0x{d.beneficiary.hex()}, "
+            f"XCM V{d.xcm_version}, max fee {d.max_fee}, fallback 0x{d.fallback.hex()}"
+        )
+    except InputError as exc:
+        console.print(f"  xcm destination: malformed ({exc})")
+    if rec["state"] != "executed":
+        return
+    _gateway_legs(net, str(rec["id"]), net.phala.start_block, None, 5.0, beneficiary)
 
 
 __all__ = ["plan_transfer", "status", "transfer"]

@@ -5,8 +5,9 @@ from __future__ import annotations
 
 from pathlib import Path
 
-from bridge.config.schema import EthereumChain, NodeConfig, SubstrateChain
+from bridge.config.schema import EthereumChain, GatewaySection, NodeConfig, SubstrateChain
 from bridge.errors import InputError
+from bridge.gateway import BeneficiaryKind, GatewayConfig, GatewayRoute
 from bridge.policy import BridgePolicy, Resource
 from relayers.ethereum import EthereumConfig
 from relayers.substrate import PhalaConfig
@@ -83,4 +84,22 @@ def phala_config(cfg: NodeConfig, bridge_account: bytes) -> PhalaConfig:
         dest_decimals=dest_decimals,
         start_block=chain.start_block,
         index_start_block=chain.start_block if chain.index_start_block is None else chain.index_start_block,
+        gateway=gateway_config(chain.gateway, bytes.fromhex(res.resource_id[2:])) if chain.gateway else None,
     )
+
+
+def gateway_config(section: GatewaySection, resource_id: bytes | None = None) -> GatewayConfig:
+    kinds = {k.label: k for k in BeneficiaryKind}
+    routes = {
+        p.para_id: GatewayRoute(
+            name=name,
+            para_id=p.para_id,
+            xcm_versions=frozenset(p.xcm_versions),
+            beneficiaries=frozenset(kinds[b] for b in p.beneficiaries),
+            min_fee=p.min_fee,
+            min_deposit=p.min_deposit,
+            weight_limit_base=p.weight_limit_base,
+        )
+        for name, p in section.parachains.items()
+    }
+    return GatewayConfig(bytes.fromhex(section.reserve_account[2:]), routes, resource_id)

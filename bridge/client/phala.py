@@ -12,7 +12,7 @@ from bridge.network import PhalaSide
 from bridge.ports import ChainPosition
 from relayers.substrate import PhalaConfig, PhalaWatcher, SubstrateClient
 from relayers.substrate.chain import ChainReader
-from relayers.substrate.executed_index import ExecutedIndex
+from relayers.substrate.executed_index import BridgeExtrinsic, ExecutedIndex
 
 
 @dataclass(frozen=True)
@@ -90,9 +90,15 @@ class PhalaClient:
 
     def find_execution(self, message_id: str, from_block: int) -> str | None:
         """The bridge extrinsic that executed `message_id` (Ethereum -> Phala), searched from `from_block`."""
+        found = self.execution_of(message_id, from_block)
+        return None if found is None else found.hash
+
+    def execution_of(self, message_id: str, from_block: int) -> BridgeExtrinsic | None:
+        """The same, with where it is (block, index) and its outcome."""
         index = ExecutedIndex(self._config(from_block))
         reader = ChainReader(self.client)
         head = reader.finalized_head()
         while not index.sync(reader, head):
             pass
-        return index.executed_by(message_id)
+        tx = index.executed_by(message_id)
+        return None if tx is None else index.extrinsic(tx)

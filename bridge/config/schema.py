@@ -105,6 +105,29 @@ class EthereumChain(_Section):
     stuck_timeout_s: Annotated[float, Field(gt=0, le=3600)] = 60.0
 
 
+class GatewayParachain(_Section):
+    """A parachain the XCM gateway delivers to (bridge/gateway.py, docs/xcm.md)."""
+
+    para_id: Annotated[int, Field(ge=0, lt=2**32)]
+    xcm_versions: Annotated[list[Annotated[int, Field(ge=2, le=5)]], Field(min_length=1)] = [2]
+    beneficiaries: Annotated[list[Literal["account_id32", "account_key20"]], Field(min_length=1)] = ["account_id32"]
+    min_fee: Annotated[int, Field(gt=0, lt=2**128)]  # planck the program's execution needs there
+    min_deposit: Annotated[int, Field(ge=0, lt=2**128)]  # what must arrive: the destination's existential deposit
+    weight_limit_base: Annotated[int, Field(gt=0, lt=2**63)] = 10**10
+
+
+class GatewaySection(_Section):
+    reserve_account: Annotated[str, Field(pattern=r"^0x[0-9a-fA-F]{64}$")]  # on Phala, see docs/xcm.md
+    parachains: Annotated[dict[str, GatewayParachain], Field(min_length=1)]
+
+    @model_validator(mode="after")
+    def _distinct_paras(self) -> GatewaySection:
+        ids = [p.para_id for p in self.parachains.values()]
+        if len(set(ids)) != len(ids):
+            raise ValueError("gateway parachains must have distinct para_id")
+        return self
+
+
 class SubstrateChain(_Section):
     kind: Literal["substrate"]
     domain_id: Annotated[int, Field(ge=1, le=255)]
@@ -114,6 +137,7 @@ class SubstrateChain(_Section):
     start_block: Annotated[int, Field(ge=0)] = 0
     # The bridge account's first block (where the executed-ids scan starts); default: start_block.
     index_start_block: Annotated[int, Field(ge=0)] | None = None
+    gateway: GatewaySection | None = None  # the XCM gateway on to other parachains; none: such deposits fail
 
 
 ChainSection = Annotated[EthereumChain | SubstrateChain, Field(discriminator="kind")]

@@ -9,6 +9,7 @@ with liquidity; n relayer daemons; and `network.json`, the description a user's 
 from __future__ import annotations
 
 import asyncio
+import hashlib
 import json
 import os
 import sys
@@ -24,7 +25,7 @@ from bridge.devnet.ports import free_port
 from bridge.devnet.processes import ManagedProcess, ProcessSupervisor
 from bridge.devnet.state import DevnetState
 from bridge.devnet.tools import PROJECT_ROOT
-from bridge.network import EthereumSide, NetworkInfo, PhalaSide
+from bridge.network import EthereumSide, GatewayParachainSide, GatewaySide, NetworkInfo, PhalaSide
 
 log = structlog.get_logger("devnet.committee")
 
@@ -32,6 +33,12 @@ ADDRESSES = PROJECT_ROOT / "anvil-fixtures" / "devnet-addresses.json"
 FIRST_SUBMITTER_ACCOUNT = 5  # anvil accounts 0 (admin), 1 (guardian) and 2-4 (users) are taken
 BRIDGE_LIQUIDITY_PLANCK = 1_000_000 * 10**12
 CONFIRMATIONS = 2
+# The XCM gateway's route to the peer (docs/xcm.md): the program's execution there cost 10,666,664 planck, the
+# peer's existential deposit is 3,333,333. The reserve account on Phala receives what is sent on: it stands for
+# the value phala's sovereign account pays out on the peer (a fixed, keyless devnet account).
+GATEWAY_MIN_FEE = 20_000_000
+GATEWAY_MIN_DEPOSIT = 3_333_333
+GATEWAY_RESERVE = "0x" + hashlib.blake2b(b"phala-bridge/devnet/xcm-gateway-reserve", digest_size=32).hexdigest()
 CLI = [sys.executable, "-m", "bridge.cli.main"]
 
 
@@ -70,6 +77,7 @@ class BridgeCommittee:
         self.members: list[Member] = []
         self.network: NetworkInfo | None = None
         self.record_block: int | None = None
+        self.xcm_origin: ManagedProcess | None = None
 
     # ---- configs --------------------------------------------------------------------------------------------------
 
@@ -134,6 +142,16 @@ ws_url = "{self.state.phala.ws_url}"
 para_id = {self.state.phala.para_id}
 start_block = {phala_start_block}
 
+[chains.phala.gateway]
+reserve_account = "{GATEWAY_RESERVE}"
+
+[chains.phala.gateway.parachains.peer]
+para_id = {self.state.peer.para_id}
+xcm_versions = [2]
+beneficiaries = ["account_id32"]
+min_fee = {GATEWAY_MIN_FEE}
+min_deposit = {GATEWAY_MIN_DEPOSIT}
+
 [resources.PHA]
 resource_id = "{self.addresses["resources"]["PHA"]}"
 decimals = {{ ethereum = 18, phala = 12 }}
@@ -161,6 +179,26 @@ verifier = "chain"
 
     def start_relayer(self, m: Member) -> None:
         m.relayer = self.supervisor.spawn(f"relayer-{m.index}", [*CLI, "relayer", "run", "--config", str(m.config)])
+
+    def start_xcm_origin(self, bridge_account: str, start_block: int) -> None:
+        """The relay stand-in that sends the gateway's XCM with root origin (relayers/substrate/xcm_origin.py)."""
+        argv = [*CLI, "--log-format", "json", "--log-level", "info", "devnet", "xcm-origin"]
+        argv += [
+            "--phala",
+            self.state.phala.ws_url,
+            "--bridge-account",
+            bridge_account,
+            "--start-block",
+            str(start_block),
+        ]
+        self.xcm_origin = self.supervisor.spawn("xcm-origin", argv)
+
+    def _peer_block(self) -> int:
+        from relayers.substrate import SubstrateClient
+        from relayers.substrate.chain import ChainReader
+
+        with SubstrateClient(self.state.peer.ws_url) as peer:
+            return ChainReader(peer).finalized_head().block_number
 
     def _wait_sockets(self, timeout: float) -> None:
         deadline = time.monotonic() + timeout
@@ -190,6 +228,7 @@ verifier = "chain"
         self.record_block = self._record_on_phala(record)
         self._register_ethereum_key(bytes.fromhex(keys["secp256k1"][2:]))
         self._fund_phala_bridge(bytes.fromhex(keys["ed25519"][2:]))
+        self.start_xcm_origin(keys["ed25519"], start_block)
         for m in self.members:
             self.start_relayer(m)
         self.network = NetworkInfo(
@@ -210,6 +249,20 @@ verifier = "chain"
             ),
             pha_resource_id=self.addresses["resources"]["PHA"],
             relayer_status_urls=[m.status_url for m in self.members],
+            gateway=GatewaySide(
+                reserve_account=GATEWAY_RESERVE,
+                parachains={
+                    "peer": GatewayParachainSide(
+                        para_id=self.state.peer.para_id,
+                        xcm_versions=[2],
+                        beneficiaries=["account_id32"],
+                        min_fee=GATEWAY_MIN_FEE,
+                        min_deposit=GATEWAY_MIN_DEPOSIT,
+                        ws_url=self.state.peer.ws_url,
+                        start_block=self._peer_block(),
+                    )
+                },
+            ),
         )
         (self.dir.parent / "network.json").write_text(self.network.model_dump_json(indent=2))
         self._wait_relayers(timeout)

@@ -139,6 +139,7 @@ def _record_json(rec: Any) -> dict[str, Any]:
         "dest_domain": m.dest_domain,
         "nonce": m.nonce,
         "amount": str(m.amount),
+        "recipient": "0x" + m.recipient.hex(),
         "source_tx": "0x" + m.source.tx_hash.hex(),
         "source_block": m.source.block_number,
         "dest_tx": rec.dest_tx,

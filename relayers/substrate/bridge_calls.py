@@ -4,6 +4,8 @@ Deposit (a user bridging out):   Utility.batch_all([Balances.transfer_keep_alive
                                                     System.remark_with_event(intent)])
 Execution (the bridge account):  Utility.batch_all([Balances.transfer_keep_alive(Id(recipient), amount), ...,
                                                     System.remark_with_event(executed record)])
+                                 where an XCM gateway item is a transfer followed by its gateway record
+                                 (`remark_with_event`), see bridge/gateway.py
 
 Pallet and call indices come from the runtime's metadata (`CallIndices`); `relayers.substrate.chain` checks once
 per runtime version that these encoders produce exactly what substrate-interface composes, so a runtime whose calls
@@ -37,6 +39,14 @@ class Transfer:
     amount: int
 
 
+@dataclass(frozen=True)
+class Remark:
+    data: bytes
+
+
+BatchCall = Transfer | Remark
+
+
 def encode_transfer(indices: CallIndices, transfer: Transfer) -> bytes:
     if len(transfer.dest) != 32:
         raise ScaleError(f"a destination account is 32 bytes, got {len(transfer.dest)}")
@@ -49,22 +59,34 @@ def encode_remark(indices: CallIndices, remark: bytes) -> bytes:
     return bytes(indices.remark_with_event) + byte_vec(remark)
 
 
+def encode_calls(indices: CallIndices, calls: Sequence[BatchCall]) -> bytes:
+    """batch_all(calls): each a transfer_keep_alive or a remark_with_event."""
+    encoded = [
+        encode_transfer(indices, c) if isinstance(c, Transfer) else encode_remark(indices, c.data) for c in calls
+    ]
+    return bytes(indices.batch_all) + compact(len(encoded)) + b"".join(encoded)
+
+
 def encode_batch(indices: CallIndices, transfers: Sequence[Transfer], remark: bytes) -> bytes:
     """batch_all([transfer_keep_alive(t.dest, t.amount) for t in transfers] + [remark_with_event(remark)])."""
-    calls = [encode_transfer(indices, t) for t in transfers] + [encode_remark(indices, remark)]
-    return bytes(indices.batch_all) + compact(len(calls)) + b"".join(calls)
+    return encode_calls(indices, [*transfers, Remark(remark)])
 
 
 @dataclass(frozen=True)
 class BridgeBatch:
-    """A parsed batch of the bridge's shape: transfers followed by one remark."""
+    """A parsed batch of the bridge's shape: transfers and remarks, ending with a remark."""
 
     transfers: tuple[Transfer, ...]
-    remark: bytes
+    remark: bytes  # the last remark (the executed record, or a deposit's intent)
+    calls: tuple[BatchCall, ...] = ()  # every call, in order
+
+    @property
+    def remarks(self) -> tuple[bytes, ...]:
+        return tuple(c.data for c in self.calls if isinstance(c, Remark))
 
 
 def parse_batch(indices: CallIndices, call: bytes) -> BridgeBatch | None:
-    """The batch's transfers and remark when `call` is exactly batch_all([transfer_keep_alive..., remark]);
+    """The batch's calls when `call` is exactly batch_all([transfer_keep_alive | remark_with_event, ..., remark]);
     None for any other call (including other address forms and trailing bytes)."""
     try:
         reader = Reader(call)
@@ -73,38 +95,47 @@ def parse_batch(indices: CallIndices, call: bytes) -> BridgeBatch | None:
         count = reader.compact()
         if not 1 <= count <= MAX_BATCH_CALLS:
             return None
-        transfers = []
-        for _ in range(count - 1):
-            if reader.take(2) != bytes(indices.transfer_keep_alive) or reader.u8() != 0x00:
+        calls: list[BatchCall] = []
+        for _ in range(count):
+            index = reader.take(2)
+            if index == bytes(indices.transfer_keep_alive):
+                if reader.u8() != 0x00:
+                    return None
+                dest = reader.take(32)
+                amount = reader.compact()
+                if amount >= 2**128:
+                    return None
+                calls.append(Transfer(dest, amount))
+            elif index == bytes(indices.remark_with_event):
+                calls.append(Remark(reader.byte_vec(MAX_REMARK)))
+            else:
                 return None
-            dest = reader.take(32)
-            amount = reader.compact()
-            if amount >= 2**128:
-                return None
-            transfers.append(Transfer(dest, amount))
-        if reader.take(2) != bytes(indices.remark_with_event):
-            return None
-        remark = reader.byte_vec(MAX_REMARK)
         reader.end()
     except ScaleError:
         return None
-    return BridgeBatch(tuple(transfers), remark)
+    last = calls[-1]
+    if not isinstance(last, Remark):
+        return None
+    return BridgeBatch(tuple(c for c in calls if isinstance(c, Transfer)), last.data, tuple(calls))
 
 
 def parse_deposit(indices: CallIndices, call: bytes) -> BridgeBatch | None:
-    """A user deposit: a bridge-shaped batch with exactly one transfer."""
+    """A user deposit: exactly batch_all([transfer_keep_alive, remark_with_event])."""
     batch = parse_batch(indices, call)
-    if batch is None or len(batch.transfers) != 1:
+    if batch is None or len(batch.calls) != 2 or not isinstance(batch.calls[0], Transfer):
         return None
     return batch
 
 
 __all__ = [
     "MAX_BATCH_CALLS",
+    "BatchCall",
     "BridgeBatch",
     "CallIndices",
+    "Remark",
     "Transfer",
     "encode_batch",
+    "encode_calls",
     "encode_remark",
     "encode_transfer",
     "parse_batch",

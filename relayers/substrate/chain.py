@@ -14,7 +14,7 @@ from scalecodec.base import ScaleBytes
 from scalecodec.utils.ss58 import ss58_decode
 
 from bridge.ports import ChainPosition
-from relayers.substrate.bridge_calls import CallIndices, Transfer, encode_batch
+from relayers.substrate.bridge_calls import BatchCall, CallIndices, Remark, Transfer, encode_batch
 from relayers.substrate.client import SubstrateClient
 from relayers.substrate.errors import RpcError, UnsupportedRuntime
 from relayers.substrate.events import ChainEvent, DispatchFailure
@@ -160,15 +160,20 @@ class ChainReader:
 
     def compose_batch(self, transfers: list[Transfer], remark: bytes, block_hash: str | None = None) -> Any:
         """The batch as substrate-interface composes it (a GenericCall), for `create_signed_extrinsic`."""
+        return self.compose_calls([*transfers, Remark(remark)], block_hash)
+
+    def compose_calls(self, calls: list[BatchCall], block_hash: str | None = None) -> Any:
+        """batch_all(calls) as substrate-interface composes it (transfers and remarks in any order)."""
         if block_hash is not None:
             self.client.use_runtime(block_hash)
         inner = [
             self.client.compose_call(
-                "Balances", "transfer_keep_alive", {"dest": "0x" + t.dest.hex(), "value": t.amount}
+                "Balances", "transfer_keep_alive", {"dest": "0x" + c.dest.hex(), "value": c.amount}
             )
-            for t in transfers
+            if isinstance(c, Transfer)
+            else self.client.compose_call("System", "remark_with_event", {"remark": "0x" + c.data.hex()})
+            for c in calls
         ]
-        inner.append(self.client.compose_call("System", "remark_with_event", {"remark": "0x" + remark.hex()}))
         return self.client.compose_call("Utility", "batch_all", {"calls": inner})
 
     def _self_check(self, facts: RuntimeFacts) -> None:

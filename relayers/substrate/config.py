@@ -16,6 +16,7 @@ from types import MappingProxyType
 
 from bridge.domains import Domain
 from bridge.errors import InputError
+from bridge.gateway import GatewayConfig
 
 DEFAULT_TRANSFER_WEIGHT = 156_000_000  # rounded up from the measured ~155.2 M
 DEFAULT_BATCH_BASE_WEIGHT = 260_000_000  # rounded up from the measured ~253.4 M
@@ -46,6 +47,7 @@ class PhalaConfig:
     transfer_weight: int = DEFAULT_TRANSFER_WEIGHT
     batch_base_weight: int = DEFAULT_BATCH_BASE_WEIGHT
     weight_per_gas: int = DEFAULT_WEIGHT_PER_GAS
+    gateway: GatewayConfig | None = None  # the XCM gateway (deposits whose recipient is an XCM destination)
 
     def __post_init__(self) -> None:
         if not self.url.startswith(("ws://", "wss://")):

@@ -23,10 +23,9 @@ import structlog
 from nacl.exceptions import BadSignatureError
 from nacl.signing import VerifyKey
 
-from bridge.intents import encode_executed
 from bridge.messages import BridgeMessage
 from bridge.ports import ChainPosition, Confirmation, SigningRequest
-from relayers.substrate.bridge_calls import Transfer, parse_batch
+from relayers.substrate.bridge_calls import parse_batch
 from relayers.substrate.chain import ChainReader
 from relayers.substrate.config import PhalaConfig
 from relayers.substrate.errors import (
@@ -40,8 +39,8 @@ from relayers.substrate.errors import (
 from relayers.substrate.executed_index import ExecutedIndex
 from relayers.substrate.isolation import FailureIsolator
 from relayers.substrate.payload import signed_extrinsic, signing_payload
-from relayers.substrate.plan import BatchPlan, plan_batch, static_refusal
-from relayers.substrate.rebuild import ChainFacts, build_call, rebuild_and_check, request_context
+from relayers.substrate.plan import BatchPlan, payee, plan_batch, static_refusal
+from relayers.substrate.rebuild import ChainFacts, batch_calls, build_call, rebuild_and_check, request_context
 from relayers.substrate.scale import blake2_256
 from relayers.substrate.session import ClientSession
 
@@ -76,7 +75,7 @@ class PhalaDestination:
         self.clock = clock
         self._refused: dict[str, str] = {}  # left out of a prepared batch for good; reported by its confirm
         self._submitted: dict[str, _Submitted] = {}
-        self._cross_checked: set[tuple[int, int]] = set()  # runtime versions whose extrinsic assembly was compared
+        self._cross_checked: set[tuple[int, int, bool]] = set()  # (runtime version, pays): assembly compared
         self._unknown_since: dict[str, float] = {}  # tx hashes confirm was asked about without a submit (restart)
 
     def gas_of(self, message: BridgeMessage) -> int:
@@ -119,7 +118,8 @@ class PhalaDestination:
         head = self._synced_head(reader)
         bridge = reader.account(self.config.bridge_account, head.block_hash)
         ed = reader.existential_deposit()
-        recipients = {m.recipient for m in messages if len(m.recipient) == 32}
+        gateway = self.config.gateway
+        recipients = {p for m in messages if len(p := payee(m, gateway)) == 32}
         existing = {r: reader.account(r, head.block_hash).exists for r in recipients}
         ids = [m.id_hex for m in messages]
         plan = plan_batch(
@@ -132,6 +132,7 @@ class PhalaDestination:
             executed=self.index.executed_among(ids),
             spendable=max(0, bridge.free - ed - self.config.fee_reserve),
             only=self.isolator.probe(ids),
+            gateway=gateway,
         )
         return head, plan, bridge.nonce
 
@@ -145,11 +146,10 @@ class PhalaDestination:
                 raise InsufficientLiquidity(f"the bridge account cannot pay any of {len(plan.deferred)} transfer(s)")
             raise NothingToExecute(plan.refused, plan.executed, plan.deferred)
         runtime = reader.runtime_facts(head.block_hash)
-        call = build_call(runtime, plan.included)
+        call = build_call(runtime, plan.included, self.config.gateway)
         payload = signing_payload(runtime, call, nonce)
         # Double entry: what substrate-interface composes and would sign must be exactly the hand-built bytes.
-        transfers = [Transfer(m.recipient, m.amount) for m in plan.included]
-        composed = reader.compose_batch(transfers, encode_executed(m.id for m in plan.included), head.block_hash)
+        composed = reader.compose_calls(batch_calls(plan.included, self.config.gateway), head.block_hash)
         if bytes(composed.data.data) != call or reader.client.signature_payload(composed, nonce) != payload:
             raise UnsupportedRuntime("substrate-interface and the hand encoder disagree on the batch")
         ids = tuple(m.id_hex for m in plan.included)
@@ -162,7 +162,13 @@ class PhalaDestination:
             ),
         )
         facts = ChainFacts(
-            runtime, self.domain, self.config.bridge_account, self.config.resource_id, nonce, frozenset()
+            runtime,
+            self.domain,
+            self.config.bridge_account,
+            self.config.resource_id,
+            nonce,
+            frozenset(),
+            self.config.gateway,
         )
         rebuild_and_check(request, messages, facts)  # what every verifier will run; fail here first if it would
         log.info(
@@ -192,11 +198,11 @@ class PhalaDestination:
         batch = parse_batch(runtime.indices, call)
         if batch is None:
             raise RebuildMismatch("the request's call is not a bridge batch")
-        version = (runtime.spec_version, runtime.transaction_version)
+        version = (runtime.spec_version, runtime.transaction_version, bool(batch.transfers))
         if version not in self._cross_checked:
-            # The hand assembly against substrate-interface's, on the first signed batch of each runtime version
-            # (its encoders are structural: one agreement per version covers every batch; ~tens of ms each).
-            composed = reader.compose_batch(list(batch.transfers), batch.remark, block_hash)
+            # The hand assembly against substrate-interface's, once per runtime version and per shape (the encoders
+            # are per call kind: remark always, transfer when the batch pays): it costs tens of ms per batch.
+            composed = reader.compose_calls(list(batch.calls), block_hash)
             if bytes(composed.data.data) != call:
                 raise UnsupportedRuntime("substrate-interface composes the request's batch differently")
             theirs = reader.client.attach_signature(composed, self.config.bridge_account, nonce, signature)
@@ -265,7 +271,11 @@ class PhalaDestination:
 def refusal_reason(config: PhalaConfig, message: BridgeMessage) -> str | None:
     """The chain-independent part of the refusal rules, for a policy stage that has no chain connection."""
     return static_refusal(
-        message, domain=config.domain, bridge_account=config.bridge_account, resource_id=config.resource_id
+        message,
+        domain=config.domain,
+        bridge_account=config.bridge_account,
+        resource_id=config.resource_id,
+        gateway=config.gateway,
     )
 
 

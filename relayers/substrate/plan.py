@@ -7,7 +7,11 @@ derives the same order, so the record of executed ids and the transfers can be r
 A message is
 - `executed`  when the chain already records it (never again),
 - `refused`   when it can never succeed (wrong chain, kind, token or recipient form, the bridge account as recipient,
-              an amount below the existential deposit to an account that does not exist): permanent, with reason,
+              an amount below the existential deposit to an account that does not exist, an XCM destination
+              without a readable fallback): permanent, with reason,
+
+A message whose recipient is an XCM destination (bridge/gateway.py) is paid to the gateway reserve when the gateway
+sends it on, or to its fallback account when the gateway refunds it: that account is its `payee`.
 - `deferred`  when it could succeed later (the bridge account cannot pay it now, it waits for a suspect group to be
               probed, or the batch is full): it goes back to the queue,
 - `included`  otherwise.
@@ -18,6 +22,7 @@ from __future__ import annotations
 from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
 
+from bridge.gateway import GatewayConfig, Refund, Route, decide, fallback_of, is_destination
 from bridge.intents import MAX_EXECUTED_IDS
 from bridge.messages import BridgeMessage, MessageKind
 
@@ -33,7 +38,32 @@ class BatchPlan:
     short_of_funds: bool = False  # something was deferred because the bridge account cannot pay it now
 
 
-def static_refusal(message: BridgeMessage, *, domain: int, bridge_account: bytes, resource_id: bytes) -> str | None:
+def gateway_decision(message: BridgeMessage, gateway: GatewayConfig | None) -> Route | Refund | None:
+    """For a message whose recipient is an XCM destination: send it on, or refund it (bridge/gateway.py)."""
+    if gateway is None or not is_destination(message.recipient):
+        return None
+    return decide(message.recipient, message.amount, message.nonce, gateway, message.resource_id)
+
+
+def payee(message: BridgeMessage, gateway: GatewayConfig | None) -> bytes:
+    """The Phala account the bridge account's transfer for `message` credits."""
+    decision = gateway_decision(message, gateway)
+    if isinstance(decision, Route):
+        assert gateway is not None
+        return gateway.reserve_account
+    if isinstance(decision, Refund):
+        return decision.account
+    return message.recipient
+
+
+def static_refusal(
+    message: BridgeMessage,
+    *,
+    domain: int,
+    bridge_account: bytes,
+    resource_id: bytes,
+    gateway: GatewayConfig | None = None,
+) -> str | None:
     """Why the bridge account must never execute `message`, judged from the message alone; None when it may."""
     if message.dest_domain != domain:
         return f"destination domain {message.dest_domain} is not this chain ({domain})"
@@ -42,9 +72,14 @@ def static_refusal(message: BridgeMessage, *, domain: int, bridge_account: bytes
     if message.resource_id != resource_id:
         rid = message.resource_id.hex() if message.resource_id else "none"
         return f"resource 0x{rid} is not the native token"
-    if len(message.recipient) != 32:
+    if is_destination(message.recipient):
+        if gateway is None:
+            return "the recipient is an XCM destination and this bridge runs no XCM gateway"
+        if fallback_of(message.recipient) is None:
+            return "the XCM destination is malformed and names no fallback account on Phala to refund"
+    elif len(message.recipient) != 32:
         return f"the recipient must be a 32-byte account, got {len(message.recipient)} bytes"
-    if message.recipient == bridge_account:
+    if payee(message, gateway) == bridge_account:
         return "the recipient is the bridge account itself"
     if not 0 < message.amount <= MAX_BALANCE:
         return f"amount {message.amount} is not a positive u128"
@@ -69,6 +104,7 @@ def plan_batch(
     spendable: int,  # what the bridge account can pay out now, fees and its own existential deposit set aside
     only: frozenset[str] | None = None,  # a suspect group being probed: everything else waits
     max_items: int = MAX_EXECUTED_IDS,
+    gateway: GatewayConfig | None = None,
 ) -> BatchPlan:
     included: list[BridgeMessage] = []
     refused: dict[str, str] = {}
@@ -84,13 +120,16 @@ def plan_batch(
         if mid in executed:
             done.add(mid)
             continue
-        reason = static_refusal(m, domain=domain, bridge_account=bridge_account, resource_id=resource_id)
-        new_account = not existing.get(m.recipient, False) and m.recipient not in credited
+        reason = static_refusal(
+            m, domain=domain, bridge_account=bridge_account, resource_id=resource_id, gateway=gateway
+        )
+        to = payee(m, gateway) if reason is None else m.recipient
+        new_account = not existing.get(to, False) and to not in credited
         if reason is None and new_account and m.amount < existential_deposit:
-            if m.recipient not in waiting:  # no larger transfer to it anywhere in the set: it can never be created
+            if to not in waiting:  # no larger transfer to it anywhere in the set: it can never be created
                 reason = (
                     f"amount {m.amount} is below the existential deposit ({existential_deposit}) "
-                    f"and the recipient 0x{m.recipient.hex()} has no account"
+                    f"and the recipient 0x{to.hex()} has no account"
                 )
             else:
                 deferred.add(mid)
@@ -101,12 +140,12 @@ def plan_batch(
         if (only is not None and mid not in only) or len(included) >= max_items or total + m.amount > spendable:
             short = short or total + m.amount > spendable
             deferred.add(mid)
-            waiting.add(m.recipient)
+            waiting.add(to)
             continue
         total += m.amount
-        credited.add(m.recipient)
+        credited.add(to)
         included.append(m)
     return BatchPlan(tuple(included), refused, frozenset(done), frozenset(deferred), short)
 
 
-__all__ = ["BatchPlan", "canonical_order", "plan_batch", "static_refusal"]
+__all__ = ["BatchPlan", "canonical_order", "gateway_decision", "payee", "plan_batch", "static_refusal"]

@@ -1,7 +1,8 @@
 """What an independent verifier (a committee member's enclave) runs before signing a Phala batch (pure).
 
 `rebuild_and_check(request, messages, chain)` rebuilds the batch call and its signing payload from the messages
-alone and from the verifier's OWN view of the chain (`ChainFacts`: runtime versions, genesis, the bridge account's
+alone (and, for XCM destinations, the verifier's own gateway configuration: the exact gateway record and program)
+and from the verifier's OWN view of the chain (`ChainFacts`: runtime versions, genesis, the bridge account's
 finalized nonce, the ids its own index has executed), and refuses (`RebuildMismatch`) unless the request's payload is
 exactly that: these transfers, to these recipients, these amounts, this executed-ids record, in canonical order,
 immortal, no tip, at the account's current finalized nonce, and nothing else.
@@ -18,13 +19,14 @@ from __future__ import annotations
 from collections.abc import Sequence
 from dataclasses import dataclass
 
+from bridge.gateway import GatewayConfig, GatewayRecord, encode_record
 from bridge.intents import MAX_EXECUTED_IDS, encode_executed
 from bridge.messages import BridgeMessage
 from bridge.ports import SigningRequest
-from relayers.substrate.bridge_calls import Transfer, encode_batch
+from relayers.substrate.bridge_calls import BatchCall, Remark, Transfer, encode_calls
 from relayers.substrate.errors import RebuildMismatch
 from relayers.substrate.payload import RuntimeFacts, signing_payload
-from relayers.substrate.plan import canonical_order, static_refusal
+from relayers.substrate.plan import canonical_order, gateway_decision, payee, static_refusal
 
 
 @dataclass(frozen=True)
@@ -35,11 +37,24 @@ class ChainFacts:
     resource_id: bytes
     account_nonce: int  # the bridge account's nonce at the verifier's finalized head
     executed: frozenset[str]  # ids (among the request's) the verifier's own index has executed
+    gateway: GatewayConfig | None = None  # the XCM gateway's routes, from the member's own config
 
 
-def build_call(runtime: RuntimeFacts, ordered: Sequence[BridgeMessage]) -> bytes:
-    transfers = [Transfer(m.recipient, m.amount) for m in ordered]
-    return encode_batch(runtime.indices, transfers, encode_executed(m.id for m in ordered))
+def batch_calls(ordered: Sequence[BridgeMessage], gateway: GatewayConfig | None = None) -> list[BatchCall]:
+    """The batch's calls: per message a transfer to its payee, followed, for an XCM destination, by its gateway
+    record (what is sent on, or why it was refunded); then the executed-ids record."""
+    calls: list[BatchCall] = []
+    for m in ordered:
+        calls.append(Transfer(payee(m, gateway), m.amount))
+        decision = gateway_decision(m, gateway)
+        if decision is not None:
+            calls.append(Remark(encode_record(GatewayRecord.of(m.id, decision))))
+    calls.append(Remark(encode_executed(m.id for m in ordered)))
+    return calls
+
+
+def build_call(runtime: RuntimeFacts, ordered: Sequence[BridgeMessage], gateway: GatewayConfig | None = None) -> bytes:
+    return encode_calls(runtime.indices, batch_calls(ordered, gateway))
 
 
 def request_context(
@@ -74,7 +89,11 @@ def rebuild_and_check(request: SigningRequest, messages: Sequence[BridgeMessage]
     chosen = [by_id[i] for i in ids]
     for m in chosen:
         reason = static_refusal(
-            m, domain=chain.domain, bridge_account=chain.bridge_account, resource_id=chain.resource_id
+            m,
+            domain=chain.domain,
+            bridge_account=chain.bridge_account,
+            resource_id=chain.resource_id,
+            gateway=chain.gateway,
         )
         if reason is not None:
             raise RebuildMismatch(f"message {m.id_hex} must not be executed: {reason}")
@@ -100,7 +119,7 @@ def rebuild_and_check(request: SigningRequest, messages: Sequence[BridgeMessage]
     for key, want in expected.items():
         if request.context.get(key) != want:
             raise RebuildMismatch(f"request context {key}={request.context.get(key)!r}, expected {want!r}")
-    call = build_call(chain.runtime, ordered)
+    call = build_call(chain.runtime, ordered, chain.gateway)
     if request.context.get("call") != "0x" + call.hex():
         raise RebuildMismatch("the request's call is not the batch for these messages")
     payload = signing_payload(chain.runtime, call, nonce)
@@ -116,4 +135,4 @@ def _int(request: SigningRequest, key: str) -> int:
     return value
 
 
-__all__ = ["ChainFacts", "build_call", "rebuild_and_check", "request_context"]
+__all__ = ["ChainFacts", "batch_calls", "build_call", "rebuild_and_check", "request_context"]

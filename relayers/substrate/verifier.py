@@ -52,6 +52,7 @@ class PhalaVerifier:
             resource_id=self.config.resource_id,
             account_nonce=self._nonce_at(reader, head.block_hash),
             executed=self.index.executed_among(ids),
+            gateway=self.config.gateway,
         )
 
     def _nonce_at(self, reader: ChainReader, block_hash: str) -> int:

@@ -8,9 +8,12 @@ from hypothesis import given
 from hypothesis import strategies as st
 
 from relayers.substrate.bridge_calls import (
+    BatchCall,
     CallIndices,
+    Remark,
     Transfer,
     encode_batch,
+    encode_calls,
     parse_batch,
     parse_deposit,
 )
@@ -125,6 +128,27 @@ def test_batches_parse_back(items: list[Transfer], remark: bytes) -> None:
     batch = parse_batch(INDICES, encode_batch(INDICES, items, remark))
     assert batch is not None
     assert batch.transfers == tuple(items) and batch.remark == remark
+
+
+calls = st.lists(
+    st.one_of(
+        st.builds(Transfer, st.binary(min_size=32, max_size=32), st.integers(0, 2**128 - 1)),
+        st.builds(Remark, st.binary(max_size=100)),
+    ),
+    max_size=8,
+)
+
+
+@given(calls, st.binary(max_size=100))
+def test_gateway_batches_with_remarks_between_transfers_parse_back(items: list[BatchCall], last: bytes) -> None:
+    batch = parse_batch(INDICES, encode_calls(INDICES, [*items, Remark(last)]))
+    assert batch is not None and batch.calls == (*items, Remark(last)) and batch.remark == last
+    assert batch.transfers == tuple(c for c in items if isinstance(c, Transfer))
+    remarks_first = encode_calls(INDICES, [Remark(b"x"), Transfer(b"\x05" * 32, 1)])
+    assert parse_batch(INDICES, remarks_first) is None  # a bridge batch ends with a remark
+    assert (
+        parse_deposit(INDICES, encode_calls(INDICES, [Transfer(b"\x05" * 32, 1), Remark(b"a"), Remark(b"b")])) is None
+    )
 
 
 def test_the_vector_parses_as_a_batch_and_not_as_a_deposit() -> None:

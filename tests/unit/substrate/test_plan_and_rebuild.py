@@ -6,6 +6,19 @@ from dataclasses import replace
 
 import pytest
 
+from bridge.gateway import (
+    BeneficiaryKind,
+    GatewayConfig,
+    GatewayRoute,
+    GatewayStatus,
+    RefundReason,
+    XcmDestination,
+    decode_destination,
+    decode_record,
+    encode_destination,
+    encode_program_v2,
+    is_record,
+)
 from bridge.intents import encode_executed
 from bridge.messages import BridgeMessage, MessageKind
 from bridge.ports import SigningRequest
@@ -184,3 +197,78 @@ def test_executed_and_never_executable_messages_are_refused() -> None:
     to_bridge = [inbound(1, UNIT, BRIDGE)]
     with pytest.raises(RebuildMismatch, match="bridge account itself"):
         rebuild_and_check(request_for(to_bridge), to_bridge, FACTS)
+
+
+# ---- the XCM gateway's items ---------------------------------------------------------------------------------------
+
+RESERVE = b"\x44" * 32
+FALLBACK = b"\x33" * 32
+ROUTE = GatewayRoute("peer", 1000, frozenset({2}), frozenset({BeneficiaryKind.ACCOUNT_ID32}), 20_000_000, 3_333_333)
+GATEWAY = GatewayConfig(RESERVE, {1000: ROUTE}, RID)
+GW_FACTS = replace(FACTS, gateway=GATEWAY)
+
+
+def to_peer(nonce: int, amount: int, **dest: object) -> BridgeMessage:
+    fields: dict[str, object] = dict(
+        fallback=FALLBACK, xcm_version=2, para_id=1000, beneficiary_kind=BeneficiaryKind.ACCOUNT_ID32,
+        beneficiary=b"\x22" * 32, max_fee=20_000_000,
+    )  # fmt: skip
+    fields.update(dest)
+    return inbound(nonce, amount, encode_destination(XcmDestination(**fields)))  # type: ignore[arg-type]
+
+
+def gateway_request(messages: list[BridgeMessage], gateway: GatewayConfig = GATEWAY) -> SigningRequest:
+    ordered = canonical_order(messages)
+    call = build_call(RUNTIME, ordered, gateway)
+    return SigningRequest(
+        destination=2,
+        message_ids=tuple(m.id_hex for m in ordered),
+        payload=signing_payload(RUNTIME, call, NONCE),
+        context=request_context(RUNTIME, BRIDGE, NONCE, call, (7, "0x" + "00" * 32)),
+    )
+
+
+def test_a_gateway_item_pays_the_reserve_and_records_the_exact_program() -> None:
+    sent, refunded, plain = to_peer(1, 3 * UNIT), to_peer(2, 2 * UNIT, para_id=3000), inbound(3, UNIT)
+    request = gateway_request([sent, refunded, plain])
+    assert rebuild_and_check(request, [sent, refunded, plain], GW_FACTS) == request.payload
+    batch = parse_batch(INDICES, bytes.fromhex(str(request.context["call"])[2:]))
+    assert batch is not None
+    records = [decode_record(r) for r in batch.remarks if is_record(r)]
+    assert batch.transfers == (
+        Transfer(RESERVE, 3 * UNIT),
+        Transfer(FALLBACK, 2 * UNIT),
+        Transfer(plain.recipient, UNIT),
+    )
+    assert records[0].status is GatewayStatus.SENT and records[0].message_id == sent.id
+    assert records[0].program == encode_program_v2(3 * UNIT, decode_destination(sent.recipient), 10**10 + 1)
+    assert records[1].status is GatewayStatus.REFUNDED and records[1].reason is RefundReason.UNKNOWN_PARACHAIN
+    assert records[1].account == FALLBACK
+    assert batch.remark == encode_executed(m.id for m in (sent, refunded, plain))
+
+
+def test_a_verifier_refuses_a_gateway_item_it_would_not_build() -> None:
+    sent = to_peer(1, 3 * UNIT)
+    other_reserve = GatewayConfig(b"\x55" * 32, {1000: ROUTE}, RID)  # a leader paying another account
+    with pytest.raises(RebuildMismatch, match="call is not the batch"):
+        rebuild_and_check(gateway_request([sent], other_reserve), [sent], GW_FACTS)
+    no_route = GatewayConfig(RESERVE, {}, RID)  # a leader that refunds what the verifier would send on
+    with pytest.raises(RebuildMismatch, match="call is not the batch"):
+        rebuild_and_check(gateway_request([sent], no_route), [sent], GW_FACTS)
+    with pytest.raises(RebuildMismatch, match="no XCM gateway"):  # a verifier without a gateway signs none
+        rebuild_and_check(gateway_request([sent]), [sent], FACTS)
+
+
+def test_an_xcm_destination_without_a_fallback_is_refused_and_the_payee_decides_the_deposit_check() -> None:
+    headless = inbound(1, UNIT, b"PHXD\x01" + bytes(10))
+    assert "names no fallback" in (
+        static_refusal(headless, domain=2, bridge_account=BRIDGE, resource_id=RID, gateway=GATEWAY) or ""
+    )
+    to_bridge = to_peer(2, UNIT, fallback=BRIDGE, para_id=3000)
+    assert "the bridge account itself" in (
+        static_refusal(to_bridge, domain=2, bridge_account=BRIDGE, resource_id=RID, gateway=GATEWAY) or ""
+    )
+    small = to_peer(3, 25_000_000)  # routable; the reserve account is new and 25e6 >= ED
+    result = plan([small], gateway=GATEWAY, existential_deposit=30_000_000)
+    assert "recipient 0x" + RESERVE.hex() in result.refused[small.id_hex]
+    assert plan([small], gateway=GATEWAY, existential_deposit=30_000_000, existing={RESERVE: True}).included
