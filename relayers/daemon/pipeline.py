@@ -40,6 +40,9 @@ log = structlog.get_logger("relayer")
 class PipelineConfig:
     poll_interval: float = 0.5  # watchers and the verifier
     confirm_interval: float = 0.5
+    # For a destination with `max_in_flight` the next batch waits for this confirmation: ask more often (a Phala
+    # check with nothing new costs one round trip, the finalized head).
+    gated_confirm_interval: float = 0.1
     batch: BatchPolicy = field(default_factory=BatchPolicy)
     signing_timeout: float = 30.0
     retry_backoff: float = 1.0  # after a failed sign or submit
@@ -380,11 +383,13 @@ class Pipeline:
 
     async def _confirm_loop(self, domain: int, stop: asyncio.Event) -> None:
         """Check every batch in flight to `domain` once per round; a round with some still pending is followed by
-        `confirm_interval` of rest (new submissions are checked at once when nothing is pending)."""
+        the confirm interval (new submissions are checked at once when nothing is pending)."""
         queue = self._confirm_queues[domain]
+        gated = self.destinations[domain].max_in_flight is not None
+        interval = self.config.gated_confirm_interval if gated else self.config.confirm_interval
         while not stop.is_set():
             try:
-                first = await asyncio.wait_for(queue.get(), self.config.confirm_interval)
+                first = await asyncio.wait_for(queue.get(), interval)
             except TimeoutError:
                 continue
             items = [first]
@@ -403,7 +408,7 @@ class Pipeline:
                 else:
                     pending.append(item)
             if pending:
-                await _sleep_or_stop(stop, self.config.confirm_interval)
+                await _sleep_or_stop(stop, interval)
                 for item in pending:
                     queue.put_nowait(item)
 
