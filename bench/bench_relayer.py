@@ -410,7 +410,9 @@ Buckets = dict[str, list[tuple[float, float]]]  # destination -> cumulative (le,
 Scrape = tuple[Buckets, dict[str, tuple[float, float]]]  # and (sum, count) per destination
 
 
-def scrape_histogram(urls: Sequence[str], metric: str = "phala_bridge_overhead_seconds") -> Scrape:
+def scrape_histogram(
+    urls: Sequence[str], metric: str = "phala_bridge_overhead_seconds", step: str | None = None
+) -> Scrape:
     """A relayer histogram summed over the relayers' /metrics (only the leader observes the overhead and the
     signing time): cumulative buckets and (sum, count) per destination."""
     import urllib.request
@@ -426,6 +428,8 @@ def scrape_histogram(urls: Sequence[str], metric: str = "phala_bridge_overhead_s
             if family.name != metric:
                 continue
             for s in family.samples:
+                if step is not None and s.labels.get("step") != step:
+                    continue
                 dest = s.labels.get("destination", "")
                 if s.name.endswith("_bucket"):
                     le = float(s.labels["le"])
@@ -582,10 +586,14 @@ def _executed_batches(b: Bridge, from_block: int, to_block: int) -> list[tuple[i
 
 
 def _overhead(
-    urls: Sequence[str], before: Scrape, dest: str, metric: str = "phala_bridge_overhead_seconds"
+    urls: Sequence[str],
+    before: Scrape,
+    dest: str,
+    metric: str = "phala_bridge_overhead_seconds",
+    step: str | None = None,
 ) -> dict[str, float]:
     """p50, p99 (interpolated in the histogram's buckets), mean and count of `metric` since `before`."""
-    hist, tot = scrape_histogram(urls, metric)
+    hist, tot = scrape_histogram(urls, metric, step)
     delta = histogram_delta(hist.get(dest, []), before[0].get(dest, []))
     total = tot.get(dest, (0.0, 0.0))
     old = before[1].get(dest, (0.0, 0.0))
@@ -621,6 +629,8 @@ def _devnet_bench(devnet: Devnet) -> dict[str, float]:
         # -- low load: one message at a time, the two directions interleaved (a deposit every 0.75 s) -----------
         before = scrape_histogram(urls)
         before_signing = scrape_histogram(urls, "phala_bridge_signing_seconds")
+        steps = ("prepare", "submit")
+        before_steps = {st: scrape_histogram(urls, "phala_bridge_batch_step_seconds", st) for st in steps}
         received0 = b.phala_received()
         eth_block0 = int(b.w3.eth.block_number)
         start = time.monotonic()
@@ -636,6 +646,9 @@ def _devnet_bench(devnet: Devnet) -> dict[str, float]:
             for k, v in _overhead(urls, before, dest).items():
                 out[f"{dest}.low.{k}"] = v
             out[f"{dest}.low.sign_mean"] = _overhead(urls, before_signing, dest, "phala_bridge_signing_seconds")["mean"]
+            for st in steps:
+                step_seconds = _overhead(urls, before_steps[st], dest, "phala_bridge_batch_step_seconds", st)
+                out[f"{dest}.low.{st}_mean"] = step_seconds["mean"]
         time.sleep(3)  # the last confirmations
         singles = _executed_batches(b, eth_block0, int(b.w3.eth.block_number))
         one = sorted(g for items, g, ok in singles if items == 1 and ok == 1)
@@ -742,6 +755,16 @@ def _record_devnet(f: dict[str, float], load: str) -> None:
             note=f"{low}; phala_bridge_signing_seconds (mean): the committee session as the leader's relayer waits "
             "for it, every member's enclave re-reading the batch's messages from its own chain endpoints included",
         )
+        for st, what_step in (
+            ("prepare", "already executed? + the destination's reads and planning (RPC)"),
+            ("submit", "building and sending the transaction until the node accepted it"),
+        ):
+            record(
+                f"relayer.devnet.{st}.to_{dest}.low.mean_ms",
+                f[f"{dest}.low.{st}_mean"] * 1e3,
+                "ms",
+                note=f"{low}; phala_bridge_batch_step_seconds{{step={st}}} (mean): {what_step}",
+            )
         n = DEVNET_BURST_PHALA if dest == "ethereum" else DEVNET_BURST_ETH
         burst = f"a burst of {n} {src} deposits (see relayer.devnet.*_per_s)"
         record(f"{p}.burst.p50_ms", f[f"{dest}.burst.p50"] * 1e3, "ms", note=f"{burst}; {what}")
