@@ -33,9 +33,18 @@ class PhalaSide(_Model):
     ss58_format: Annotated[int, Field(ge=0, lt=16384)] = 42
 
 
+class ConfidentialSide(_Model):
+    """What a caller of confidential contracts needs: the committee's threshold encryption key (edwards25519, from
+    the committee record) and the deployed contracts' parameters."""
+
+    encryption_key: Hex32
+    auction_settlement: EthAddress | None = None  # SealedBidAuction.sol, allow-listed on the bridge
+
+
 class NetworkInfo(_Model):
     name: str
     ethereum: EthereumSide
     phala: PhalaSide
     pha_resource_id: Hex32
     relayer_status_urls: list[str] = []  # nodes' /health servers, for `phala-bridge status`
+    confidential: ConfidentialSide | None = None

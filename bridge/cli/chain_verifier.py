@@ -5,10 +5,12 @@ to sign rebuilt for the destination. Any doubt is a refusal with a reason; the l
 from __future__ import annotations
 
 from collections.abc import Callable, Sequence
+from typing import Any
 
 import structlog
 
 from bridge.cli.wiring import ethereum_config, phala_config, policy_of
+from bridge.confidential import is_confidential_call
 from bridge.config.schema import NodeConfig
 from bridge.domains import Domain
 from bridge.enclave_api import GroupKeys
@@ -19,6 +21,8 @@ from relayers.ethereum import EthereumBatchVerifier, EthereumSourceVerifier
 from relayers.ethereum import VerificationRefused as EthRefused
 from relayers.ethereum.errors import EthereumAdapterError
 from relayers.substrate.errors import RebuildMismatch, SubstrateError
+from relayers.substrate.rebuild import rebuild_confidential
+from relayers.substrate.replies import ReplyView, is_reply
 from relayers.substrate.source_verifier import PhalaSourceVerifier
 from relayers.substrate.verifier import PhalaVerifier
 
@@ -36,6 +40,12 @@ class ChainBatchVerifier:
         self._phala_key: bytes | None = None
         self._phala_source: PhalaSourceVerifier | None = None
         self._phala_dest: PhalaVerifier | None = None
+        self._replies: ReplyView | None = None
+        self.confidential: Any = None  # enclave_signer.process.confidential.ConfidentialEngine, once attached
+
+    def attach_confidential(self, engine: Any) -> None:
+        """Confidential calls: Phala extrinsics are rebuilt from this member's own engine's results."""
+        self.confidential = engine
 
     def _phala(self) -> tuple[PhalaSourceVerifier, PhalaVerifier]:
         keys = self.group_keys()
@@ -48,6 +58,7 @@ class ChainBatchVerifier:
                 PhalaVerifier(pc),
                 keys.ed25519,
             )
+            self._replies = ReplyView(pc)
         return self._phala_source, self._phala_dest
 
     async def check(self, request: SigningRequest, messages: Sequence[BridgeMessage]) -> None:
@@ -66,10 +77,19 @@ class ChainBatchVerifier:
 
     async def _check(self, request: SigningRequest, messages: Sequence[BridgeMessage]) -> None:
         phala_source, phala_dest = self._phala()
+        assert self._replies is not None
         await self.eth_source.check(messages)
-        await phala_source.check_messages(messages)
+        await phala_source.check_messages([m for m in messages if not is_reply(m)])
+        await self._replies.check(messages)
+        calls = [m for m in messages if is_confidential_call(m)]
         if request.destination == Domain.ETHEREUM:
             digest = await self.eth_batch.check(request, messages)
+        elif request.destination == Domain.PHALA and calls:
+            if self.confidential is None:
+                raise SigningRefusal("no_confidential", "this member runs no confidential contracts")
+            # The extrinsic must be exactly what this member's OWN execution produces: t signatures = t agreeing.
+            results = await self.confidential.run(calls)
+            digest = rebuild_confidential(request, results, await phala_dest.facts(request.message_ids))
         elif request.destination == Domain.PHALA:
             digest = await phala_dest.check(request, messages)
         else:

@@ -49,23 +49,28 @@ def encode_remark(indices: CallIndices, remark: bytes) -> bytes:
     return bytes(indices.remark_with_event) + byte_vec(remark)
 
 
-def encode_batch(indices: CallIndices, transfers: Sequence[Transfer], remark: bytes) -> bytes:
-    """batch_all([transfer_keep_alive(t.dest, t.amount) for t in transfers] + [remark_with_event(remark)])."""
-    calls = [encode_transfer(indices, t) for t in transfers] + [encode_remark(indices, remark)]
+def encode_batch(
+    indices: CallIndices, transfers: Sequence[Transfer], remark: bytes, *, notes: Sequence[bytes] = ()
+) -> bytes:
+    """batch_all([remark_with_event(n) for n in notes] + [transfer_keep_alive(t.dest, t.amount) for t in transfers]
+    + [remark_with_event(remark)]). Notes carry confidential-call records and outputs (bridge.confidential)."""
+    calls = [encode_remark(indices, n) for n in notes]
+    calls += [encode_transfer(indices, t) for t in transfers] + [encode_remark(indices, remark)]
     return bytes(indices.batch_all) + compact(len(calls)) + b"".join(calls)
 
 
 @dataclass(frozen=True)
 class BridgeBatch:
-    """A parsed batch of the bridge's shape: transfers followed by one remark."""
+    """A parsed batch of the bridge's shape: leading remarks (notes), transfers, then one remark."""
 
     transfers: tuple[Transfer, ...]
     remark: bytes
+    notes: tuple[bytes, ...] = ()
 
 
 def parse_batch(indices: CallIndices, call: bytes) -> BridgeBatch | None:
-    """The batch's transfers and remark when `call` is exactly batch_all([transfer_keep_alive..., remark]);
-    None for any other call (including other address forms and trailing bytes)."""
+    """The batch's notes, transfers and remark when `call` is exactly batch_all([remark_with_event(note)...,
+    transfer_keep_alive..., remark]); None for any other call (including other address forms and trailing bytes)."""
     try:
         reader = Reader(call)
         if reader.take(2) != bytes(indices.batch_all):
@@ -73,9 +78,14 @@ def parse_batch(indices: CallIndices, call: bytes) -> BridgeBatch | None:
         count = reader.compact()
         if not 1 <= count <= MAX_BATCH_CALLS:
             return None
-        transfers = []
+        transfers: list[Transfer] = []
+        notes: list[bytes] = []
         for _ in range(count - 1):
-            if reader.take(2) != bytes(indices.transfer_keep_alive) or reader.u8() != 0x00:
+            index = reader.take(2)
+            if index == bytes(indices.remark_with_event) and not transfers:
+                notes.append(reader.byte_vec(MAX_REMARK))
+                continue
+            if index != bytes(indices.transfer_keep_alive) or reader.u8() != 0x00:
                 return None
             dest = reader.take(32)
             amount = reader.compact()
@@ -88,13 +98,13 @@ def parse_batch(indices: CallIndices, call: bytes) -> BridgeBatch | None:
         reader.end()
     except ScaleError:
         return None
-    return BridgeBatch(tuple(transfers), remark)
+    return BridgeBatch(tuple(transfers), remark, tuple(notes))
 
 
 def parse_deposit(indices: CallIndices, call: bytes) -> BridgeBatch | None:
     """A user deposit: a bridge-shaped batch with exactly one transfer."""
     batch = parse_batch(indices, call)
-    if batch is None or len(batch.transfers) != 1:
+    if batch is None or len(batch.transfers) != 1 or batch.notes:
         return None
     return batch
 

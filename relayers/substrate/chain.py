@@ -146,11 +146,14 @@ class ChainReader:
         self._facts[key] = facts
         return facts
 
-    def compose_batch(self, transfers: list[Transfer], remark: bytes, block_hash: str | None = None) -> Any:
+    def compose_batch(
+        self, transfers: list[Transfer], remark: bytes, block_hash: str | None = None, notes: tuple[bytes, ...] = ()
+    ) -> Any:
         """The batch as substrate-interface composes it (a GenericCall), for `create_signed_extrinsic`."""
         if block_hash is not None:
             self.client.use_runtime(block_hash)
-        inner = [
+        inner = [self.client.compose_call("System", "remark_with_event", {"remark": "0x" + n.hex()}) for n in notes]
+        inner += [
             self.client.compose_call(
                 "Balances", "transfer_keep_alive", {"dest": "0x" + t.dest.hex(), "value": t.amount}
             )
