@@ -67,11 +67,11 @@ class Auctioneer:
         return out
 
     def wait_records(self, nonces: list[int], timeout: float = 120.0) -> dict[int, ExecutionRecord]:
-        return wait_for(
-            f"records of calls {nonces} on Phala",
-            lambda: (r := self.records()) if all(n in r for n in nonces) else None,
-            timeout=timeout,
-        )
+        def ready() -> dict[int, ExecutionRecord] | None:
+            r = self.records()
+            return r if all(n in r for n in nonces) else None
+
+        return wait_for(f"records of calls {nonces} on Phala", ready, timeout=timeout)
 
     def wait_block(self, block: int) -> None:
         wait_for(f"Ethereum block {block}", lambda: self.w3.eth.block_number >= block + 3, timeout=120)
@@ -82,7 +82,11 @@ class Auctioneer:
         return bool(settled), str(winner), int(price)
 
     def wait_settled(self, auction_id: int, timeout: float = 120.0) -> tuple[bool, str, int]:
-        return wait_for("settle on Ethereum", lambda: (o := self.outcome(auction_id)) if o[0] else None, timeout)
+        def settled() -> tuple[bool, str, int] | None:
+            o = self.outcome(auction_id)
+            return o if o[0] else None
+
+        return wait_for("settle on Ethereum", settled, timeout)
 
 
 @pytest.fixture(scope="module")
@@ -137,7 +141,7 @@ def test_sealed_bid_auction_end_to_end(auctioneer: Auctioneer) -> None:
 
     a.wait_block(close_block)
     closed = a.send(0, encode_input(Close(auction_id)))
-    settled, winner, price = a.wait_settled(auction_id)
+    _, winner, price = a.wait_settled(auction_id)
     assert (winner, price) == (_address(3), AMOUNTS[3])
     assert a.records()[closed].status is CallStatus.EXECUTED
     _no_plaintext_bids(a, [*AMOUNTS.values(), 10**9])
