@@ -14,6 +14,7 @@ BENCHMARKS = {
     "gas": "bench.bench_gas",
     "committee": "bench.bench_committee",
     "relayer": "bench.bench_relayer",
+    "confidential": "bench.bench_confidential",
 }
 
 

@@ -220,6 +220,27 @@ def status(
         if dest == Domain.ETHEREUM:
             done = EthereumClient(net.ethereum).is_executed(int(rec["source_domain"]), int(rec["nonce"]))
             console.print(f"  ethereum bridge: nonce {'used (executed)' if done else 'not used yet'}")
+        if rec.get("confidential"):
+            _confidential_status(net, int(rec["source_domain"]), int(rec["nonce"]))
+
+
+def _confidential_status(net: NetworkInfo, source_domain: int, nonce: int) -> None:
+    """A confidential call's result: its record on Phala (the final word) and its replies on Ethereum."""
+    from bridge.cli.call_cmd import print_result
+    from bridge.client import EthereumClient
+    from bridge.client.confidential import call_result
+
+    result = call_result(
+        net.phala.ws_url, bytes.fromhex(net.phala.bridge_account[2:]), net.phala.start_block, source_domain, nonce
+    )
+    if result is None:
+        console.print("  confidential call: no record on phala yet")
+        return
+    print_result(result)
+    eth = EthereumClient(net.ethereum)
+    for reply in result.reply_nonces():
+        done = eth.is_executed(int(Domain.PHALA), reply)
+        console.print(f"  reply {reply:#x}: {'executed on ethereum' if done else 'not delivered yet'}")
 
 
 __all__ = ["plan_transfer", "status", "transfer"]

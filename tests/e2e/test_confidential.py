@@ -164,6 +164,7 @@ def _no_plaintext_bids(a: Auctioneer, amounts: list[int]) -> None:
         head = reader.finalized_head().block_number
         for number in range(a.bridge.net.phala.start_block, head + 1):
             block_hash = reader.block_hash(number)
+            assert block_hash is not None
             for raw in reader.block(block_hash).extrinsics:
                 for needle in losing_needles:
                     assert needle not in raw, f"a losing bid in Phala block {number}"
@@ -193,7 +194,7 @@ def _no_plaintext_bids(a: Auctioneer, amounts: list[int]) -> None:
 
 def test_all_enclaves_restarted_rebuild_state_from_phala(auctioneer: Auctioneer) -> None:
     a = auctioneer
-    close_block = a.w3.eth.block_number + 40
+    close_block = a.w3.eth.block_number + 100  # the restart of five enclaves must fit before it
     opened = a.send(0, encode_input(Open(close_block)))
     auction_id = int.from_bytes(message_id(ETH, opened), "big")
     first = a.send(2, encode_input(PlaceBid(auction_id, 700)))
