@@ -4,7 +4,11 @@ records sealed on Phala by the bridge account, and `settle` delivered on Ethereu
 
 from __future__ import annotations
 
+import os
+import re
 import sqlite3
+import subprocess
+import sys
 from collections.abc import Iterator
 from dataclasses import dataclass
 from pathlib import Path
@@ -216,3 +220,40 @@ def test_all_enclaves_restarted_rebuild_state_from_phala(auctioneer: Auctioneer)
     a.send(0, encode_input(Close(auction_id)))
     _, winner, price = a.wait_settled(auction_id)
     assert (winner, price) == (_address(4), 750)
+
+
+def _cli(*args: str) -> subprocess.CompletedProcess[str]:
+    return subprocess.run(
+        [sys.executable, "-m", "bridge.cli.main", *args],
+        capture_output=True,
+        text=True,
+        timeout=300,
+        env={**os.environ, "COLUMNS": "200"},
+    )
+
+
+def test_call_and_status_through_the_cli(auctioneer: Auctioneer, bridge_devnet: Devnet) -> None:
+    assert bridge_devnet.state is not None and bridge_devnet.state.network_file
+    network = bridge_devnet.state.network_file
+    out = _cli("call", "auction-open", "--close-in", "200", "--dev-account", "2", "--network", network)
+    assert out.returncode == 0, out.stdout + out.stderr
+    assert "executed on phala" in out.stdout
+    found = re.search(r"auction (0x[0-9a-f]{64}) open", out.stdout)
+    assert found is not None
+    auction = found.group(1)
+    bid = _cli(
+        "call", "auction-bid", "--auction", auction, "--amount", "4242", "--dev-account", "3", "--network", network
+    )
+    assert bid.returncode == 0, bid.stdout + bid.stderr
+    assert "4242" not in bid.stdout + bid.stderr  # the amount is encrypted before it leaves the caller's machine
+    call = re.search(r"; call (0x[0-9a-f]{64})", bid.stdout)
+    assert call is not None
+    # the same bidder again: refused by the contract, recorded, and the command says so (exit 1)
+    again = _cli(
+        "call", "auction-bid", "--auction", auction, "--amount", "1", "--dev-account", "3", "--network", network
+    )
+    assert again.returncode == 1 and "refused (already_bid" in again.stdout, again.stdout + again.stderr
+
+    status = _cli("status", call.group(1), "--network", network)
+    assert status.returncode == 0, status.stdout + status.stderr
+    assert "state executed" in status.stdout and "executed on phala" in status.stdout
