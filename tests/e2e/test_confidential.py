@@ -4,6 +4,7 @@ records sealed on Phala by the bridge account, and `settle` delivered on Ethereu
 
 from __future__ import annotations
 
+import asyncio
 import os
 import re
 import sqlite3
@@ -18,13 +19,22 @@ import pytest
 from eth_account import Account
 from web3 import Web3
 
-from bridge.client.confidential import encrypt_call, send_call
+from bridge.client.confidential import decrypt_answer, encrypt_call, prepare_query, send_call
 from bridge.confidential import RECORD_MAGIC, CallStatus, ExecutionRecord, decode_record
 from bridge.devnet import Devnet
 from bridge.devnet.accounts import ethereum_dev_accounts
 from bridge.ids import message_id
 from enclave_signer.contracts import SealedBidAuction, contract_id_for
-from enclave_signer.contracts.auction_codec import Close, Open, PlaceBid, encode_input
+from enclave_signer.contracts.auction_codec import (
+    BidOf,
+    Close,
+    Open,
+    PlaceBid,
+    decode_bid_answer,
+    encode_input,
+    encode_query,
+)
+from relayers.enclave_client import EnclaveClient
 from relayers.ethereum.contracts import contract_at
 from relayers.substrate import PhalaConfig
 from relayers.substrate.chain import ChainReader
@@ -257,3 +267,25 @@ def test_call_and_status_through_the_cli(auctioneer: Auctioneer, bridge_devnet: 
     status = _cli("status", call.group(1), "--network", network)
     assert status.returncode == 0, status.stdout + status.stderr
     assert "state executed" in status.stdout and "executed on phala" in status.stdout
+
+
+def test_authorized_and_unauthorized_queries_through_an_enclave(auctioneer: Auctioneer) -> None:
+    a = auctioneer
+    opened = a.send(0, encode_input(Open(a.w3.eth.block_number + 200)))
+    auction_id = int.from_bytes(message_id(ETH, opened), "big")
+    bid = a.send(2, encode_input(PlaceBid(auction_id, 1234)))
+    a.wait_records([opened, bid])
+    bidder = ethereum_dev_accounts(3)[2]
+    stranger = ethereum_dev_accounts(4)[3]
+    body = encode_query(BidOf(auction_id, bytes.fromhex(bidder.address[2:])))
+
+    async def ask(key: str) -> Any:
+        prepared = prepare_query(a.contract.contract_id, body, ethereum_key=key)
+        async with EnclaveClient(str(a.bridge.member(2).socket)) as client:
+            return decrypt_answer(prepared, await client.query(prepared.signed))
+
+    own = asyncio.run(ask(bidder.private_key))
+    assert own.ok and decode_bid_answer(own.body) == 1234
+    refused = asyncio.run(ask(stranger.private_key))
+    assert not refused.ok and refused.code == "unauthorized"
+    assert b"1234" not in refused.body and (1234).to_bytes(16, "big") not in refused.body
