@@ -47,6 +47,17 @@ class ChainBatchVerifier:
         """Confidential calls: Phala extrinsics are rebuilt from this member's own engine's results."""
         self.confidential = engine
 
+    def _reply_view(self) -> ReplyView:
+        # The engine's chain view already follows the bridge account's extrinsics: one connection and one scan
+        # instead of two (a new connection loads the runtime's metadata, seconds on a busy machine).
+        view = getattr(getattr(self.confidential, "chain", None), "view", None)
+        if view is not None:
+            shared = view()
+            assert isinstance(shared, ReplyView)
+            return shared
+        assert self._replies is not None
+        return self._replies
+
     def _phala(self) -> tuple[PhalaSourceVerifier, PhalaVerifier]:
         keys = self.group_keys()
         if keys is None:
@@ -77,10 +88,9 @@ class ChainBatchVerifier:
 
     async def _check(self, request: SigningRequest, messages: Sequence[BridgeMessage]) -> None:
         phala_source, phala_dest = self._phala()
-        assert self._replies is not None
         await self.eth_source.check(messages)
         await phala_source.check_messages([m for m in messages if not is_reply(m)])
-        await self._replies.check(messages)
+        await self._reply_view().check(messages)
         calls = [m for m in messages if is_confidential_call(m)]
         if request.destination == Domain.ETHEREUM:
             digest = await self.eth_batch.check(request, messages)

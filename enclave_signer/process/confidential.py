@@ -187,11 +187,12 @@ class ConfidentialEngine:
                 ]  # fmt: skip
                 if waiting:
                     raise NotReady(f"{len(waiting)} earlier call(s) are not in the finalized log yet")
+            calls = [confidential_call(m) for m in ordered]
+            # The decryptions are independent committee sessions: run them together, execute in order after.
+            decrypted_calls = await asyncio.gather(*(self._decrypt(c, keyring) for c in calls))
             out = []
-            for m in ordered:
-                call = confidential_call(m)
+            for m, call, decrypted in zip(ordered, calls, decrypted_calls, strict=True):
                 log = route(call, self.registry)
-                decrypted = await self._decrypt(call, keyring)
                 try:
                     result = execute(log, states[log], decrypted, keyring, registry=self.registry)
                 except CallOrderError as exc:
