@@ -90,6 +90,7 @@ __all__ = [
     "decode_output",
     "decode_outputs_note",
     "decode_record",
+    "decode_share_envelopes",
     "decode_signed_query",
     "encode_answer",
     "encode_call_payload",
@@ -97,6 +98,7 @@ __all__ = [
     "encode_outputs_note",
     "encode_query",
     "encode_record",
+    "encode_share_envelopes",
     "encode_signed_query",
     "is_call_payload",
     "is_confidential_call",
@@ -664,3 +666,22 @@ def phala_batch_parts(calls: Sequence[ExecutedCall]) -> tuple[list[bytes], list[
             notes.append(encode_outputs_note(c.source_domain, c.source_nonce, c.outputs))
         payouts.extend(o for o in c.outputs if isinstance(o, PhalaPayout))
     return notes, payouts, [c.call_id for c in calls]
+
+
+def encode_share_envelopes(sealed: dict[int, bytes]) -> bytes:
+    """Member id -> a box only that member's enclave opens (the leader's decryption shares), as one blob:
+    count u16 | (member u16 | len u32 | box)*. Carried in a Phala signing request's context ("confidential_shares")."""
+    out = bytearray(len(sealed).to_bytes(2, "big"))
+    for member, box in sorted(sealed.items()):
+        out += _uint(member, 0xFFFF, "member id").to_bytes(2, "big") + len(box).to_bytes(4, "big") + box
+    return bytes(out)
+
+
+def decode_share_envelopes(data: bytes) -> dict[int, bytes]:
+    r = Reader(data, "share envelopes")
+    out = {}
+    for _ in range(r.uint(2, "count")):
+        member = r.uint(2, "member id")
+        out[member] = r.take(r.uint(4, "box length"), "box")
+    r.end()
+    return out

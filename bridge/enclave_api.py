@@ -248,6 +248,8 @@ class DecryptionShareParams(_Model):
 
 class ConfidentialRunParams(_Model):
     messages: Annotated[tuple[BridgeMessage, ...], Field(min_length=1, max_length=MAX_MESSAGES_PER_SIGN)]
+    # the leader's decryption shares for these calls, sealed to this enclave (ConfidentialRunResult.forward)
+    forwarded: Annotated[bytes, _sized(1, 1024 * 1024), _HEX] | None = None
 
 
 class QueryParams(_Model):
@@ -384,6 +386,8 @@ class ExecutedCallModel(_Model):
 
 class ConfidentialRunResult(_Model):
     calls: tuple[ExecutedCallModel, ...]
+    # member id -> the shares this enclave used, sealed to that member's enclave (only enclaves can open them)
+    forward: dict[MemberId, Annotated[bytes, _sized(1, 1024 * 1024), _HEX]] = {}
 
 
 class QueryResult(_Model):

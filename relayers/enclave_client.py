@@ -233,17 +233,19 @@ class EnclaveClient:
 
     async def confidential_run(
         self, messages: Sequence[BridgeMessage], *, timeout_s: float | None = None
-    ) -> list[ExecutedCall]:
-        """Run confidential calls in the enclave; their public results (records, outputs, digests)."""
+    ) -> tuple[list[ExecutedCall], dict[int, bytes]]:
+        """Run confidential calls in the enclave: their public results (records, outputs, digests), and the
+        decryption shares it used sealed to each other member's enclave (for them to skip their own sessions)."""
         params = ConfidentialRunParams(messages=tuple(messages))
         wait = (timeout_s or self.timeout) + _MARGIN
         result = ConfidentialRunResult.model_validate(await self.call("confidential_run", params, wait_s=wait))
-        return [
+        calls = [
             ExecutedCall(
                 c.source_domain, c.source_nonce, c.record, tuple(decode_output(o) for o in c.outputs), c.digest
             )
             for c in result.calls
         ]
+        return calls, dict(result.forward)
 
     async def query(self, signed_query: bytes) -> bytes:
         """An authorized query's answer, sealed to the querier (bridge.client.confidential.decrypt_answer)."""

@@ -10,7 +10,7 @@ from typing import Any
 import structlog
 
 from bridge.cli.wiring import ethereum_config, phala_config, policy_of
-from bridge.confidential import is_confidential_call
+from bridge.confidential import ConfidentialError, decode_share_envelopes, is_confidential_call
 from bridge.config.schema import NodeConfig
 from bridge.domains import Domain
 from bridge.enclave_api import GroupKeys
@@ -20,6 +20,7 @@ from enclave_signer.committee.verification import PolicyVerifier, SigningRefusal
 from relayers.ethereum import EthereumBatchVerifier, EthereumSourceVerifier
 from relayers.ethereum import VerificationRefused as EthRefused
 from relayers.ethereum.errors import EthereumAdapterError
+from relayers.substrate.dispatcher import SHARES_CONTEXT_KEY
 from relayers.substrate.errors import RebuildMismatch, SubstrateError
 from relayers.substrate.rebuild import rebuild_confidential
 from relayers.substrate.replies import ReplyView, is_reply
@@ -46,6 +47,17 @@ class ChainBatchVerifier:
     def attach_confidential(self, engine: Any) -> None:
         """Confidential calls: Phala extrinsics are rebuilt from this member's own engine's results."""
         self.confidential = engine
+
+    def _forwarded(self, request: SigningRequest) -> bytes | None:
+        """This member's box of the leader's decryption shares, if the request carries one."""
+        blob = request.context.get(SHARES_CONTEXT_KEY)
+        if not isinstance(blob, str):
+            return None
+        try:
+            boxes = decode_share_envelopes(bytes.fromhex(blob.removeprefix("0x")))
+        except (ValueError, ConfidentialError):
+            return None  # then this member decrypts with sessions of its own
+        return boxes.get(int(self.confidential.node.member_id))
 
     def _reply_view(self) -> ReplyView:
         # The engine's chain view already follows the bridge account's extrinsics: one connection and one scan
@@ -98,7 +110,7 @@ class ChainBatchVerifier:
             if self.confidential is None:
                 raise SigningRefusal("no_confidential", "this member runs no confidential contracts")
             # The extrinsic must be exactly what this member's OWN execution produces: t signatures = t agreeing.
-            results = await self.confidential.run(calls)
+            results = await self.confidential.run(calls, forwarded=self._forwarded(request))
             digest = rebuild_confidential(request, results, await phala_dest.facts(request.message_ids))
         elif request.destination == Domain.PHALA:
             digest = await phala_dest.check(request, messages)

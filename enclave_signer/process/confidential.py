@@ -26,6 +26,7 @@ from collections.abc import Sequence
 from typing import Protocol
 
 import nacl.exceptions
+import nacl.public
 import structlog
 
 from bridge.confidential import (
@@ -61,14 +62,53 @@ from enclave_signer.contracts import (
     state_key_request,
 )
 from enclave_signer.contracts.policy import ConfidentialDecryptionPolicy
+from enclave_signer.frost.ciphersuites import ED25519
 from enclave_signer.frost.errors import FrostError
+from enclave_signer.identity import InvalidIdentityKeyError, ed25519_to_x25519_public
+from enclave_signer.tdec.dleq import DleqProof
 from enclave_signer.tdec.threshold import DecryptionShare
 
-__all__ = ["ConfidentialChain", "ConfidentialEngine", "NotReady"]
+__all__ = ["ConfidentialChain", "ConfidentialEngine", "NotReady", "decode_bundle", "encode_bundle"]
 
 _log = structlog.get_logger(__name__)
 _CIPHERTEXT_OFFSET = 4 + 1 + 32  # "PHCC" | version | contract id
 _CACHE = 4096
+_G = ED25519.group
+_BUNDLE = b"PHCS"
+_SHARE = 2 + 32 + 32 + 32  # member id | D | DLEQ c | DLEQ z
+
+
+def encode_bundle(shares: dict[bytes, list[DecryptionShare]]) -> bytes:
+    """Decryption shares of several calls: "PHCS" | count u16 | (call id 32 | n u8 | (member u16 | D | c | z) * n)*."""
+    out = bytearray(_BUNDLE + len(shares).to_bytes(2, "big"))
+    for call_id, items in shares.items():
+        out += call_id + bytes([len(items)])
+        for sh in items:
+            c, z = _G.serialize_scalar(sh.proof.c), _G.serialize_scalar(sh.proof.z)
+            out += sh.identifier.to_bytes(2, "big") + sh.d + c + z
+    return bytes(out)
+
+
+def decode_bundle(data: bytes) -> dict[bytes, list[DecryptionShare]]:
+    """ValueError for anything but exactly one bundle (the proofs are checked where the shares are used)."""
+    if data[:4] != _BUNDLE or len(data) < 6:
+        raise ValueError("not a share bundle")
+    count, pos, out = int.from_bytes(data[4:6], "big"), 6, {}
+    for _ in range(count):
+        call_id, n = data[pos : pos + 32], data[pos + 32] if pos + 32 < len(data) else -1
+        pos += 33
+        if len(call_id) != 32 or n < 0 or pos + n * _SHARE > len(data):
+            raise ValueError("truncated share bundle")
+        items = []
+        for _ in range(n):
+            raw = data[pos : pos + _SHARE]
+            c, z = _G.deserialize_scalar(raw[34:66]), _G.deserialize_scalar(raw[66:98])
+            items.append(DecryptionShare(int.from_bytes(raw[:2], "big"), raw[2:34], DleqProof(c, z)))
+            pos += _SHARE
+        out[call_id] = items
+    if pos != len(data):
+        raise ValueError("trailing bytes after a share bundle")
+    return out
 
 
 class ConfidentialChain(Protocol):
@@ -100,6 +140,8 @@ class ConfidentialEngine:
         self._states: dict[bytes, ContractState] = {}
         self._replayed = 0  # records applied into _states
         self._decrypted: OrderedDict[bytes, Call] = OrderedDict()  # call id -> decrypted or refused call
+        self._shares_of: OrderedDict[bytes, list[DecryptionShare]] = OrderedDict()  # call id -> t proven shares
+        self._offered: dict[bytes, list[DecryptionShare]] = {}  # shares the leader forwarded, not checked yet
         self._lock = asyncio.Lock()
         self.policy = ConfidentialDecryptionPolicy(self._member_keys, self.is_final_call_ciphertext)
 
@@ -163,9 +205,17 @@ class ConfidentialEngine:
 
     # ---- calls ----------------------------------------------------------------------------------------------------
 
-    async def run(self, messages: Sequence[BridgeMessage]) -> list[ExecutedCall]:
-        """Execute `messages` (confidential calls) in source order against the finalized log; public results."""
+    async def run(self, messages: Sequence[BridgeMessage], *, forwarded: bytes | None = None) -> list[ExecutedCall]:
+        """Execute `messages` (confidential calls) in source order against the finalized log; public results.
+        `forwarded`: the leader's bundle of decryption shares sealed to this enclave (`forward`); each share's DLEQ
+        proof is checked here before use, and a call whose forwarded shares do not hold is decrypted by a session
+        of this enclave's own."""
         async with self._lock:
+            if forwarded:
+                try:
+                    self._offered.update(decode_bundle(self.node.identity.open_sealed_box(forwarded)))
+                except (nacl.exceptions.CryptoError, ValueError, FrostError) as exc:
+                    _log.warning("forwarded_shares_unusable", error=type(exc).__name__)
             keyring = await self.keyring()
             states = dict(await self._sync(keyring))
             final = {m.id_hex: m for m in await self.chain.final_calls()}
@@ -214,22 +264,49 @@ class ConfidentialEngine:
         else:
             record = self.node.record
             assert record is not None  # keyring() checked
-            shares = await self._shares(pending.to_bytes())
-            try:
-                result = decrypt_call(
-                    call,
-                    shares,
-                    record.verifying_shares["encryption"],
-                    record.threshold,
-                    record.group_keys.encryption,
-                    registry=self.registry,
-                )
-            except FrostError as exc:  # a share whose DLEQ proof fails names its member: nothing is recorded
-                raise SigningRefusal("bad_share", f"decryption shares do not verify: {type(exc).__name__}") from None
+            verifying, t, pk = record.verifying_shares["encryption"], record.threshold, record.group_keys.encryption
+            offered = self._offered.pop(call.call_id, None)
+            found: Call | None = None
+            shares: list[DecryptionShare] = []
+            if offered is not None:
+                try:  # the leader's forwarded shares: every proof checked here, like our own
+                    found, shares = decrypt_call(call, offered, verifying, t, pk, registry=self.registry), offered
+                except (FrostError, ValueError) as exc:
+                    _log.warning("forwarded_shares_refused", call_id=call.call_id.hex()[:16], error=type(exc).__name__)
+            if found is None:
+                shares = await self._shares(pending.to_bytes())
+                try:
+                    found = decrypt_call(call, shares, verifying, t, pk, registry=self.registry)
+                except FrostError as exc:  # a share whose DLEQ proof fails names its member: nothing is recorded
+                    raise SigningRefusal(
+                        "bad_share", f"decryption shares do not verify: {type(exc).__name__}"
+                    ) from None
+            result = found
+            self._shares_of[call.call_id] = list(shares)
+            while len(self._shares_of) > _CACHE:
+                self._shares_of.popitem(last=False)
         self._decrypted[call.call_id] = result
         while len(self._decrypted) > _CACHE:
             self._decrypted.popitem(last=False)
         return result
+
+    def forward(self, messages: Sequence[BridgeMessage]) -> dict[int, bytes]:
+        """The shares this enclave used for `messages`, sealed to every other member's identity (X25519 form): the
+        members then decrypt without sessions of their own. Only enclaves can open them; each checks every proof."""
+        record = self.node.record
+        if record is None:
+            return {}
+        body = encode_bundle({m.id: self._shares_of[m.id] for m in messages if m.id in self._shares_of})
+        out = {}
+        for member in record.members:
+            if member.member_id == self.node.member_id:
+                continue
+            try:
+                key = nacl.public.PublicKey(ed25519_to_x25519_public(member.identity_public_key))
+            except InvalidIdentityKeyError:
+                continue
+            out[member.member_id] = bytes(nacl.public.SealedBox(key).encrypt(body))
+        return out
 
     # ---- queries --------------------------------------------------------------------------------------------------
 

@@ -234,7 +234,7 @@ class ApiServer:
             if isinstance(request, QueryCall):
                 answer = await engine.query(request.params.signed_query)
                 return ApiResponse.success(request.id, QueryResult(answer=answer))
-            calls = await engine.run(request.params.messages)
+            calls = await engine.run(request.params.messages, forwarded=request.params.forwarded)
         except QueryError as exc:
             return ApiResponse.failure(request.id, "bad_request", str(exc))
         except SigningRefusal as exc:
@@ -253,7 +253,8 @@ class ApiServer:
             )
             for c in calls
         )
-        return ApiResponse.success(request.id, ConfidentialRunResult(calls=models))
+        forward = engine.forward(request.params.messages)
+        return ApiResponse.success(request.id, ConfidentialRunResult(calls=models, forward=forward))
 
 
 def _guess_id(line: bytes) -> int | None:

@@ -23,7 +23,7 @@ import structlog
 from nacl.exceptions import BadSignatureError
 from nacl.signing import VerifyKey
 
-from bridge.confidential import ExecutedCall, is_confidential_call, phala_batch_parts
+from bridge.confidential import ExecutedCall, encode_share_envelopes, is_confidential_call, phala_batch_parts
 from bridge.intents import encode_executed
 from bridge.messages import BridgeMessage
 from bridge.ports import BatchNotExecutable, ChainPosition, Confirmation, SigningRequest
@@ -55,8 +55,10 @@ from relayers.substrate.session import ClientSession
 
 log = structlog.get_logger("substrate.dispatcher")
 
-# Runs confidential calls in this member's enclave: the public results (records, outputs, digests), in source order.
-ConfidentialExecutor = Callable[[Sequence[BridgeMessage]], Awaitable[Sequence[ExecutedCall]]]
+# Runs confidential calls in this member's enclave: the public results (records, outputs, digests), in source order,
+# and the decryption shares it used, sealed to each other member's enclave (member id -> box).
+ConfidentialExecutor = Callable[[Sequence[BridgeMessage]], Awaitable[tuple[Sequence[ExecutedCall], dict[int, bytes]]]]
+SHARES_CONTEXT_KEY = "confidential_shares"
 
 
 @dataclass(frozen=True)
@@ -111,8 +113,12 @@ class PhalaDestination:
         # against the finalized log, and the extrinsic carries their records.
         if self.executor is None:
             raise BatchNotExecutable({m.id_hex: "this relayer cannot run confidential calls" for m in calls})
-        results = list(await self.executor(calls))
-        return await self.session.run(lambda r: self._prepare_confidential(r, results))
+        executed, sealed = await self.executor(calls)
+        results = list(executed)
+        request = await self.session.run(lambda r: self._prepare_confidential(r, results))
+        if sealed:  # opaque to this process; each member's enclave opens its own box and checks every proof
+            request.context[SHARES_CONTEXT_KEY] = "0x" + encode_share_envelopes(sealed).hex()
+        return request
 
     async def submit(self, request: SigningRequest, signature: bytes) -> str:
         return await self.session.run(lambda r: self._submit(r, request, signature))
@@ -312,4 +318,4 @@ def refusal_reason(config: PhalaConfig, message: BridgeMessage) -> str | None:
     )
 
 
-__all__ = ["PhalaDestination", "refusal_reason"]
+__all__ = ["SHARES_CONTEXT_KEY", "PhalaDestination", "refusal_reason"]

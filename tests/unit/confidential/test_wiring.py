@@ -8,15 +8,19 @@ from dataclasses import replace
 
 import pytest
 
+from bridge.client.confidential import encrypt_call
 from bridge.confidential import (
     ConfidentialError,
     EthereumCall,
     ExecutedCall,
     PhalaPayout,
+    confidential_call,
     decode_output,
     decode_outputs_note,
+    decode_share_envelopes,
     encode_output,
     encode_outputs_note,
+    encode_share_envelopes,
     phala_batch_parts,
     reply_nonce,
 )
@@ -25,6 +29,11 @@ from bridge.intents import encode_executed
 from bridge.messages import BridgeMessage, MessageKind, SourceRef
 from bridge.policy import BridgePolicy, PolicyRefusal
 from bridge.ports import SigningRequest
+from enclave_signer.contracts import DecryptedCall, Registry, SealedBidAuction, call_ciphertext, decrypt_call
+from enclave_signer.contracts.auction_codec import Open, encode_input
+from enclave_signer.frost.errors import InvalidDecryptionShareError
+from enclave_signer.process.confidential import decode_bundle, encode_bundle
+from enclave_signer.tdec import Ciphertext
 from relayers.substrate.bridge_calls import (
     Transfer,
     encode_batch,
@@ -39,6 +48,7 @@ from relayers.substrate.payload import signing_payload
 from relayers.substrate.rebuild import ChainFacts, build_confidential_call, rebuild_confidential, request_context
 from relayers.substrate.replies import is_reply, replies_of
 from relayers.substrate.scale import compact
+from tests.unit.confidential.helpers import EncryptionCommittee, message
 from tests.unit.substrate.helpers import BRIDGE, INDICES, RID, RUNTIME
 
 SETTLE = EthereumCall(b"\x5e" * 20, 150_000, b"\x01\x02\x03")
@@ -150,3 +160,31 @@ def test_a_reply_only_target_takes_replies_and_refuses_users_calls() -> None:
     with pytest.raises(PolicyRefusal, match="takes only confidential contracts' replies"):
         policy.check(_call(2, 7, SETTLE.target))  # a Phala user's call intent naming the settlement
     policy.check(_call(2, 7, b"\x01" * 20))  # other targets are the destination's allow-list's business
+
+
+def test_forwarded_shares_round_trip_and_only_proven_shares_decrypt() -> None:
+    committee = EncryptionCommittee.new()
+    contract = SealedBidAuction(b"\x42" * 20)
+    registry = Registry([contract])
+    caller = b"\x07" * 20
+    payload = encrypt_call(committee.public_key, contract.contract_id, caller, encode_input(Open(99)))
+    call = confidential_call(message(caller, payload, 5, 10))
+    ct = call_ciphertext(call, registry)
+    assert isinstance(ct, Ciphertext)
+    shares = committee.decryption_shares(ct)
+    bundle = decode_bundle(encode_bundle({call.call_id: shares}))
+    assert bundle == {call.call_id: shares}
+    decrypted = decrypt_call(
+        call, bundle[call.call_id], committee.verifying, 3, committee.public_key, registry=registry
+    )
+    assert isinstance(decrypted, DecryptedCall) and decrypted.input == encode_input(Open(99))
+    forged = [replace(shares[0], d=shares[1].d), *shares[1:]]  # a leader swapping a share: its proof fails
+    with pytest.raises(InvalidDecryptionShareError):
+        decrypt_call(call, forged, committee.verifying, 3, committee.public_key, registry=registry)
+    for bad in (b"", b"PHCS", encode_bundle({call.call_id: shares})[:-1], encode_bundle({})[:-1] + b"\x01"):
+        with pytest.raises(ValueError):
+            decode_bundle(bad)
+    boxes = {2: b"box-2", 5: b"box-5"}
+    assert decode_share_envelopes(encode_share_envelopes(boxes)) == boxes
+    with pytest.raises(ConfidentialError):
+        decode_share_envelopes(encode_share_envelopes(boxes) + b"\x00")
