@@ -5,10 +5,10 @@ to sign rebuilt for the destination. Any doubt is a refusal with a reason; the l
 from __future__ import annotations
 
 from collections.abc import Callable, Sequence
-from typing import Any
 
 import structlog
 
+from bridge.cli.confidential_wiring import MemberChainView
 from bridge.cli.wiring import ethereum_config, phala_config, policy_of
 from bridge.confidential import ConfidentialError, decode_share_envelopes, is_confidential_call
 from bridge.config.schema import NodeConfig
@@ -17,6 +17,7 @@ from bridge.enclave_api import GroupKeys
 from bridge.messages import BridgeMessage
 from bridge.ports import SigningRequest, VerificationRefused
 from enclave_signer.committee.verification import PolicyVerifier, SigningRefusal
+from enclave_signer.process.confidential import ConfidentialEngine
 from relayers.ethereum import EthereumBatchVerifier, EthereumSourceVerifier
 from relayers.ethereum import VerificationRefused as EthRefused
 from relayers.ethereum.errors import EthereumAdapterError
@@ -42,16 +43,16 @@ class ChainBatchVerifier:
         self._phala_source: PhalaSourceVerifier | None = None
         self._phala_dest: PhalaVerifier | None = None
         self._replies: ReplyView | None = None
-        self.confidential: Any = None  # enclave_signer.process.confidential.ConfidentialEngine, once attached
+        self.confidential: ConfidentialEngine | None = None  # once attached by run_enclave
 
-    def attach_confidential(self, engine: Any) -> None:
+    def attach_confidential(self, engine: ConfidentialEngine) -> None:
         """Confidential calls: Phala extrinsics are rebuilt from this member's own engine's results."""
         self.confidential = engine
 
     def _forwarded(self, request: SigningRequest) -> bytes | None:
         """This member's box of the leader's decryption shares, if the request carries one."""
         blob = request.context.get(SHARES_CONTEXT_KEY)
-        if not isinstance(blob, str):
+        if not isinstance(blob, str) or self.confidential is None:
             return None
         try:
             boxes = decode_share_envelopes(bytes.fromhex(blob.removeprefix("0x")))
@@ -62,11 +63,9 @@ class ChainBatchVerifier:
     def _reply_view(self) -> ReplyView:
         # The engine's chain view already follows the bridge account's extrinsics: one connection and one scan
         # instead of two (a new connection loads the runtime's metadata, seconds on a busy machine).
-        view = getattr(getattr(self.confidential, "chain", None), "view", None)
-        if view is not None:
-            shared = view()
-            assert isinstance(shared, ReplyView)
-            return shared
+        chain = None if self.confidential is None else self.confidential.chain
+        if isinstance(chain, MemberChainView):
+            return chain.view()
         assert self._replies is not None
         return self._replies
 
