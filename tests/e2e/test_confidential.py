@@ -245,7 +245,7 @@ def _cli(*args: str) -> subprocess.CompletedProcess[str]:
 def test_call_and_status_through_the_cli(auctioneer: Auctioneer, bridge_devnet: Devnet) -> None:
     assert bridge_devnet.state is not None and bridge_devnet.state.network_file
     network = bridge_devnet.state.network_file
-    out = _cli("call", "auction-open", "--close-in", "200", "--dev-account", "2", "--network", network)
+    out = _cli("call", "auction-open", "--close-in", "30", "--dev-account", "2", "--network", network)
     assert out.returncode == 0, out.stdout + out.stderr
     assert "executed on phala" in out.stdout
     found = re.search(r"auction (0x[0-9a-f]{64}) open", out.stdout)
@@ -267,6 +267,14 @@ def test_call_and_status_through_the_cli(auctioneer: Auctioneer, bridge_devnet: 
     status = _cli("status", call.group(1), "--network", network)
     assert status.returncode == 0, status.stdout + status.stderr
     assert "state executed" in status.stdout and "executed on phala" in status.stdout
+
+    until = re.search(r"open until ethereum block (\d+)", out.stdout)
+    assert until is not None
+    auctioneer.wait_block(int(until.group(1)))
+    closed = _cli("call", "auction-close", "--auction", auction, "--dev-account", "2", "--network", network)
+    assert closed.returncode == 0, closed.stdout + closed.stderr
+    assert "executed on ethereum" in closed.stdout  # the reply, followed to the bridge's nonce bitmap
+    assert f"settled: True, winner {_address(3)}, price 4242" in closed.stdout
 
 
 def test_authorized_and_unauthorized_queries_through_an_enclave(auctioneer: Auctioneer) -> None:
