@@ -15,6 +15,7 @@ BENCHMARKS = {
     "committee": "bench.bench_committee",
     "relayer": "bench.bench_relayer",
     "xcm": "bench.bench_xcm",
+    "confidential": "bench.bench_confidential",
 }
 
 

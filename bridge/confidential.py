@@ -62,6 +62,7 @@ __all__ = [
     "MAX_OUTPUTS",
     "MAX_REASON",
     "NULL_CONTRACT_ID",
+    "OUTPUTS_MAGIC",
     "QUERY_MAGIC",
     "RECORD_MAGIC",
     "REPLY_SOURCE_DOMAIN",
@@ -71,6 +72,7 @@ __all__ = [
     "ConfidentialCall",
     "ConfidentialError",
     "EthereumCall",
+    "ExecutedCall",
     "ExecutionRecord",
     "Output",
     "PhalaPayout",
@@ -85,15 +87,22 @@ __all__ = [
     "confidential_call",
     "decode_answer",
     "decode_call_payload",
+    "decode_output",
+    "decode_outputs_note",
     "decode_record",
+    "decode_share_envelopes",
     "decode_signed_query",
     "encode_answer",
     "encode_call_payload",
     "encode_output",
+    "encode_outputs_note",
     "encode_query",
     "encode_record",
+    "encode_share_envelopes",
     "encode_signed_query",
     "is_call_payload",
+    "is_confidential_call",
+    "phala_batch_parts",
     "query_digest",
     "query_signing_hash",
     "reply_items",
@@ -103,6 +112,7 @@ __all__ = [
 
 CALL_MAGIC = b"PHCC"
 RECORD_MAGIC = b"PHCR"
+OUTPUTS_MAGIC = b"PHCO"
 QUERY_MAGIC = b"PHCQ"
 ANSWER_MAGIC = b"PHCA"
 VERSION = 1
@@ -221,6 +231,13 @@ def is_call_payload(data: bytes) -> bool:
     return bytes(data[: len(CALL_MAGIC)]) == CALL_MAGIC
 
 
+def is_confidential_call(message: BridgeMessage) -> bool:
+    """Whether the bridge routes `message` to the confidential contracts (not to a token transfer)."""
+    if message.kind is MessageKind.CONFIDENTIAL_CALL:
+        return True
+    return message.kind is MessageKind.CALL and is_call_payload(message.payload)
+
+
 def call_aad(source_domain: int, contract_id: bytes, caller: bytes) -> bytes:
     """Associated data of a call's ciphertext: binds the source domain, the contract and the caller."""
     _uint(source_domain, 255, "source domain")
@@ -308,6 +325,51 @@ def encode_output(output: Output) -> bytes:
         size = len(output.data).to_bytes(4, "big")
         return b"\x01" + output.target + output.gas_limit.to_bytes(4, "big") + size + output.data
     return b"\x02" + output.recipient + output.amount.to_bytes(16, "big")
+
+
+def decode_output(data: bytes) -> Output:
+    r = Reader(data, "output")
+    out = _read_output(r)
+    r.end()
+    return out
+
+
+def _read_output(r: Reader) -> Output:
+    kind = r.uint(1, "output kind")
+    if kind == 1:
+        target, gas = r.take(20, "target"), r.uint(4, "gas limit")
+        return EthereumCall(target, gas, r.take(r.uint(4, "data length"), "data"))
+    if kind == 2:
+        return PhalaPayout(r.take(32, "recipient"), r.uint(16, "amount"))
+    raise ConfidentialError(f"{r.what}: unknown output kind {kind}")
+
+
+def encode_outputs_note(source_domain: int, source_nonce: int, outputs: Sequence[Output]) -> bytes:
+    """The public outputs of one executed call, appended on Phala right after its record by the same extrinsic:
+
+        "PHCO" | version | source domain u8 | source nonce u64 | count u16 | outputs
+
+    Replies to Ethereum are read back from these notes (by every relayer and every enclave, from the finalized
+    chain), so a reply exists only if the committee signed the Phala extrinsic carrying it."""
+    _uint(source_domain, 255, "source domain")
+    _uint(source_nonce, MAX_NONCE, "source nonce")
+    if not 1 <= len(outputs) <= MAX_OUTPUTS:
+        raise ConfidentialError(f"an outputs note carries 1..{MAX_OUTPUTS} outputs")
+    body = b"".join(encode_output(o) for o in outputs)
+    head = OUTPUTS_MAGIC + bytes([VERSION, source_domain]) + source_nonce.to_bytes(8, "big")
+    return head + len(outputs).to_bytes(2, "big") + body
+
+
+def decode_outputs_note(data: bytes) -> tuple[int, int, tuple[Output, ...]]:
+    """(source domain, source nonce, outputs) of an outputs note."""
+    r = Reader(data, "outputs note")
+    r.header(OUTPUTS_MAGIC)
+    domain, nonce, count = r.uint(1, "source domain"), r.uint(8, "source nonce"), r.uint(2, "output count")
+    if not 1 <= count <= MAX_OUTPUTS:
+        raise ConfidentialError(f"outputs note: 1..{MAX_OUTPUTS} outputs")
+    outputs = tuple(_read_output(r) for _ in range(count))
+    r.end()
+    return domain, nonce, outputs
 
 
 def reply_nonce(source_domain: int, source_nonce: int, index: int) -> int:
@@ -572,3 +634,54 @@ def decode_answer(data: bytes) -> QueryAnswer:
     if answer.ok == bool(code):
         raise ConfidentialError("query answer: status and code disagree")
     return answer
+
+
+# ---- what one executed call puts on Phala ---------------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class ExecutedCall:
+    """One call's public result as an enclave reports it: the record to append, its outputs and the digest the
+    committee agrees on. Nothing here is secret (events are sealed in the record)."""
+
+    source_domain: int
+    source_nonce: int
+    record: bytes  # encode_record(...)
+    outputs: tuple[Output, ...]
+    digest: bytes
+
+    @property
+    def call_id(self) -> bytes:
+        return message_id(self.source_domain, self.source_nonce)
+
+
+def phala_batch_parts(calls: Sequence[ExecutedCall]) -> tuple[list[bytes], list[PhalaPayout], list[bytes]]:
+    """(notes, payouts, executed ids) of the bridge account's extrinsic for `calls`, in call order: per call its
+    record, then its outputs note when it has outputs; every Phala payout; the call ids for the executed record."""
+    notes: list[bytes] = []
+    payouts: list[PhalaPayout] = []
+    for c in calls:
+        notes.append(c.record)
+        if c.outputs:
+            notes.append(encode_outputs_note(c.source_domain, c.source_nonce, c.outputs))
+        payouts.extend(o for o in c.outputs if isinstance(o, PhalaPayout))
+    return notes, payouts, [c.call_id for c in calls]
+
+
+def encode_share_envelopes(sealed: dict[int, bytes]) -> bytes:
+    """Member id -> a box only that member's enclave opens (the leader's decryption shares), as one blob:
+    count u16 | (member u16 | len u32 | box)*. Carried in a Phala signing request's context ("confidential_shares")."""
+    out = bytearray(len(sealed).to_bytes(2, "big"))
+    for member, box in sorted(sealed.items()):
+        out += _uint(member, 0xFFFF, "member id").to_bytes(2, "big") + len(box).to_bytes(4, "big") + box
+    return bytes(out)
+
+
+def decode_share_envelopes(data: bytes) -> dict[int, bytes]:
+    r = Reader(data, "share envelopes")
+    out = {}
+    for _ in range(r.uint(2, "count")):
+        member = r.uint(2, "member id")
+        out[member] = r.take(r.uint(4, "box length"), "box")
+    r.end()
+    return out

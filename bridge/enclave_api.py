@@ -246,6 +246,16 @@ class DecryptionShareParams(_Model):
     timeout_s: Timeout | None = None
 
 
+class ConfidentialRunParams(_Model):
+    messages: Annotated[tuple[BridgeMessage, ...], Field(min_length=1, max_length=MAX_MESSAGES_PER_SIGN)]
+    # the leader's decryption shares for these calls, sealed to this enclave (ConfidentialRunResult.forward)
+    forwarded: Annotated[bytes, _sized(1, 1024 * 1024), _HEX] | None = None
+
+
+class QueryParams(_Model):
+    signed_query: Annotated[bytes, _sized(1, 8192), _HEX]  # bridge.confidential.encode_signed_query
+
+
 class _Request(_Model):
     id: Annotated[int, Field(ge=0, lt=2**53)]
 
@@ -289,8 +299,26 @@ class MetricsCall(_Request):
     params: _NoParams = _NoParams()
 
 
+class ConfidentialRunCall(_Request):
+    method: Literal["confidential_run"]
+    params: ConfidentialRunParams
+
+
+class QueryCall(_Request):
+    method: Literal["query"]
+    params: QueryParams
+
+
 ApiRequest = Annotated[
-    StatusCall | AttestCall | DkgCall | ReshareCall | SignCall | DecryptionShareCall | MetricsCall,
+    StatusCall
+    | AttestCall
+    | DkgCall
+    | ReshareCall
+    | SignCall
+    | DecryptionShareCall
+    | MetricsCall
+    | ConfidentialRunCall
+    | QueryCall,
     Field(discriminator="method"),
 ]
 request_adapter: TypeAdapter[ApiRequest] = TypeAdapter(ApiRequest)  # type: ignore[arg-type]
@@ -349,6 +377,26 @@ class DecryptionSharesResult(_Model):
 
 class MetricsResult(_Model):
     text: str
+
+
+class ExecutedCallModel(_Model):
+    """`bridge.confidential.ExecutedCall` on the wire: public (records carry sealed events only)."""
+
+    source_domain: Annotated[int, Field(ge=1, le=255)]
+    source_nonce: Annotated[int, Field(ge=0, lt=2**64)]
+    record: Annotated[bytes, _sized(1, 512 * 1024), _HEX]
+    outputs: tuple[Annotated[bytes, _sized(1, 16 * 1024), _HEX], ...]  # bridge.confidential.encode_output
+    digest: Hex32
+
+
+class ConfidentialRunResult(_Model):
+    calls: tuple[ExecutedCallModel, ...]
+    # member id -> the shares this enclave used, sealed to that member's enclave (only enclaves can open them)
+    forward: dict[MemberId, Annotated[bytes, _sized(1, 1024 * 1024), _HEX]] = {}
+
+
+class QueryResult(_Model):
+    answer: Annotated[bytes, _sized(1, 1024 * 1024), _HEX]  # sealed to the query's response key
 
 
 class ApiError(_Model):

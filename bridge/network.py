@@ -50,6 +50,14 @@ class GatewaySide(_Model):
     parachains: dict[str, GatewayParachainSide]
 
 
+class ConfidentialSide(_Model):
+    """What a caller of confidential contracts needs: the committee's threshold encryption key (edwards25519, from
+    the committee record) and the deployed contracts' parameters."""
+
+    encryption_key: Hex32
+    auction_settlement: EthAddress | None = None  # SealedBidAuction.sol, allow-listed on the bridge
+
+
 class NetworkInfo(_Model):
     name: str
     ethereum: EthereumSide
@@ -57,3 +65,4 @@ class NetworkInfo(_Model):
     pha_resource_id: Hex32
     relayer_status_urls: list[str] = []  # nodes' /health servers, for `phala-bridge status`
     gateway: GatewaySide | None = None  # the XCM gateway from Phala on to other parachains
+    confidential: ConfidentialSide | None = None

@@ -18,6 +18,13 @@ from bridge.messages import BridgeMessage, MessageKind
 RECIPIENT_LENGTH = {Domain.ETHEREUM: 20, Domain.PHALA: 32}
 
 
+_REPLY_NONCE_FLOOR = 1 << 63  # bridge.confidential.reply_nonce: replies (source domain Phala) set the top bit
+
+
+def _is_reply(msg: BridgeMessage) -> bool:
+    return msg.source_domain == Domain.PHALA and msg.nonce >= _REPLY_NONCE_FLOOR
+
+
 class PolicyRefusal(InputError):
     """A message the bridge refuses to carry; the reason is recorded with the message."""
 
@@ -35,6 +42,9 @@ class BridgePolicy:
     resources: Mapping[bytes, Resource]
     domains: frozenset[int] = frozenset(int(d) for d in Domain)
     call_targets: Mapping[int, frozenset[bytes]] = field(default_factory=dict)  # domain -> allowed targets
+    # Targets only confidential contracts' replies may call (e.g. SealedBidAuction.settle trusts the bridge as the
+    # enclaves' voice): a user's Phala -> Ethereum call to one is refused, or anyone could "settle" an auction.
+    reply_only_targets: frozenset[bytes] = frozenset()
 
     @classmethod
     def of(cls, resources: Iterable[Resource], **kw: object) -> BridgePolicy:
@@ -61,6 +71,8 @@ class BridgePolicy:
                 raise UnknownChainError(f"unknown domain {d}")
         if msg.source_domain == msg.dest_domain:
             raise PolicyRefusal("source and destination are the same chain")
+        if msg.kind is MessageKind.CALL and bytes(msg.recipient) in self.reply_only_targets and not _is_reply(msg):
+            raise PolicyRefusal(f"call target 0x{msg.recipient.hex()} takes only confidential contracts' replies")
         if msg.kind is MessageKind.TRANSFER:
             self._check_transfer(msg)
 

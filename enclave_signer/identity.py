@@ -8,6 +8,7 @@ from pathlib import Path
 
 import nacl.bindings
 import nacl.exceptions
+import nacl.public
 import nacl.signing
 import structlog
 
@@ -88,6 +89,11 @@ class IdentityKey:
             return nacl.bindings.crypto_scalarmult(self._x25519_secret, peer_x25519_public)
         except (nacl.exceptions.CryptoError, nacl.exceptions.RuntimeError, ValueError, TypeError):
             raise InvalidIdentityKeyError("peer X25519 key is invalid or of low order") from None
+
+    def open_sealed_box(self, sealed: bytes) -> bytes:
+        """Open a libsodium sealed box addressed to our X25519 key (e.g. a decryption share); raises
+        nacl.exceptions.CryptoError when it is not for us. The secret never leaves this object."""
+        return bytes(nacl.public.SealedBox(nacl.public.PrivateKey(self._x25519_secret)).decrypt(sealed))
 
     def __repr__(self) -> str:
         return f"IdentityKey(public_key={self.public_key.hex()}, private=<sealed>)"

@@ -23,18 +23,23 @@ from typing import Any
 import structlog
 from pydantic import BaseModel, ValidationError
 
+from bridge.confidential import ExecutedCall, decode_output
 from bridge.enclave_api import (
     MAX_LINE_BYTES,
     ApiResponse,
     AttestParams,
     AttestResult,
     CeremonyResult,
+    ConfidentialRunParams,
+    ConfidentialRunResult,
     DecryptionShareParams,
     DecryptionSharesResult,
     DkgParams,
     ErrorCode,
     KeyName,
     MetricsResult,
+    QueryParams,
+    QueryResult,
     ReshareParams,
     SigningRequestModel,
     SignParams,
@@ -228,6 +233,26 @@ class EnclaveClient:
         )
         wait = (timeout_s or self.timeout) + _MARGIN
         return DecryptionSharesResult.model_validate(await self.call("decryption_share", params, wait_s=wait))
+
+    async def confidential_run(
+        self, messages: Sequence[BridgeMessage], *, timeout_s: float | None = None
+    ) -> tuple[list[ExecutedCall], dict[int, bytes]]:
+        """Run confidential calls in the enclave: their public results (records, outputs, digests), and the
+        decryption shares it used sealed to each other member's enclave (for them to skip their own sessions)."""
+        params = ConfidentialRunParams(messages=tuple(messages))
+        wait = (timeout_s or self.timeout) + _MARGIN
+        result = ConfidentialRunResult.model_validate(await self.call("confidential_run", params, wait_s=wait))
+        calls = [
+            ExecutedCall(
+                c.source_domain, c.source_nonce, c.record, tuple(decode_output(o) for o in c.outputs), c.digest
+            )
+            for c in result.calls
+        ]
+        return calls, dict(result.forward)
+
+    async def query(self, signed_query: bytes) -> bytes:
+        """An authorized query's answer, sealed to the querier (bridge.client.confidential.decrypt_answer)."""
+        return QueryResult.model_validate(await self.call("query", QueryParams(signed_query=signed_query))).answer
 
 
 class EnclaveBatchSigner:

@@ -9,16 +9,22 @@ from collections.abc import Callable, Sequence
 
 import structlog
 
+from bridge.cli.confidential_wiring import MemberChainView
 from bridge.cli.wiring import ethereum_config, phala_config, policy_of
+from bridge.confidential import ConfidentialError, decode_share_envelopes, is_confidential_call
 from bridge.config.schema import NodeConfig
 from bridge.domains import Domain
 from bridge.enclave_api import GroupKeys
 from bridge.messages import BridgeMessage
 from bridge.ports import SigningRequest, VerificationRefused
 from enclave_signer.committee.verification import PolicyVerifier, SigningRefusal
+from enclave_signer.process.confidential import ConfidentialEngine
 from relayers.ethereum import EthereumBatchVerifier, EthereumSourceVerifier
 from relayers.ethereum.errors import EthereumAdapterError
+from relayers.substrate.dispatcher import SHARES_CONTEXT_KEY
 from relayers.substrate.errors import SubstrateError
+from relayers.substrate.rebuild import rebuild_confidential
+from relayers.substrate.replies import ReplyView, is_reply
 from relayers.substrate.source_verifier import PhalaSourceVerifier
 from relayers.substrate.verifier import PhalaVerifier
 
@@ -36,6 +42,32 @@ class ChainBatchVerifier:
         self._phala_key: bytes | None = None
         self._phala_source: PhalaSourceVerifier | None = None
         self._phala_dest: PhalaVerifier | None = None
+        self._replies: ReplyView | None = None
+        self.confidential: ConfidentialEngine | None = None  # once attached by run_enclave
+
+    def attach_confidential(self, engine: ConfidentialEngine) -> None:
+        """Confidential calls: Phala extrinsics are rebuilt from this member's own engine's results."""
+        self.confidential = engine
+
+    def _forwarded(self, request: SigningRequest) -> bytes | None:
+        """This member's box of the leader's decryption shares, if the request carries one."""
+        blob = request.context.get(SHARES_CONTEXT_KEY)
+        if not isinstance(blob, str) or self.confidential is None:
+            return None
+        try:
+            boxes = decode_share_envelopes(bytes.fromhex(blob.removeprefix("0x")))
+        except (ValueError, ConfidentialError):
+            return None  # then this member decrypts with sessions of its own
+        return boxes.get(int(self.confidential.node.member_id))
+
+    def _reply_view(self) -> ReplyView:
+        # The engine's chain view already follows the bridge account's extrinsics: one connection and one scan
+        # instead of two (a new connection loads the runtime's metadata, seconds on a busy machine).
+        chain = None if self.confidential is None else self.confidential.chain
+        if isinstance(chain, MemberChainView):
+            return chain.view()
+        assert self._replies is not None
+        return self._replies
 
     def _phala(self) -> tuple[PhalaSourceVerifier, PhalaVerifier]:
         keys = self.group_keys()
@@ -48,6 +80,7 @@ class ChainBatchVerifier:
                 PhalaVerifier(pc),
                 keys.ed25519,
             )
+            self._replies = ReplyView(pc)
         return self._phala_source, self._phala_dest
 
     async def follow(self, interval: float = 0.5) -> None:
@@ -82,9 +115,17 @@ class ChainBatchVerifier:
     async def _check(self, request: SigningRequest, messages: Sequence[BridgeMessage]) -> None:
         phala_source, phala_dest = self._phala()
         await self.eth_source.check(messages)
-        await phala_source.check_messages(messages)
+        await phala_source.check_messages([m for m in messages if not is_reply(m)])
+        await self._reply_view().check(messages)
+        calls = [m for m in messages if is_confidential_call(m)]
         if request.destination == Domain.ETHEREUM:
             digest = await self.eth_batch.check(request, messages)
+        elif request.destination == Domain.PHALA and calls:
+            if self.confidential is None:
+                raise SigningRefusal("no_confidential", "this member runs no confidential contracts")
+            # The extrinsic must be exactly what this member's OWN execution produces: t signatures = t agreeing.
+            results = await self.confidential.run(calls, forwarded=self._forwarded(request))
+            digest = rebuild_confidential(request, results, await phala_dest.facts(request.message_ids))
         elif request.destination == Domain.PHALA:
             digest = await phala_dest.check(request, messages)
         else:

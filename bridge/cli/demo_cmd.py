@@ -1,5 +1,6 @@
 """`phala-bridge demo`: the main job. Brings up the devnet and the bridge (5 enclaves, 3-of-5, 5 relayers), bridges
-PHA Ethereum -> Phala and back, prints the balances before and after, and takes everything down."""
+PHA Ethereum -> Phala and back, prints the balances before and after, runs a short sealed-bid auction (encrypted bids
+from Ethereum, run inside the enclaves, the winner settled on Ethereum), and takes everything down."""
 
 from __future__ import annotations
 
@@ -27,6 +28,7 @@ ETH, PHA = 10**18, 10**12
 def demo(
     config: Path = typer.Option(Path("config/devnet.toml"), "--config", "-c", help="devnet TOML file"),
     amount: str = typer.Option("12.5", help="PHA to send Ethereum -> Phala (half comes back)"),
+    auction: bool = typer.Option(True, help="also run a short sealed-bid auction (confidential contract calls)"),
 ) -> None:
     """Devnet + bridge up, PHA Ethereum -> Phala and back, balances before and after, everything down."""
     from decimal import Decimal
@@ -44,6 +46,8 @@ def demo(
         net = NetworkInfo.model_validate_json(Path(state.network_file).read_text())
         console.print(f"phala bridge account (FROST Ed25519 group key): {net.phala.bridge_account}")
         _round_trip(net, there, back)
+        if auction:
+            _auction(net)
     finally:
         with console.status("stopping every process..."):
             devnet.stop()
@@ -95,6 +99,52 @@ def _round_trip(net: NetworkInfo, there: int, back: int) -> None:
                   f"{(after[1] - before[1]) / PHA:+,.6f}")  # fmt: skip
     console.print(table)
     console.print("(Dave pays the Phala transaction fee of the return deposit.)")
+
+
+def _auction(net: NetworkInfo) -> None:
+    """Open, three sealed bids and close through `Bridge.sendMessage`; only the winner and its price come out."""
+    from eth_account import Account
+    from eth_account.signers.local import LocalAccount
+
+    from bridge.client import EthereumClient
+    from bridge.client.confidential import encrypt_call, send_call
+    from bridge.devnet.accounts import ethereum_dev_accounts
+    from bridge.ids import message_id
+    from enclave_signer.contracts import SealedBidAuction
+    from enclave_signer.contracts.auction_codec import Close, Open, PlaceBid, encode_input
+    from relayers.ethereum.contracts import contract_at
+
+    conf = net.confidential
+    if conf is None or conf.auction_settlement is None:
+        console.print("(no auction deployed on this devnet)")
+        return
+    eth = EthereumClient(net.ethereum)
+    key = bytes.fromhex(conf.encryption_key[2:])
+    contract = SealedBidAuction(bytes.fromhex(conf.auction_settlement[2:]))
+    accounts = [Account.from_key(a.private_key) for a in ethereum_dev_accounts(5)]
+    seller, bids = accounts[0], {accounts[2]: 300, accounts[3]: 900, accounts[4]: 500}
+
+    def send(sender: LocalAccount, data: bytes) -> int:
+        payload = encrypt_call(key, contract.contract_id, sender.address, data)
+        return send_call(eth.w3, net.ethereum.bridge, sender, payload).nonce
+
+    close_block = eth.block_number() + 20
+    console.rule("sealed-bid auction: encrypted bids from Ethereum, run inside the enclaves")
+    auction_id = int.from_bytes(message_id(1, send(seller, encode_input(Open(close_block)))), "big")
+    console.print(f"auction {auction_id:#x} open until Ethereum block {close_block}")
+    for bidder, amount in bids.items():
+        send(bidder, encode_input(PlaceBid(auction_id, amount)))
+        console.print(f"  sealed bid from {bidder.address} (only the enclaves can read it: {amount})")
+    _wait(lambda: eth.block_number() >= close_block, "the auction's close block", timeout=180)
+    send(seller, encode_input(Close(auction_id)))
+    settlement = contract_at(eth.w3, "SealedBidAuction", conf.auction_settlement)
+    t0 = time.monotonic()
+    outcome = _wait(lambda: (o := settlement.functions.outcome(auction_id).call())[0] and o, "settle", timeout=180)
+    assert isinstance(outcome, list | tuple)
+    console.print(
+        f"[green]settled on Ethereum[/] after {time.monotonic() - t0:.1f}s: winner {outcome[1]}, price {outcome[2]} "
+        "(first price; the losing bids were never published anywhere)"
+    )
 
 
 def _nonce(net: NetworkInfo, message_id: str) -> int | None:

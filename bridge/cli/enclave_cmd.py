@@ -32,12 +32,16 @@ def run(config: Path = ConfigOpt) -> None:
     cfg = load_config(config, NodeConfig)
     configure_logging(cfg.node.log_format, cfg.node.log_level)
     verifier = None
+    confidential = None
     if cfg.committee is not None and cfg.committee.verifier == "chain":
         from bridge.cli.chain_verifier import ChainBatchVerifier
+        from bridge.cli.confidential_wiring import MemberChainView, registry_of
+        from enclave_signer.process import ConfidentialSetup
 
         verifier = lambda keys: ChainBatchVerifier(cfg, keys)  # noqa: E731 - built once the node exists
+        confidential = ConfidentialSetup(registry_of(cfg), lambda keys: MemberChainView(cfg, keys))
     try:
-        run_enclave(cfg, verifier=verifier)
+        run_enclave(cfg, verifier=verifier, confidential=confidential)
     except EnclaveStartError as exc:
         raise _fail(str(exc)) from None
     except BaseExceptionGroup as group:  # a crash inside the running node: one line, the log has the rest

@@ -49,6 +49,7 @@ async def _main(cfg: NodeConfig, keys_timeout: float) -> None:
     from relayers.ethereum import EthereumDestination, EthereumWatcher
     from relayers.store import StoreError, open_store
     from relayers.substrate import PhalaDestination, PhalaWatcher
+    from relayers.substrate.replies import ReplyWatcher
 
     stop = asyncio.Event()
     loop = asyncio.get_running_loop()
@@ -84,8 +85,9 @@ async def _main(cfg: NodeConfig, keys_timeout: float) -> None:
         member_id=cfg.node.member_index,
         store=store,
         policy=policy_of(cfg),
-        watchers=[EthereumWatcher(eth), PhalaWatcher(phala)],
-        destinations=[EthereumDestination(eth), PhalaDestination(phala)],
+        watchers=[EthereumWatcher(eth), PhalaWatcher(phala), ReplyWatcher(phala)],
+        # Confidential calls run in the local enclave (their plaintext never reaches this process).
+        destinations=[EthereumDestination(eth), PhalaDestination(phala, executor=enclave.confidential_run)],
         enclave=enclave,
         pipeline_config=PipelineConfig(
             batch=BatchPolicy(max_messages=b.max_messages, max_wait=b.max_wait_ms / 1000, max_gas=b.max_gas)

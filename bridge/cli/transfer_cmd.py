@@ -400,6 +400,8 @@ def status(
         recipient = bytes.fromhex(str(rec.get("recipient", "0x"))[2:])
         if dest == Domain.PHALA and is_destination(recipient):
             _status_gateway(net, rec, recipient)
+        if rec.get("confidential"):
+            _confidential_status(net, int(rec["source_domain"]), int(rec["nonce"]))
 
 
 def _status_gateway(net: NetworkInfo, rec: dict[str, Any], recipient: bytes) -> None:
@@ -416,6 +418,25 @@ def _status_gateway(net: NetworkInfo, rec: dict[str, Any], recipient: bytes) -> 
     if rec["state"] != "executed":
         return
     _gateway_legs(net, str(rec["id"]), net.phala.start_block, None, 5.0, beneficiary)
+
+
+def _confidential_status(net: NetworkInfo, source_domain: int, nonce: int) -> None:
+    """A confidential call's result: its record on Phala (the final word) and its replies on Ethereum."""
+    from bridge.cli.call_cmd import print_result
+    from bridge.client import EthereumClient
+    from bridge.client.confidential import call_result
+
+    result = call_result(
+        net.phala.ws_url, bytes.fromhex(net.phala.bridge_account[2:]), net.phala.start_block, source_domain, nonce
+    )
+    if result is None:
+        console.print("  confidential call: no record on phala yet")
+        return
+    print_result(result)
+    eth = EthereumClient(net.ethereum)
+    for reply in result.reply_nonces():
+        done = eth.is_executed(int(Domain.PHALA), reply)
+        console.print(f"  reply {reply:#x}: {'executed on ethereum' if done else 'not delivered yet'}")
 
 
 __all__ = ["plan_transfer", "status", "transfer"]

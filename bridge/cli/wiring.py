@@ -42,7 +42,9 @@ def policy_of(cfg: NodeConfig) -> BridgePolicy:
         )
         for name, res in cfg.resources.items()
     ]
-    return BridgePolicy.of(resources, domains=domains)
+    settlement = cfg.confidential.auction_settlement
+    reply_only = frozenset() if settlement is None else frozenset({bytes.fromhex(settlement[2:])})
+    return BridgePolicy.of(resources, domains=domains, reply_only_targets=reply_only)
 
 
 def ethereum_config(cfg: NodeConfig, *, group_public_key: bytes | None = None) -> EthereumConfig:

@@ -28,8 +28,13 @@ from web3 import Web3
 
 from bridge.confidential import (
     CALL_CONTEXT,
+    OUTPUTS_MAGIC,
+    RECORD_MAGIC,
     CallPayload,
     ConfidentialError,
+    EthereumCall,
+    ExecutionRecord,
+    Output,
     Querier,
     QuerierKind,
     Query,
@@ -37,16 +42,28 @@ from bridge.confidential import (
     SignedQuery,
     call_aad,
     decode_answer,
+    decode_outputs_note,
+    decode_record,
     encode_call_payload,
     encode_signed_query,
     query_digest,
+    reply_nonce,
 )
 from bridge.domains import Domain
 from bridge.ids import message_id
 from enclave_signer.tdec import encrypt
 from relayers.ethereum.contracts import Sender, call, contract_at, event_logs, send
 
-__all__ = ["PreparedQuery", "SentCall", "decrypt_answer", "encrypt_call", "prepare_query", "send_call"]
+__all__ = [
+    "CallResult",
+    "PreparedQuery",
+    "SentCall",
+    "call_result",
+    "decrypt_answer",
+    "encrypt_call",
+    "prepare_query",
+    "send_call",
+]
 
 
 def _caller_bytes(caller: bytes | str) -> bytes:
@@ -138,3 +155,53 @@ def decrypt_answer(prepared: PreparedQuery, sealed: bytes) -> QueryAnswer:
     if answer.query_digest != query_digest(prepared.query):
         raise ConfidentialError("the answer is for another query")
     return answer
+
+
+@dataclass(frozen=True)
+class CallResult:
+    """What the bridge account appended on Phala for one call (public: the events are sealed) and its outputs."""
+
+    record: ExecutionRecord
+    outputs: tuple[Output, ...]
+    block_number: int
+    extrinsic: str
+
+    def reply_nonces(self) -> list[int]:
+        """The nonces (source domain 2 on Ethereum) of the call's replies: `isNonceUsed(2, n)` once delivered."""
+        return [
+            reply_nonce(self.record.source_domain, self.record.source_nonce, i)
+            for i, o in enumerate(self.outputs)
+            if isinstance(o, EthereumCall)
+        ]
+
+
+def call_result(
+    phala_url: str, bridge_account: bytes, start_block: int, source_domain: int, nonce: int
+) -> CallResult | None:
+    """The record of call (source_domain, nonce) in the bridge account's finalized extrinsics, or None (not run yet).
+    Scans from `start_block` (the deployment's first Phala block)."""
+    from relayers.substrate import PhalaConfig
+    from relayers.substrate.replies import ReplyView
+
+    cfg = PhalaConfig(
+        url=phala_url, bridge_account=bridge_account, resource_id=bytes(32), index_start_block=start_block
+    )
+    view = ReplyView(cfg)
+    try:
+        view.session.run_sync(view.sync)
+        for e in view.index.noted():
+            notes = list(e.notes)
+            for i, note in enumerate(notes):
+                if not note.startswith(RECORD_MAGIC):
+                    continue
+                rec = decode_record(note)
+                if (rec.source_domain, rec.source_nonce) != (source_domain, nonce):
+                    continue
+                outputs: tuple[Output, ...] = ()
+                if i + 1 < len(notes) and notes[i + 1].startswith(OUTPUTS_MAGIC):
+                    domain, call_nonce, outs = decode_outputs_note(notes[i + 1])
+                    outputs = outs if (domain, call_nonce) == (source_domain, nonce) else ()
+                return CallResult(rec, outputs, e.block_number, e.hash)
+        return None
+    finally:
+        view.close()

@@ -50,7 +50,15 @@ class PhalaClient:
 
     def deposit(self, keypair: Keypair, dest_domain: int, recipient: bytes, amount: int) -> PhalaDeposit:
         """`batch_all([transfer_keep_alive(bridge, amount), remark_with_event(intent)])`, signed by `keypair`."""
-        intent = encode_intent(Intent(IntentKind.TRANSFER, dest_domain, self.resource_id, recipient))
+        return self._submit(keypair, Intent(IntentKind.TRANSFER, dest_domain, self.resource_id, recipient), amount)
+
+    def call(self, keypair: Keypair, target: bytes, calldata: bytes, amount: int, dest_domain: int = 1) -> PhalaDeposit:
+        """A call of `target` (an allow-listed contract on Ethereum) with `calldata`, by the bridge: the same
+        extrinsic as a deposit, with a call intent; `amount` (planck) pays for it and stays with the bridge."""
+        return self._submit(keypair, Intent(IntentKind.CALL, dest_domain, self.resource_id, target, calldata), amount)
+
+    def _submit(self, keypair: Keypair, intent_value: Intent, amount: int) -> PhalaDeposit:
+        intent = encode_intent(intent_value)
         c = self.client
         call = c.compose_call(
             "Utility",

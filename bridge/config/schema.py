@@ -183,6 +183,14 @@ class CommitteeSection(_Section):
         return self
 
 
+class ConfidentialSection(_Section):
+    """The confidential contracts this member's enclave runs (docs/confidential-contracts.md). Every member must
+    list the same values: they are part of each contract's id, and members compare results."""
+
+    # SealedBidAuction.sol (allow-listed on the bridge); unset = the auction is not run
+    auction_settlement: EthAddress | None = None
+
+
 class ResourceSection(_Section):
     resource_id: Annotated[str, Field(pattern=r"^0x[0-9a-fA-F]{64}$")]
     decimals: dict[str, Annotated[int, Field(ge=0, le=36)]]  # chain name (a key of [chains]) -> decimals
@@ -205,6 +213,7 @@ class NodeConfig(_Section):
     batching: BatchingSection = BatchingSection()
     committee: CommitteeSection | None = None
     resources: dict[str, ResourceSection] = {}
+    confidential: ConfidentialSection = ConfidentialSection()
 
     @model_validator(mode="after")
     def _resources_name_chains(self) -> NodeConfig:

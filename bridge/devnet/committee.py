@@ -25,7 +25,14 @@ from bridge.devnet.ports import free_port
 from bridge.devnet.processes import ManagedProcess, ProcessSupervisor
 from bridge.devnet.state import DevnetState
 from bridge.devnet.tools import PROJECT_ROOT
-from bridge.network import EthereumSide, GatewayParachainSide, GatewaySide, NetworkInfo, PhalaSide
+from bridge.network import (
+    ConfidentialSide,
+    EthereumSide,
+    GatewayParachainSide,
+    GatewaySide,
+    NetworkInfo,
+    PhalaSide,
+)
 
 log = structlog.get_logger("devnet.committee")
 
@@ -78,6 +85,7 @@ class BridgeCommittee:
         self.network: NetworkInfo | None = None
         self.record_block: int | None = None
         self.xcm_origin: ManagedProcess | None = None
+        self.auction: str | None = None  # SealedBidAuction.sol, deployed and allow-listed at start
 
     # ---- configs --------------------------------------------------------------------------------------------------
 
@@ -160,6 +168,9 @@ decimals = {{ ethereum = 18, phala = 12 }}
 max_messages = 100
 max_wait_ms = {self.batch_wait_ms}
 
+[confidential]
+auction_settlement = "{self.auction}"
+
 [committee]
 id = "devnet"
 members = {list(range(1, self.n + 1))}
@@ -219,6 +230,7 @@ verifier = "chain"
 
         with SubstrateClient(self.state.phala.ws_url) as phala:
             start_block = ChainReader(phala).finalized_head().block_number + 1
+        self.auction = self._deploy_auction()
         self.write_configs(start_block)
         for m in self.members:
             self.start_enclave(m)
@@ -263,6 +275,7 @@ verifier = "chain"
                     )
                 },
             ),
+            confidential=ConfidentialSide(encryption_key=keys["encryption"], auction_settlement=self.auction),
         )
         (self.dir.parent / "network.json").write_text(self.network.model_dump_json(indent=2))
         self._wait_relayers(timeout)
@@ -303,6 +316,23 @@ verifier = "chain"
             )
         log.info("committee_recorded", block=written.block_number, extrinsic=written.extrinsic_hash)
         return written.block_number
+
+    def _deploy_auction(self) -> str:
+        """The example confidential contract's settlement on Ethereum, allow-listed as a call target (a devnet step
+        rather than a fixture, so the fixtures stay the bridge's own)."""
+        from eth_account import Account
+        from web3 import Web3
+
+        from relayers.ethereum.contracts import contract_at, send
+        from relayers.ethereum.deploy import deploy_contract
+
+        w3 = Web3(Web3.HTTPProvider(self.state.ethereum.rpc_url))
+        admin = Account.from_key(ethereum_dev_accounts(1)[0].private_key)
+        bridge_address = self.addresses["contracts"]["Bridge"]
+        address = deploy_contract(w3, admin, "SealedBidAuction", bridge_address)
+        send(w3, contract_at(w3, "Bridge", bridge_address).functions.setAllowedTarget(address, True), admin)
+        log.info("auction_deployed", address=address)
+        return address
 
     def _register_ethereum_key(self, group_pk: bytes) -> None:
         from web3 import Web3

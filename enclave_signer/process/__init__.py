@@ -1,7 +1,7 @@
 """The enclave process (`phala-bridge enclave run --config node.toml`): the committee member on MQTT and its narrow
 local API on a Unix socket. Key material never leaves this process."""
 
-from enclave_signer.process.main import EnclaveStartError, run_enclave
+from enclave_signer.process.main import ConfidentialSetup, EnclaveStartError, run_enclave
 from enclave_signer.process.server import ApiServer
 
-__all__ = ["ApiServer", "EnclaveStartError", "run_enclave"]
+__all__ = ["ApiServer", "ConfidentialSetup", "EnclaveStartError", "run_enclave"]

@@ -7,6 +7,7 @@ import asyncio
 import contextlib
 import signal
 from collections.abc import Callable
+from dataclasses import dataclass
 from pathlib import Path
 
 import structlog
@@ -16,13 +17,15 @@ from bridge.enclave_api import GroupKeys
 from enclave_signer.committee.mqtt_transport import MqttTransport
 from enclave_signer.committee.node import CommitteeNode
 from enclave_signer.committee.verification import BatchVerifier, ChainFollower
+from enclave_signer.contracts import Registry
 from enclave_signer.keystore import Keystore, KeystoreError
 from enclave_signer.measurement import current_measurement
+from enclave_signer.process.confidential import ConfidentialChain, ConfidentialEngine
 from enclave_signer.process.server import ApiServer, SocketInUseError
 from enclave_signer.process.setup import EnclaveStartError, committee_config, parts_of
 from enclave_signer.sealing import SealingError
 
-__all__ = ["EnclaveStartError", "run_enclave"]
+__all__ = ["ConfidentialSetup", "EnclaveStartError", "run_enclave"]
 
 _log = structlog.get_logger(__name__)
 
@@ -31,14 +34,31 @@ GroupKeysSource = Callable[[], GroupKeys | None]
 VerifierFactory = Callable[[GroupKeysSource], BatchVerifier]
 
 
-def run_enclave(config: NodeConfig, *, verifier: BatchVerifier | VerifierFactory | None = None) -> None:
+@dataclass(frozen=True)
+class ConfidentialSetup:
+    """Confidential contracts: the registry this member runs and its own chain view (built once keys exist)."""
+
+    registry: Registry
+    chain: Callable[[GroupKeysSource], ConfidentialChain]
+
+
+def run_enclave(
+    config: NodeConfig,
+    *,
+    verifier: BatchVerifier | VerifierFactory | None = None,
+    confidential: ConfidentialSetup | None = None,
+) -> None:
     """Blocking: run until SIGTERM/SIGINT. `verifier` overrides the configured one: the application edge wires the
     chain verifiers here, as a verifier or as a factory that is given a way to read the committee's current group
-    keys (the Phala checks need the bridge account, which exists only after the DKG)."""
-    asyncio.run(_main(config, verifier))
+    keys (the Phala checks need the bridge account, which exists only after the DKG). With `confidential`, the
+    enclave runs confidential contracts (its decryption policy becomes the confidential-call policy, and a
+    verifier with `attach_confidential(engine)` is handed the engine to check Phala extrinsics against)."""
+    asyncio.run(_main(config, verifier, confidential))
 
 
-async def _main(cfg: NodeConfig, verifier: BatchVerifier | VerifierFactory | None) -> None:
+async def _main(
+    cfg: NodeConfig, verifier: BatchVerifier | VerifierFactory | None, confidential: ConfidentialSetup | None
+) -> None:
     parts = parts_of(cfg)
     keystore = Keystore(parts.platform.sealer(), Path(cfg.enclave.sealed_dir))
     try:
@@ -67,7 +87,16 @@ async def _main(cfg: NodeConfig, verifier: BatchVerifier | VerifierFactory | Non
         decryption_verifier=parts.decryption_verifier,
     )
     nodes.append(node)
-    server = ApiServer(node, Path(cfg.enclave.socket), max_connections=parts.committee.api_max_connections)
+    engine = None
+    if confidential is not None:
+        engine = ConfidentialEngine(node, confidential.registry, confidential.chain(group_keys))
+        node.decryption_verifier = engine.policy
+        attach = getattr(node.verifier, "attach_confidential", None)
+        if attach is not None:
+            attach(engine)
+    server = ApiServer(
+        node, Path(cfg.enclave.socket), max_connections=parts.committee.api_max_connections, confidential=engine
+    )
     stop = asyncio.Event()
     loop = asyncio.get_running_loop()
     for sig in (signal.SIGTERM, signal.SIGINT):

@@ -18,6 +18,7 @@ from pathlib import Path
 import structlog
 from pydantic import ValidationError
 
+from bridge.confidential import encode_output
 from bridge.enclave_api import (
     MAX_LINE_BYTES,
     ApiRequest,
@@ -25,12 +26,17 @@ from bridge.enclave_api import (
     AttestCall,
     AttestResult,
     CeremonyResult,
+    ConfidentialRunCall,
+    ConfidentialRunResult,
     DecryptionShareCall,
     DecryptionSharesResult,
     DkgCall,
     EncryptedDecryptionShare,
+    ExecutedCallModel,
     MetricsCall,
     MetricsResult,
+    QueryCall,
+    QueryResult,
     QuoteInfo,
     ReshareCall,
     SignCall,
@@ -39,7 +45,10 @@ from bridge.enclave_api import (
     parse_request,
 )
 from enclave_signer.committee.node import CommitteeNode
-from enclave_signer.committee.sessions.common import ServiceError
+from enclave_signer.committee.sessions.common import NotReadyError, ServiceError, SessionRefusedError
+from enclave_signer.committee.verification import SigningRefusal
+from enclave_signer.contracts import QueryError
+from enclave_signer.process.confidential import ConfidentialEngine
 
 __all__ = ["ApiServer", "SocketInUseError"]
 
@@ -52,8 +61,16 @@ class SocketInUseError(RuntimeError):
 
 
 class ApiServer:
-    def __init__(self, node: CommitteeNode, path: Path, *, max_connections: int = 16) -> None:
+    def __init__(
+        self,
+        node: CommitteeNode,
+        path: Path,
+        *,
+        max_connections: int = 16,
+        confidential: ConfidentialEngine | None = None,
+    ) -> None:
         self.node = node
+        self.confidential = confidential
         self.path = path
         self.max_connections = max_connections
         self._server: asyncio.Server | None = None
@@ -205,7 +222,39 @@ class ApiServer:
             return ApiResponse.success(request.id, DecryptionSharesResult(session_id=got.session_id, shares=shares))
         if isinstance(request, MetricsCall):
             return ApiResponse.success(request.id, MetricsResult(text=node.metrics.render()))
+        if isinstance(request, ConfidentialRunCall | QueryCall):
+            return await self._confidential(request)
         raise AssertionError(f"unhandled method {request.method}")  # pragma: no cover - the union is closed
+
+    async def _confidential(self, request: ConfidentialRunCall | QueryCall) -> ApiResponse:
+        engine = self.confidential
+        if engine is None:
+            raise NotReadyError("this enclave runs no confidential contracts ([confidential] is not configured)")
+        try:
+            if isinstance(request, QueryCall):
+                answer = await engine.query(request.params.signed_query)
+                return ApiResponse.success(request.id, QueryResult(answer=answer))
+            calls = await engine.run(request.params.messages, forwarded=request.params.forwarded)
+        except QueryError as exc:
+            return ApiResponse.failure(request.id, "bad_request", str(exc))
+        except SigningRefusal as exc:
+            if exc.code == "not_ready":
+                raise NotReadyError(exc.reason) from None
+            raise SessionRefusedError(
+                f"{exc.code}: {exc.reason}", {node_id: exc.reason for node_id in [self.node.member_id]}
+            ) from None
+        models = tuple(
+            ExecutedCallModel(
+                source_domain=c.source_domain,
+                source_nonce=c.source_nonce,
+                record=c.record,
+                outputs=tuple(encode_output(o) for o in c.outputs),
+                digest=c.digest,
+            )
+            for c in calls
+        )
+        forward = engine.forward(request.params.messages)
+        return ApiResponse.success(request.id, ConfidentialRunResult(calls=models, forward=forward))
 
 
 def _guess_id(line: bytes) -> int | None:

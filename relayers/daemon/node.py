@@ -13,6 +13,7 @@ from typing import Any
 
 import structlog
 
+from bridge.confidential import is_confidential_call
 from bridge.policy import BridgePolicy
 from bridge.ports import Destination, SourceWatcher
 from relayers.daemon.http import StatusServer
@@ -138,6 +139,8 @@ def _record_json(rec: Any) -> dict[str, Any]:
         "source_domain": m.source_domain,
         "dest_domain": m.dest_domain,
         "nonce": m.nonce,
+        "kind": m.kind.value,
+        "confidential": is_confidential_call(m),
         "amount": str(m.amount),
         "recipient": "0x" + m.recipient.hex(),
         "source_tx": "0x" + m.source.tx_hash.hex(),

@@ -17,7 +17,7 @@
     ├── ConfigError                     InvalidTokenConfig, NotAContract, FeeTransferFailed
     ├── TokenError                      InsufficientBalance, InsufficientAllowance, InvalidReceiver, NotBridge,
     │                                   NotOwner, TokenPaused
-    ├── ExampleContractError            AlwaysReverts, BadSignature, BadSignatureCount
+    ├── ExampleContractError            AlwaysReverts, AuctionAlreadySettled, BadSignature, BadSignatureCount
     ├── RevertedWithReason              Error(string)
     ├── PanicError                      Panic(uint256)
     └── UnknownRevert                   any other revert data (kept raw)
@@ -62,6 +62,7 @@ __all__ = [
     "AlreadyPaused",
     "AlwaysReverts",
     "AmountTooLarge",
+    "AuctionAlreadySettled",
     "BadSignature",
     "BadSignatureCount",
     "BatchError",
@@ -557,6 +558,12 @@ class AlwaysReverts(ExampleContractError):
     signature = "AlwaysReverts(address,bytes)"
     fields = ("caller", "data")
     template = "the reverting example target refused a call from {caller} with data {data}"
+
+
+class AuctionAlreadySettled(ExampleContractError):
+    signature = "AuctionAlreadySettled(uint256)"
+    fields = ("auction_id",)
+    template = "auction {auction_id} is already settled"
 
 
 class BadSignature(ExampleContractError):

@@ -67,9 +67,12 @@ def encode_calls(indices: CallIndices, calls: Sequence[BatchCall]) -> bytes:
     return bytes(indices.batch_all) + compact(len(encoded)) + b"".join(encoded)
 
 
-def encode_batch(indices: CallIndices, transfers: Sequence[Transfer], remark: bytes) -> bytes:
-    """batch_all([transfer_keep_alive(t.dest, t.amount) for t in transfers] + [remark_with_event(remark)])."""
-    return encode_calls(indices, [*transfers, Remark(remark)])
+def encode_batch(
+    indices: CallIndices, transfers: Sequence[Transfer], remark: bytes, *, notes: Sequence[bytes] = ()
+) -> bytes:
+    """batch_all([remark_with_event(n) for n in notes] + [transfer_keep_alive(t.dest, t.amount) for t in transfers]
+    + [remark_with_event(remark)]). Notes carry confidential-call records and outputs (bridge.confidential)."""
+    return encode_calls(indices, [*(Remark(n) for n in notes), *transfers, Remark(remark)])
 
 
 @dataclass(frozen=True)
@@ -83,6 +86,16 @@ class BridgeBatch:
     @property
     def remarks(self) -> tuple[bytes, ...]:
         return tuple(c.data for c in self.calls if isinstance(c, Remark))
+
+    @property
+    def notes(self) -> tuple[bytes, ...]:
+        """The remarks before the first transfer, the last call excluded: confidential-call records and outputs."""
+        out: list[bytes] = []
+        for c in self.calls[:-1]:
+            if not isinstance(c, Remark):
+                break
+            out.append(c.data)
+        return tuple(out)
 
 
 def parse_batch(indices: CallIndices, call: bytes) -> BridgeBatch | None:

@@ -158,9 +158,12 @@ class ChainReader:
         self._facts[key] = facts
         return facts
 
-    def compose_batch(self, transfers: list[Transfer], remark: bytes, block_hash: str | None = None) -> Any:
-        """The batch as substrate-interface composes it (a GenericCall), for `create_signed_extrinsic`."""
-        return self.compose_calls([*transfers, Remark(remark)], block_hash)
+    def compose_batch(
+        self, transfers: list[Transfer], remark: bytes, block_hash: str | None = None, notes: tuple[bytes, ...] = ()
+    ) -> Any:
+        """The batch as substrate-interface composes it (a GenericCall), for `create_signed_extrinsic`: notes
+        (remarks), transfers, then the final remark."""
+        return self.compose_calls([*(Remark(n) for n in notes), *transfers, Remark(remark)], block_hash)
 
     def compose_calls(self, calls: list[BatchCall], block_hash: str | None = None) -> Any:
         """batch_all(calls) as substrate-interface composes it (transfers and remarks in any order)."""

@@ -16,16 +16,18 @@ reason, by the `confirm` of that batch.
 from __future__ import annotations
 
 import time
-from collections.abc import Callable, Sequence
+from collections.abc import Awaitable, Callable, Sequence
 from dataclasses import dataclass
 
 import structlog
 from nacl.exceptions import BadSignatureError
 from nacl.signing import VerifyKey
 
+from bridge.confidential import ExecutedCall, encode_share_envelopes, is_confidential_call, phala_batch_parts
+from bridge.intents import encode_executed
 from bridge.messages import BridgeMessage
-from bridge.ports import ChainPosition, Confirmation, SigningRequest
-from relayers.substrate.bridge_calls import parse_batch
+from bridge.ports import BatchNotExecutable, ChainPosition, Confirmation, SigningRequest
+from relayers.substrate.bridge_calls import Transfer, parse_batch
 from relayers.substrate.chain import ChainReader
 from relayers.substrate.config import PhalaConfig
 from relayers.substrate.errors import (
@@ -40,11 +42,24 @@ from relayers.substrate.executed_index import ExecutedIndex
 from relayers.substrate.isolation import FailureIsolator
 from relayers.substrate.payload import signed_extrinsic, signing_payload
 from relayers.substrate.plan import BatchPlan, payee, plan_batch, static_refusal
-from relayers.substrate.rebuild import ChainFacts, batch_calls, build_call, rebuild_and_check, request_context
+from relayers.substrate.rebuild import (
+    ChainFacts,
+    batch_calls,
+    build_call,
+    build_confidential_call,
+    rebuild_and_check,
+    rebuild_confidential,
+    request_context,
+)
 from relayers.substrate.scale import blake2_256
 from relayers.substrate.session import ClientSession
 
 log = structlog.get_logger("substrate.dispatcher")
+
+# Runs confidential calls in this member's enclave: the public results (records, outputs, digests), in source order,
+# and the decryption shares it used, sealed to each other member's enclave (member id -> box).
+ConfidentialExecutor = Callable[[Sequence[BridgeMessage]], Awaitable[tuple[Sequence[ExecutedCall], dict[int, bytes]]]]
+SHARES_CONTEXT_KEY = "confidential_shares"
 
 
 @dataclass(frozen=True)
@@ -63,8 +78,10 @@ class PhalaDestination:
         *,
         session: ClientSession | None = None,
         clock: Callable[[], float] = time.monotonic,
+        executor: ConfidentialExecutor | None = None,
     ) -> None:
         self.config = config
+        self.executor = executor
         self.name = config.name
         self.domain = config.domain
         # Every batch is signed at the bridge account's finalized nonce: one in flight at a time (docs/relayer.md).
@@ -93,7 +110,19 @@ class PhalaDestination:
         return dict((await self.session.run(lambda r: self._plan(r, list(messages))[1])).refused)
 
     async def prepare(self, messages: Sequence[BridgeMessage]) -> SigningRequest:
-        return await self.session.run(lambda r: self._prepare(r, list(messages)))
+        calls = sorted((m for m in messages if is_confidential_call(m)), key=lambda m: (m.source_domain, m.nonce))
+        if not calls:
+            return await self.session.run(lambda r: self._prepare(r, list(messages)))
+        # Confidential calls go alone (transfers of the same batch wait for the next one): the enclave runs them
+        # against the finalized log, and the extrinsic carries their records.
+        if self.executor is None:
+            raise BatchNotExecutable({m.id_hex: "this relayer cannot run confidential calls" for m in calls})
+        executed, sealed = await self.executor(calls)
+        results = list(executed)
+        request = await self.session.run(lambda r: self._prepare_confidential(r, results))
+        if sealed:  # opaque to this process; each member's enclave opens its own box and checks every proof
+            request.context[SHARES_CONTEXT_KEY] = "0x" + encode_share_envelopes(sealed).hex()
+        return request
 
     async def submit(self, request: SigningRequest, signature: bytes) -> str:
         return await self.session.run(lambda r: self._submit(r, request, signature))
@@ -181,6 +210,36 @@ class PhalaDestination:
             nonce=nonce,
             block=head.block_number,
         )
+        return request
+
+    def _prepare_confidential(self, reader: ChainReader, results: list[ExecutedCall]) -> SigningRequest:
+        head = self._synced_head(reader)
+        ids = ["0x" + r.call_id.hex() for r in results]
+        done = self.index.executed_among(ids)
+        if done:
+            raise BatchNotExecutable({}, executed=done)
+        nonce = reader.account(self.config.bridge_account, head.block_hash).nonce
+        runtime = reader.runtime_facts(head.block_hash)
+        call = build_confidential_call(runtime, results)
+        payload = signing_payload(runtime, call, nonce)
+        notes, payouts, call_ids = phala_batch_parts(results)
+        transfers = [Transfer(p.recipient, p.amount) for p in payouts]
+        composed = reader.compose_batch(transfers, encode_executed(call_ids), head.block_hash, tuple(notes))
+        if bytes(composed.data.data) != call or reader.client.signature_payload(composed, nonce) != payload:
+            raise UnsupportedRuntime("substrate-interface and the hand encoder disagree on the confidential batch")
+        request = SigningRequest(
+            destination=self.domain,
+            message_ids=tuple(ids),
+            payload=payload,
+            context=request_context(
+                runtime, self.config.bridge_account, nonce, call, (head.block_number, head.block_hash)
+            ),
+        )
+        facts = ChainFacts(
+            runtime, self.domain, self.config.bridge_account, self.config.resource_id, nonce, frozenset()
+        )
+        rebuild_confidential(request, results, facts)
+        log.info("confidential_batch_prepared", destination=self.name, calls=len(ids), nonce=nonce)
         return request
 
     def _submit(self, reader: ChainReader, request: SigningRequest, signature: bytes) -> str:
@@ -279,4 +338,4 @@ def refusal_reason(config: PhalaConfig, message: BridgeMessage) -> str | None:
     )
 
 
-__all__ = ["PhalaDestination", "refusal_reason"]
+__all__ = ["SHARES_CONTEXT_KEY", "PhalaDestination", "refusal_reason"]

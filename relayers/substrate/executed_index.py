@@ -36,6 +36,7 @@ class BridgeExtrinsic:
     nonce: int
     ids: tuple[str, ...]  # from its executed record; () when it carries none
     failure: str | None  # the runtime's reason when the extrinsic failed (nothing in it happened)
+    notes: tuple[bytes, ...] = ()  # confidential-call records and outputs notes, in order
 
     @property
     def succeeded(self) -> bool:
@@ -49,6 +50,7 @@ class ExecutedIndex:
         self._executed: dict[str, str] = {}  # message id -> hash of the extrinsic that executed it
         self._extrinsics: OrderedDict[str, BridgeExtrinsic] = OrderedDict()
         self._remember = remember_extrinsics
+        self._noted: list[BridgeExtrinsic] = []  # successful extrinsics with notes, in chain order (not bounded)
 
     @property
     def scanned(self) -> ChainPosition | None:
@@ -60,6 +62,10 @@ class ExecutedIndex:
     def executed_by(self, message_id: str) -> str | None:
         """The hash of the extrinsic that executed `message_id`, if the index has seen it."""
         return self._executed.get(message_id.lower())
+
+    def noted(self) -> list[BridgeExtrinsic]:
+        """Successful bridge extrinsics that carry notes (confidential-call records and outputs), in chain order."""
+        return list(self._noted)
 
     def extrinsic(self, tx_hash: str) -> BridgeExtrinsic | None:
         return self._extrinsics.get(tx_hash.lower())
@@ -107,10 +113,11 @@ class ExecutedIndex:
                     log.error("bridge_record_malformed", block=block.number, extrinsic=index, error=str(exc))
             failure = self._failure(reader, events, index)
             record = BridgeExtrinsic(
-                block.number, block.hash, index, "0x" + blake2_256(raw).hex(), decoded.nonce, ids, failure
-            )
+                block.number, block.hash, index, "0x" + blake2_256(raw).hex(), decoded.nonce, ids, failure,
+                batch.notes if batch is not None else (),
+            )  # fmt: skip
             self._add(record)
-            if batch is not None and failure is None and len(batch.transfers) != len(ids):
+            if batch is not None and failure is None and not batch.notes and len(batch.transfers) != len(ids):
                 log.warning("bridge_record_mismatch", block=block.number, transfers=len(batch.transfers), ids=len(ids))
 
     @staticmethod
@@ -127,6 +134,8 @@ class ExecutedIndex:
         if record.succeeded:
             for i in record.ids:
                 self._executed.setdefault(i, record.hash)
+            if record.notes:
+                self._noted.append(record)
         log.info(
             "bridge_extrinsic_indexed",
             block=record.block_number,

@@ -19,11 +19,12 @@ from __future__ import annotations
 from collections.abc import Sequence
 from dataclasses import dataclass
 
+from bridge.confidential import ExecutedCall, phala_batch_parts
 from bridge.gateway import GatewayConfig, GatewayRecord, encode_record
 from bridge.intents import MAX_EXECUTED_IDS, encode_executed
 from bridge.messages import BridgeMessage
 from bridge.ports import SigningRequest
-from relayers.substrate.bridge_calls import BatchCall, Remark, Transfer, encode_calls
+from relayers.substrate.bridge_calls import BatchCall, Remark, Transfer, encode_batch, encode_calls
 from relayers.substrate.errors import RebuildMismatch
 from relayers.substrate.payload import RuntimeFacts, signing_payload
 from relayers.substrate.plan import canonical_order, gateway_decision, payee, static_refusal
@@ -55,6 +56,39 @@ def batch_calls(ordered: Sequence[BridgeMessage], gateway: GatewayConfig | None 
 
 def build_call(runtime: RuntimeFacts, ordered: Sequence[BridgeMessage], gateway: GatewayConfig | None = None) -> bytes:
     return encode_calls(runtime.indices, batch_calls(ordered, gateway))
+
+
+def build_confidential_call(runtime: RuntimeFacts, calls: Sequence[ExecutedCall]) -> bytes:
+    """batch_all([remark(record), remark(outputs note)?, ... per call, transfer_keep_alive(payout)...,
+    remark(executed ids)]) for confidential calls already executed (in source order) by an enclave."""
+    notes, payouts, ids = phala_batch_parts(calls)
+    transfers = [Transfer(p.recipient, p.amount) for p in payouts]
+    return encode_batch(runtime.indices, transfers, encode_executed(ids), notes=notes)
+
+
+def rebuild_confidential(request: SigningRequest, calls: Sequence[ExecutedCall], chain: ChainFacts) -> bytes:
+    """The payload, when `request` is exactly the extrinsic for `calls` (this member's OWN results) on `chain`."""
+    if request.destination != chain.domain:
+        raise RebuildMismatch(f"request is for domain {request.destination}, not {chain.domain}")
+    ids = ["0x" + c.call_id.hex() for c in calls]
+    if [i.lower() for i in request.message_ids] != ids:
+        raise RebuildMismatch("the request's calls are not the calls this member executed, in order")
+    done = chain.executed.intersection(ids)
+    if done:
+        raise RebuildMismatch(f"{len(done)} call(s) already executed, e.g. {min(done)}")
+    nonce = _int(request, "account_nonce")
+    if nonce != chain.account_nonce:
+        raise RebuildMismatch(
+            f"request nonce {nonce} is not the bridge account's finalized nonce {chain.account_nonce}"
+        )
+    _check_context(request, chain)
+    call = build_confidential_call(chain.runtime, calls)
+    if request.context.get("call") != "0x" + call.hex():
+        raise RebuildMismatch("the request's call is not the extrinsic of this member's own results")
+    payload = signing_payload(chain.runtime, call, nonce)
+    if request.payload != payload:
+        raise RebuildMismatch("the request's payload is not the signing payload of this member's own results")
+    return payload
 
 
 def request_context(
@@ -108,6 +142,17 @@ def rebuild_and_check(request: SigningRequest, messages: Sequence[BridgeMessage]
         raise RebuildMismatch(
             f"request nonce {nonce} is not the bridge account's finalized nonce {chain.account_nonce}"
         )
+    _check_context(request, chain)
+    call = build_call(chain.runtime, ordered, chain.gateway)
+    if request.context.get("call") != "0x" + call.hex():
+        raise RebuildMismatch("the request's call is not the batch for these messages")
+    payload = signing_payload(chain.runtime, call, nonce)
+    if request.payload != payload:
+        raise RebuildMismatch("the request's payload is not the signing payload of the batch for these messages")
+    return payload
+
+
+def _check_context(request: SigningRequest, chain: ChainFacts) -> None:
     expected = {
         "spec_version": chain.runtime.spec_version,
         "transaction_version": chain.runtime.transaction_version,
@@ -119,13 +164,6 @@ def rebuild_and_check(request: SigningRequest, messages: Sequence[BridgeMessage]
     for key, want in expected.items():
         if request.context.get(key) != want:
             raise RebuildMismatch(f"request context {key}={request.context.get(key)!r}, expected {want!r}")
-    call = build_call(chain.runtime, ordered, chain.gateway)
-    if request.context.get("call") != "0x" + call.hex():
-        raise RebuildMismatch("the request's call is not the batch for these messages")
-    payload = signing_payload(chain.runtime, call, nonce)
-    if request.payload != payload:
-        raise RebuildMismatch("the request's payload is not the signing payload of the batch for these messages")
-    return payload
 
 
 def _int(request: SigningRequest, key: str) -> int:
@@ -135,4 +173,12 @@ def _int(request: SigningRequest, key: str) -> int:
     return value
 
 
-__all__ = ["ChainFacts", "batch_calls", "build_call", "rebuild_and_check", "request_context"]
+__all__ = [
+    "ChainFacts",
+    "batch_calls",
+    "build_call",
+    "build_confidential_call",
+    "rebuild_and_check",
+    "rebuild_confidential",
+    "request_context",
+]

@@ -59,7 +59,8 @@ def test_settle_through_a_signed_call_item_once(chain: Chain, auction) -> None: 
     again = chain.execute([_settle_item(auction, reply_nonce(1, 8, 0), AUCTION_ID, chain.accounts[4], 1)])
     (called,) = chain.events(again, "CallExecuted")
     assert called["success"] is False
-    assert isinstance(errors.decode_error(called["result"]), errors.RevertedWithReason)
+    refused = errors.decode_error(called["result"])
+    assert isinstance(refused, errors.AuctionAlreadySettled) and refused.values["auction_id"] == AUCTION_ID
     assert auction.functions.outcome(AUCTION_ID).call() == [True, winner, 12_345]
     # the same item again: the bridge's nonce bitmap refuses the whole batch
     with pytest.raises(errors.NonceAlreadyUsed):

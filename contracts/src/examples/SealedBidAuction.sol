@@ -10,6 +10,8 @@ contract SealedBidAuction {
     error NotBridge(address caller);
     /// @notice The bridge address must be set.
     error ZeroAddress();
+    /// @notice An auction is settled once; a second settle (another reply, another nonce) is refused.
+    error AuctionAlreadySettled(uint256 auctionId);
 
     /// @notice An auction was settled; `winner` is zero when nobody bid.
     event Settled(uint256 indexed auctionId, address indexed winner, uint256 price);
@@ -36,7 +38,7 @@ contract SealedBidAuction {
     function settle(uint256 auctionId, address winner, uint256 price) external {
         if (msg.sender != bridge) revert NotBridge(msg.sender);
         Outcome storage o = _outcomes[auctionId];
-        require(!o.settled, "auction already settled");
+        if (o.settled) revert AuctionAlreadySettled(auctionId);
         o.winner = winner;
         o.settled = true;
         o.price = price;

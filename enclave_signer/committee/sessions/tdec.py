@@ -39,7 +39,14 @@ from enclave_signer.tdec.dleq import DleqProof
 from enclave_signer.tdec.ecies import Ciphertext
 from enclave_signer.tdec.threshold import DecryptionShare, decryption_share
 
-__all__ = ["DecryptionOutcome", "TdecLeader", "TdecParticipant", "open_decryption_share", "seal_decryption_share"]
+__all__ = [
+    "DecryptionOutcome",
+    "TdecLeader",
+    "TdecParticipant",
+    "open_decryption_share",
+    "parse_decryption_share",
+    "seal_decryption_share",
+]
 
 _log = structlog.get_logger(__name__)
 _DOMAIN = b"phala-bridge/committee/tdec-share/v1\x00"
@@ -65,6 +72,11 @@ def open_decryption_share(sealed: bytes, requester: nacl.public.PrivateKey, sess
         body = nacl.public.SealedBox(requester).decrypt(sealed)
     except nacl.exceptions.CryptoError:
         raise ValueError("the share is not sealed to this requester") from None
+    return parse_decryption_share(body, session_id)
+
+
+def parse_decryption_share(body: bytes, session_id: bytes) -> DecryptionShare:
+    """An opened share (e.g. by `IdentityKey.open_sealed_box`); ValueError if it belongs to another session."""
     n = len(_DOMAIN)
     if len(body) != n + 32 + 2 + 32 + 64 or body[:n] != _DOMAIN or body[n : n + 32] != session_id:
         raise ValueError("the share belongs to another session")

@@ -1,0 +1,123 @@
+"""Replies of confidential calls, read back from Phala: every Ethereum output of an executed call becomes a message
+for Ethereum (source domain 2, nonce `reply_nonce(call domain, call nonce, output index)`, kind CALL, recipient =
+the target, payload = the calldata).
+
+They come only from the outputs notes of the bridge account's successful finalized extrinsics (which the committee
+signed together with the call's record), so relayers derive them and enclaves check them the same way, from their
+own chain connection: a reply exists if and only if t enclaves agreed on the call's result.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+
+import structlog
+
+from bridge.confidential import OUTPUTS_MAGIC, ConfidentialError, EthereumCall, decode_outputs_note, reply_nonce
+from bridge.domains import Domain
+from bridge.messages import BridgeMessage, MessageKind, SourceRef
+from bridge.ports import ChainPosition, VerificationRefused, WatchResult
+from relayers.substrate.chain import ChainReader
+from relayers.substrate.config import PhalaConfig
+from relayers.substrate.executed_index import BridgeExtrinsic, ExecutedIndex
+from relayers.substrate.session import ClientSession
+
+log = structlog.get_logger("substrate.replies")
+
+REPLY_NONCE_FLOOR = 1 << 63  # Phala deposits count 1, 2, 3...; replies set the top bit
+
+
+def is_reply(message: BridgeMessage) -> bool:
+    return message.source_domain == Domain.PHALA and message.nonce >= REPLY_NONCE_FLOOR
+
+
+def replies_of(
+    extrinsic: BridgeExtrinsic, bridge_account: bytes, domain: int = int(Domain.PHALA)
+) -> list[BridgeMessage]:
+    out: list[BridgeMessage] = []
+    for note in extrinsic.notes:
+        if not note.startswith(OUTPUTS_MAGIC):
+            continue
+        try:
+            call_domain, call_nonce, outputs = decode_outputs_note(note)
+        except ConfidentialError as exc:
+            log.error("outputs_note_malformed", tx=extrinsic.hash, error=str(exc))
+            continue
+        for index, o in enumerate(outputs):
+            if not isinstance(o, EthereumCall):
+                continue
+            out.append(
+                BridgeMessage(
+                    source_domain=domain,
+                    dest_domain=int(Domain.ETHEREUM),
+                    nonce=reply_nonce(call_domain, call_nonce, index),
+                    kind=MessageKind.CALL,
+                    sender=bridge_account,
+                    recipient=o.target,
+                    payload=o.data,
+                    source=SourceRef(
+                        block_number=extrinsic.block_number,
+                        block_hash=bytes.fromhex(extrinsic.block_hash.removeprefix("0x")),
+                        tx_hash=bytes.fromhex(extrinsic.hash.removeprefix("0x")),
+                        index=extrinsic.index,
+                    ),
+                )
+            )
+    return out
+
+
+class ReplyView:
+    """The replies in the bridge account's finalized extrinsics, from one chain connection (an executed index)."""
+
+    def __init__(self, config: PhalaConfig, *, session: ClientSession | None = None) -> None:
+        self.config = config
+        self.session = session or ClientSession(config.url, timeout=config.rpc_timeout)
+        self.index = ExecutedIndex(config)
+
+    def sync(self, reader: ChainReader) -> tuple[ChainPosition, int]:
+        head = reader.finalized_head()
+        while not self.index.sync(reader, head):
+            pass
+        assert self.index.scanned is not None
+        return self.index.scanned, head.block_number
+
+    def replies(self, after_block: int = -1) -> list[BridgeMessage]:
+        out: list[BridgeMessage] = []
+        for e in self.index.noted():
+            if e.block_number > after_block:
+                out.extend(replies_of(e, self.config.bridge_account, self.config.domain))
+        return out
+
+    def notes(self) -> list[bytes]:
+        return [n for e in self.index.noted() for n in e.notes]
+
+    async def check(self, messages: Sequence[BridgeMessage]) -> None:
+        """Refuse unless every reply among `messages` is exactly one read from this member's own chain view."""
+        ours = [m for m in messages if is_reply(m)]
+        if not ours:
+            return
+        await self.session.run(self.sync)
+        seen = {m.id_hex: m for m in self.replies()}
+        for m in ours:
+            if seen.get(m.id_hex) != m:
+                raise VerificationRefused("absent", f"reply {m.id_hex} is not an output of a final call record")
+
+    def close(self) -> None:
+        self.session.close()
+
+
+class ReplyWatcher:
+    """`SourceWatcher` of replies (name `<phala>-replies`)."""
+
+    def __init__(self, config: PhalaConfig, *, session: ClientSession | None = None) -> None:
+        self.view = ReplyView(config, session=session)
+        self.name = f"{config.name}-replies"
+        self.domain = config.domain
+
+    async def poll(self, after: ChainPosition | None) -> WatchResult:
+        position, head = await self.view.session.run(self.view.sync)
+        after_block = -1 if after is None else after.block_number
+        return WatchResult(self.view.replies(after_block), position, head)
+
+
+__all__ = ["REPLY_NONCE_FLOOR", "ReplyView", "ReplyWatcher", "is_reply", "replies_of"]

@@ -1,0 +1,190 @@
+"""The pure parts of the confidential-call wiring: outputs notes, the bridge account's extrinsic for executed calls
+(notes, payouts, executed ids), the member's rebuild from its own results, replies read back from Phala, and the
+policy that keeps a settlement contract for replies only."""
+
+from __future__ import annotations
+
+from dataclasses import replace
+
+import pytest
+
+from bridge.client.confidential import encrypt_call
+from bridge.confidential import (
+    ConfidentialError,
+    EthereumCall,
+    ExecutedCall,
+    PhalaPayout,
+    confidential_call,
+    decode_output,
+    decode_outputs_note,
+    decode_share_envelopes,
+    encode_output,
+    encode_outputs_note,
+    encode_share_envelopes,
+    phala_batch_parts,
+    reply_nonce,
+)
+from bridge.ids import message_id
+from bridge.intents import encode_executed
+from bridge.messages import BridgeMessage, MessageKind, SourceRef
+from bridge.policy import BridgePolicy, PolicyRefusal
+from bridge.ports import SigningRequest
+from enclave_signer.contracts import DecryptedCall, Registry, SealedBidAuction, call_ciphertext, decrypt_call
+from enclave_signer.contracts.auction_codec import Open, encode_input
+from enclave_signer.frost.errors import InvalidDecryptionShareError
+from enclave_signer.process.confidential import decode_bundle, encode_bundle
+from enclave_signer.tdec import Ciphertext
+from relayers.substrate.bridge_calls import (
+    Transfer,
+    encode_batch,
+    encode_remark,
+    encode_transfer,
+    parse_batch,
+    parse_deposit,
+)
+from relayers.substrate.errors import RebuildMismatch
+from relayers.substrate.executed_index import BridgeExtrinsic
+from relayers.substrate.payload import signing_payload
+from relayers.substrate.rebuild import ChainFacts, build_confidential_call, rebuild_confidential, request_context
+from relayers.substrate.replies import is_reply, replies_of
+from relayers.substrate.scale import compact
+from tests.unit.confidential.helpers import EncryptionCommittee, message
+from tests.unit.substrate.helpers import BRIDGE, INDICES, RID, RUNTIME
+
+SETTLE = EthereumCall(b"\x5e" * 20, 150_000, b"\x01\x02\x03")
+PAY = PhalaPayout(b"\x07" * 32, 5 * 10**12)
+NONCE = 9
+
+
+def executed(nonce: int, outputs: tuple[EthereumCall | PhalaPayout, ...] = (), record: bytes = b"") -> ExecutedCall:
+    return ExecutedCall(1, nonce, record or b"PHCR-record-" + bytes([nonce]), outputs, bytes([nonce]) * 32)
+
+
+def test_outputs_note_round_trips_and_decodes_strictly() -> None:
+    note = encode_outputs_note(1, 77, [SETTLE, PAY])
+    assert decode_outputs_note(note) == (1, 77, (SETTLE, PAY))
+    assert decode_output(encode_output(SETTLE)) == SETTLE
+    for bad in (note[:-1], note + b"\x00", b"PHCX" + note[4:], note[:4] + b"\x02" + note[5:]):
+        with pytest.raises(ConfidentialError):
+            decode_outputs_note(bad)
+    with pytest.raises(ConfidentialError):
+        encode_outputs_note(1, 77, [])
+
+
+def test_batch_parts_keep_call_order_with_each_calls_outputs_after_its_record() -> None:
+    calls = [executed(3, (SETTLE,)), executed(4), executed(5, (PAY,))]
+    notes, payouts, ids = phala_batch_parts(calls)
+    assert notes == [
+        calls[0].record,
+        encode_outputs_note(1, 3, [SETTLE]),
+        calls[1].record,
+        calls[2].record,
+        encode_outputs_note(1, 5, [PAY]),
+    ]
+    assert payouts == [PAY]
+    assert ids == [message_id(1, 3), message_id(1, 4), message_id(1, 5)]
+
+
+def test_notes_come_first_and_parse_back_and_a_deposit_never_carries_notes() -> None:
+    call = encode_batch(INDICES, [Transfer(b"\x07" * 32, 9)], b"PHBX...", notes=[b"note-1", b"note-2"])
+    batch = parse_batch(INDICES, call)
+    assert batch is not None
+    assert batch.notes == (b"note-1", b"note-2") and batch.transfers == (Transfer(b"\x07" * 32, 9),)
+    assert batch.remark == b"PHBX..."
+    assert parse_deposit(INDICES, call) is None
+    # a remark after a transfer is not the bridge's shape
+    out_of_order = bytes(INDICES.batch_all) + compact(3) + encode_transfer(INDICES, Transfer(b"\x07" * 32, 9))
+    out_of_order += encode_remark(INDICES, b"note-1") + encode_remark(INDICES, b"PHBX...")
+    assert parse_batch(INDICES, out_of_order) is None
+
+
+FACTS = ChainFacts(RUNTIME, 2, BRIDGE, RID, 41, frozenset())
+
+
+def request_for(calls: list[ExecutedCall], nonce: int = 41) -> SigningRequest:
+    call = build_confidential_call(RUNTIME, calls)
+    return SigningRequest(
+        destination=2,
+        message_ids=tuple("0x" + c.call_id.hex() for c in calls),
+        payload=signing_payload(RUNTIME, call, nonce),
+        context=request_context(RUNTIME, BRIDGE, nonce, call, (100, "0x" + "ab" * 32)),
+    )
+
+
+def test_a_member_signs_only_the_extrinsic_its_own_results_make() -> None:
+    mine = [executed(3, (SETTLE,)), executed(4)]
+    request = request_for(mine)
+    notes, _, ids = phala_batch_parts(mine)
+    assert bytes.fromhex(str(request.context["call"])[2:]) == encode_batch(
+        INDICES, [], encode_executed(ids), notes=notes
+    )
+    assert rebuild_confidential(request, mine, FACTS) == request.payload
+    # another member computed another record, or other outputs: its rebuild differs, it refuses
+    other_record = [executed(3, (SETTLE,), record=b"PHCR-other"), executed(4)]
+    other_outputs = [executed(3, (replace(SETTLE, data=b"\x09"),)), executed(4)]
+    for theirs in (other_record, other_outputs):
+        with pytest.raises(RebuildMismatch):
+            rebuild_confidential(request_for(theirs), mine, FACTS)
+    with pytest.raises(RebuildMismatch, match="in order"):
+        rebuild_confidential(request_for(mine[::-1]), mine, FACTS)
+    with pytest.raises(RebuildMismatch, match="finalized nonce"):
+        rebuild_confidential(request_for(mine, nonce=42), mine, FACTS)
+    done = replace(FACTS, executed=frozenset({"0x" + mine[0].call_id.hex()}))
+    with pytest.raises(RebuildMismatch, match="already executed"):
+        rebuild_confidential(request, mine, done)
+
+
+def test_replies_are_the_ethereum_outputs_of_finalized_outputs_notes() -> None:
+    notes = (b"PHCR-record", encode_outputs_note(1, NONCE, [PAY, SETTLE]))
+    ext = BridgeExtrinsic(12, "0x" + "aa" * 32, 3, "0x" + "bb" * 32, 5, (), None, notes)
+    (reply,) = replies_of(ext, BRIDGE)
+    assert reply.nonce == reply_nonce(1, NONCE, 1)  # the index of the output, payouts included
+    assert (reply.source_domain, reply.dest_domain, reply.kind) == (2, 1, MessageKind.CALL)
+    assert (reply.recipient, reply.payload, reply.sender) == (SETTLE.target, SETTLE.data, BRIDGE)
+    assert reply.source.block_number == 12 and reply.source.index == 3
+    assert is_reply(reply)
+    broken = replace(ext, notes=(b"PHCO\x01\x01",))
+    assert replies_of(broken, BRIDGE) == []
+
+
+def _call(source: int, nonce: int, target: bytes) -> BridgeMessage:
+    return BridgeMessage(
+        source_domain=source, dest_domain=1, nonce=nonce, kind=MessageKind.CALL, sender=BRIDGE, recipient=target,
+        payload=b"\x01", source=SourceRef(block_number=1, block_hash=bytes(32), tx_hash=bytes(32), index=0),
+    )  # fmt: skip
+
+
+def test_a_reply_only_target_takes_replies_and_refuses_users_calls() -> None:
+    policy = BridgePolicy.of([], reply_only_targets=frozenset({SETTLE.target}))
+    policy.check(_call(2, reply_nonce(1, NONCE, 0), SETTLE.target))
+    with pytest.raises(PolicyRefusal, match="takes only confidential contracts' replies"):
+        policy.check(_call(2, 7, SETTLE.target))  # a Phala user's call intent naming the settlement
+    policy.check(_call(2, 7, b"\x01" * 20))  # other targets are the destination's allow-list's business
+
+
+def test_forwarded_shares_round_trip_and_only_proven_shares_decrypt() -> None:
+    committee = EncryptionCommittee.new()
+    contract = SealedBidAuction(b"\x42" * 20)
+    registry = Registry([contract])
+    caller = b"\x07" * 20
+    payload = encrypt_call(committee.public_key, contract.contract_id, caller, encode_input(Open(99)))
+    call = confidential_call(message(caller, payload, 5, 10))
+    ct = call_ciphertext(call, registry)
+    assert isinstance(ct, Ciphertext)
+    shares = committee.decryption_shares(ct)
+    bundle = decode_bundle(encode_bundle({call.call_id: shares}))
+    assert bundle == {call.call_id: shares}
+    decrypted = decrypt_call(
+        call, bundle[call.call_id], committee.verifying, 3, committee.public_key, registry=registry
+    )
+    assert isinstance(decrypted, DecryptedCall) and decrypted.input == encode_input(Open(99))
+    forged = [replace(shares[0], d=shares[1].d), *shares[1:]]  # a leader swapping a share: its proof fails
+    with pytest.raises(InvalidDecryptionShareError):
+        decrypt_call(call, forged, committee.verifying, 3, committee.public_key, registry=registry)
+    for bad in (b"", b"PHCS", encode_bundle({call.call_id: shares})[:-1], encode_bundle({})[:-1] + b"\x01"):
+        with pytest.raises(ValueError):
+            decode_bundle(bad)
+    boxes = {2: b"box-2", 5: b"box-5"}
+    assert decode_share_envelopes(encode_share_envelopes(boxes)) == boxes
+    with pytest.raises(ConfidentialError):
+        decode_share_envelopes(encode_share_envelopes(boxes) + b"\x00")
