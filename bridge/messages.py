@@ -6,9 +6,10 @@ destination's units (what will move). Converting is the watcher's job and must b
 
 from __future__ import annotations
 
+from collections.abc import Mapping
 from enum import StrEnum
 from functools import cached_property
-from typing import Annotated
+from typing import Annotated, Any, Self
 
 from pydantic import BaseModel, ConfigDict, Field, PlainSerializer, PlainValidator
 
@@ -55,6 +56,9 @@ class SourceRef(BaseModel):
     index: Annotated[int, Field(ge=0)]  # log index (Ethereum) or extrinsic index (Substrate)
 
 
+_CACHED = ("id", "id_hex")  # BridgeMessage's cached properties
+
+
 class BridgeMessage(BaseModel):
     model_config = ConfigDict(extra="forbid", frozen=True)
 
@@ -79,3 +83,11 @@ class BridgeMessage(BaseModel):
     @cached_property
     def id_hex(self) -> str:
         return "0x" + self.id.hex()
+
+    def model_copy(self, *, update: Mapping[str, Any] | None = None, deep: bool = False) -> Self:
+        # pydantic copies the instance dict, cached ids included: a copy with other fields must compute its own.
+        copy = super().model_copy(update=update, deep=deep)
+        if update:
+            for cached in _CACHED:
+                copy.__dict__.pop(cached, None)
+        return copy

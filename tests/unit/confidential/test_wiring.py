@@ -92,10 +92,15 @@ def test_notes_come_first_and_parse_back_and_a_deposit_never_carries_notes() -> 
     assert batch.notes == (b"note-1", b"note-2") and batch.transfers == (Transfer(b"\x07" * 32, 9),)
     assert batch.remark == b"PHBX..."
     assert parse_deposit(INDICES, call) is None
-    # a remark after a transfer is not the bridge's shape
-    out_of_order = bytes(INDICES.batch_all) + compact(3) + encode_transfer(INDICES, Transfer(b"\x07" * 32, 9))
-    out_of_order += encode_remark(INDICES, b"note-1") + encode_remark(INDICES, b"PHBX...")
-    assert parse_batch(INDICES, out_of_order) is None
+    # A remark after a transfer is not a note (the XCM gateway puts its records there): never read as a call record.
+    later = bytes(INDICES.batch_all) + compact(3) + encode_transfer(INDICES, Transfer(b"\x07" * 32, 9))
+    later += encode_remark(INDICES, b"note-1") + encode_remark(INDICES, b"PHBX...")
+    parsed = parse_batch(INDICES, later)
+    assert parsed is not None and parsed.notes == () and parsed.remarks == (b"note-1", b"PHBX...")
+    # Only remarks: the last is the executed record, never a note.
+    only = bytes(INDICES.batch_all) + compact(2) + encode_remark(INDICES, b"note-1") + encode_remark(INDICES, b"X")
+    parsed = parse_batch(INDICES, only)
+    assert parsed is not None and parsed.notes == (b"note-1",) and parsed.remark == b"X"
 
 
 FACTS = ChainFacts(RUNTIME, 2, BRIDGE, RID, 41, frozenset())

@@ -66,3 +66,25 @@ def test_lifecycle() -> None:
     with pytest.raises(TransitionError):
         check_transition(MessageState.OBSERVED, MessageState.SUBMITTED)
     assert not can_transition(MessageState.FAILED, MessageState.VERIFIED)
+
+
+def test_a_message_copy_with_other_fields_has_its_own_id() -> None:
+    """The id is cached on the (frozen) message; a copy with another nonce or domain must not inherit it."""
+    from bridge.messages import BridgeMessage, MessageKind, SourceRef
+
+    m = BridgeMessage(
+        source_domain=2,
+        dest_domain=1,
+        nonce=1,
+        kind=MessageKind.TRANSFER,
+        sender=b"\x01" * 32,
+        recipient=b"\x02" * 20,
+        resource_id=b"\x03" * 32,
+        source_amount=10**12,
+        amount=10**18,
+        source=SourceRef(block_number=1, block_hash=b"\x00" * 32, tx_hash=b"\x00" * 32, index=0),
+    )
+    assert m.id == message_id(2, 1)  # cached now
+    assert m.model_copy(update={"nonce": 3}).id_hex == "0x" + message_id(2, 3).hex()
+    assert m.model_copy(update={"source_domain": 1}).id == message_id(1, 1)
+    assert m.model_copy().id == m.id and m.model_copy() == m
