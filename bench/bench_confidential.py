@@ -245,21 +245,17 @@ def _run_auction(net: NetworkInfo) -> None:
 
 
 def _reply_receipt(w3: Web3, bridge: str, from_block: int, nonce: int) -> Any:
-    from bridge.evm import decode_batch
+    from bridge.evm import decode_batch, parse_execute_batch_calldata
 
-    contract = contract_at(w3, "Bridge", bridge)
     for number in range(from_block, w3.eth.block_number + 1):
         block: Any = w3.eth.get_block(number, full_transactions=True)
         for tx in block["transactions"]:
             if (tx.get("to") or "").lower() != bridge.lower():
                 continue
-            try:
-                fn, args = contract.decode_function_input(tx["input"])
-            except ValueError:
+            parsed = parse_execute_batch_calldata(bytes(tx["input"]))  # packed calldata, not ABI (contracts.md)
+            if parsed is None:
                 continue
-            if fn.fn_name != "executeBatch":
-                continue
-            if any(getattr(i, "nonce", None) == nonce for i in decode_batch(bytes(args["batch"])).items):
+            if any(getattr(i, "nonce", None) == nonce for i in decode_batch(parsed[0]).items):
                 return w3.eth.get_transaction_receipt(tx["hash"])
     raise RuntimeError(f"no executeBatch carrying reply {nonce:#x}")
 
