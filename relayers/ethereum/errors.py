@@ -562,8 +562,8 @@ class AlwaysReverts(ExampleContractError):
 
 class AuctionAlreadySettled(ExampleContractError):
     signature = "AuctionAlreadySettled(uint256)"
-    fields = ("auction_id",)
-    template = "auction {auction_id} is already settled"
+    fields = ("auctionId",)
+    template = "auction {auctionId} is already settled"
 
 
 class BadSignature(ExampleContractError):

@@ -60,7 +60,7 @@ def test_settle_through_a_signed_call_item_once(chain: Chain, auction) -> None: 
     (called,) = chain.events(again, "CallExecuted")
     assert called["success"] is False
     refused = errors.decode_error(called["result"])
-    assert isinstance(refused, errors.AuctionAlreadySettled) and refused.values["auction_id"] == AUCTION_ID
+    assert isinstance(refused, errors.AuctionAlreadySettled) and refused.values["auctionId"] == AUCTION_ID
     assert auction.functions.outcome(AUCTION_ID).call() == [True, winner, 12_345]
     # the same item again: the bridge's nonce bitmap refuses the whole batch
     with pytest.raises(errors.NonceAlreadyUsed):
