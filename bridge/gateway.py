@@ -47,6 +47,7 @@ from dataclasses import dataclass, field
 from enum import IntEnum
 
 from bridge.errors import InputError
+from bridge.scale import compact
 
 DEST_MAGIC = b"PHXD"
 RECORD_MAGIC = b"PHXG"
@@ -350,19 +351,6 @@ def is_record(data: bytes) -> bool:
 # -- the XCM bytes (V2) ----------------------------------------------------------------------------------------------
 
 PROGRAM_VERSIONS = frozenset({2})  # what `encode_program_v2` writes; V3+ would end with SetTopic instead of the tag
-
-
-def compact(value: int) -> bytes:
-    if value < 0:
-        raise GatewayError(f"compact integers are unsigned, got {value}")
-    if value < 1 << 6:
-        return bytes([value << 2])
-    if value < 1 << 14:
-        return ((value << 2) | 0b01).to_bytes(2, "little")
-    if value < 1 << 30:
-        return ((value << 2) | 0b10).to_bytes(4, "little")
-    raw = value.to_bytes((value.bit_length() + 7) // 8, "little")
-    return bytes([((len(raw) - 4) << 2) | 0b11]) + raw
 
 
 def encode_sibling_dest(para_id: int) -> bytes:

@@ -1,30 +1,12 @@
-"""The few SCALE pieces the bridge encodes and parses itself (no runtime metadata, no I/O): compact integers, byte
-vectors, and a strict reader. Hand-written so an enclave can rebuild a batch without substrate-interface."""
+"""The few SCALE pieces the bridge encodes and parses itself (no runtime metadata, no I/O): compact integers (from
+`bridge.scale`, shared with the core), byte vectors, and a strict reader. Hand-written so an enclave can rebuild a
+batch without substrate-interface."""
 
 from __future__ import annotations
 
 from hashlib import blake2b
 
-from bridge.errors import InputError
-
-
-class ScaleError(InputError):
-    """Bytes that are not the SCALE shape expected; permanent."""
-
-
-def compact(value: int) -> bytes:
-    if value < 0:
-        raise ScaleError(f"compact integers are unsigned, got {value}")
-    if value < 1 << 6:
-        return bytes([value << 2])
-    if value < 1 << 14:
-        return ((value << 2) | 0b01).to_bytes(2, "little")
-    if value < 1 << 30:
-        return ((value << 2) | 0b10).to_bytes(4, "little")
-    raw = value.to_bytes((value.bit_length() + 7) // 8, "little")
-    if len(raw) > 67:
-        raise ScaleError(f"integer too large for a compact: {value}")
-    return bytes([((len(raw) - 4) << 2) | 0b11]) + raw
+from bridge.scale import ScaleError, compact
 
 
 def byte_vec(data: bytes) -> bytes:
