@@ -41,11 +41,13 @@ def test_three_of_five_sign_and_the_signature_verifies(key: str, suite: object) 
             request, msgs = batch(5)
             out = await c.node(4).sign(key, request, msgs)  # type: ignore[arg-type]
             record = c.node(4).keys.record  # type: ignore[union-attr]
-            assert len(out.signers) == 3 and 4 in out.signers and out.attempts == 1
+            # Not `attempts == 1`: on a loaded machine a member can miss the 0.5 s round timeout and the leader
+            # rightly starts a fresh round; the signature must still come out of exactly three members.
+            assert len(out.signers) == 3 and 4 in out.signers and out.attempts >= 1
             assert verify(suite, record.group_keys.get(key), request.payload, out.signature)  # type: ignore[arg-type]
             assert not verify(suite, record.group_keys.get(key), request.payload + b"x", out.signature)  # type: ignore[arg-type]
-            # Every member that signed ran its own verifier first.
-            assert all(verifiers[m].calls == 1 for m in out.signers)
+            # Every member that signed ran its own verifier first (once per round it took part in).
+            assert all(1 <= verifiers[m].calls <= out.attempts for m in out.signers)
 
     run(scenario)
 
