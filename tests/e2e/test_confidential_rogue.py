@@ -36,8 +36,7 @@ from bridge.confidential import (
     OUTPUTS_MAGIC,
     RECORD_MAGIC,
     CallStatus,
-    EthereumCall,
-    decode_outputs_note,
+    ExecutionRecord,
     decode_record,
 )
 from bridge.config.schema import DevnetSection
@@ -192,31 +191,29 @@ def _open_with_bids(a: Auctioneer) -> int:
     return auction_id
 
 
-def _close_records(a: Auctioneer, close_nonce: int) -> tuple[list[Any], list[tuple[EthereumCall, ...]]]:
-    """Every record and every outputs note the bridge account finalized on Phala for the call `close_nonce`."""
+def _on_phala(a: Auctioneer, close_nonce: int, auction_id: int) -> tuple[list[ExecutionRecord], list[bytes]]:
+    """What the bridge account finalized on Phala for the close: its records, and every note (records, outputs
+    notes) that holds a settle call for the auction (found by its bytes, whatever the note's layout)."""
     a.phala.session.run_sync(a.phala.sync)
-    records, outputs = [], []
-    for note in a.phala.notes():
-        if note.startswith(RECORD_MAGIC):
-            rec = decode_record(note)
-            if rec.source_domain == ETH and rec.source_nonce == close_nonce:
-                records.append(rec)
-        elif note.startswith(OUTPUTS_MAGIC):
-            domain, nonce, outs = decode_outputs_note(note)
-            if domain == ETH and nonce == close_nonce:
-                outputs.append(tuple(o for o in outs if isinstance(o, EthereumCall)))
-    return records, outputs
+    notes = a.phala.notes()
+    records = [decode_record(n) for n in notes if n.startswith(RECORD_MAGIC)]
+    settle_head = _settle(auction_id, HONEST_RESULT)[:36]  # selector | auction id: any result for this auction
+    ours = [r for r in records if (r.source_domain, r.source_nonce) == (ETH, close_nonce)]
+    return ours, [n for n in notes if settle_head in n]
 
 
 def _assert_only_the_honest_result(a: Auctioneer, auction_id: int, close_nonce: int) -> None:
     """On both chains, from their start: the honest settle call exactly once, the rogue's nowhere."""
     honest, rogue = _settle(auction_id, HONEST_RESULT), _settle(auction_id, ROGUE_RESULT)
-    settlement = a.contract.settlement
 
-    # Phala: one record for the close, executed; one outputs note, the honest settle call only
-    records, outputs = _close_records(a, close_nonce)
+    # Phala: one record for the close, executed; one outputs note with a settle call, the honest one; the replies
+    # the relayers derive from the notes: the honest call once, the rogue's never
+    records, notes = _on_phala(a, close_nonce, auction_id)
     assert len(records) == 1 and records[0].status is CallStatus.EXECUTED, records
-    assert [[(o.target, o.data) for o in outs] for outs in outputs] == [[(settlement, honest)]], outputs
+    assert len(notes) == 1 and notes[0].startswith(OUTPUTS_MAGIC) and honest in notes[0], notes
+    assert all(rogue not in n for n in a.phala.notes())
+    replies = [(m.payload, m.recipient) for m in a.phala.replies() if m.payload in (honest, rogue)]
+    assert replies == [(honest, a.contract.settlement)], replies
 
     # every Phala extrinsic since the bridge started (finalized or not, anyone's): the rogue call in none
     def scan_phala(reader: ChainReader) -> int:
@@ -334,7 +331,7 @@ def test_b_a_rogue_leader_is_refused_and_an_honest_member_takes_over(rogue: Rogu
     assert "mismatch" in failed["reason"] and OWN_RESULTS in failed["reason"], failed
     assert _metric(b, ROGUE, SIGN_ERRORS, stage="sign", kind="refused") >= refused_before + 2
     # nothing of the close is on either chain while the rogue leads
-    assert _close_records(a, close_nonce) == ([], [])
+    assert _on_phala(a, close_nonce, auction_id) == ([], [])
     assert a.outcome(auction_id)[0] is False
 
     b.kill_enclave(ROGUE)  # its relayer stays up, detached: the lowest member up with a relayer attached leads
