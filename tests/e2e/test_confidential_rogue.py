@@ -32,6 +32,7 @@ from typing import Any
 import pytest
 
 import enclave_signer
+from bridge.client.confidential import decrypt_answer, prepare_query
 from bridge.confidential import (
     OUTPUTS_MAGIC,
     RECORD_MAGIC,
@@ -41,6 +42,7 @@ from bridge.confidential import (
 )
 from bridge.config.schema import DevnetSection
 from bridge.devnet import Devnet
+from bridge.devnet.accounts import ethereum_dev_accounts
 from bridge.devnet.committee import enclave_build_measurement
 from bridge.devnet.processes import ManagedProcess
 from bridge.enclave_api import StatusResult
@@ -48,7 +50,16 @@ from bridge.evm import ContractCall, decode_batch, parse_execute_batch_calldata
 from bridge.ids import message_id
 from enclave_signer.contracts import SealedBidAuction
 from enclave_signer.contracts.auction import settle_calldata
-from enclave_signer.contracts.auction_codec import Close, Open, PlaceBid, encode_input
+from enclave_signer.contracts.auction_codec import (
+    AuctionResult,
+    Close,
+    Open,
+    PlaceBid,
+    ResultOf,
+    decode_result_answer,
+    encode_input,
+    encode_query,
+)
 from enclave_signer.measurement import current_measurement
 from relayers.enclave_client import EnclaveClient
 from relayers.substrate import PhalaConfig
@@ -136,8 +147,6 @@ def rogue(tmp_path_factory: pytest.TempPathFactory) -> Iterator[RogueBridge]:
 
 
 def _address(account: int) -> str:
-    from bridge.devnet.accounts import ethereum_dev_accounts
-
     return ethereum_dev_accounts(account + 1)[account].address
 
 
@@ -214,6 +223,9 @@ def _assert_only_the_honest_result(a: Auctioneer, auction_id: int, close_nonce: 
     assert all(rogue not in n for n in a.phala.notes())
     replies = [(m.payload, m.recipient) for m in a.phala.replies() if m.payload in (honest, rogue)]
     assert replies == [(honest, a.contract.settlement)], replies
+    # the record's sealed events, replayed by an honest enclave: the auction's state names the honest winner
+    settled = wait_for("member 2's replayed state settled", lambda: _result_seen_by(a, 2, auction_id), timeout=30)
+    assert (settled.winner, settled.price) == (bytes.fromhex(_address(HONEST_RESULT[0])[2:]), HONEST_RESULT[1])
 
     # every Phala extrinsic since the bridge started (finalized or not, anyone's): the rogue call in none
     def scan_phala(reader: ChainReader) -> int:
@@ -241,6 +253,23 @@ def _assert_only_the_honest_result(a: Auctioneer, auction_id: int, close_nonce: 
                 delivered += [c.data for c in calls if c.data[:4] == honest[:4]]
     assert delivered.count(honest) == 1 and rogue not in delivered
     assert a.outcome(auction_id) == (True, _address(HONEST_RESULT[0]), HONEST_RESULT[1])
+
+
+def _result_seen_by(a: Auctioneer, index: int, auction_id: int) -> AuctionResult | None:
+    """`ResultOf(auction)` (a public query) answered by member `index`'s enclave from its replay of the Phala log;
+    None while the auction is not settled there."""
+    prepared = prepare_query(
+        a.contract.contract_id, encode_query(ResultOf(auction_id)), ethereum_key=ethereum_dev_accounts(1)[0].private_key
+    )
+
+    async def ask() -> bytes:
+        async with EnclaveClient(str(a.bridge.member(index).socket)) as client:
+            return await client.query(prepared.signed)
+
+    answer = decrypt_answer(prepared, asyncio.run(ask()))
+    assert answer.ok, answer
+    result = decode_result_answer(answer.body)
+    return result if result.status == 2 else None
 
 
 async def _enclave_status(b: FaultBridge, index: int) -> StatusResult:
