@@ -330,9 +330,10 @@ def test_a_rogue_member_that_does_not_lead_is_outvoted(rogue: RogueBridge) -> No
 
 def test_b_a_rogue_leader_is_refused_and_an_honest_member_takes_over(rogue: RogueBridge) -> None:
     a, b = rogue.auctioneer, rogue.bridge
-    if b.member(ROGUE).enclave is None or not b.member(ROGUE).enclave.alive():  # type: ignore[union-attr]
+    member = b.member(ROGUE)  # whole again, whatever ran before: enclave and relayer up
+    if member.enclave is None or not member.enclave.alive():
         b.start_enclave(ROGUE)
-    if b.member(ROGUE).relayer is None or not b.member(ROGUE).relayer.alive():  # type: ignore[union-attr]
+    if member.relayer is None or not member.relayer.alive():
         b.start_relayer(ROGUE)
     wait_for("member 1 (the rogue) leading", lambda: _leader_is(b, ROGUE, (ROGUE, *HONEST)), timeout=60)
 
