@@ -14,6 +14,7 @@ import json
 import os
 import sys
 import time
+from collections.abc import Mapping
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -63,6 +64,16 @@ class CommitteeError(RuntimeError):
     pass
 
 
+def enclave_build_measurement(root: Path) -> str:
+    """The measurement (hex) of the enclave code under `root/enclave_signer` (a test's modified copy)."""
+    from enclave_signer.measurement import measure_tree
+
+    package = root / "enclave_signer"
+    if not (package / "__init__.py").is_file():
+        raise CommitteeError(f"{root} holds no enclave_signer package")
+    return measure_tree(package).hex()
+
+
 class BridgeCommittee:
     def __init__(
         self,
@@ -73,7 +84,13 @@ class BridgeCommittee:
         members: int = 5,
         threshold: int = 3,
         batch_wait_ms: int = 0,  # see bridge.batching.BatchPolicy.max_wait
+        enclave_builds: Mapping[int, Path] | None = None,
     ) -> None:
+        """`enclave_builds` is for tests only (off by default; a constructor argument, never a config key): member
+        index -> a directory holding another copy of the `enclave_signer` package, which that member's enclave runs
+        instead of this checkout's. Each copy's measurement is added to every member's allow-list, as a committee
+        that accepted that build would have it (tests/e2e/test_confidential_rogue.py: a member whose enclave computes
+        another result)."""
         self.state = state
         self.supervisor = supervisor
         self.dir = work_dir / "committee"
@@ -86,6 +103,10 @@ class BridgeCommittee:
         self.record_block: int | None = None
         self.xcm_origin: ManagedProcess | None = None
         self.auction: str | None = None  # SealedBidAuction.sol, deployed and allow-listed at start
+        self.enclave_builds = {i: Path(root).resolve() for i, root in (enclave_builds or {}).items()}
+        outside = sorted(set(self.enclave_builds) - set(range(1, members + 1)))
+        if outside:
+            raise CommitteeError(f"enclave builds for members {outside}, not in 1..{members}")
 
     # ---- configs --------------------------------------------------------------------------------------------------
 
@@ -104,6 +125,8 @@ class BridgeCommittee:
             os.chmod(path, 0o600)
             seeds[i] = path
             roots[f"node-{i}"] = SimulatedPlatform.from_seed(f"node-{i}", seed).root_public_key.hex()
+        allowed = [current_measurement().hex()]
+        allowed += [m for m in map(enclave_build_measurement, self.enclave_builds.values()) if m not in allowed]
         accounts = ethereum_dev_accounts(FIRST_SUBMITTER_ACCOUNT + self.n)
         eth = self.state.ethereum
         for i in range(1, self.n + 1):
@@ -177,7 +200,7 @@ members = {list(range(1, self.n + 1))}
 threshold = {self.t}
 platform_seed_file = "{seeds[i]}"
 trusted_roots = {{ {", ".join(f'"{k}" = "{v}"' for k, v in roots.items())} }}
-allowed_measurements = ["{current_measurement().hex()}"]
+allowed_measurements = {json.dumps(allowed)}
 verifier = "chain"
 """
             member.config.write_text(text)
@@ -186,7 +209,15 @@ verifier = "chain"
     # ---- processes ------------------------------------------------------------------------------------------------
 
     def start_enclave(self, m: Member) -> None:
-        m.enclave = self.supervisor.spawn(f"enclave-{m.index}", [*CLI, "enclave", "run", "--config", str(m.config)])
+        argv = [*CLI, "enclave", "run", "--config", str(m.config)]
+        root = self.enclave_builds.get(m.index)
+        if root is None:
+            m.enclave = self.supervisor.spawn(f"enclave-{m.index}", argv)
+            return
+        # Another build: `enclave_signer` is imported from `root` (first on sys.path: the working directory of
+        # `python -m`, and PYTHONPATH); the rest (bridge, relayers) from this checkout as usual.
+        path = os.pathsep.join(p for p in (str(root), os.environ.get("PYTHONPATH", "")) if p)
+        m.enclave = self.supervisor.spawn(f"enclave-{m.index}", argv, cwd=root, env={"PYTHONPATH": path})
 
     def start_relayer(self, m: Member) -> None:
         m.relayer = self.supervisor.spawn(f"relayer-{m.index}", [*CLI, "relayer", "run", "--config", str(m.config)])

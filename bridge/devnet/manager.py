@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import os
 import time
+from collections.abc import Mapping
 from pathlib import Path
 from types import TracebackType
 
@@ -41,11 +42,19 @@ class Devnet:
     """
 
     def __init__(
-        self, config: DevnetSection | None = None, *, work_dir: Path | None = None, committee: bool | None = None
+        self,
+        config: DevnetSection | None = None,
+        *,
+        work_dir: Path | None = None,
+        committee: bool | None = None,
+        enclave_builds: Mapping[int, Path] | None = None,
     ) -> None:
         self.config = config or DevnetSection()
         # The bridge (enclaves + relayers) on top of the chains: on for `devnet up`, off for chain-only fixtures.
         self.with_committee = self.config.committee.enabled if committee is None else committee
+        # Tests only (see BridgeCommittee): members whose enclave runs another copy of enclave_signer. Deliberately
+        # not in DevnetSection, so no config file can ask for it.
+        self.enclave_builds = dict(enclave_builds or {})
         base = Path(work_dir or self.config.work_dir)
         self.work_dir = (base if base.is_absolute() else PROJECT_ROOT / base).resolve()
         self.state_path = self.work_dir / STATE_FILE_NAME
@@ -95,11 +104,11 @@ class Devnet:
         if fixture is None:
             self.stop()
             raise DevnetError("the bridge needs the contracts: anvil-fixtures/devnet-state.json is missing")
-        self.committee = BridgeCommittee(
-            state, self.supervisor, self.work_dir, members=self.config.committee.members,
-            threshold=self.config.committee.threshold,
-        )  # fmt: skip
         try:
+            self.committee = BridgeCommittee(
+                state, self.supervisor, self.work_dir, members=self.config.committee.members,
+                threshold=self.config.committee.threshold, enclave_builds=self.enclave_builds,
+            )  # fmt: skip
             self.committee.start()
         except (CommitteeError, ProcessStartError, OSError) as exc:
             self.stop()

@@ -408,12 +408,15 @@ class SigningParticipant:
         except Exception as exc:
             log.exception("verifier_failed")
             refusal = Refusal(code="verifier_error", reason=f"verifier failed: {type(exc).__name__}")
+        if refusal is not None:
+            # Logged even when the session closed meanwhile (the leader had t signatures without this member): a
+            # member that disagrees with a signed batch is what its operator most needs to see.
+            log.warning("refusing_to_sign", code=refusal.code, reason=refusal.reason, late=sid not in self._sessions)
+            self.svc.metrics.sessions.labels("sign", "member", "refused").inc()
         if sid not in self._sessions:
             return  # closed meanwhile
         if refusal is not None:
             s.status = "refused"
-            log.warning("refusing_to_sign", code=refusal.code, reason=refusal.reason)
-            self.svc.metrics.sessions.labels("sign", "member", "refused").inc()
             s.refusal = await self._send(s, sid, "sign.refuse", encode(refusal))
             return
         s.status = "approved"

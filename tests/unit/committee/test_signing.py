@@ -3,12 +3,16 @@ refusing member, silent members, a lossy channel (retransmission), one payload p
 
 from __future__ import annotations
 
+import asyncio
 import dataclasses
+from collections.abc import Sequence
 
 import pytest
+import structlog
 
 from bridge.enclave_api import SigningRequestModel
-from bridge.ports import SigningRefused, SigningUnavailable
+from bridge.messages import BridgeMessage
+from bridge.ports import SigningRefused, SigningRequest, SigningUnavailable
 from enclave_signer.committee.envelope import Envelope
 from enclave_signer.committee.messages import SignRequest, encode
 from enclave_signer.committee.node import CommitteeNode
@@ -166,5 +170,40 @@ def test_a_member_never_signs_two_payloads_under_one_session() -> None:
             # The hub delivers synchronously: had the member answered the second request, it would be queued.
             replies = [Envelope.from_bytes(spy._queue.get_nowait().payload) for _ in range(spy._queue.qsize())]  # type: ignore[union-attr]
             assert [e.kind for e in replies] == ["sign.commit"]
+
+    run(scenario)
+
+
+class _SlowRefusingVerifier(RefusingVerifier):
+    """Refuses, but only once released: the leader has its t signatures and closed the session by then."""
+
+    def __init__(self) -> None:
+        super().__init__("mismatch", "not the extrinsic of this member's own results")
+        self.release = asyncio.Event()
+
+    async def check(self, request: SigningRequest, messages: Sequence[BridgeMessage]) -> None:
+        await self.release.wait()
+        await super().check(request, messages)
+
+
+def test_a_refusal_that_comes_after_the_session_closed_is_still_logged_and_counted() -> None:
+    """A member that disagrees with a batch the others signed must say so where its operator looks (a rogue or
+    broken build shows up this way, tests/e2e/test_confidential_rogue.py), though the leader no longer listens."""
+
+    async def scenario() -> None:
+        async with cluster() as c:
+            await with_dkg(c)
+            slow = _SlowRefusingVerifier()
+            c.node(2).verifier = slow
+            request, msgs = batch()
+            with structlog.testing.capture_logs() as logs:
+                out = await c.node(1).sign("ed25519", request, msgs)
+                assert 2 not in out.signers
+                await until(lambda: c.node(2).signing.open_sessions == 0, what="member 2 forgot the session")
+                slow.release.set()
+                refused = {"kind": "sign", "role": "member", "outcome": "refused"}
+                await until(lambda: metric(c.node(2), "sessions", **refused) == 1, what="the late refusal counted")
+            late = [e for e in logs if e["event"] == "refusing_to_sign"]
+            assert [(e["code"], e["late"]) for e in late] == [("mismatch", True)], late
 
     run(scenario)
