@@ -10,7 +10,12 @@ Figures (all `gas.*`, recorded with bench.results.record):
 - the FROST signature check alone: BridgeGasProbe.probeVerify minus probeBaseline, the same calldata and the same
   burned gas in both, so the EIP-7623 calldata floor applies to neither and the difference is the check;
 - beside them: a plain ERC-20 transfer to an existing holder, and a 13-of-19 ECDSA multisig check measured the same
-  way as the FROST check.
+  way as the FROST check;
+- the confidential round trip's two transactions on the same anvil (`gas.confidential.*`): a sealed-bid auction's
+  close sent with `Bridge.sendMessage` (a real 109-byte encrypted payload, the outbound word already in use), and the
+  committee-signed `executeBatch` delivering its `settle` reply (one call item, a fresh auction outcome word), for a
+  reply whose counter opens a fresh bitmap word (1 in 256) and for the next one (the word in use). The devnet bench
+  (`bench confidential`) measures the same two transactions through the whole bridge.
 """
 
 from __future__ import annotations
@@ -152,7 +157,52 @@ def measure(w3: Web3) -> dict[str, float]:
     transfer = send(w3, b.pha.functions.transfer(recipients[5], PHA), b.accounts[0])
     figures["erc20_transfer"] = transfer["gasUsed"]
     figures["ecdsa_13_of_19_check"] = _ecdsa_check(w3, b.accounts[0], b.sender)
+    figures.update(_confidential(b))
     return figures
+
+
+def _confidential(b: Bench) -> dict[str, float]:
+    """The round trip of a confidential call: the request (sendMessage) and the reply (executeBatch of settle)."""
+    from bridge.client.confidential import encrypt_call
+    from bridge.confidential import EthereumCall, reply_items
+    from enclave_signer.contracts import SealedBidAuction
+    from enclave_signer.contracts.auction import SETTLE_GAS, settle_calldata
+    from enclave_signer.contracts.auction_codec import AuctionInput, Close, Open, encode_input
+    from enclave_signer.frost import ED25519
+
+    w3 = b.w3
+    settlement = deploy_contract(w3, b.accounts[0], "SealedBidAuction", b.deployment.bridge)
+    send(w3, b.bridge.functions.setAllowedTarget(settlement, True), b.accounts[0])
+    contract = SealedBidAuction(bytes.fromhex(settlement[2:]))
+    enc_key, _ = trusted_dealer_keygen(ED25519, n=5, t=3)
+    seller = b.accounts[4]
+    fee = int(b.bridge.functions.messageFee().call())
+
+    sizes = []
+
+    def message(op: AuctionInput) -> TxReceipt:
+        payload = encrypt_call(enc_key, contract.contract_id, seller, encode_input(op))
+        sizes.append(len(payload))
+        return send(w3, b.bridge.functions.sendMessage(PHALA, payload), seller, value=fee)
+
+    message(Open(10**6))  # the open: the outbound word is in use from here on, as for any close
+    close = message(Close(7))
+    winner = bytes.fromhex(b.accounts[6][2:])
+
+    def reply(counter: int, auction_id: int) -> TxReceipt:
+        out = EthereumCall(contract.settlement, SETTLE_GAS, settle_calldata(auction_id, winner, 900 * PHA))
+        batch = encode_batch(1, PHALA, reply_items(counter, [out]))
+        sig = b.sign(batch_digest(CHAIN_ID, b.deployment.bridge, batch))
+        return send_data(w3, b.deployment.bridge, execute_batch_calldata(batch, sig), b.sender)
+
+    fresh = reply(0, 1001)  # reply counter 0: the first of a bitmap word
+    steady = reply(1, 1002)  # the next reply: the same word
+    return {
+        "confidential.request": close["gasUsed"],
+        "confidential.request_payload": sizes[-1],
+        "confidential.reply": steady["gasUsed"],
+        "confidential.reply_fresh_word": fresh["gasUsed"],
+    }
 
 
 def _ecdsa_check(w3: Web3, deployer: str, sender: str) -> int:

@@ -123,8 +123,10 @@ class EthereumConfig:
     def decimals(self, resource_id: bytes, domain: int) -> int | None:
         return self.resources.get(resource_id, {}).get(domain)
 
-    def call_gas(self) -> int:
-        return self.call_gas_limit * 64 // 63 + self.call_overhead_gas
+    def call_gas(self, gas_limit: int | None = None) -> int:
+        """Batch budget of a call item whose target gets `gas_limit` (None: the configured call gas)."""
+        limit = self.call_gas_limit if gas_limit is None else gas_limit
+        return limit * 64 // 63 + self.call_overhead_gas
 
 
 def _validated_resources(table: ResourceTable, own_domain: int) -> ResourceTable:

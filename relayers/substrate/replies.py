@@ -1,6 +1,6 @@
 """Replies of confidential calls, read back from Phala: every Ethereum output of an executed call becomes a message
 for Ethereum (source domain 2, nonce `reply_nonce(counter)`, the counters numbered from the note's `first_reply`,
-kind CALL, recipient = the target, payload = the calldata).
+kind CALL, recipient = the target, payload = the calldata, gas limit = the output's).
 
 They come only from the outputs notes of the bridge account's successful finalized extrinsics (which the committee
 signed together with the call's record), so relayers derive them and enclaves check them the same way, from their
@@ -53,6 +53,7 @@ def replies_of(
                     sender=bridge_account,
                     recipient=bytes.fromhex(item.target.removeprefix("0x")),
                     payload=item.data,
+                    gas_limit=item.gas_limit,
                     source=SourceRef(
                         block_number=extrinsic.block_number,
                         block_hash=bytes.fromhex(extrinsic.block_hash.removeprefix("0x")),

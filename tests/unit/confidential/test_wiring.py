@@ -170,6 +170,7 @@ def test_replies_are_the_ethereum_outputs_of_finalized_outputs_notes() -> None:
     ext = BridgeExtrinsic(12, "0x" + "aa" * 32, 3, "0x" + "bb" * 32, 5, (), None, notes)
     (reply,) = replies_of(ext, BRIDGE)
     assert reply.nonce == reply_nonce(41)  # the note's first reply counter: payouts take none
+    assert reply.gas_limit == SETTLE.gas_limit  # what the contract asked for, not the destination's default
     assert (reply.source_domain, reply.dest_domain, reply.kind) == (2, 1, MessageKind.CALL)
     assert (reply.recipient, reply.payload, reply.sender) == (SETTLE.target, SETTLE.data, BRIDGE)
     assert reply.source.block_number == 12 and reply.source.index == 3
@@ -191,6 +192,10 @@ def test_a_reply_only_target_takes_replies_and_refuses_users_calls() -> None:
     with pytest.raises(PolicyRefusal, match="takes only confidential contracts' replies"):
         policy.check(_call(2, 7, SETTLE.target))  # a Phala user's call intent naming the settlement
     policy.check(_call(2, 7, b"\x01" * 20))  # other targets are the destination's allow-list's business
+    # only a reply chooses its own call gas (a user's call intent gets the destination's configured gas)
+    policy.check(_call(2, reply_nonce(0), SETTLE.target).model_copy(update={"gas_limit": 60_000}))
+    with pytest.raises(PolicyRefusal, match="only a confidential contract's reply carries its own call gas"):
+        policy.check(_call(2, 7, b"\x01" * 20).model_copy(update={"gas_limit": 60_000}))
 
 
 def test_forwarded_shares_round_trip_and_only_proven_shares_decrypt() -> None:
