@@ -55,6 +55,7 @@ BURN = 2_000  # loop iterations (~60k gas) burned by both probe transactions: we
 TARGET_SINGLE = 55_000
 TARGET_PER_TRANSFER_100 = 10_000
 TARGET_SIGNATURE = 6_000
+TARGET_CONFIDENTIAL = 80_000
 
 
 def calldata_gas(data: bytes) -> tuple[int, int]:
@@ -284,6 +285,35 @@ def main() -> None:
         "ecdsa_13_of_19_check",
         f["ecdsa_13_of_19_check"],
         note="reference: 13 ecrecovers + signer-set lookups, measured like the FROST check",
+    )
+    request, reply = f["confidential.request"], f["confidential.reply"]
+    rec(
+        "confidential.round_trip",
+        request + reply,
+        TARGET_CONFIDENTIAL,
+        f"sealed-bid auction close: sendMessage ({request:,.0f}) + the executeBatch delivering settle ({reply:,.0f}), "
+        "reply nonce word in use; the devnet bench (confidential.devnet.round_trip_gas) measures the same through "
+        "the whole bridge",
+    )
+    rec(
+        "confidential.request",
+        request,
+        note=f"Bridge.sendMessage of a {f['confidential.request_payload']:.0f}-byte encrypted payload: 21,000 base + "
+        "~3.4k calldata + ~4.2k MessageSent (the payload is in it) + 5k outbound word (nonce, fee, destinations and "
+        "pause in one slot) + ~1.4k code",
+    )
+    rec(
+        "confidential.reply",
+        reply,
+        note="executeBatch of one settle call item, reply counter in a bitmap word in use: 21,000 base + ~3.4k "
+        "calldata + ~24.3k settle (its one-word outcome 22.1k fresh, Settled event 1.8k) + 2.6k cold call + 6.3k "
+        "cold reads (key word, nonce word, allow-list) + 2.9k nonce write + 2.6k CallExecuted + 3.7k precompiles + "
+        "~3.6k bridge code",
+    )
+    rec(
+        "confidential.reply_fresh_word",
+        f["confidential.reply_fresh_word"],
+        note="the same for the first reply of a 256-reply bitmap word (zero -> non-zero SSTORE: +17,100)",
     )
 
 
