@@ -24,7 +24,7 @@ Outputs (public; part of the result digest):
 
 Outputs note (appended right after the record of a call with outputs):
 
-    magic "PHCO" | version | source domain u8 | source nonce u64 | first reply u64 | count u16 | outputs
+    magic "PHCO" | version 0x02 | source domain u8 | source nonce u64 | first reply u64 | count u16 | outputs
 
     Replies are numbered densely: the engine gives the Ethereum outputs of the calls it runs consecutive reply
     counters, in source order, starting after the last reply of the finalized log (`next_reply_counter`), and the
@@ -72,6 +72,7 @@ __all__ = [
     "MAX_REPLY_COUNTER",
     "NULL_CONTRACT_ID",
     "OUTPUTS_MAGIC",
+    "OUTPUTS_VERSION",
     "QUERY_MAGIC",
     "RECORD_MAGIC",
     "REPLY_SOURCE_DOMAIN",
@@ -127,6 +128,7 @@ OUTPUTS_MAGIC = b"PHCO"
 QUERY_MAGIC = b"PHCQ"
 ANSWER_MAGIC = b"PHCA"
 VERSION = 1
+OUTPUTS_VERSION = 2  # version 1 had no first reply counter: refused, never read with the wrong layout
 CONTRACT_ID_LENGTH = 32
 NULL_CONTRACT_ID = bytes(32)  # the log of payloads whose contract id cannot be read
 MAX_MESSAGE_PAYLOAD = 16_384  # Bridge.sendMessage's bound
@@ -174,11 +176,11 @@ class Reader:
         self.pos = len(self.data)
         return out
 
-    def header(self, magic: bytes) -> None:
+    def header(self, magic: bytes, expected: int = VERSION) -> None:
         if self.take(len(magic), "magic") != magic:
             raise ConfidentialError(f"{self.what}: does not start with {magic!r}")
         version = self.uint(1, "version")
-        if version != VERSION:
+        if version != expected:
             raise ConfidentialError(f"{self.what}: unsupported version {version}")
 
     def end(self) -> None:
@@ -360,7 +362,7 @@ def _read_output(r: Reader) -> Output:
 class OutputsNote:
     """The public outputs of one executed call, appended on Phala right after its record by the same extrinsic:
 
-        "PHCO" | version | source domain u8 | source nonce u64 | first reply u64 | count u16 | outputs
+        "PHCO" | version 0x02 | source domain u8 | source nonce u64 | first reply u64 | count u16 | outputs
 
     `first_reply` is the reply counter of the call's first Ethereum output (the next ones follow it, payouts skipped).
     Replies to Ethereum are read back from these notes (by every relayer and every enclave, from the finalized
@@ -389,13 +391,13 @@ class OutputsNote:
 
 def encode_outputs_note(note: OutputsNote) -> bytes:
     body = b"".join(encode_output(o) for o in note.outputs)
-    head = OUTPUTS_MAGIC + bytes([VERSION, note.source_domain]) + note.source_nonce.to_bytes(8, "big")
+    head = OUTPUTS_MAGIC + bytes([OUTPUTS_VERSION, note.source_domain]) + note.source_nonce.to_bytes(8, "big")
     return head + note.first_reply.to_bytes(8, "big") + len(note.outputs).to_bytes(2, "big") + body
 
 
 def decode_outputs_note(data: bytes) -> OutputsNote:
     r = Reader(data, "outputs note")
-    r.header(OUTPUTS_MAGIC)
+    r.header(OUTPUTS_MAGIC, OUTPUTS_VERSION)
     domain, nonce = r.uint(1, "source domain"), r.uint(8, "source nonce")
     first, count = r.uint(8, "first reply"), r.uint(2, "output count")
     if not 1 <= count <= MAX_OUTPUTS:

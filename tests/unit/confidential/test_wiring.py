@@ -69,7 +69,8 @@ def test_outputs_note_round_trips_and_decodes_strictly() -> None:
     note = encode_outputs_note(OutputsNote(1, 77, 300, (SETTLE, PAY)))
     assert decode_outputs_note(note) == OutputsNote(1, 77, 300, (SETTLE, PAY))
     assert decode_output(encode_output(SETTLE)) == SETTLE
-    for bad in (note[:-1], note + b"\x00", b"PHCX" + note[4:], note[:4] + b"\x02" + note[5:]):
+    # version 1 (no reply counter) is refused rather than read with the wrong layout
+    for bad in (note[:-1], note + b"\x00", b"PHCX" + note[4:], note[:4] + b"\x01" + note[5:]):
         with pytest.raises(ConfidentialError):
             decode_outputs_note(bad)
     with pytest.raises(ConfidentialError):
@@ -93,7 +94,7 @@ def test_reply_counters_continue_the_finalized_log() -> None:
     items = decode_outputs_note(notes[1]).reply_items()
     assert [i.nonce for i in items] == [reply_nonce(0), reply_nonce(1)]  # payouts skipped, counters consecutive
     with pytest.raises(ConfidentialError):
-        next_reply_counter([b"PHCO\x01\x01"])  # a broken note in the log is an error, never skipped
+        next_reply_counter([b"PHCO\x02\x01"])  # a broken note in the log is an error, never skipped
 
 
 def test_batch_parts_keep_call_order_with_each_calls_outputs_after_its_record() -> None:
