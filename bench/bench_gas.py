@@ -10,7 +10,12 @@ Figures (all `gas.*`, recorded with bench.results.record):
 - the FROST signature check alone: BridgeGasProbe.probeVerify minus probeBaseline, the same calldata and the same
   burned gas in both, so the EIP-7623 calldata floor applies to neither and the difference is the check;
 - beside them: a plain ERC-20 transfer to an existing holder, and a 13-of-19 ECDSA multisig check measured the same
-  way as the FROST check.
+  way as the FROST check;
+- the confidential round trip's two transactions on the same anvil (`gas.confidential.*`): a sealed-bid auction's
+  close sent with `Bridge.sendMessage` (a real 109-byte encrypted payload, the outbound word already in use), and the
+  committee-signed `executeBatch` delivering its `settle` reply (one call item, a fresh auction outcome word), for a
+  reply whose counter opens a fresh bitmap word (1 in 256) and for the next one (the word in use). The devnet bench
+  (`bench confidential`) measures the same two transactions through the whole bridge.
 """
 
 from __future__ import annotations
@@ -50,6 +55,7 @@ BURN = 2_000  # loop iterations (~60k gas) burned by both probe transactions: we
 TARGET_SINGLE = 55_000
 TARGET_PER_TRANSFER_100 = 10_000
 TARGET_SIGNATURE = 6_000
+TARGET_CONFIDENTIAL = 80_000
 
 
 def calldata_gas(data: bytes) -> tuple[int, int]:
@@ -152,7 +158,52 @@ def measure(w3: Web3) -> dict[str, float]:
     transfer = send(w3, b.pha.functions.transfer(recipients[5], PHA), b.accounts[0])
     figures["erc20_transfer"] = transfer["gasUsed"]
     figures["ecdsa_13_of_19_check"] = _ecdsa_check(w3, b.accounts[0], b.sender)
+    figures.update(_confidential(b))
     return figures
+
+
+def _confidential(b: Bench) -> dict[str, float]:
+    """The round trip of a confidential call: the request (sendMessage) and the reply (executeBatch of settle)."""
+    from bridge.client.confidential import encrypt_call
+    from bridge.confidential import EthereumCall, reply_items
+    from enclave_signer.contracts import SealedBidAuction
+    from enclave_signer.contracts.auction import SETTLE_GAS, settle_calldata
+    from enclave_signer.contracts.auction_codec import AuctionInput, Close, Open, encode_input
+    from enclave_signer.frost import ED25519
+
+    w3 = b.w3
+    settlement = deploy_contract(w3, b.accounts[0], "SealedBidAuction", b.deployment.bridge)
+    send(w3, b.bridge.functions.setAllowedTarget(settlement, True), b.accounts[0])
+    contract = SealedBidAuction(bytes.fromhex(settlement[2:]))
+    enc_key, _ = trusted_dealer_keygen(ED25519, n=5, t=3)
+    seller = b.accounts[4]
+    fee = int(b.bridge.functions.messageFee().call())
+
+    sizes = []
+
+    def message(op: AuctionInput) -> TxReceipt:
+        payload = encrypt_call(enc_key, contract.contract_id, seller, encode_input(op))
+        sizes.append(len(payload))
+        return send(w3, b.bridge.functions.sendMessage(PHALA, payload), seller, value=fee)
+
+    message(Open(10**6))  # the open: the outbound word is in use from here on, as for any close
+    close = message(Close(7))
+    winner = bytes.fromhex(b.accounts[6][2:])
+
+    def reply(counter: int, auction_id: int) -> TxReceipt:
+        out = EthereumCall(contract.settlement, SETTLE_GAS, settle_calldata(auction_id, winner, 900 * PHA))
+        batch = encode_batch(1, PHALA, reply_items(counter, [out]))
+        sig = b.sign(batch_digest(CHAIN_ID, b.deployment.bridge, batch))
+        return send_data(w3, b.deployment.bridge, execute_batch_calldata(batch, sig), b.sender)
+
+    fresh = reply(0, 1001)  # reply counter 0: the first of a bitmap word
+    steady = reply(1, 1002)  # the next reply: the same word
+    return {
+        "confidential.request": close["gasUsed"],
+        "confidential.request_payload": sizes[-1],
+        "confidential.reply": steady["gasUsed"],
+        "confidential.reply_fresh_word": fresh["gasUsed"],
+    }
 
 
 def _ecdsa_check(w3: Web3, deployer: str, sender: str) -> int:
@@ -234,6 +285,35 @@ def main() -> None:
         "ecdsa_13_of_19_check",
         f["ecdsa_13_of_19_check"],
         note="reference: 13 ecrecovers + signer-set lookups, measured like the FROST check",
+    )
+    request, reply = f["confidential.request"], f["confidential.reply"]
+    rec(
+        "confidential.round_trip",
+        request + reply,
+        TARGET_CONFIDENTIAL,
+        f"sealed-bid auction close: sendMessage ({request:,.0f}) + the executeBatch delivering settle ({reply:,.0f}), "
+        "reply nonce word in use; the devnet bench (confidential.devnet.round_trip_gas) measures the same through "
+        "the whole bridge",
+    )
+    rec(
+        "confidential.request",
+        request,
+        note=f"Bridge.sendMessage of a {f['confidential.request_payload']:.0f}-byte encrypted payload: 21,000 base + "
+        "~3.4k calldata + ~4.2k MessageSent (the payload is in it) + 5k outbound word (nonce, fee, destinations and "
+        "pause in one slot) + ~1.4k code",
+    )
+    rec(
+        "confidential.reply",
+        reply,
+        note="executeBatch of one settle call item, reply counter in a bitmap word in use: 21,000 base + ~3.4k "
+        "calldata + ~24.3k settle (its one-word outcome 22.1k fresh, Settled event 1.8k) + 2.6k cold call + 6.3k "
+        "cold reads (key word, nonce word, allow-list) + 2.9k nonce write + 2.6k CallExecuted + 3.7k precompiles + "
+        "~3.6k bridge code",
+    )
+    rec(
+        "confidential.reply_fresh_word",
+        f["confidential.reply_fresh_word"],
+        note="the same for the first reply of a 256-reply bitmap word (zero -> non-zero SSTORE: +17,100)",
     )
 
 

@@ -22,6 +22,15 @@ Outputs (public; part of the result digest):
     ethereum call = 0x01 | target (20) | gas limit u32 | data len u32 | data
     phala payout  = 0x02 | recipient (32) | amount u128
 
+Outputs note (appended right after the record of a call with outputs):
+
+    magic "PHCO" | version 0x02 | source domain u8 | source nonce u64 | first reply u64 | count u16 | outputs
+
+    Replies are numbered densely: the engine gives the Ethereum outputs of the calls it runs consecutive reply
+    counters, in source order, starting after the last reply of the finalized log (`next_reply_counter`), and the
+    note carries the first one. Reply nonce = 2^63 | counter, so 256 consecutive replies share one word of the
+    bridge's bitmap.
+
 Result digest = SHA-256(RESULT_DOMAIN | record len u32 | record | output count u16 | outputs): what each enclave
 computes independently and what the committee signs for only when t members computed the same value.
 
@@ -38,10 +47,9 @@ from __future__ import annotations
 
 import hashlib
 import re
-from collections.abc import Sequence
+from collections.abc import Iterable, Sequence
 from dataclasses import dataclass, field
 from enum import IntEnum
-from typing import Protocol
 
 from eth_utils.crypto import keccak
 
@@ -61,8 +69,10 @@ __all__ = [
     "MAX_MESSAGE_PAYLOAD",
     "MAX_OUTPUTS",
     "MAX_REASON",
+    "MAX_REPLY_COUNTER",
     "NULL_CONTRACT_ID",
     "OUTPUTS_MAGIC",
+    "OUTPUTS_VERSION",
     "QUERY_MAGIC",
     "RECORD_MAGIC",
     "REPLY_SOURCE_DOMAIN",
@@ -75,6 +85,7 @@ __all__ = [
     "ExecutedCall",
     "ExecutionRecord",
     "Output",
+    "OutputsNote",
     "PhalaPayout",
     "Querier",
     "QuerierKind",
@@ -102,6 +113,7 @@ __all__ = [
     "encode_signed_query",
     "is_call_payload",
     "is_confidential_call",
+    "next_reply_counter",
     "phala_batch_parts",
     "query_digest",
     "query_signing_hash",
@@ -116,6 +128,7 @@ OUTPUTS_MAGIC = b"PHCO"
 QUERY_MAGIC = b"PHCQ"
 ANSWER_MAGIC = b"PHCA"
 VERSION = 1
+OUTPUTS_VERSION = 2  # version 1 had no first reply counter: refused, never read with the wrong layout
 CONTRACT_ID_LENGTH = 32
 NULL_CONTRACT_ID = bytes(32)  # the log of payloads whose contract id cannot be read
 MAX_MESSAGE_PAYLOAD = 16_384  # Bridge.sendMessage's bound
@@ -123,10 +136,11 @@ MIN_CIPHERTEXT = 32 + 24 + 16
 CALL_CONTEXT = b"phala-bridge/confidential-call/v1"
 MAX_EVENTS = 64
 MAX_EVENT_SIZE = 4096  # plaintext bytes per event
-MAX_OUTPUTS = 16  # an output's index is 4 bits of its reply nonce
+MAX_OUTPUTS = 16  # per call
 MAX_REASON = 200  # bytes of UTF-8
 REPLY_SOURCE_DOMAIN = 2  # replies are executed on Ethereum as messages from Phala
 _REPLY_BASE = 1 << 63
+MAX_REPLY_COUNTER = _REPLY_BASE - 1  # a reply nonce is 2^63 | counter: never a Phala deposit nonce (1, 2, 3...)
 _SEALED_OVERHEAD = 24 + 16
 _CODE = re.compile(r"[a-z0-9_]{1,40}")
 _RESULT_DOMAIN = b"phala-bridge/confidential-result/v1\x00"
@@ -162,11 +176,11 @@ class Reader:
         self.pos = len(self.data)
         return out
 
-    def header(self, magic: bytes) -> None:
+    def header(self, magic: bytes, expected: int = VERSION) -> None:
         if self.take(len(magic), "magic") != magic:
             raise ConfidentialError(f"{self.what}: does not start with {magic!r}")
         version = self.uint(1, "version")
-        if version != VERSION:
+        if version != expected:
             raise ConfidentialError(f"{self.what}: unsupported version {version}")
 
     def end(self) -> None:
@@ -344,60 +358,83 @@ def _read_output(r: Reader) -> Output:
     raise ConfidentialError(f"{r.what}: unknown output kind {kind}")
 
 
-def encode_outputs_note(source_domain: int, source_nonce: int, outputs: Sequence[Output]) -> bytes:
+@dataclass(frozen=True)
+class OutputsNote:
     """The public outputs of one executed call, appended on Phala right after its record by the same extrinsic:
 
-        "PHCO" | version | source domain u8 | source nonce u64 | count u16 | outputs
+        "PHCO" | version 0x02 | source domain u8 | source nonce u64 | first reply u64 | count u16 | outputs
 
+    `first_reply` is the reply counter of the call's first Ethereum output (the next ones follow it, payouts skipped).
     Replies to Ethereum are read back from these notes (by every relayer and every enclave, from the finalized
     chain), so a reply exists only if the committee signed the Phala extrinsic carrying it."""
-    _uint(source_domain, 255, "source domain")
-    _uint(source_nonce, MAX_NONCE, "source nonce")
-    if not 1 <= len(outputs) <= MAX_OUTPUTS:
-        raise ConfidentialError(f"an outputs note carries 1..{MAX_OUTPUTS} outputs")
-    body = b"".join(encode_output(o) for o in outputs)
-    head = OUTPUTS_MAGIC + bytes([VERSION, source_domain]) + source_nonce.to_bytes(8, "big")
-    return head + len(outputs).to_bytes(2, "big") + body
+
+    source_domain: int
+    source_nonce: int
+    first_reply: int
+    outputs: tuple[Output, ...]
+
+    def __post_init__(self) -> None:
+        _uint(self.source_domain, 255, "source domain")
+        _uint(self.source_nonce, MAX_NONCE, "source nonce")
+        if not 1 <= len(self.outputs) <= MAX_OUTPUTS:
+            raise ConfidentialError(f"an outputs note carries 1..{MAX_OUTPUTS} outputs")
+        _uint(self.first_reply, MAX_REPLY_COUNTER + 1 - self.reply_count, "first reply")
+
+    @property
+    def reply_count(self) -> int:
+        """How many reply counters the note uses: one per Ethereum output."""
+        return sum(isinstance(o, EthereumCall) for o in self.outputs)
+
+    def reply_items(self) -> list[ContractCall]:
+        return reply_items(self.first_reply, self.outputs)
 
 
-def decode_outputs_note(data: bytes) -> tuple[int, int, tuple[Output, ...]]:
-    """(source domain, source nonce, outputs) of an outputs note."""
+def encode_outputs_note(note: OutputsNote) -> bytes:
+    body = b"".join(encode_output(o) for o in note.outputs)
+    head = OUTPUTS_MAGIC + bytes([OUTPUTS_VERSION, note.source_domain]) + note.source_nonce.to_bytes(8, "big")
+    return head + note.first_reply.to_bytes(8, "big") + len(note.outputs).to_bytes(2, "big") + body
+
+
+def decode_outputs_note(data: bytes) -> OutputsNote:
     r = Reader(data, "outputs note")
-    r.header(OUTPUTS_MAGIC)
-    domain, nonce, count = r.uint(1, "source domain"), r.uint(8, "source nonce"), r.uint(2, "output count")
+    r.header(OUTPUTS_MAGIC, OUTPUTS_VERSION)
+    domain, nonce = r.uint(1, "source domain"), r.uint(8, "source nonce")
+    first, count = r.uint(8, "first reply"), r.uint(2, "output count")
     if not 1 <= count <= MAX_OUTPUTS:
         raise ConfidentialError(f"outputs note: 1..{MAX_OUTPUTS} outputs")
     outputs = tuple(_read_output(r) for _ in range(count))
     r.end()
-    return domain, nonce, outputs
+    return OutputsNote(domain, nonce, first, outputs)
 
 
-def reply_nonce(source_domain: int, source_nonce: int, index: int) -> int:
-    """The nonce (of source domain REPLY_SOURCE_DOMAIN on Ethereum) of output `index` of a call: the top bit set
-    (Phala deposits count 1, 2, 3... and never get there), then the call's domain (8 bits), nonce (51) and index (4).
-    Unique per (call, output), so the bridge's bitmap executes each reply once."""
-    _uint(source_domain, 255, "source domain")
-    _uint(source_nonce, 2**51 - 1, "source nonce")
-    _uint(index, MAX_OUTPUTS - 1, "output index")
-    return _REPLY_BASE | source_domain << 55 | source_nonce << 4 | index
+def next_reply_counter(notes: Iterable[bytes]) -> int:
+    """The reply counter after every reply of `notes` (the bridge account's finalized notes, in chain order): the
+    first counter the next call's Ethereum outputs get. A function of the finalized log alone, so every enclave,
+    restarted or reshared, assigns the same counters."""
+    nxt = 0
+    for data in notes:
+        if bytes(data[: len(OUTPUTS_MAGIC)]) == OUTPUTS_MAGIC:
+            note = decode_outputs_note(bytes(data))
+            nxt = max(nxt, note.first_reply + note.reply_count)
+    return nxt
 
 
-class _Sourced(Protocol):
-    @property
-    def source_domain(self) -> int: ...
+def reply_nonce(counter: int) -> int:
+    """The nonce (of source domain REPLY_SOURCE_DOMAIN on Ethereum) of reply number `counter`: the top bit set (Phala
+    deposits count 1, 2, 3... and never get there), then the counter. Counters are dense (see `OutputsNote`), so
+    consecutive replies share a word of the bridge's bitmap (one fresh word per 256 replies)."""
+    return _REPLY_BASE | _uint(counter, MAX_REPLY_COUNTER, "reply counter")
 
-    @property
-    def source_nonce(self) -> int: ...
 
-
-def reply_items(source: _Sourced, outputs: Sequence[Output]) -> list[ContractCall]:
-    """The executeBatch call items (source domain REPLY_SOURCE_DOMAIN) for the Ethereum outputs of the call `source`
-    (a ConfidentialCall or its ExecutionRecord); output i gets `reply_nonce(domain, nonce, i)`."""
+def reply_items(first_reply: int, outputs: Sequence[Output]) -> list[ContractCall]:
+    """The executeBatch call items (source domain REPLY_SOURCE_DOMAIN) for the Ethereum outputs of one call, whose
+    first Ethereum output has reply counter `first_reply` (its outputs note's)."""
     items = []
-    for index, out in enumerate(outputs):
+    counter = first_reply
+    for out in outputs:
         if isinstance(out, EthereumCall):
-            nonce = reply_nonce(source.source_domain, source.source_nonce, index)
-            items.append(ContractCall(nonce, "0x" + out.target.hex(), out.gas_limit, out.data))
+            items.append(ContractCall(reply_nonce(counter), "0x" + out.target.hex(), out.gas_limit, out.data))
+            counter += 1
     return items
 
 
@@ -649,6 +686,7 @@ class ExecutedCall:
     record: bytes  # encode_record(...)
     outputs: tuple[Output, ...]
     digest: bytes
+    first_reply: int = 0  # the reply counter of its first Ethereum output (engine-assigned, see OutputsNote)
 
     @property
     def call_id(self) -> bytes:
@@ -663,7 +701,7 @@ def phala_batch_parts(calls: Sequence[ExecutedCall]) -> tuple[list[bytes], list[
     for c in calls:
         notes.append(c.record)
         if c.outputs:
-            notes.append(encode_outputs_note(c.source_domain, c.source_nonce, c.outputs))
+            notes.append(encode_outputs_note(OutputsNote(c.source_domain, c.source_nonce, c.first_reply, c.outputs)))
         payouts.extend(o for o in c.outputs if isinstance(o, PhalaPayout))
     return notes, payouts, [c.call_id for c in calls]
 

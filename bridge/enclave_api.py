@@ -387,6 +387,7 @@ class ExecutedCallModel(_Model):
     record: Annotated[bytes, _sized(1, 512 * 1024), _HEX]
     outputs: tuple[Annotated[bytes, _sized(1, 16 * 1024), _HEX], ...]  # bridge.confidential.encode_output
     digest: Hex32
+    first_reply: Annotated[int, Field(ge=0, lt=2**63)] = 0  # reply counter of the first Ethereum output
 
 
 class ConfidentialRunResult(_Model):

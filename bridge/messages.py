@@ -72,6 +72,9 @@ class BridgeMessage(BaseModel):
     source_amount: Annotated[int, Field(ge=0)] = 0
     amount: Annotated[int, Field(ge=0)] = 0
     payload: HexBytes = b""
+    # The gas a call gets on the destination when its source fixed it (a confidential contract's reply: its output's
+    # gas_limit); None = the destination's configured call gas. Only replies may carry it (bridge.policy).
+    gas_limit: Annotated[int, Field(ge=1, lt=2**32)] | None = None
     source: SourceRef
 
     # Cached: a keccak per call was the relayer's largest CPU item at capacity (docs/performance.md). Frozen model,

@@ -73,6 +73,9 @@ class BridgePolicy:
             raise PolicyRefusal("source and destination are the same chain")
         if msg.kind is MessageKind.CALL and bytes(msg.recipient) in self.reply_only_targets and not _is_reply(msg):
             raise PolicyRefusal(f"call target 0x{msg.recipient.hex()} takes only confidential contracts' replies")
+        if msg.gas_limit is not None and not (msg.kind is MessageKind.CALL and _is_reply(msg)):
+            # a reply's gas is what the enclaves' contract asked for; nothing else chooses its own
+            raise PolicyRefusal("only a confidential contract's reply carries its own call gas limit")
         if msg.kind is MessageKind.TRANSFER:
             self._check_transfer(msg)
 

@@ -244,7 +244,12 @@ class EnclaveClient:
         result = ConfidentialRunResult.model_validate(await self.call("confidential_run", params, wait_s=wait))
         calls = [
             ExecutedCall(
-                c.source_domain, c.source_nonce, c.record, tuple(decode_output(o) for o in c.outputs), c.digest
+                c.source_domain,
+                c.source_nonce,
+                c.record,
+                tuple(decode_output(o) for o in c.outputs),
+                c.digest,
+                c.first_reply,
             )
             for c in result.calls
         ]

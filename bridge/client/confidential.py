@@ -32,7 +32,6 @@ from bridge.confidential import (
     RECORD_MAGIC,
     CallPayload,
     ConfidentialError,
-    EthereumCall,
     ExecutionRecord,
     Output,
     Querier,
@@ -47,7 +46,7 @@ from bridge.confidential import (
     encode_call_payload,
     encode_signed_query,
     query_digest,
-    reply_nonce,
+    reply_items,
 )
 from bridge.domains import Domain
 from bridge.ids import message_id
@@ -165,14 +164,11 @@ class CallResult:
     outputs: tuple[Output, ...]
     block_number: int
     extrinsic: str
+    first_reply: int = 0  # the outputs note's reply counter of the first Ethereum output
 
     def reply_nonces(self) -> list[int]:
         """The nonces (source domain 2 on Ethereum) of the call's replies: `isNonceUsed(2, n)` once delivered."""
-        return [
-            reply_nonce(self.record.source_domain, self.record.source_nonce, i)
-            for i, o in enumerate(self.outputs)
-            if isinstance(o, EthereumCall)
-        ]
+        return [item.nonce for item in reply_items(self.first_reply, self.outputs)]
 
 
 def call_result(
@@ -197,11 +193,11 @@ def call_result(
                 rec = decode_record(note)
                 if (rec.source_domain, rec.source_nonce) != (source_domain, nonce):
                     continue
-                outputs: tuple[Output, ...] = ()
                 if i + 1 < len(notes) and notes[i + 1].startswith(OUTPUTS_MAGIC):
-                    domain, call_nonce, outs = decode_outputs_note(notes[i + 1])
-                    outputs = outs if (domain, call_nonce) == (source_domain, nonce) else ()
-                return CallResult(rec, outputs, e.block_number, e.hash)
+                    outs = decode_outputs_note(notes[i + 1])
+                    if (outs.source_domain, outs.source_nonce) == (source_domain, nonce):
+                        return CallResult(rec, outs.outputs, e.block_number, e.hash, outs.first_reply)
+                return CallResult(rec, (), e.block_number, e.hash)
         return None
     finally:
         view.close()

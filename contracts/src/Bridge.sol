@@ -73,6 +73,11 @@ contract Bridge is IBridgeErrors, IBridgeEvents {
     uint256 private constant TAG_MASK = 0xffffffffffffffffffffffffffffffffffffffffffffffff0000000000000000;
     /// @dev The tag and the parity bit (bit 1) of the key state word.
     uint256 private constant KEY_MASK = TAG_MASK | 2;
+    /// @dev The outbound word's pause copy (bit 255) and its first destination bit (domain d is bit 192 + d).
+    uint256 private constant OUTBOUND_PAUSED = 1 << 255;
+    uint256 private constant DESTINATION_BITS = 192;
+    /// @dev Destinations below this are bits of the outbound word; larger ones live in `_destinations`.
+    uint32 private constant PACKED_DESTINATIONS = 63;
 
     // ---------------------------------------------------------------------------------------------------------
     // Storage
@@ -93,7 +98,7 @@ contract Bridge is IBridgeErrors, IBridgeEvents {
     mapping(address token => uint32) private _tokenDelays;
     /// @dev Deposits: resource id -> token and the decimals that amounts must be a multiple of.
     mapping(bytes32 resourceId => Resource) private _resources;
-    /// @dev Destination domains accepted by deposit and sendMessage.
+    /// @dev Destination domains >= PACKED_DESTINATIONS accepted by deposit and sendMessage (smaller ones: `_outbound`).
     mapping(uint32 domain => bool) private _destinations;
     /// @dev Allow-listed targets of generic calls.
     mapping(address target => bool) private _allowedTargets;
@@ -108,10 +113,11 @@ contract Bridge is IBridgeErrors, IBridgeEvents {
     address public guardian;
     /// @notice Sequence number of committee-signed governance actions (part of their digest).
     uint64 public governanceNonce;
-    /// @notice Last outbound nonce used by deposit and sendMessage (the first is 1).
-    uint64 public outboundNonce;
-    /// @notice Fee in wei for sendMessage.
-    uint128 public messageFee;
+    /// @dev The one word every deposit and message reads and writes (one cold slot instead of three): bits 0..63
+    /// the last outbound nonce (the first is 1) | bits 64..191 the sendMessage fee (wei) | bits 192..254 enabled
+    /// destinations 0..62 (domain d is bit 192 + d) | bit 255 a copy of the pause flag (bit 0 of `_keyState`, which
+    /// batches read): `_pause` and `unpause`, the only writers of the flag, write both.
+    uint256 private _outbound;
 
     struct Resource {
         address token;
@@ -150,7 +156,7 @@ contract Bridge is IBridgeErrors, IBridgeEvents {
         if (admin_ == address(0)) revert ZeroAddress();
         admin = admin_;
         guardian = guardian_;
-        messageFee = messageFee_;
+        _outbound = uint256(messageFee_) << 64;
         emit AdminChanged(admin_);
         emit GuardianChanged(guardian_);
         emit MessageFeeSet(messageFee_);
@@ -242,6 +248,7 @@ contract Bridge is IBridgeErrors, IBridgeEvents {
         if (st & 1 == 0) revert NotPaused();
         _authenticateGovernance(st, ACTION_UNPAUSE, "", signature);
         _keyState = st & ~uint256(1);
+        _outbound &= ~OUTBOUND_PAUSED;
         emit Unpaused();
     }
 
@@ -249,6 +256,7 @@ contract Bridge is IBridgeErrors, IBridgeEvents {
         uint256 st = _keyState;
         if (st & 1 != 0) revert AlreadyPaused();
         _keyState = st | 1;
+        _outbound |= OUTBOUND_PAUSED;
         emit Paused(msg.sender);
     }
 
@@ -264,10 +272,9 @@ contract Bridge is IBridgeErrors, IBridgeEvents {
     /// @return nonce the bridge's outbound nonce of this deposit
     function deposit(uint32 destinationDomain, bytes32 resourceId, bytes calldata recipient, uint256 amount)
         external
-        whenNotPaused
         returns (uint64 nonce)
     {
-        if (!_destinations[destinationDomain]) revert UnsupportedDestination(destinationDomain);
+        uint256 out = _openOutbound(destinationDomain);
         Resource memory res = _resources[resourceId];
         uint256 kind = _tokenLimits[res.token] & 0xff;
         if (res.token == address(0) || kind == 0) revert UnknownResource(resourceId);
@@ -278,7 +285,7 @@ contract Bridge is IBridgeErrors, IBridgeEvents {
         if (recipient.length == 0 || recipient.length > MAX_RECIPIENT_LENGTH) {
             revert InvalidRecipientLength(recipient.length, MAX_RECIPIENT_LENGTH);
         }
-        nonce = ++outboundNonce;
+        nonce = _nextNonce(out);
         emit Deposit(nonce, destinationDomain, resourceId, msg.sender, recipient, amount);
         bool ok = kind == KIND_LOCK
             ? _callToken3(res.token, TRANSFER_FROM, msg.sender, address(this), amount)
@@ -292,16 +299,35 @@ contract Bridge is IBridgeErrors, IBridgeEvents {
     function sendMessage(uint32 destinationDomain, bytes calldata payload)
         external
         payable
-        whenNotPaused
         returns (uint64 nonce)
     {
-        if (!_destinations[destinationDomain]) revert UnsupportedDestination(destinationDomain);
+        uint256 out = _openOutbound(destinationDomain);
         if (payload.length == 0 || payload.length > MAX_PAYLOAD_LENGTH) {
             revert InvalidPayloadLength(payload.length, MAX_PAYLOAD_LENGTH);
         }
-        if (msg.value != messageFee) revert IncorrectFee(msg.value, messageFee);
-        nonce = ++outboundNonce;
+        uint256 fee = (out >> 64) & MASK128;
+        if (msg.value != fee) revert IncorrectFee(msg.value, fee);
+        nonce = _nextNonce(out);
         emit MessageSent(nonce, destinationDomain, msg.sender, payload, msg.value);
+    }
+
+    /// @dev The outbound word, after the checks every deposit and message starts with: not paused (BridgePaused),
+    /// destination enabled (UnsupportedDestination).
+    function _openOutbound(uint32 destinationDomain) private view returns (uint256 out) {
+        out = _outbound;
+        if (out & OUTBOUND_PAUSED != 0) revert BridgePaused();
+        if (!_isDestination(out, destinationDomain)) revert UnsupportedDestination(destinationDomain);
+    }
+
+    /// @dev Take the next outbound nonce of the word `out` (read by `_openOutbound`) and store it.
+    function _nextNonce(uint256 out) private returns (uint64 nonce) {
+        nonce = uint64(out) + 1; // checked: reverts after 2^64 - 1 outbound messages rather than wrap
+        _outbound = (out & ~MASK64) | nonce;
+    }
+
+    function _isDestination(uint256 out, uint32 domain) private view returns (bool) {
+        if (domain < PACKED_DESTINATIONS) return (out >> (DESTINATION_BITS + domain)) & 1 != 0;
+        return _destinations[domain];
     }
 
     // ---------------------------------------------------------------------------------------------------------
@@ -846,7 +872,12 @@ contract Bridge is IBridgeErrors, IBridgeEvents {
     /// @notice Enable or disable a destination domain for deposits and messages.
     function setDestination(uint32 domain, bool enabled) external onlyAdmin {
         if (domain == DOMAIN_ID || domain == 0) revert UnsupportedDestination(domain);
-        _destinations[domain] = enabled;
+        if (domain < PACKED_DESTINATIONS) {
+            uint256 bit = uint256(1) << (DESTINATION_BITS + domain);
+            _outbound = enabled ? _outbound | bit : _outbound & ~bit;
+        } else {
+            _destinations[domain] = enabled;
+        }
         emit DestinationSet(domain, enabled);
     }
 
@@ -861,7 +892,7 @@ contract Bridge is IBridgeErrors, IBridgeEvents {
 
     /// @notice Set the sendMessage fee (wei).
     function setMessageFee(uint128 fee) external onlyAdmin {
-        messageFee = fee;
+        _outbound = (_outbound & ~(MASK128 << 64)) | (uint256(fee) << 64);
         emit MessageFeeSet(fee);
     }
 
@@ -945,7 +976,17 @@ contract Bridge is IBridgeErrors, IBridgeEvents {
 
     /// @notice Whether deposits and messages may go to `domain`.
     function isDestination(uint32 domain) external view returns (bool) {
-        return _destinations[domain];
+        return _isDestination(_outbound, domain);
+    }
+
+    /// @notice Last outbound nonce used by deposit and sendMessage (the first is 1).
+    function outboundNonce() external view returns (uint64) {
+        return uint64(_outbound);
+    }
+
+    /// @notice Fee in wei for sendMessage.
+    function messageFee() external view returns (uint128) {
+        return uint128(_outbound >> 64);
     }
 
     /// @notice Whether generic calls may target `target`.

@@ -34,12 +34,22 @@ from enclave_signer.contracts.auction_codec import (
 from enclave_signer.contracts.base import CallContext, Effects, contract_id_for
 from enclave_signer.contracts.errors import ContractRefusal
 
-__all__ = ["MAX_BIDS", "MAX_GRANTS", "SETTLE_GAS", "Auction", "Book", "SealedBidAuction", "settle_calldata"]
+__all__ = [
+    "MAX_BIDS",
+    "MAX_GRANTS",
+    "MAX_PRICE",
+    "SETTLE_GAS",
+    "Auction",
+    "Book",
+    "SealedBidAuction",
+    "settle_calldata",
+]
 
 NAME = "sealed-bid-auction/v1"
 MAX_BIDS = 1000
 MAX_GRANTS = 64  # per holder
-SETTLE_GAS = 150_000
+SETTLE_GAS = 60_000  # settle uses ~27k (one fresh outcome word, its event); the bridge gives the target exactly this
+MAX_PRICE = 2**95 - 1  # SealedBidAuction.sol keeps winner | price | settled in one word: 95 bits of price
 ZERO_ADDRESS = bytes(20)
 _SETTLE = bytes(keccak(b"settle(uint256,address,uint256)"))[:4]
 
@@ -127,8 +137,9 @@ class SealedBidAuction:
             raise _refuse("already_bid", "one bid per bidder")
         if len(auction.bids) >= MAX_BIDS:
             raise _refuse("full", f"an auction takes at most {MAX_BIDS} bids")
-        if op.amount == 0:
-            raise _refuse("bad_amount", "a bid must be positive")
+        if not 0 < op.amount <= MAX_PRICE:
+            # the settlement's outcome word holds a 95-bit price; a larger bid could win and never settle
+            raise _refuse("bad_amount", "a bid must be positive and at most 2^95 - 1 wei")
         return BidPlaced(op.auction_id, ctx.caller, op.amount, ctx.source_nonce)
 
     def _close(self, state: Book, ctx: CallContext, auction_id: int) -> Settled:

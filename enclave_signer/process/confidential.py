@@ -34,10 +34,12 @@ from bridge.confidential import (
     RECORD_MAGIC,
     ConfidentialCall,
     ConfidentialError,
+    EthereumCall,
     ExecutedCall,
     confidential_call,
     decode_record,
     decode_signed_query,
+    next_reply_counter,
 )
 from bridge.messages import BridgeMessage
 from enclave_signer.committee.node import CommitteeNode
@@ -139,6 +141,7 @@ class ConfidentialEngine:
         self._keyring: StateKeyring | None = None
         self._states: dict[bytes, ContractState] = {}
         self._replayed = 0  # records applied into _states
+        self._next_reply = 0  # the reply counter after the finalized log's last reply (bridge.confidential.OutputsNote)
         self._decrypted: OrderedDict[bytes, Call] = OrderedDict()  # call id -> decrypted or refused call
         self._shares_of: OrderedDict[bytes, list[DecryptionShare]] = OrderedDict()  # call id -> t proven shares
         self._offered: dict[bytes, list[DecryptionShare]] = {}  # shares the leader forwarded, not checked yet
@@ -183,7 +186,8 @@ class ConfidentialEngine:
     # ---- state ----------------------------------------------------------------------------------------------------
 
     async def _sync(self, keyring: StateKeyring) -> dict[bytes, ContractState]:
-        notes = [bytes(n) for n in await self.chain.records() if bytes(n[:4]) == RECORD_MAGIC]
+        every = [bytes(n) for n in await self.chain.records()]
+        notes = [n for n in every if n[:4] == RECORD_MAGIC]
         if len(notes) != self._replayed or not self._states:
             by_log: dict[bytes, list[bytes]] = {}
             try:
@@ -193,11 +197,14 @@ class ConfidentialEngine:
                 self._states = {
                     cid: replay(cid, by_log.get(cid, []), keyring, registry=self.registry) for cid in sorted(logs)
                 }
+                self._next_reply = next_reply_counter(every)
             except (ConfidentialError, ReplayError) as exc:
                 _log.error("confidential_log_broken", error=str(exc))
                 raise SigningRefusal("log_broken", f"the confidential log does not replay: {exc}") from None
             self._replayed = len(notes)
-            _log.info("confidential_state_replayed", records=len(notes), logs=len(self._states))
+            _log.info(
+                "confidential_state_replayed", records=len(notes), logs=len(self._states), next_reply=self._next_reply
+            )
         return self._states
 
     def state_of(self, contract_id: bytes) -> ContractState:
@@ -240,6 +247,8 @@ class ConfidentialEngine:
             calls = [confidential_call(m) for m in ordered]
             # The decryptions are independent committee sessions: run them together, execute in order after.
             decrypted_calls = await asyncio.gather(*(self._decrypt(c, keyring) for c in calls))
+            # Reply counters continue the finalized log's, in source order: the same on every member.
+            counter = self._next_reply
             out = []
             for m, call, decrypted in zip(ordered, calls, decrypted_calls, strict=True):
                 log = route(call, self.registry)
@@ -250,8 +259,9 @@ class ConfidentialEngine:
                 states[log] = result.state
                 out.append(
                     ExecutedCall(call.source_domain, call.source_nonce, result.record_bytes, result.outputs,
-                                 result.digest)
+                                 result.digest, counter)
                 )  # fmt: skip
+                counter += sum(isinstance(o, EthereumCall) for o in result.outputs)
             return out
 
     async def _decrypt(self, call: ConfidentialCall, keyring: StateKeyring) -> Call:

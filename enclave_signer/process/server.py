@@ -250,6 +250,7 @@ class ApiServer:
                 record=c.record,
                 outputs=tuple(encode_output(o) for o in c.outputs),
                 digest=c.digest,
+                first_reply=c.first_reply,
             )
             for c in calls
         )

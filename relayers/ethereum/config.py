@@ -12,8 +12,9 @@ logged (`SubmitterKey` has a redacted repr).
 
 Gas figures for `gas_of` (the pipeline's batch budget) were measured on the devnet: a PHA release costs ~9.6k gas per
 item in a batch of 100 and ~14.2k in a batch of 10 (docs/contracts.md); `transfer_gas` rounds the latter up. A call
-item costs its `call_gas_limit` (the bridge gives the target exactly that) plus the 64/63 rule and the bridge's
-framing, event and calldata, which `call_overhead_gas` bounds.
+item costs its gas limit (the bridge gives the target exactly that: `call_gas_limit`, or a confidential reply's own,
+which may not exceed it) plus the 64/63 rule and the bridge's framing, event and calldata, which `call_overhead_gas`
+bounds.
 """
 
 from __future__ import annotations
@@ -123,8 +124,10 @@ class EthereumConfig:
     def decimals(self, resource_id: bytes, domain: int) -> int | None:
         return self.resources.get(resource_id, {}).get(domain)
 
-    def call_gas(self) -> int:
-        return self.call_gas_limit * 64 // 63 + self.call_overhead_gas
+    def call_gas(self, gas_limit: int | None = None) -> int:
+        """Batch budget of a call item whose target gets `gas_limit` (None: the configured call gas)."""
+        limit = self.call_gas_limit if gas_limit is None else gas_limit
+        return limit * 64 // 63 + self.call_overhead_gas
 
 
 def _validated_resources(table: ResourceTable, own_domain: int) -> ResourceTable:

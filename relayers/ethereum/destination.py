@@ -99,7 +99,9 @@ class EthereumDestination:
         self._keys: dict[int, bytes] = {}
 
     def gas_of(self, message: BridgeMessage) -> int:
-        return self.config.call_gas() if message.kind is MessageKind.CALL else self.config.transfer_gas
+        if message.kind is not MessageKind.CALL:
+            return self.config.transfer_gas
+        return self.config.call_gas(message.gas_limit)
 
     async def already_executed(self, messages: Sequence[BridgeMessage]) -> frozenset[str]:
         pairs = {(m.source_domain, m.nonce) for m in messages if m.source_domain != self.domain}

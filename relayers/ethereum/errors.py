@@ -17,7 +17,8 @@
     ├── ConfigError                     InvalidTokenConfig, NotAContract, FeeTransferFailed
     ├── TokenError                      InsufficientBalance, InsufficientAllowance, InvalidReceiver, NotBridge,
     │                                   NotOwner, TokenPaused
-    ├── ExampleContractError            AlwaysReverts, AuctionAlreadySettled, BadSignature, BadSignatureCount
+    ├── ExampleContractError            AlwaysReverts, AuctionAlreadySettled, PriceTooLarge, BadSignature,
+    │                                   BadSignatureCount
     ├── RevertedWithReason              Error(string)
     ├── PanicError                      Panic(uint256)
     └── UnknownRevert                   any other revert data (kept raw)
@@ -109,6 +110,7 @@ __all__ = [
     "PanicError",
     "PauseError",
     "PreviousKeyExpired",
+    "PriceTooLarge",
     "QueueError",
     "RateLimited",
     "ReleaseDeferred",
@@ -564,6 +566,12 @@ class AuctionAlreadySettled(ExampleContractError):
     signature = "AuctionAlreadySettled(uint256)"
     fields = ("auctionId",)
     template = "auction {auctionId} is already settled"
+
+
+class PriceTooLarge(ExampleContractError):
+    signature = "PriceTooLarge(uint256,uint256)"
+    fields = ("price", "maxPrice")
+    template = "price {price} does not fit the auction's outcome word (at most {maxPrice})"
 
 
 class BadSignature(ExampleContractError):

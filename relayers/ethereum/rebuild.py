@@ -4,7 +4,9 @@ A batch serves ONE source domain and ONE key epoch. Its items are in canonical o
 the set alone, so every member rebuilds the same bytes. Each message becomes:
 
     transfer -> TokenRelease(nonce, token of its resource on the bridge, recipient (20 bytes), amount)
-    call     -> ContractCall(nonce, target = recipient (20 bytes), gas limit = the configured call gas, payload)
+    call     -> ContractCall(nonce, target = recipient (20 bytes), gas limit, payload); the gas limit is the
+                message's own (a confidential reply: what its contract asked for, at most the configured call gas)
+                or else the configured call gas
 
 A message is
 - `executed` when its nonce is already used on the bridge (never again),
@@ -89,6 +91,8 @@ def refusal(message: BridgeMessage, facts: DestinationFacts) -> str | None:
     if message.kind is MessageKind.CALL:
         if _address(recipient) not in facts.allowed_targets:
             return f"call target {_address(recipient)} is not allow-listed on the bridge"
+        if message.gas_limit is not None and message.gas_limit > facts.call_gas_limit:
+            return f"the call asks {message.gas_limit} gas, above this bridge's call_gas_limit ({facts.call_gas_limit})"
         return None
     return f"{message.kind.value} messages are not executed on Ethereum"
 
@@ -127,7 +131,8 @@ def batch_items(included: Sequence[BridgeMessage], facts: DestinationFacts) -> l
             assert m.resource_id is not None
             items.append(TokenRelease(m.nonce, facts.tokens[m.resource_id], _address(m.recipient), m.amount))
         else:
-            items.append(ContractCall(m.nonce, _address(m.recipient), facts.call_gas_limit, bytes(m.payload)))
+            gas = facts.call_gas_limit if m.gas_limit is None else m.gas_limit
+            items.append(ContractCall(m.nonce, _address(m.recipient), gas, bytes(m.payload)))
     return items
 
 

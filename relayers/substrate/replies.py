@@ -1,6 +1,6 @@
 """Replies of confidential calls, read back from Phala: every Ethereum output of an executed call becomes a message
-for Ethereum (source domain 2, nonce `reply_nonce(call domain, call nonce, output index)`, kind CALL, recipient =
-the target, payload = the calldata).
+for Ethereum (source domain 2, nonce `reply_nonce(counter)`, the counters numbered from the note's `first_reply`,
+kind CALL, recipient = the target, payload = the calldata, gas limit = the output's).
 
 They come only from the outputs notes of the bridge account's successful finalized extrinsics (which the committee
 signed together with the call's record), so relayers derive them and enclaves check them the same way, from their
@@ -13,7 +13,7 @@ from collections.abc import Sequence
 
 import structlog
 
-from bridge.confidential import OUTPUTS_MAGIC, ConfidentialError, EthereumCall, decode_outputs_note, reply_nonce
+from bridge.confidential import OUTPUTS_MAGIC, ConfidentialError, decode_outputs_note
 from bridge.domains import Domain
 from bridge.messages import BridgeMessage, MessageKind, SourceRef
 from bridge.ports import ChainPosition, VerificationRefused, WatchResult
@@ -39,22 +39,21 @@ def replies_of(
         if not note.startswith(OUTPUTS_MAGIC):
             continue
         try:
-            call_domain, call_nonce, outputs = decode_outputs_note(note)
+            items = decode_outputs_note(note).reply_items()
         except ConfidentialError as exc:
             log.error("outputs_note_malformed", tx=extrinsic.hash, error=str(exc))
             continue
-        for index, o in enumerate(outputs):
-            if not isinstance(o, EthereumCall):
-                continue
+        for item in items:
             out.append(
                 BridgeMessage(
                     source_domain=domain,
                     dest_domain=int(Domain.ETHEREUM),
-                    nonce=reply_nonce(call_domain, call_nonce, index),
+                    nonce=item.nonce,
                     kind=MessageKind.CALL,
                     sender=bridge_account,
-                    recipient=o.target,
-                    payload=o.data,
+                    recipient=bytes.fromhex(item.target.removeprefix("0x")),
+                    payload=item.data,
+                    gas_limit=item.gas_limit,
                     source=SourceRef(
                         block_number=extrinsic.block_number,
                         block_hash=bytes.fromhex(extrinsic.block_hash.removeprefix("0x")),

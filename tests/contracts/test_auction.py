@@ -5,6 +5,7 @@ enclave runtime in process, the reply executed by the bridge."""
 from __future__ import annotations
 
 import pytest
+from eth_utils.crypto import keccak
 from web3.types import RPCEndpoint
 
 from bridge.client.confidential import encrypt_call, send_call
@@ -20,7 +21,7 @@ from bridge.confidential import (
 from bridge.evm import ContractCall
 from bridge.messages import BridgeMessage
 from enclave_signer.contracts import ExecutionResult, Registry, SealedBidAuction
-from enclave_signer.contracts.auction import SETTLE_GAS, settle_calldata
+from enclave_signer.contracts.auction import MAX_PRICE, SETTLE_GAS, settle_calldata
 from enclave_signer.contracts.auction_codec import Close, Open, PlaceBid, encode_input
 from relayers.ethereum import errors
 from relayers.ethereum.contracts import contract_at, send
@@ -47,7 +48,7 @@ def _settle_item(auction, nonce: int, auction_id: int, winner: str, price: int) 
 
 def test_settle_through_a_signed_call_item_once(chain: Chain, auction) -> None:  # type: ignore[no-untyped-def]
     winner = chain.accounts[3]
-    receipt = chain.execute([_settle_item(auction, reply_nonce(1, 7, 0), AUCTION_ID, winner, 12_345)])
+    receipt = chain.execute([_settle_item(auction, reply_nonce(7), AUCTION_ID, winner, 12_345)])
     assert receipt["gasUsed"] < 200_000
     (called,) = chain.events(receipt, "CallExecuted")
     assert called["success"] is True and called["sourceDomain"] == REPLY_SOURCE_DOMAIN
@@ -56,7 +57,7 @@ def test_settle_through_a_signed_call_item_once(chain: Chain, auction) -> None: 
     assert auction.functions.outcome(AUCTION_ID).call() == [True, winner, 12_345]
 
     # a second settle of the same auction (another item, another nonce) is refused by the target; recorded
-    again = chain.execute([_settle_item(auction, reply_nonce(1, 8, 0), AUCTION_ID, chain.accounts[4], 1)])
+    again = chain.execute([_settle_item(auction, reply_nonce(8), AUCTION_ID, chain.accounts[4], 1)])
     (called,) = chain.events(again, "CallExecuted")
     assert called["success"] is False
     refused = errors.decode_error(called["result"])
@@ -64,7 +65,33 @@ def test_settle_through_a_signed_call_item_once(chain: Chain, auction) -> None: 
     assert auction.functions.outcome(AUCTION_ID).call() == [True, winner, 12_345]
     # the same item again: the bridge's nonce bitmap refuses the whole batch
     with pytest.raises(errors.NonceAlreadyUsed):
-        chain.execute([_settle_item(auction, reply_nonce(1, 7, 0), AUCTION_ID + 1, winner, 1)])
+        chain.execute([_settle_item(auction, reply_nonce(7), AUCTION_ID + 1, winner, 1)])
+
+
+def test_the_outcome_is_one_storage_word_and_a_price_above_95_bits_is_refused(chain: Chain, auction) -> None:  # type: ignore[no-untyped-def]
+    winner = "0x" + "ff" * 20
+    top = auction.functions.MAX_PRICE().call()
+    assert top == MAX_PRICE == 2**95 - 1
+    too_big = chain.execute([_settle_item(auction, reply_nonce(20), AUCTION_ID, winner, top + 1)])
+    (called,) = chain.events(too_big, "CallExecuted")
+    refused = errors.decode_error(called["result"])
+    assert called["success"] is False and isinstance(refused, errors.PriceTooLarge)
+    assert (refused.values["price"], refused.values["maxPrice"]) == (top + 1, top)
+    assert auction.functions.outcome(AUCTION_ID).call() == [False, "0x" + "00" * 20, 0]
+
+    chain.execute([_settle_item(auction, reply_nonce(21), AUCTION_ID, winner, top)])
+    assert auction.functions.outcome(AUCTION_ID).call() == [True, chain.w3.to_checksum_address(winner), top]
+    # winner | price << 160 | settled << 255 in the mapping's slot for the id (slot 0), nothing in the next one
+    slot = int.from_bytes(keccak(AUCTION_ID.to_bytes(32, "big") + bytes(32)), "big")
+    word = int.from_bytes(chain.w3.eth.get_storage_at(auction.address, slot), "big")
+    assert word == (1 << 255) | (top << 160) | (2**160 - 1)
+    assert int.from_bytes(chain.w3.eth.get_storage_at(auction.address, slot + 1), "big") == 0
+    # no bid: winner 0, price 0, and still settled (the flag bit), so it settles once
+    chain.execute([_settle_item(auction, reply_nonce(22), AUCTION_ID + 1, "0x" + "00" * 20, 0)])
+    assert auction.functions.outcome(AUCTION_ID + 1).call() == [True, "0x" + "00" * 20, 0]
+    again = chain.execute([_settle_item(auction, reply_nonce(23), AUCTION_ID + 1, winner, 1)])
+    (called,) = chain.events(again, "CallExecuted")
+    assert isinstance(errors.decode_error(called["result"]), errors.AuctionAlreadySettled)
 
 
 def test_direct_settle_reverts_for_anyone(chain: Chain, auction) -> None:  # type: ignore[no-untyped-def]
@@ -76,13 +103,11 @@ def test_direct_settle_reverts_for_anyone(chain: Chain, auction) -> None:  # typ
 
 
 def test_a_batch_not_signed_by_the_committee_settles_nothing(chain: Chain, auction) -> None:  # type: ignore[no-untyped-def]
-    item = _settle_item(auction, reply_nonce(1, 9, 0), AUCTION_ID, chain.accounts[3], 5)
+    item = _settle_item(auction, reply_nonce(9), AUCTION_ID, chain.accounts[3], 5)
     with pytest.raises(errors.WrongSigningKey):
         chain.execute([item], committee=Committee.new())
     # the committee's signature over another price does not carry this item
-    signed = chain.sign_batch(
-        chain.encode([_settle_item(auction, reply_nonce(1, 9, 0), AUCTION_ID, chain.accounts[3], 6)])
-    )
+    signed = chain.sign_batch(chain.encode([_settle_item(auction, reply_nonce(9), AUCTION_ID, chain.accounts[3], 6)]))
     with pytest.raises(errors.InvalidSignature):
         chain.execute([item], signature=signed)
     assert auction.functions.outcome(AUCTION_ID).call()[0] is False
@@ -121,11 +146,11 @@ def test_sealed_bid_auction_end_to_end(chain: Chain, auction) -> None:  # type: 
     for bidder, amount in zip(bidders, amounts, strict=True):
         submit(bidder, encode_input(PlaceBid(auction_id, amount)))
     _mine(chain, 20)
-    close_call, result = submit(bidders[0], encode_input(Close(auction_id)))
+    _, result = submit(bidders[0], encode_input(Close(auction_id)))
     assert result.outputs == (
         EthereumCall(contract.settlement, SETTLE_GAS, settle_calldata(auction_id, bytes.fromhex(bidders[1][2:]), 900)),
     )
-    receipt = chain.execute(reply_items(close_call, result.outputs))
+    receipt = chain.execute(reply_items(0, result.outputs))
     (settled,) = chain.events(receipt, "Settled", auction)
     assert (settled["auctionId"], settled["winner"], settled["price"]) == (auction_id, bidders[1], 900)
     # the losing bids are nowhere on chain: the payloads are ciphertexts, the settlement names the winner only

@@ -138,6 +138,37 @@ def test_guardian_pauses_committee_unpauses(chain: Chain) -> None:
     send(chain.w3, chain.bridge.functions.unpause(sig), chain.accounts[8])
     assert not chain.bridge.functions.paused().call()
     chain.execute([_release(chain, 1)])
+    send(chain.w3, chain.bridge.functions.sendMessage(PHALA, b"x"), chain.accounts[2], value=10**15)
+
+
+def test_every_pause_path_stops_and_restarts_deposits_and_messages(chain: Chain) -> None:
+    # deposits and messages read a copy of the pause flag in their outbound word: both pause paths and unpause
+    # must move it with the key word's flag
+    alice = chain.accounts[2]
+    rid = bytes.fromhex(chain.deployment.pha_resource_id[2:])
+    send(chain.w3, chain.pha.functions.approve(chain.deployment.bridge, 10**18), alice)
+    outbound = [
+        lambda: send(chain.w3, chain.bridge.functions.sendMessage(PHALA, b"x"), alice, value=10**15),
+        lambda: send(chain.w3, chain.bridge.functions.deposit(PHALA, rid, bytes(32), 10**6), alice),
+    ]
+    pauses = [
+        lambda: send(chain.w3, chain.bridge.functions.pause(), chain.guardian),
+        lambda: send(
+            chain.w3,
+            chain.bridge.functions.pauseWithSignature(chain.governance_signature(GovernanceAction.PAUSE)),
+            chain.accounts[8],
+        ),
+    ]
+    for pause in pauses:
+        pause()
+        for action in outbound:
+            with pytest.raises(errors.BridgePaused):
+                action()
+        sig = chain.governance_signature(GovernanceAction.UNPAUSE)
+        send(chain.w3, chain.bridge.functions.unpause(sig), chain.accounts[8])
+        for action in outbound:
+            action()
+    assert chain.bridge.functions.outboundNonce().call() == 4
 
 
 def test_only_the_guardian_pauses_without_a_signature(chain: Chain) -> None:

@@ -125,6 +125,33 @@ def test_fees_are_withdrawn_by_the_admin(chain: Chain) -> None:
     send(chain.w3, chain.bridge.functions.sendMessage(PHALA, b"free"), chain.accounts[4])
 
 
+def test_destinations_fee_and_nonce_share_one_word_without_disturbing_each_other(chain: Chain) -> None:
+    bridge = chain.bridge.functions
+    sender = chain.accounts[4]
+    send(chain.w3, bridge.sendMessage(PHALA, b"m"), sender, value=FEE)
+    # a destination below 63 is a bit of the outbound word, a larger one lives in a mapping: both work alike
+    for domain in (3, 62, 63, 1000, 2**32 - 1):
+        assert not bridge.isDestination(domain).call()
+        with pytest.raises(errors.UnsupportedDestination):
+            send(chain.w3, bridge.sendMessage(domain, b"m"), sender, value=FEE)
+        send(chain.w3, bridge.setDestination(domain, True), chain.admin)
+        assert bridge.isDestination(domain).call()
+        receipt = send(chain.w3, bridge.sendMessage(domain, b"m"), sender, value=FEE)
+        assert chain.events(receipt, "MessageSent")[0]["destinationDomain"] == domain
+    assert bridge.outboundNonce().call() == 6
+    send(chain.w3, bridge.setMessageFee(2**128 - 1), chain.admin)
+    assert bridge.messageFee().call() == 2**128 - 1
+    assert bridge.outboundNonce().call() == 6 and bridge.isDestination(62).call() and bridge.isDestination(PHALA).call()
+    send(chain.w3, bridge.setMessageFee(7), chain.admin)
+    for domain in (62, 1000):
+        send(chain.w3, bridge.setDestination(domain, False), chain.admin)
+        assert not bridge.isDestination(domain).call()
+    assert bridge.isDestination(3).call() and bridge.isDestination(63).call() and bridge.isDestination(PHALA).call()
+    receipt = send(chain.w3, bridge.sendMessage(PHALA, b"m"), sender, value=7)
+    assert chain.events(receipt, "MessageSent")[0]["nonce"] == 7 and bridge.messageFee().call() == 7
+    assert not chain.bridge.functions.paused().call()
+
+
 def test_configuration_guards(chain: Chain) -> None:
     bridge = chain.bridge.functions
     with pytest.raises(errors.UnsupportedDestination):  # a bridge never sends to its own domain

@@ -20,7 +20,7 @@ from bridge.confidential import (
 )
 from bridge.evm import encode_batch
 from bridge.telemetry import configure_logging
-from enclave_signer.contracts.auction import SETTLE_GAS, settle_calldata
+from enclave_signer.contracts.auction import MAX_PRICE, SETTLE_GAS, settle_calldata
 from enclave_signer.contracts.auction_codec import Close, Open, PlaceBid, Settled, encode_input
 from tests.unit.confidential.helpers import Enclave, SourceChain, address, amount_encodings
 
@@ -56,14 +56,13 @@ def own_logging() -> Iterator[None]:
 
 def test_auction_end_to_end_reveals_only_winner_and_price(enclave: Enclave, chain: SourceChain, own_logging) -> None:  # type: ignore[no-untyped-def]
     with structlog.testing.capture_logs() as logs:
-        auction_id, (close, result) = _run_auction(enclave, chain, AMOUNTS)
+        auction_id, (_, result) = _run_auction(enclave, chain, AMOUNTS)
     winner = BIDDERS[AMOUNTS.index(WINNING)]
     (out,) = result.outputs
     assert out == EthereumCall(enclave.registry.get(enclave.contract_id).settlement, SETTLE_GAS,  # type: ignore[union-attr]
                                settle_calldata(auction_id, winner, WINNING))  # fmt: skip
-    (item,) = reply_items(close, result.outputs)
-    assert item.nonce == reply_nonce(1, close.source_nonce, 0) and item.data == out.data
-    assert reply_items(result.record, result.outputs) == [item]  # the record alone is enough to rebuild it
+    (item,) = reply_items(5, result.outputs)
+    assert item.nonce == reply_nonce(5) and item.data == out.data and item.gas_limit == SETTLE_GAS
     encode_batch(1, REPLY_SOURCE_DOMAIN, [item])  # a valid executeBatch call item
     # every output of the whole auction is that one call
     assert enclave.outputs() == [out]
@@ -124,6 +123,11 @@ def test_auction_rules(enclave: Enclave, chain: SourceChain) -> None:
     a = int.from_bytes(opened.record.call_id, "big")
     assert code(BIDDERS[0], PlaceBid(a + 1, 5), 101) == "no_auction"
     assert code(BIDDERS[0], Close(a), 149) == "not_closed"
+    # the settlement keeps the price in 95 bits (one storage word per outcome): a larger bid could never settle
+    assert code(BIDDERS[0], PlaceBid(a, 0), 101) == "bad_amount"
+    assert code(BIDDERS[0], PlaceBid(a, MAX_PRICE + 1), 101) == "bad_amount"
+    assert code(BIDDERS[0], PlaceBid(a, 2**128 - 1), 101) == "bad_amount"
+    assert code(BIDDERS[3], PlaceBid(a, MAX_PRICE), 101) == ""  # the largest bid that fits
     assert code(BIDDERS[0], PlaceBid(a, 5), 101) == ""
     assert code(BIDDERS[0], PlaceBid(a, 6), 102) == "already_bid"
     assert code(BIDDERS[1], PlaceBid(a, 6), 150) == "closed"

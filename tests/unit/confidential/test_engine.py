@@ -1,7 +1,8 @@
 """The enclave's confidential engine over a real committee protocol (5 nodes, in-memory hub, real DKG and tdec
 sessions): the state key recovered by every member, the leader's results reproduced byte for byte by a member from
 the forwarded shares (no session of its own), a forged forwarded share caught by its proof (the member decrypts by
-itself and still agrees), and a fresh engine (a restart) that rebuilds the state from the records alone.
+itself and still agrees), and a fresh engine (a restart) that rebuilds the state from the records alone, reply
+counters included (dense, in source order, continuing the finalized log's outputs notes).
 
 The chain here is a list (the port's contract); the devnet e2e tests run the same engine against real chains."""
 
@@ -12,10 +13,10 @@ from dataclasses import dataclass, field, replace
 import nacl.public
 
 from bridge.client.confidential import encrypt_call
-from bridge.confidential import CallStatus, ExecutedCall, decode_record
+from bridge.confidential import CallStatus, ExecutedCall, decode_record, phala_batch_parts, reply_nonce
 from bridge.messages import BridgeMessage
 from enclave_signer.contracts import Registry, SealedBidAuction
-from enclave_signer.contracts.auction_codec import Open, PlaceBid, encode_input
+from enclave_signer.contracts.auction_codec import Close, Open, PlaceBid, encode_input
 from enclave_signer.identity import ed25519_to_x25519_public
 from enclave_signer.process.confidential import ConfidentialEngine, encode_bundle
 from tests.unit.committee.helpers import cluster, metric, run, with_dkg
@@ -38,11 +39,12 @@ class ListChain:
         return list(self.calls)
 
     def append(self, results: list[ExecutedCall]) -> None:
-        self.notes.extend(r.record for r in results)
+        self.notes.extend(phala_batch_parts(results)[0])  # records and outputs notes, as the extrinsic has them
 
 
-def _call(pk: bytes, caller: bytes, data: bytes, nonce: int) -> BridgeMessage:
-    return message(caller, encrypt_call(pk, CONTRACT.contract_id, caller, data), nonce, block=10 + nonce)
+def _call(pk: bytes, caller: bytes, data: bytes, nonce: int, block: int | None = None) -> BridgeMessage:
+    payload = encrypt_call(pk, CONTRACT.contract_id, caller, data)
+    return message(caller, payload, nonce, block=10 + nonce if block is None else block)
 
 
 def _tdec_led(engine: ConfidentialEngine) -> float:
@@ -101,5 +103,29 @@ def test_members_reproduce_the_leaders_results_and_rebuild_state_from_records() 
             assert again == await leader.run(nxt)
             assert [decode_record(r.record).code for r in again] == ["", "already_bid"]
             assert decode_record(again[0].record).position == 2  # after the two replayed records
+
+            # replies: two closes in one batch get consecutive counters from 0; a restarted engine continues at 2
+            chain.append(again)
+            second = _call(pk, seller, encode_input(Open(1_000)), 5)
+            chain.calls.append(second)
+            chain.append(await leader.run([second]))
+            closes = [
+                _call(pk, bob, encode_input(Close(auction)), 6, block=1_000),
+                _call(pk, bob, encode_input(Close(int.from_bytes(second.id, "big"))), 7, block=1_000),
+            ]
+            chain.calls.extend(closes)
+            closed = await leader.run(closes)
+            assert [(len(r.outputs), r.first_reply) for r in closed] == [(1, 0), (1, 1)]
+            assert await engines[2].run(closes, forwarded=leader.forward(closes)[2]) == closed
+            chain.append(closed)
+            third = _call(pk, seller, encode_input(Open(2_000)), 8, block=1_001)
+            chain.calls.append(third)
+            chain.append(await leader.run([third]))
+            last = _call(pk, alice, encode_input(Close(int.from_bytes(third.id, "big"))), 9, block=2_000)
+            chain.calls.append(last)
+            fresh = ConfidentialEngine(c.node(5), REGISTRY, chain)
+            (done,) = await fresh.run([last])
+            assert done.first_reply == 2 and done == (await leader.run([last]))[0]
+            assert reply_nonce(done.first_reply) >> 8 == reply_nonce(0) >> 8  # the same bitmap word
 
     run(scenario, timeout=60)

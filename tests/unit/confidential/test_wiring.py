@@ -13,6 +13,7 @@ from bridge.confidential import (
     ConfidentialError,
     EthereumCall,
     ExecutedCall,
+    OutputsNote,
     PhalaPayout,
     confidential_call,
     decode_output,
@@ -21,6 +22,7 @@ from bridge.confidential import (
     encode_output,
     encode_outputs_note,
     encode_share_envelopes,
+    next_reply_counter,
     phala_batch_parts,
     reply_nonce,
 )
@@ -56,30 +58,54 @@ PAY = PhalaPayout(b"\x07" * 32, 5 * 10**12)
 NONCE = 9
 
 
-def executed(nonce: int, outputs: tuple[EthereumCall | PhalaPayout, ...] = (), record: bytes = b"") -> ExecutedCall:
-    return ExecutedCall(1, nonce, record or b"PHCR-record-" + bytes([nonce]), outputs, bytes([nonce]) * 32)
+def executed(
+    nonce: int, outputs: tuple[EthereumCall | PhalaPayout, ...] = (), record: bytes = b"", first_reply: int = 0
+) -> ExecutedCall:
+    record = record or b"PHCR-record-" + bytes([nonce])
+    return ExecutedCall(1, nonce, record, outputs, bytes([nonce]) * 32, first_reply)
 
 
 def test_outputs_note_round_trips_and_decodes_strictly() -> None:
-    note = encode_outputs_note(1, 77, [SETTLE, PAY])
-    assert decode_outputs_note(note) == (1, 77, (SETTLE, PAY))
+    note = encode_outputs_note(OutputsNote(1, 77, 300, (SETTLE, PAY)))
+    assert decode_outputs_note(note) == OutputsNote(1, 77, 300, (SETTLE, PAY))
     assert decode_output(encode_output(SETTLE)) == SETTLE
-    for bad in (note[:-1], note + b"\x00", b"PHCX" + note[4:], note[:4] + b"\x02" + note[5:]):
+    # version 1 (no reply counter) is refused rather than read with the wrong layout
+    for bad in (note[:-1], note + b"\x00", b"PHCX" + note[4:], note[:4] + b"\x01" + note[5:]):
         with pytest.raises(ConfidentialError):
             decode_outputs_note(bad)
     with pytest.raises(ConfidentialError):
-        encode_outputs_note(1, 77, [])
+        OutputsNote(1, 77, 0, ())
+    # the counters of its replies must stay below 2^63 (nonce = 2^63 | counter)
+    OutputsNote(1, 77, 2**63 - 1, (SETTLE, PAY))
+    with pytest.raises(ConfidentialError):
+        OutputsNote(1, 77, 2**63 - 1, (SETTLE, SETTLE))
+
+
+def test_reply_counters_continue_the_finalized_log() -> None:
+    assert next_reply_counter([]) == 0
+    notes = [
+        b"PHCR-record",
+        encode_outputs_note(OutputsNote(1, 3, 0, (SETTLE, PAY, SETTLE))),  # counters 0, 1
+        encode_outputs_note(OutputsNote(1, 5, 2, (PAY,))),  # no reply: uses no counter
+        encode_outputs_note(OutputsNote(1, 6, 2, (SETTLE,))),  # counter 2
+    ]
+    assert next_reply_counter(notes) == 3
+    assert next_reply_counter(notes[:2]) == 2
+    items = decode_outputs_note(notes[1]).reply_items()
+    assert [i.nonce for i in items] == [reply_nonce(0), reply_nonce(1)]  # payouts skipped, counters consecutive
+    with pytest.raises(ConfidentialError):
+        next_reply_counter([b"PHCO\x02\x01"])  # a broken note in the log is an error, never skipped
 
 
 def test_batch_parts_keep_call_order_with_each_calls_outputs_after_its_record() -> None:
-    calls = [executed(3, (SETTLE,)), executed(4), executed(5, (PAY,))]
+    calls = [executed(3, (SETTLE,), first_reply=7), executed(4, first_reply=8), executed(5, (PAY,), first_reply=8)]
     notes, payouts, ids = phala_batch_parts(calls)
     assert notes == [
         calls[0].record,
-        encode_outputs_note(1, 3, [SETTLE]),
+        encode_outputs_note(OutputsNote(1, 3, 7, (SETTLE,))),
         calls[1].record,
         calls[2].record,
-        encode_outputs_note(1, 5, [PAY]),
+        encode_outputs_note(OutputsNote(1, 5, 8, (PAY,))),
     ]
     assert payouts == [PAY]
     assert ids == [message_id(1, 3), message_id(1, 4), message_id(1, 5)]
@@ -127,7 +153,8 @@ def test_a_member_signs_only_the_extrinsic_its_own_results_make() -> None:
     # another member computed another record, or other outputs: its rebuild differs, it refuses
     other_record = [executed(3, (SETTLE,), record=b"PHCR-other"), executed(4)]
     other_outputs = [executed(3, (replace(SETTLE, data=b"\x09"),)), executed(4)]
-    for theirs in (other_record, other_outputs):
+    other_counter = [executed(3, (SETTLE,), first_reply=1), executed(4)]  # another reply counter: another note
+    for theirs in (other_record, other_outputs, other_counter):
         with pytest.raises(RebuildMismatch):
             rebuild_confidential(request_for(theirs), mine, FACTS)
     with pytest.raises(RebuildMismatch, match="in order"):
@@ -140,10 +167,11 @@ def test_a_member_signs_only_the_extrinsic_its_own_results_make() -> None:
 
 
 def test_replies_are_the_ethereum_outputs_of_finalized_outputs_notes() -> None:
-    notes = (b"PHCR-record", encode_outputs_note(1, NONCE, [PAY, SETTLE]))
+    notes = (b"PHCR-record", encode_outputs_note(OutputsNote(1, NONCE, 41, (PAY, SETTLE))))
     ext = BridgeExtrinsic(12, "0x" + "aa" * 32, 3, "0x" + "bb" * 32, 5, (), None, notes)
     (reply,) = replies_of(ext, BRIDGE)
-    assert reply.nonce == reply_nonce(1, NONCE, 1)  # the index of the output, payouts included
+    assert reply.nonce == reply_nonce(41)  # the note's first reply counter: payouts take none
+    assert reply.gas_limit == SETTLE.gas_limit  # what the contract asked for, not the destination's default
     assert (reply.source_domain, reply.dest_domain, reply.kind) == (2, 1, MessageKind.CALL)
     assert (reply.recipient, reply.payload, reply.sender) == (SETTLE.target, SETTLE.data, BRIDGE)
     assert reply.source.block_number == 12 and reply.source.index == 3
@@ -161,10 +189,14 @@ def _call(source: int, nonce: int, target: bytes) -> BridgeMessage:
 
 def test_a_reply_only_target_takes_replies_and_refuses_users_calls() -> None:
     policy = BridgePolicy.of([], reply_only_targets=frozenset({SETTLE.target}))
-    policy.check(_call(2, reply_nonce(1, NONCE, 0), SETTLE.target))
+    policy.check(_call(2, reply_nonce(0), SETTLE.target))
     with pytest.raises(PolicyRefusal, match="takes only confidential contracts' replies"):
         policy.check(_call(2, 7, SETTLE.target))  # a Phala user's call intent naming the settlement
     policy.check(_call(2, 7, b"\x01" * 20))  # other targets are the destination's allow-list's business
+    # only a reply chooses its own call gas (a user's call intent gets the destination's configured gas)
+    policy.check(_call(2, reply_nonce(0), SETTLE.target).model_copy(update={"gas_limit": 60_000}))
+    with pytest.raises(PolicyRefusal, match="only a confidential contract's reply carries its own call gas"):
+        policy.check(_call(2, 7, b"\x01" * 20).model_copy(update={"gas_limit": 60_000}))
 
 
 def test_forwarded_shares_round_trip_and_only_proven_shares_decrypt() -> None:

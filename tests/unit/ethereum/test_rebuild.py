@@ -67,6 +67,17 @@ def test_call_target_must_be_allow_listed() -> None:
     assert reason is not None and "not allow-listed" in reason
 
 
+def test_a_call_with_its_own_gas_limit_gets_exactly_that_up_to_the_configured_call_gas() -> None:
+    reply = call_message(2).model_copy(update={"gas_limit": 60_000})
+    assert refusal(reply, facts()) is None
+    batch, _ = build_batch([call_message(1), reply], facts())
+    calls = [i for i in decode_batch(batch).items if isinstance(i, ContractCall)]
+    assert [(c.nonce, c.gas_limit) for c in calls] == [(1, 200_000), (2, 60_000)]  # the configured gas, its own
+    assert refusal(reply.model_copy(update={"gas_limit": 200_000}), facts()) is None
+    reason = refusal(reply.model_copy(update={"gas_limit": 200_001}), facts())
+    assert reason is not None and "above this bridge's call_gas_limit" in reason
+
+
 def test_plan_splits_executed_refused_deferred_and_caps_the_size() -> None:
     used = inbound(1)
     bad = inbound(2, recipient=b"\x01" * 32)
