@@ -5,6 +5,7 @@ to sign rebuilt for the destination. Any doubt is a refusal with a reason; the l
 from __future__ import annotations
 
 import asyncio
+import contextlib
 from collections.abc import Callable, Sequence
 
 import structlog
@@ -21,6 +22,7 @@ from enclave_signer.committee.verification import PolicyVerifier, SigningRefusal
 from enclave_signer.process.confidential import ConfidentialEngine
 from relayers.ethereum import EthereumBatchVerifier, EthereumSourceVerifier
 from relayers.ethereum.errors import EthereumAdapterError
+from relayers.heads import SUBSTRATE_FINALIZED_HEADS, HeadNotifier
 from relayers.substrate.dispatcher import SHARES_CONTEXT_KEY
 from relayers.substrate.errors import SubstrateError
 from relayers.substrate.rebuild import rebuild_confidential
@@ -44,6 +46,7 @@ class ChainBatchVerifier:
         self._phala_dest: PhalaVerifier | None = None
         self._replies: ReplyView | None = None
         self.confidential: ConfidentialEngine | None = None  # once attached by run_enclave
+        self.heads: HeadNotifier | None = None  # Phala's finalized heads, while following
 
     def attach_confidential(self, engine: ConfidentialEngine) -> None:
         """Confidential calls: Phala extrinsics are rebuilt from this member's own engine's results."""
@@ -84,9 +87,27 @@ class ChainBatchVerifier:
         return self._phala_source, self._phala_dest
 
     async def follow(self, interval: float = 0.5) -> None:
-        """Keep this member's Phala view current between sessions (every `interval`): the deposits its source check
-        compares against, and the executed index and bridge-account nonce its batch check needs. A session then
-        reads only the finalized head instead of every block since the last session (docs/performance.md)."""
+        """Keep this member's Phala view current between sessions: the deposits its source check compares against,
+        and the executed index and bridge-account nonce its batch check needs. It reads on every finalized-head
+        notification (`chain_subscribeFinalizedHeads`), so a block is read before a leader, polling, asks about
+        it; every `interval` while the subscription is down (docs/performance.md). A session then reads only the
+        finalized head instead of the blocks since the last session."""
+        heads = HeadNotifier(
+            phala_config(self.cfg, b"\0" * 32).url,  # the endpoint does not depend on the bridge account
+            SUBSTRATE_FINALIZED_HEADS,
+            poll_interval=interval,
+            name="phala",
+        )
+        self.heads = heads
+        subscription = asyncio.create_task(heads.run(), name="phala-heads")
+        try:
+            await self._follow(heads)
+        finally:
+            subscription.cancel()
+            with contextlib.suppress(asyncio.CancelledError):
+                await subscription
+
+    async def _follow(self, heads: HeadNotifier) -> None:
         last_error = ""
         while True:
             try:
@@ -100,7 +121,7 @@ class ChainBatchVerifier:
                 if error != last_error:
                     log.warning("chain_follow_failed", error=error)
                 last_error = error
-            await asyncio.sleep(interval)
+            await heads.wait()
 
     async def check(self, request: SigningRequest, messages: Sequence[BridgeMessage]) -> None:
         await self.policy.check(request, messages)

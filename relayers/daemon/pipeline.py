@@ -310,6 +310,7 @@ class Pipeline:
         batch_id = "0x" + request.payload.hex()[:64]
         self.store.transition(ids, MessageState.SIGNED, batch_id=batch_id)
         submit_started = self.clock()
+        handed_before = getattr(dest, "handed_over_at", None)
         try:
             tx_hash = await dest.submit(request, signature)
         except Exception as exc:
@@ -321,10 +322,16 @@ class Pipeline:
         self.metrics.step.labels("submit", dest.name).observe(now - submit_started)
         self.store.transition(ids, MessageState.SUBMITTED, dest_tx=tx_hash)
         self.store.save_batch(BatchRecord(batch_id, dest.domain, tuple(ids), "submitted", tx_hash, time.time(), 0.0))
+        # A destination that says when it wrote the submit request (`handed_over_at`, on this clock) gets a second
+        # figure ending there: what the node then spends validating before it answers is the chain's time.
+        handed = getattr(dest, "handed_over_at", None)
+        handed = handed if isinstance(handed, float) and handed != handed_before and handed <= now else None
         for mid in ids:
             seen = self._observed_at.pop(mid, None)
             if seen is not None:
                 self.metrics.overhead.labels(dest.name).observe(now - seen)
+                if handed is not None:
+                    self.metrics.handoff.labels(dest.name).observe(max(0.0, handed - seen))
         self.metrics.messages.labels("submitted", dest.name).inc(len(ids))
         self.metrics.batch_size.labels(dest.name).observe(len(ids))
         log.info("submitted", destination=dest.name, batch_id=batch_id, tx=tx_hash, messages=len(ids))

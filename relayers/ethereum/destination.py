@@ -112,6 +112,11 @@ class EthereumDestination:
     async def submit(self, request: SigningRequest, signature: bytes) -> str:
         return await self.rpc.run(lambda r: self._submit(r, request, signature))
 
+    @property
+    def handed_over_at(self) -> float | None:
+        """When the last signed transaction was handed to the node (`eth_sendRawTransaction` written)."""
+        return None if self.submitter is None else self.submitter.handed_over_at
+
     async def confirm(self, tx_hash: str, message_ids: Sequence[str]) -> Confirmation:
         return await self.rpc.run(lambda r: self._confirm(r, tx_hash.lower(), list(message_ids)))
 

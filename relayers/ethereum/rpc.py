@@ -15,6 +15,7 @@ import asyncio
 import threading
 from collections.abc import Callable, Iterator, Sequence
 from contextlib import contextmanager
+from dataclasses import dataclass
 from typing import Any, TypeVar, cast
 
 import requests
@@ -60,6 +61,8 @@ class EthRpc:
         self.bridge: Contract = contract_at(self.w3, "Bridge", bridge)
         self._lock = threading.Lock()
         self._chain_checked = False
+        self._session = requests.Session()  # for raw JSON-RPC batches (web3's batches cannot mix these methods)
+        self._timeout = timeout
 
     # -- running ----------------------------------------------------------------------------------------------
 
@@ -166,6 +169,59 @@ class EthRpc:
         ]
         return entries, int(result["gasUsed"])
 
+    def send_inputs(self, tx: TxParams, *, access_list: bool) -> SendInputs:
+        """What a send needs before signing, in ONE JSON-RPC batch instead of four to five round trips: the gas
+        estimate (a revert is the typed contract error), the node's access list (when asked), the latest base fee
+        and the suggested tip."""
+        call = _json_tx(tx)
+        requests_: list[tuple[str, list[Any]]] = [
+            ("eth_estimateGas", [call]),
+            ("eth_getBlockByNumber", ["latest", False]),
+            ("eth_maxPriorityFeePerGas", []),
+        ]
+        if access_list:
+            requests_.append(("eth_createAccessList", [call, "latest"]))
+        answers = self._raw_batch(requests_)
+        estimate, block, tip = answers[0], answers[1], answers[2]
+        entries: list[dict[str, Any]] = []
+        if access_list:
+            entries = [
+                {"address": str(e["address"]), "storageKeys": [hex32(k) for k in e["storageKeys"]]}
+                for e in answers[3]["accessList"]
+            ]
+        base_fee = block.get("baseFeePerGas") if isinstance(block, dict) else None
+        return SendInputs(
+            estimate=int(estimate, 16),
+            access_list=entries,
+            base_fee=int(base_fee, 16) if isinstance(base_fee, str) else 0,
+            tip=int(tip, 16),
+        )
+
+    def _raw_batch(self, calls: Sequence[tuple[str, list[Any]]]) -> list[Any]:
+        """Results of `calls` in one HTTP request, in order; the first error raises (a revert: its typed error)."""
+        payload = [{"jsonrpc": "2.0", "id": i, "method": m, "params": p} for i, (m, p) in enumerate(calls)]
+        with mapped_errors(calls[0][0]):
+            response = self._session.post(self.url, json=cast(Any, payload), timeout=self._timeout)
+            if response.status_code != 200:
+                raise RpcUnavailable(f"{calls[0][0]}: HTTP {response.status_code} from {self.url}")
+            body = response.json()
+            if not isinstance(body, list):  # a node without batch support answers one error object
+                raise RpcError(calls[0][0], body.get("error", body) if isinstance(body, dict) else body)
+            answers = {a.get("id"): a for a in body if isinstance(a, dict)}
+        out: list[Any] = []
+        for i, (method, _) in enumerate(calls):
+            answer = answers.get(i)
+            if answer is None:
+                raise RpcError(method, "no answer in the batch")
+            error = answer.get("error")
+            if error is not None:
+                data = error.get("data") if isinstance(error, dict) else None
+                if isinstance(data, str) and data.startswith("0x") and len(data) >= 10:
+                    raise decode_error(data)
+                raise RpcError(method, error)
+            out.append(answer.get("result"))
+        return out
+
     def send_raw(self, raw: bytes) -> str:
         try:
             return hex32(self.w3.eth.send_raw_transaction(raw))
@@ -212,6 +268,26 @@ class EthRpc:
         return self.bridge.address
 
 
+@dataclass(frozen=True)
+class SendInputs:
+    estimate: int  # gas, without an access list (an upper bound for a pruned one: each kept entry saves gas)
+    access_list: list[dict[str, Any]]  # the node's, unpruned; [] when not asked
+    base_fee: int  # of the latest block
+    tip: int  # the node's suggested priority fee
+
+
+def _json_tx(tx: TxParams) -> dict[str, Any]:
+    out: dict[str, Any] = {}
+    for key, value in tx.items():
+        if isinstance(value, bytes | bytearray):
+            out[key] = "0x" + bytes(value).hex()
+        elif isinstance(value, int) and not isinstance(value, bool):
+            out[key] = hex(value)
+        else:
+            out[key] = value
+    return out
+
+
 @contextmanager
 def contract_reverts() -> Iterator[None]:
     """A revert with data becomes the typed contract error; other web3 errors pass on to `mapped_errors`."""
@@ -238,4 +314,4 @@ def mapped_errors(method: str) -> Iterator[None]:
         raise RpcError(method, exc.rpc_response or exc) from exc
 
 
-__all__ = ["BATCH_CHUNK", "EthRpc", "contract_reverts", "mapped_errors"]
+__all__ = ["BATCH_CHUNK", "EthRpc", "SendInputs", "contract_reverts", "mapped_errors"]

@@ -93,6 +93,7 @@ class PhalaDestination:
         self._refused: dict[str, str] = {}  # left out of a prepared batch for good; reported by its confirm
         self._submitted: dict[str, _Submitted] = {}
         self._cross_checked: set[tuple[int, int, bool]] = set()  # (runtime version, pays): assembly compared
+        self.handed_over_at: float | None = None  # when the last submit request was written (on `clock`)
         self._unknown_since: dict[str, float] = {}  # tx hashes confirm was asked about without a submit (restart)
 
     def gas_of(self, message: BridgeMessage) -> int:
@@ -268,6 +269,7 @@ class PhalaDestination:
             if theirs != ours:
                 raise UnsupportedRuntime("substrate-interface and the hand assembly disagree on the signed extrinsic")
             self._cross_checked.add(version)
+        self.handed_over_at = self.clock()  # the request is written right after: the end of the relayer's part
         tx_hash = reader.submit(ours)
         expected = "0x" + blake2_256(ours).hex()
         if tx_hash.lower() != expected:
