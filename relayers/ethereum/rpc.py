@@ -197,6 +197,24 @@ class EthRpc:
             tip=int(tip, 16),
         )
 
+    def source_reads(
+        self, final_tag: str | None, tx_hashes: Sequence[str], numbers: Sequence[int]
+    ) -> tuple[int, dict[str, Receipt | None], dict[int, Header | None]]:
+        """What a source check reads, in ONE JSON-RPC batch: the final block (the `final_tag` block's number, e.g.
+        "finalized", else the head's number), and the receipts and canonical headers asked for."""
+        calls: list[tuple[str, list[Any]]] = [
+            ("eth_getBlockByNumber", [final_tag, False]) if final_tag is not None else ("eth_blockNumber", [])
+        ]
+        calls += [("eth_getTransactionReceipt", [h]) for h in tx_hashes]
+        calls += [("eth_getBlockByNumber", [hex(n), False]) for n in numbers]
+        answers = self._raw_batch(calls)
+        first = answers[0]
+        final = int(first, 16) if final_tag is None else (int(first["number"], 16) if isinstance(first, dict) else -1)
+        at = 1 + len(tx_hashes)
+        receipts = {h: _receipt_json(r) for h, r in zip(tx_hashes, answers[1:at], strict=True)}
+        headers = {n: _header_json(b) for n, b in zip(numbers, answers[at:], strict=True)}
+        return final, receipts, headers
+
     def _raw_batch(self, calls: Sequence[tuple[str, list[Any]]]) -> list[Any]:
         """Results of `calls` in one HTTP request, in order; the first error raises (a revert: its typed error)."""
         payload = [{"jsonrpc": "2.0", "id": i, "method": m, "params": p} for i, (m, p) in enumerate(calls)]
@@ -286,6 +304,45 @@ def _json_tx(tx: TxParams) -> dict[str, Any]:
         else:
             out[key] = value
     return out
+
+
+def _header_json(block: Any) -> Header | None:
+    if not isinstance(block, dict):
+        return None
+    base_fee = block.get("baseFeePerGas")
+    return Header(
+        number=int(block["number"], 16),
+        hash=hex32(block["hash"]),
+        parent_hash=hex32(block["parentHash"]),
+        timestamp=int(block["timestamp"], 16),
+        base_fee=int(base_fee, 16) if isinstance(base_fee, str) else None,
+    )
+
+
+def _receipt_json(r: Any) -> Receipt | None:
+    if not isinstance(r, dict) or r.get("blockHash") is None:
+        return None
+    return Receipt(
+        tx_hash=hex32(r["transactionHash"]),
+        status=int(r["status"], 16),
+        block_number=int(r["blockNumber"], 16),
+        block_hash=hex32(r["blockHash"]),
+        gas_used=int(r["gasUsed"], 16),
+        effective_gas_price=int(r.get("effectiveGasPrice", "0x0"), 16),
+        logs=tuple(
+            RawLog(
+                address=str(to_checksum_address(e["address"])),
+                topics=tuple(bytes.fromhex(t.removeprefix("0x")) for t in e["topics"]),
+                data=bytes.fromhex(e["data"].removeprefix("0x")),
+                block_number=int(e["blockNumber"], 16),
+                block_hash=hex32(e["blockHash"]),
+                tx_hash=hex32(e["transactionHash"]),
+                log_index=int(e["logIndex"], 16),
+                removed=bool(e.get("removed", False)),
+            )
+            for e in r["logs"]
+        ),
+    )
 
 
 @contextmanager
