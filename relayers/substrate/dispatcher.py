@@ -98,6 +98,7 @@ class PhalaDestination:
         self._cross_checked: set[tuple[int, int, bool]] = set()  # (runtime version, pays): assembly compared
         self._prepare_checked: set[tuple[int, int, frozenset[str]]] = set()  # (runtime version, call kinds)
         self._bridge_states: Memo[AccountState] = Memo(16)  # finalized block hash -> the bridge account there
+        self.heads: HeadNotifier | None = None  # the finalized-head subscription, while following
         self.handed_over_at: float | None = None  # when the last submit request was written (on `clock`)
         self._unknown_since: dict[str, float] = {}  # tx hashes confirm was asked about without a submit (restart)
 
@@ -113,6 +114,7 @@ class PhalaDestination:
         `already_executed` and `prepare` find both current and read only the head (and its recipients).
         The view is keyed by finalized block hash, whose state never changes: it can be late, never wrong."""
         heads = HeadNotifier(self.config.url, SUBSTRATE_FINALIZED_HEADS, poll_interval=interval, name=self.name)
+        self.heads = heads
         subscription = asyncio.create_task(heads.run(), name=f"{self.name}-heads")
         last_error = ""
         try:
