@@ -20,6 +20,9 @@ from typing import Any, TypeVar, cast
 
 import requests
 import structlog
+from eth_abi.abi import decode as abi_decode
+from eth_abi.abi import encode as abi_encode
+from eth_hash.auto import keccak
 from eth_typing import ChecksumAddress
 from eth_utils.address import to_checksum_address
 from web3 import Web3
@@ -63,6 +66,7 @@ class EthRpc:
         self._chain_checked = False
         self._session = requests.Session()  # for raw JSON-RPC batches (web3's batches cannot mix these methods)
         self._timeout = timeout
+        self._functions: dict[str, _AbiFunction] = {}
 
     # -- running ----------------------------------------------------------------------------------------------
 
@@ -254,20 +258,20 @@ class EthRpc:
 
     def bridge_reads(self, calls: Sequence[tuple[str, tuple[Any, ...]]]) -> tuple[int, list[Any]]:
         """The head number and several views (name, args), at the latest block, in as few JSON-RPC batches as the
-        chunk size allows: one round trip where each read used to be one."""
+        chunk size allows: one round trip where each read used to be one. Encoded and decoded here with eth_abi
+        (web3's contract-call machinery cost ~10 ms of CPU per batch, five enclaves at once on two cores)."""
         head: int | None = None
         out: list[Any] = []
         for start in range(0, max(len(calls), 1), BATCH_CHUNK):
             chunk = calls[start : start + BATCH_CHUNK]
-            with contract_reverts(), self.w3.batch_requests() as batch:
-                if head is None:
-                    batch.add(self.w3.eth.get_block_number())
-                for name, args in chunk:
-                    batch.add(getattr(self.bridge.functions, name)(*args))
-                results = list(batch.execute())
+            requests_: list[tuple[str, list[Any]]] = [("eth_blockNumber", [])] if head is None else []
+            requests_ += [
+                ("eth_call", [{"to": self.bridge.address, "data": self._calldata(n, a)}, "latest"]) for n, a in chunk
+            ]
+            answers = self._raw_batch(requests_)
             if head is None:
-                head = int(cast(Any, results.pop(0)))
-            out.extend(results)
+                head = int(answers.pop(0), 16)
+            out.extend(self._decoded(name, raw) for (name, _), raw in zip(chunk, answers, strict=True))
         assert head is not None
         return head, out
 
@@ -275,15 +279,59 @@ class EthRpc:
         """The same view called (at the latest block) with many argument tuples, in JSON-RPC batches."""
         out: list[Any] = []
         for start in range(0, len(args), BATCH_CHUNK):
-            with contract_reverts(), self.w3.batch_requests() as batch:
-                for a in args[start : start + BATCH_CHUNK]:
-                    batch.add(getattr(self.bridge.functions, fn_name)(*a))
-                out.extend(batch.execute())
+            chunk = args[start : start + BATCH_CHUNK]
+            answers = self._raw_batch(
+                [
+                    ("eth_call", [{"to": self.bridge.address, "data": self._calldata(fn_name, a)}, "latest"])
+                    for a in chunk
+                ]
+            )
+            out.extend(self._decoded(fn_name, raw) for raw in answers)
         return out
+
+    def _eth_call(self, name: str, args: tuple[Any, ...]) -> tuple[str, list[Any]]:
+        return "eth_call", [{"to": self.bridge.address, "data": self._calldata(name, args)}, "latest"]
+
+    def _function(self, name: str) -> _AbiFunction:
+        fn = self._functions.get(name)
+        if fn is None:
+            abi: list[Any] = list(self.bridge.abi)
+            entry = next(e for e in abi if e.get("type") == "function" and e.get("name") == name)
+            inputs = [_abi_type(i) for i in entry["inputs"]]
+            outputs = [_abi_type(o) for o in entry["outputs"]]
+            selector = keccak(f"{name}({','.join(inputs)})".encode())[:4]
+            fn = self._functions[name] = _AbiFunction(selector, inputs, outputs)
+        return fn
+
+    def _calldata(self, name: str, args: tuple[Any, ...]) -> str:
+        fn = self._function(name)
+        return "0x" + (fn.selector + abi_encode(fn.inputs, list(args))).hex()
+
+    def _decoded(self, name: str, raw: Any) -> Any:
+        """As web3 returns a view's result: one output as itself, several as a list; addresses checksummed."""
+        fn = self._function(name)
+        values = abi_decode(fn.outputs, bytes.fromhex(str(raw).removeprefix("0x")))
+        values = tuple(to_checksum_address(v) if t == "address" else v for t, v in zip(fn.outputs, values, strict=True))
+        return values[0] if len(values) == 1 else list(values)
 
     @property
     def bridge_address(self) -> ChecksumAddress:
         return self.bridge.address
+
+
+@dataclass(frozen=True)
+class _AbiFunction:
+    selector: bytes
+    inputs: list[str]
+    outputs: list[str]
+
+
+def _abi_type(entry: Any) -> str:
+    """An ABI parameter's canonical type (tuples spelled out), as in signatures and eth_abi."""
+    kind = str(entry["type"])
+    if kind.startswith("tuple"):
+        return "(" + ",".join(_abi_type(c) for c in entry["components"]) + ")" + kind[5:]
+    return kind
 
 
 @dataclass(frozen=True)
