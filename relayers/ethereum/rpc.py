@@ -39,6 +39,7 @@ from web3.types import BlockIdentifier, TxParams
 
 from relayers.ethereum.contracts import contract_at, revert_data
 from relayers.ethereum.errors import (
+    BridgeContractError,
     ChainIdMismatch,
     RpcError,
     RpcTimeout,
@@ -246,9 +247,10 @@ class EthRpc:
 
     def send_raw(self, raw: bytes) -> str:
         try:
-            return hex32(self.w3.eth.send_raw_transaction(raw))
-        except Web3RPCError as exc:
-            raise TransactionRejected(f"eth_sendRawTransaction: {exc.rpc_response or exc}") from exc
+            (tx_hash,) = self._raw_batch([("eth_sendRawTransaction", ["0x" + raw.hex()])])
+        except (RpcError, BridgeContractError) as exc:  # the node refused it: nothing was sent
+            raise TransactionRejected(f"eth_sendRawTransaction: {exc}") from exc
+        return hex32(tx_hash)
 
     # -- the bridge contract ----------------------------------------------------------------------------------
 
