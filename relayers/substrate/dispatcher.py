@@ -99,6 +99,7 @@ class PhalaDestination:
         self._prepare_checked: set[tuple[int, int, frozenset[str]]] = set()  # (runtime version, call kinds)
         self._bridge_states: Memo[AccountState] = Memo(16)  # finalized block hash -> the bridge account there
         self.heads: HeadNotifier | None = None  # the finalized-head subscription, while following
+        self._checked_head: ChainPosition | None = None  # the head `already_executed` synced to, for `prepare`
         self.handed_over_at: float | None = None  # when the last submit request was written (on `clock`)
         self._unknown_since: dict[str, float] = {}  # tx hashes confirm was asked about without a submit (restart)
 
@@ -184,11 +185,27 @@ class PhalaDestination:
         return head
 
     def _executed_among(self, reader: ChainReader, ids: list[str]) -> frozenset[str]:
-        self._synced_head(reader)
+        head = self._synced_head(reader)
+        heads = self.heads
+        # `prepare` follows at once: it may plan at this head while no newer one has been announced.
+        self._checked_head = (
+            head if heads is not None and heads.connected and heads.latest == head.block_number else None
+        )
         return self.index.executed_among(ids)
 
+    def _planning_head(self, reader: ChainReader) -> ChainPosition:
+        """The finalized head `already_executed` just synced to, when a live subscription has announced nothing
+        newer since; otherwise read (and synced to) now. An older head is still a finalized one: at worst the members,
+        reading their own head, refuse the batch and it is retried; the bridge account's nonce rules out paying
+        twice."""
+        head, self._checked_head = self._checked_head, None
+        heads = self.heads
+        if head is not None and heads is not None and heads.connected and heads.latest == head.block_number:
+            return head
+        return self._synced_head(reader)
+
     def _plan(self, reader: ChainReader, messages: list[BridgeMessage]) -> tuple[ChainPosition, BatchPlan, int]:
-        head = self._synced_head(reader)
+        head = self._planning_head(reader)
         bridge = self._bridge_at(reader, head.block_hash)
         ed = reader.existential_deposit()
         gateway = self.config.gateway

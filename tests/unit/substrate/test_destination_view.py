@@ -11,6 +11,7 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from bridge.ports import ChainPosition
+from relayers.heads import SUBSTRATE_FINALIZED_HEADS, HeadNotifier
 from relayers.substrate.chain import AccountState
 from relayers.substrate.dispatcher import PhalaDestination
 from tests.unit.substrate.helpers import CONFIG
@@ -118,3 +119,36 @@ def test_a_failing_read_does_not_stop_the_follower() -> None:
 
     asyncio.run(main())
     assert calls >= 3 and reader.account_reads == [reader.head.block_hash]
+
+
+def _with_heads(dest: PhalaDestination, connected: bool, latest: int | None) -> HeadNotifier:
+    heads = HeadNotifier("ws://127.0.0.1:1", SUBSTRATE_FINALIZED_HEADS)
+    heads.connected, heads.latest = connected, latest
+    dest.heads = heads
+    return heads
+
+
+def test_prepare_plans_at_the_head_already_executed_synced_to_while_nothing_newer_is_announced() -> None:
+    dest, reader, _ = setup()
+    _with_heads(dest, True, 10)
+    dest._executed_among(reader, [])  # type: ignore[arg-type]
+    assert dest._planning_head(reader) == reader.head  # type: ignore[arg-type]
+    assert reader.head_reads == 1
+    assert dest._planning_head(reader) == reader.head  # type: ignore[arg-type]
+    assert reader.head_reads == 2  # used once
+
+
+def test_prepare_reads_the_head_again_after_a_newer_one_or_without_a_live_subscription() -> None:
+    dest, reader, _ = setup()
+    heads = _with_heads(dest, True, 10)
+    dest._executed_among(reader, [])  # type: ignore[arg-type]
+    heads.latest = 11  # announced between the two steps
+    reader.head = ChainPosition(11, "0x" + "11" * 32)
+    assert dest._planning_head(reader) == reader.head  # type: ignore[arg-type]
+    assert reader.head_reads == 2
+    for connected, latest in ((False, 10), (True, 9), (True, None)):
+        dest, reader, _ = setup()
+        _with_heads(dest, connected, latest)
+        dest._executed_among(reader, [])  # type: ignore[arg-type]
+        dest._planning_head(reader)  # type: ignore[arg-type]
+        assert reader.head_reads == 2
