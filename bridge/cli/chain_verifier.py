@@ -100,13 +100,19 @@ class ChainBatchVerifier:
             name="phala",
         )
         self.heads = heads
-        subscription = asyncio.create_task(heads.run(), name="phala-heads")
+        # Beside it, the Ethereum token limits at the head (new heads), for the batch check's facts.
+        others = [
+            asyncio.create_task(heads.run(), name="phala-heads"),
+            asyncio.create_task(self.eth_batch.follow(interval), name="ethereum-limits"),
+        ]
         try:
             await self._follow(heads)
         finally:
-            subscription.cancel()
-            with contextlib.suppress(asyncio.CancelledError):
-                await subscription
+            for task in others:
+                task.cancel()
+            for task in others:
+                with contextlib.suppress(asyncio.CancelledError):
+                    await task
 
     async def _follow(self, heads: HeadNotifier) -> None:
         last_error = ""

@@ -17,8 +17,6 @@ confirm:  no receipt -> pending (the submitter replaces a stuck transaction); a 
 
 from __future__ import annotations
 
-import asyncio
-import contextlib
 import time
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
@@ -46,14 +44,15 @@ from relayers.ethereum.errors import (
     UnknownRevert,
     decode_error,
 )
+from relayers.ethereum.follower import TokenLimitsView
 from relayers.ethereum.logs import bridge_logs, decode_call_executed, decode_release_queued
 from relayers.ethereum.outcome import Mined, SentBatch, decide
 from relayers.ethereum.rebuild import DestinationFacts, plan_batch, rebuild_and_check_batch, signing_request
 from relayers.ethereum.rpc import EthRpc, contract_reverts
-from relayers.ethereum.state import TokenLimits, destination_facts, group_key, token_limits, used_nonces
+from relayers.ethereum.state import destination_facts, group_key, used_nonces
 from relayers.ethereum.submitter import Submitter
 from relayers.ethereum.views import Receipt
-from relayers.heads import ETHEREUM_NEW_HEADS, HeadNotifier, ws_url_of
+from relayers.heads import HeadNotifier
 
 log = structlog.get_logger("ethereum.destination")
 
@@ -100,38 +99,20 @@ class EthereumDestination:
         self._sent: dict[str, SentBatch] = {}  # handle -> what the transaction carries
         self._digest_checked_epoch: int | None = None
         self._keys: dict[int, bytes] = {}
-        self.heads: HeadNotifier | None = None  # new heads, while following
-        self._limits: TokenLimits | None = None  # token limits at a head, kept by `follow`
+        self.view = TokenLimitsView(config)  # token limits at the head, and the new-head subscription
         self._last_facts: tuple[tuple[str, ...], int | None, tuple[DestinationFacts, int]] | None = None
 
     def gas_of(self, message: BridgeMessage) -> int:
         return self.config.call_gas() if message.kind is MessageKind.CALL else self.config.transfer_gas
 
     async def follow(self, interval: float = 0.5) -> None:
-        """Run until cancelled: on every new head (`eth_subscribe` newHeads; every `interval` while the subscription
-        is down) read the token limits the batches' facts need, on a connection of its own, so a prepare at that
-        head skips that round trip. A view older than the batch's head is never used (`destination_facts`)."""
-        heads = HeadNotifier(ws_url_of(self.config.rpc_url), ETHEREUM_NEW_HEADS, poll_interval=interval, name=self.name)
-        self.heads = heads
-        subscription = asyncio.create_task(heads.run(), name=f"{self.name}-heads")
-        c = self.config
-        rpc = EthRpc(c.rpc_url, chain_id=c.chain_id, bridge=c.bridge_address, timeout=c.rpc_timeout)
-        last_error = ""
-        try:
-            while True:
-                try:
-                    self._limits = await rpc.run(lambda r: token_limits(r, self.config))
-                    last_error = ""
-                except Exception as exc:  # the node may be down: prepare reads (and fails) on its own
-                    error = f"{type(exc).__name__}: {exc}"
-                    if error != last_error:
-                        log.warning("destination_follow_failed", destination=self.name, error=error)
-                    last_error = error
-                await heads.wait()
-        finally:
-            subscription.cancel()
-            with contextlib.suppress(asyncio.CancelledError):
-                await subscription
+        """Run until cancelled: keep the token limits at the head (`TokenLimitsView`), so a prepare at that head
+        skips that round trip; the new-head subscription also tells `_facts_for` when its last read is current."""
+        await self.view.follow(interval)
+
+    @property
+    def heads(self) -> HeadNotifier | None:
+        return self.view.heads
 
     async def already_executed(self, messages: Sequence[BridgeMessage]) -> frozenset[str]:
         # The whole facts read, kept for the prepare that follows at once (`_facts_for`): one read for both.
@@ -143,7 +124,7 @@ class EthereumDestination:
         return await self.rpc.run(lambda r: self._prepare(r, list(messages)))
 
     def _read_facts(self, rpc: EthRpc, messages: list[BridgeMessage]) -> tuple[DestinationFacts, int]:
-        read = destination_facts(rpc, self.config, messages, self._limits)
+        read = destination_facts(rpc, self.config, messages, self.view.limits)
         heads = self.heads
         # Reusable only while no newer head can have changed them: tagged with the last head notified.
         tag = heads.latest if heads is not None and heads.connected else None

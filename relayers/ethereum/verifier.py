@@ -18,6 +18,7 @@ from collections.abc import Sequence
 from bridge.messages import BridgeMessage
 from bridge.ports import SigningRequest
 from relayers.ethereum.config import EthereumConfig
+from relayers.ethereum.follower import TokenLimitsView
 from relayers.ethereum.rebuild import DestinationFacts, rebuild_and_check_batch
 from relayers.ethereum.rpc import EthRpc
 from relayers.ethereum.source_check import mismatched_fields, verify_source
@@ -59,12 +60,18 @@ class EthereumSourceVerifier:
 class EthereumBatchVerifier:
     def __init__(self, config: EthereumConfig, *, rpc: EthRpc | None = None) -> None:
         self.config = config
+        self.view = TokenLimitsView(config)  # filled only while `follow` runs
         self.rpc = rpc or EthRpc(
             config.rpc_url, chain_id=config.chain_id, bridge=config.bridge_address, timeout=config.rpc_timeout
         )
 
+    async def follow(self, interval: float = 0.5) -> None:
+        """Run until cancelled: keep the token limits at the head, so a check at that head reads one round trip."""
+        await self.view.follow(interval)
+
     async def facts(self, messages: Sequence[BridgeMessage]) -> DestinationFacts:
-        facts, _ = await self.rpc.run(lambda r: destination_facts(r, self.config, list(messages)))
+        limits = self.view.limits
+        facts, _ = await self.rpc.run(lambda r: destination_facts(r, self.config, list(messages), limits))
         return facts
 
     async def check(self, request: SigningRequest, messages: Sequence[BridgeMessage]) -> bytes:

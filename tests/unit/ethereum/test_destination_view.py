@@ -65,7 +65,7 @@ def _destination(connected: bool, latest: int | None) -> tuple[EthereumDestinati
     dest = EthereumDestination(CONFIG, rpc=cast(EthRpc, rpc))
     heads = HeadNotifier("ws://127.0.0.1:1", ETHEREUM_NEW_HEADS)
     heads.connected, heads.latest = connected, latest
-    dest.heads = heads
+    dest.view.heads = heads
     return dest, rpc, heads
 
 
