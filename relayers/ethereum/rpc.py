@@ -180,7 +180,9 @@ class EthRpc:
         and the suggested tip."""
         call = _json_tx(tx)
         requests_: list[tuple[str, list[Any]]] = [
-            ("eth_estimateGas", [call]),
+            # At `latest`, as web3 did: without a block anvil estimates on `pending`, where a batch already sent for
+            # the same nonces (a restart, a new leader) makes this one revert, and it would never be sent.
+            ("eth_estimateGas", [call, "latest"]),
             ("eth_getBlockByNumber", ["latest", False]),
             ("eth_maxPriorityFeePerGas", []),
         ]
@@ -227,7 +229,10 @@ class EthRpc:
             response = self._session.post(self.url, json=cast(Any, payload), timeout=self._timeout)
             if response.status_code != 200:
                 raise RpcUnavailable(f"{calls[0][0]}: HTTP {response.status_code} from {self.url}")
-            body = response.json()
+            try:
+                body = response.json()
+            except ValueError as exc:  # not JSON: a proxy's error page, a truncated answer
+                raise RpcError(calls[0][0], f"the answer is not JSON ({exc})") from exc
             if not isinstance(body, list):  # a node without batch support answers one error object
                 raise RpcError(calls[0][0], body.get("error", body) if isinstance(body, dict) else body)
             answers = {a.get("id"): a for a in body if isinstance(a, dict)}
@@ -267,9 +272,7 @@ class EthRpc:
         for start in range(0, max(len(calls), 1), BATCH_CHUNK):
             chunk = calls[start : start + BATCH_CHUNK]
             requests_: list[tuple[str, list[Any]]] = [("eth_blockNumber", [])] if head is None else []
-            requests_ += [
-                ("eth_call", [{"to": self.bridge.address, "data": self._calldata(n, a)}, "latest"]) for n, a in chunk
-            ]
+            requests_ += [self._eth_call(n, a) for n, a in chunk]
             answers = self._raw_batch(requests_)
             if head is None:
                 head = int(answers.pop(0), 16)
@@ -282,12 +285,7 @@ class EthRpc:
         out: list[Any] = []
         for start in range(0, len(args), BATCH_CHUNK):
             chunk = args[start : start + BATCH_CHUNK]
-            answers = self._raw_batch(
-                [
-                    ("eth_call", [{"to": self.bridge.address, "data": self._calldata(fn_name, a)}, "latest"])
-                    for a in chunk
-                ]
-            )
+            answers = self._raw_batch([self._eth_call(fn_name, a) for a in chunk])
             out.extend(self._decoded(fn_name, raw) for raw in answers)
         return out
 
