@@ -231,8 +231,8 @@ class EthRpc:
                 raise RpcUnavailable(f"{calls[0][0]}: HTTP {response.status_code} from {self.url}")
             try:
                 body = response.json()
-            except ValueError as exc:  # not JSON: a proxy's error page, a truncated answer
-                raise RpcError(calls[0][0], f"the answer is not JSON ({exc})") from exc
+            except ValueError as exc:  # not JSON (a proxy's error page, a cut answer): the node's verdict is unknown
+                raise RpcUnavailable(f"{calls[0][0]}: the answer from {self.url} is not JSON ({exc})") from exc
             if not isinstance(body, list):  # a node without batch support answers one error object
                 raise RpcError(calls[0][0], body.get("error", body) if isinstance(body, dict) else body)
             answers = {a.get("id"): a for a in body if isinstance(a, dict)}
