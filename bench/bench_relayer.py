@@ -629,6 +629,7 @@ def _devnet_bench(devnet: Devnet) -> dict[str, float]:
         # -- low load: one message at a time, the two directions interleaved (a deposit every 0.75 s) -----------
         before = scrape_histogram(urls)
         before_signing = scrape_histogram(urls, "phala_bridge_signing_seconds")
+        before_handoff = scrape_histogram(urls, "phala_bridge_handoff_seconds")
         steps = ("prepare", "submit")
         before_steps = {st: scrape_histogram(urls, "phala_bridge_batch_step_seconds", st) for st in steps}
         received0 = b.phala_received()
@@ -646,6 +647,8 @@ def _devnet_bench(devnet: Devnet) -> dict[str, float]:
             for k, v in _overhead(urls, before, dest).items():
                 out[f"{dest}.low.{k}"] = v
             out[f"{dest}.low.sign_mean"] = _overhead(urls, before_signing, dest, "phala_bridge_signing_seconds")["mean"]
+            for k, v in _overhead(urls, before_handoff, dest, "phala_bridge_handoff_seconds").items():
+                out[f"{dest}.low.handoff_{k}"] = v
             for st in steps:
                 step_seconds = _overhead(urls, before_steps[st], dest, "phala_bridge_batch_step_seconds", st)
                 out[f"{dest}.low.{st}_mean"] = step_seconds["mean"]
@@ -744,10 +747,26 @@ def _record_devnet(f: dict[str, float], load: str) -> None:
         low = (
             f"{src} deposits one at a time (every 1.5 s, the directions interleaved), {f[f'{dest}.low.count']:.0f} msgs"
         )
-        p50 = f[f"{dest}.low.p50"] * 1e3
-        record(f"{p}.low.p50_ms", p50, "ms", target="<= 50", met=p50 <= 50, note=f"{low}; {what}")
-        record(f"{p}.low.p99_ms", f[f"{dest}.low.p99"] * 1e3, "ms", note=f"{low}; {what}")
-        record(f"{p}.low.mean_ms", f[f"{dest}.low.mean"] * 1e3, "ms", note=f"{low}; exact mean (_sum/_count); {what}")
+        # Two end points (docs/decisions.md, "Relayer overhead ends at the hand-off"): the target is judged on the
+        # hand-off; the node-accepted figure (the end point before that decision) is kept beside it.
+        handoff = (
+            "phala_bridge_handoff_seconds: the same start, ending when the signed transaction is handed to the node "
+            "(the submit request written: eth_sendRawTransaction / author_submitExtrinsic), the node's own "
+            "validation before it answers excluded; the target's figure (docs/decisions.md)"
+        )
+        h50 = f[f"{dest}.low.handoff_p50"] * 1e3
+        hp = f"relayer.devnet.handoff.to_{dest}"
+        record(f"{hp}.low.p50_ms", h50, "ms", target="<= 50", met=h50 <= 50, note=f"{low}; {handoff}; {what}")
+        record(f"{hp}.low.p99_ms", f[f"{dest}.low.handoff_p99"] * 1e3, "ms", note=f"{low}; {handoff}")
+        record(f"{hp}.low.mean_ms", f[f"{dest}.low.handoff_mean"] * 1e3, "ms", note=f"{low}; exact mean; {handoff}")
+        accepted = (
+            "ends when the node has ACCEPTED the transaction (submit returned), so it includes the node's validation "
+            "(Chopsticks runs the extrinsic's checks in wasm before answering); the target is judged on "
+            f"relayer.devnet.handoff.to_{dest} (docs/decisions.md)"
+        )
+        record(f"{p}.low.p50_ms", f[f"{dest}.low.p50"] * 1e3, "ms", note=f"{low}; {accepted}; {what}")
+        record(f"{p}.low.p99_ms", f[f"{dest}.low.p99"] * 1e3, "ms", note=f"{low}; {accepted}; {what}")
+        record(f"{p}.low.mean_ms", f[f"{dest}.low.mean"] * 1e3, "ms", note=f"{low}; exact mean; {accepted}; {what}")
         record(
             f"relayer.devnet.signing.to_{dest}.low.mean_ms",
             f[f"{dest}.low.sign_mean"] * 1e3,

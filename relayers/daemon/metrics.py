@@ -26,6 +26,14 @@ class RelayerMetrics:
             buckets=_LATENCY_BUCKETS,
             registry=r,
         )
+        self.handoff = Histogram(
+            "phala_bridge_handoff_seconds",
+            "From a finalized source event being observed to its signed destination transaction handed to the node "
+            "(the submit request written; overhead_seconds ends when the node has accepted it)",
+            ["destination"],
+            buckets=_LATENCY_BUCKETS,
+            registry=r,
+        )
         self.signing = Histogram(
             "phala_bridge_signing_seconds", "Committee signing time per batch", ["destination"],
             buckets=_LATENCY_BUCKETS, registry=r,

@@ -11,8 +11,9 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import time
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Coroutine, Sequence
 from dataclasses import dataclass, field
+from typing import Any
 
 import structlog
 
@@ -31,6 +32,7 @@ from bridge.ports import (
     SourceWatcher,
 )
 from relayers.daemon.metrics import RelayerMetrics
+from relayers.heads import HeadNotifier
 from relayers.store import BatchRecord, Cursor, MessageRecord, SqlStore
 
 log = structlog.get_logger("relayer")
@@ -118,6 +120,14 @@ class Pipeline:
             for d in self.destinations.values():
                 tg.create_task(self._guard(f"submit:{d.name}", self._submit_loop(d, stop), stop))
                 tg.create_task(self._guard(f"confirm:{d.name}", self._confirm_loop(d.domain, stop), stop))
+                # A destination that keeps a local view of its chain (`follow`, until cancelled) runs it beside.
+                follow = getattr(d, "follow", None)
+                if callable(follow):
+                    tg.create_task(self._guard(f"follow:{d.name}", _until_stop(follow(), stop), stop))
+            for w in self.watchers:
+                heads = getattr(w, "heads", None)
+                if isinstance(heads, HeadNotifier):
+                    tg.create_task(self._guard(f"heads:{w.name}", _until_stop(heads.run(), stop), stop))
 
     async def _guard(self, name: str, coro: object, stop: asyncio.Event) -> None:
         # A stage that crashes is a bug; stop the whole daemon so the supervisor restarts it from the store.
@@ -171,7 +181,11 @@ class Pipeline:
                 if new:
                     await self.verify_once()
                     continue
-                await _sleep_or_stop(stop, self.config.poll_interval)
+                heads = getattr(watcher, "heads", None)
+                if isinstance(heads, HeadNotifier):  # poll on the next head notification (polls if it is down)
+                    await _head_or_stop(stop, heads)
+                else:
+                    await _sleep_or_stop(stop, self.config.poll_interval)
             except Exception as exc:
                 self.healthy[f"observe:{watcher.name}"] = False
                 self.metrics.failures.labels("observe", type(exc).__name__).inc()
@@ -310,6 +324,7 @@ class Pipeline:
         batch_id = "0x" + request.payload.hex()[:64]
         self.store.transition(ids, MessageState.SIGNED, batch_id=batch_id)
         submit_started = self.clock()
+        handed_before = getattr(dest, "handed_over_at", None)
         try:
             tx_hash = await dest.submit(request, signature)
         except Exception as exc:
@@ -321,10 +336,16 @@ class Pipeline:
         self.metrics.step.labels("submit", dest.name).observe(now - submit_started)
         self.store.transition(ids, MessageState.SUBMITTED, dest_tx=tx_hash)
         self.store.save_batch(BatchRecord(batch_id, dest.domain, tuple(ids), "submitted", tx_hash, time.time(), 0.0))
+        # A destination that says when it wrote the submit request (`handed_over_at`, on this clock) gets a second
+        # figure ending there: what the node then spends validating before it answers is the chain's time.
+        handed = getattr(dest, "handed_over_at", None)
+        handed = handed if isinstance(handed, float) and handed != handed_before and handed <= now else None
         for mid in ids:
             seen = self._observed_at.pop(mid, None)
             if seen is not None:
                 self.metrics.overhead.labels(dest.name).observe(now - seen)
+                if handed is not None:
+                    self.metrics.handoff.labels(dest.name).observe(max(0.0, handed - seen))
         self.metrics.messages.labels("submitted", dest.name).inc(len(ids))
         self.metrics.batch_size.labels(dest.name).observe(len(ids))
         log.info("submitted", destination=dest.name, batch_id=batch_id, tx=tx_hash, messages=len(ids))
@@ -416,6 +437,31 @@ class Pipeline:
 async def _sleep_or_stop(stop: asyncio.Event, seconds: float) -> None:
     with contextlib.suppress(TimeoutError):
         await asyncio.wait_for(stop.wait(), seconds)
+
+
+async def _head_or_stop(stop: asyncio.Event, heads: HeadNotifier) -> None:
+    waiters = [asyncio.ensure_future(stop.wait()), asyncio.ensure_future(heads.wait())]
+    try:
+        await asyncio.wait(waiters, return_when=asyncio.FIRST_COMPLETED)
+    finally:
+        for w in waiters:
+            w.cancel()
+
+
+async def _until_stop(coro: Coroutine[Any, Any, None], stop: asyncio.Event) -> None:
+    """Run a task that runs until cancelled (a follower, a subscription) until `stop` is set."""
+    task = asyncio.ensure_future(coro)
+    stopping = asyncio.ensure_future(stop.wait())
+    try:
+        await asyncio.wait([task, stopping], return_when=asyncio.FIRST_COMPLETED)
+    finally:
+        stopping.cancel()
+        if not task.done():
+            task.cancel()
+            with contextlib.suppress(asyncio.CancelledError):
+                await task
+    if task.done() and not task.cancelled() and task.exception() is not None:
+        raise task.exception()  # type: ignore[misc]
 
 
 async def _wait_any(stop: asyncio.Event, other: asyncio.Event, seconds: float) -> None:

@@ -44,13 +44,15 @@ from relayers.ethereum.errors import (
     UnknownRevert,
     decode_error,
 )
+from relayers.ethereum.follower import TokenLimitsView
 from relayers.ethereum.logs import bridge_logs, decode_call_executed, decode_release_queued
 from relayers.ethereum.outcome import Mined, SentBatch, decide
-from relayers.ethereum.rebuild import plan_batch, rebuild_and_check_batch, signing_request
+from relayers.ethereum.rebuild import DestinationFacts, plan_batch, rebuild_and_check_batch, signing_request
 from relayers.ethereum.rpc import EthRpc, contract_reverts
 from relayers.ethereum.state import destination_facts, group_key, used_nonces
 from relayers.ethereum.submitter import Submitter
 from relayers.ethereum.views import Receipt
+from relayers.heads import HeadNotifier
 
 log = structlog.get_logger("ethereum.destination")
 
@@ -97,22 +99,60 @@ class EthereumDestination:
         self._sent: dict[str, SentBatch] = {}  # handle -> what the transaction carries
         self._digest_checked_epoch: int | None = None
         self._keys: dict[int, bytes] = {}
+        self.view = TokenLimitsView(config)  # token limits at the head, and the new-head subscription
+        self._last_facts: tuple[tuple[str, ...], int | None, tuple[DestinationFacts, int]] | None = None
 
     def gas_of(self, message: BridgeMessage) -> int:
         if message.kind is not MessageKind.CALL:
             return self.config.transfer_gas
         return self.config.call_gas(message.gas_limit)
 
+    async def follow(self, interval: float = 0.5) -> None:
+        """Run until cancelled: keep the token limits at the head (`TokenLimitsView`), so a prepare at that head
+        skips that round trip; the new-head subscription also tells `_facts_for` when its last read is current."""
+        await self.view.follow(interval)
+
+    @property
+    def heads(self) -> HeadNotifier | None:
+        return self.view.heads
+
     async def already_executed(self, messages: Sequence[BridgeMessage]) -> frozenset[str]:
-        pairs = {(m.source_domain, m.nonce) for m in messages if m.source_domain != self.domain}
-        used = await self.rpc.run(lambda r: used_nonces(r, pairs))
-        return frozenset(m.id_hex for m in messages if (m.source_domain, m.nonce) in used)
+        # The whole facts read, kept for the prepare that follows at once (`_facts_for`): one read for both.
+        batch = list(messages)
+        facts, _ = await self.rpc.run(lambda r: self._read_facts(r, batch))
+        return frozenset(m.id_hex for m in messages if (m.source_domain, m.nonce) in facts.used)
 
     async def prepare(self, messages: Sequence[BridgeMessage]) -> SigningRequest:
         return await self.rpc.run(lambda r: self._prepare(r, list(messages)))
 
+    def _read_facts(self, rpc: EthRpc, messages: list[BridgeMessage]) -> tuple[DestinationFacts, int]:
+        read = destination_facts(rpc, self.config, messages, self.view.limits)
+        heads = self.heads
+        # Reusable only while no newer head can have changed them: tagged with the last head notified.
+        tag = heads.latest if heads is not None and heads.connected else None
+        self._last_facts = (tuple(m.id_hex for m in messages), tag, read)
+        return read
+
+    def _facts_for(self, rpc: EthRpc, messages: list[BridgeMessage]) -> tuple[DestinationFacts, int]:
+        """The facts `already_executed` just read for exactly these messages when no head has been notified since
+        (the subscription up, the read at the newest head it announced); otherwise a fresh read. A stale reuse can
+        only make the members refuse (they read their own facts) or the bridge skip a used nonce: never a double
+        execution."""
+        last, self._last_facts = self._last_facts, None
+        heads = self.heads
+        if last is not None and heads is not None and heads.connected:
+            ids, tag, (facts, block) = last
+            if ids == tuple(m.id_hex for m in messages) and tag is not None and tag == heads.latest == block:
+                return facts, block
+        return self._read_facts(rpc, messages)
+
     async def submit(self, request: SigningRequest, signature: bytes) -> str:
         return await self.rpc.run(lambda r: self._submit(r, request, signature))
+
+    @property
+    def handed_over_at(self) -> float | None:
+        """When the last signed transaction was handed to the node (`eth_sendRawTransaction` written)."""
+        return None if self.submitter is None else self.submitter.handed_over_at
 
     async def confirm(self, tx_hash: str, message_ids: Sequence[str]) -> Confirmation:
         return await self.rpc.run(lambda r: self._confirm(r, tx_hash.lower(), list(message_ids)))
@@ -120,7 +160,7 @@ class EthereumDestination:
     # -- on the RPC thread --------------------------------------------------------------------------------------
 
     def _prepare(self, rpc: EthRpc, messages: list[BridgeMessage]) -> SigningRequest:
-        facts, block = destination_facts(rpc, self.config, messages)
+        facts, block = self._facts_for(rpc, messages)
         plan = plan_batch(messages, facts)
         for mid, reason in plan.refused.items():
             log.warning("message_refused", destination=self.name, message_id=mid, reason=reason)

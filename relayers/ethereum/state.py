@@ -9,7 +9,7 @@
 
 from __future__ import annotations
 
-from collections.abc import Iterable, Sequence
+from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass
 from typing import Any
 
@@ -48,11 +48,29 @@ def used_nonces(rpc: EthRpc, pairs: Iterable[tuple[int, int]]) -> frozenset[tupl
     return frozenset((d, n) for d, n in wanted if (bitmap[(d, n >> 8)] >> (n & 255)) & 1)
 
 
+@dataclass(frozen=True)
+class TokenLimits:
+    """Each token's limit kind (0: not enabled) as read at `block`: a view valid for reads at that block only."""
+
+    block: int
+    kinds: Mapping[str, int]  # token address, lowercase -> limit kind
+
+
+def token_limits(rpc: EthRpc, config: EthereumConfig) -> TokenLimits:
+    """The limit kinds of the tokens the configured resources name, at the head (two round trips)."""
+    rids = sorted(config.resources)
+    block, results = rpc.bridge_reads([("resource", (r,)) for r in rids])
+    tokens = sorted({str(r[0]).lower() for r in results if str(r[0]).lower() != ZERO})
+    kinds = rpc.bridge_calls("tokenLimit", [(to_checksum_address(t),) for t in tokens])
+    return TokenLimits(block, {t: int(k[0]) for t, k in zip(tokens, kinds, strict=True)})
+
+
 def destination_facts(
-    rpc: EthRpc, config: EthereumConfig, messages: Sequence[BridgeMessage]
+    rpc: EthRpc, config: EthereumConfig, messages: Sequence[BridgeMessage], limits: TokenLimits | None = None
 ) -> tuple[DestinationFacts, int]:
-    """The facts for `messages`, and the head block number they were read at (for audit). Two round trips: the key
-    state, resources, allow-list and nonce words together, then the limits of the tokens those resources name."""
+    """The facts for `messages`, and the head block number they were read at (for audit). One round trip for the
+    key state, resources, allow-list and nonce words; a second for the limits of the tokens those resources name,
+    unless `limits` was read at that same block (the destination's view, kept by its head follower)."""
     rids = sorted({m.resource_id for m in messages if m.kind is MessageKind.TRANSFER and m.resource_id is not None})
     targets = sorted(
         {"0x" + m.recipient.hex() for m in messages if m.kind is MessageKind.CALL and len(m.recipient) == 20}
@@ -77,9 +95,13 @@ def destination_facts(
     at += len(targets)
     bitmap = {w: int(v) for w, v in zip(words, results[at:], strict=True)}
     tokens = sorted({t for t in by_resource.values() if t.lower() != ZERO})
-    kinds = {
-        t: int(lim[0]) for t, lim in zip(tokens, rpc.bridge_calls("tokenLimit", [(t,) for t in tokens]), strict=True)
-    }
+    if limits is not None and limits.block == block and all(t.lower() in limits.kinds for t in tokens):
+        kinds = {t: limits.kinds[t.lower()] for t in tokens}
+    else:
+        kinds = {
+            t: int(lim[0])
+            for t, lim in zip(tokens, rpc.bridge_calls("tokenLimit", [(t,) for t in tokens]), strict=True)
+        }
     enabled = {rid: str(to_checksum_address(t)) for rid, t in by_resource.items() if kinds.get(t, 0) != 0}
     facts = DestinationFacts(
         chain_id=config.chain_id,
@@ -119,4 +141,4 @@ def _u32(value: int) -> bytes:
     return value.to_bytes(32, "big")
 
 
-__all__ = ["KeyState", "destination_facts", "group_key", "key_state", "used_nonces"]
+__all__ = ["KeyState", "TokenLimits", "destination_facts", "group_key", "key_state", "token_limits", "used_nonces"]

@@ -4,11 +4,12 @@ One `Submitter` per key, used on its destination's RPC thread (calls never overl
 sequence: nonces are handed out locally (first read from the node's `pending` count), and re-read from the node after
 any failed send and whenever a transaction disappears, so a gap left by a dropped transaction is filled by the next.
 
-send:   estimate gas (a revert here is the typed contract error: nothing is sent, nothing paid); ask the node for the
-        EIP-2930 access list (`eth_createAccessList`) and keep only the entries that save gas used (fees.py: cold
-        addresses and their slots; never the sender, `to` unless it has > 24 slots, or a precompile), then estimate
-        again with it; gas limit = estimate + `gas_headroom_bps`; fees from the latest base fee and the node's
-        suggested tip, under the caps; sign locally, send raw. Returns the first hash: the handle the pipeline
+send:   in one JSON-RPC batch, estimate gas (a revert here is the typed contract error: nothing is sent, nothing
+        paid), ask the node for the EIP-2930 access list (`eth_createAccessList`), the latest base fee and the
+        suggested tip; keep only the access-list entries that save gas used (fees.py: cold addresses and their
+        slots; never the sender, `to` unless it has > 24 slots, or a precompile); gas limit = the estimate without
+        the list (an upper bound with it) + `gas_headroom_bps`; fees under the caps; sign locally, send raw: two
+        round trips in all. Returns the first hash: the handle the pipeline
         keeps, whatever replaces it.
 status: the receipt of any version (original or replacement) -> mined; none and the nonce used by something else ->
         gone; none and no version known to the node after it was mined once (a reorg dropped it) -> gone; otherwise
@@ -22,7 +23,7 @@ from __future__ import annotations
 import time
 from collections.abc import Callable
 from dataclasses import dataclass, field
-from typing import Any, Literal, cast
+from typing import Any, Literal
 
 import structlog
 from eth_utils.address import to_checksum_address
@@ -74,6 +75,7 @@ class Submitter:
     clock: Callable[[], float] = time.monotonic
     _next_nonce: int | None = None
     _sent: dict[str, SentTx] = field(default_factory=dict)
+    handed_over_at: float | None = None  # when the last raw transaction was handed to the node (on `clock`)
 
     @property
     def address(self) -> str:
@@ -88,18 +90,18 @@ class Submitter:
 
     def send(self, rpc: EthRpc, to: str, data: bytes) -> str:
         params: TxParams = {"from": to_checksum_address(self.address), "to": to_checksum_address(to), "data": data}
-        estimate = rpc.estimate_gas(params)
+        # One round trip for the estimate, the access list and the fees; the limit is the estimate WITHOUT the list
+        # plus headroom: every entry kept saves gas, so it bounds the gas used with the list (unused gas is not paid).
+        inputs = rpc.send_inputs(params, access_list=self.config.use_access_lists)
+        estimate = inputs.estimate
         access_list: list[dict[str, Any]] = []
         if self.config.use_access_lists:
-            entries, _ = rpc.create_access_list(params)
-            pruned = prune_access_list(entries, always_warm(self.address, to))
+            pruned = prune_access_list(inputs.access_list, always_warm(self.address, to))
             saving = access_list_saving(pruned, always_warm(self.address, to))
-            if pruned:
-                access_list = pruned
-                estimate = rpc.estimate_gas({**params, "accessList": cast(Any, pruned)})
-            log.info("access_list", entries=len(entries), kept=len(pruned), gas_saved=saving)
+            access_list = pruned
+            log.info("access_list", entries=len(inputs.access_list), kept=len(pruned), gas_saved=saving)
         gas = gas_limit(estimate, self.config.gas_headroom_bps)
-        fees = initial_fees(self._base_fee(rpc), rpc.max_priority_fee(), self.caps)
+        fees = initial_fees(inputs.base_fee, inputs.tip, self.caps)
         nonce = self._take_nonce(rpc)
         tx_hash = self._sign_and_send(rpc, nonce, to, data, gas, access_list, fees)
         self._next_nonce = nonce + 1
@@ -142,6 +144,7 @@ class Submitter:
         }
         signed = self.key.account.sign_transaction(tx)
         local = hex32(signed.hash)
+        self.handed_over_at = self.clock()
         try:
             node = rpc.send_raw(bytes(signed.raw_transaction))
         except Exception:

@@ -18,11 +18,11 @@ from collections.abc import Sequence
 from bridge.messages import BridgeMessage
 from bridge.ports import SigningRequest
 from relayers.ethereum.config import EthereumConfig
+from relayers.ethereum.follower import TokenLimitsView
 from relayers.ethereum.rebuild import DestinationFacts, rebuild_and_check_batch
 from relayers.ethereum.rpc import EthRpc
 from relayers.ethereum.source_check import mismatched_fields, verify_source
 from relayers.ethereum.state import destination_facts
-from relayers.ethereum.views import Header, Receipt
 
 
 class EthereumSourceVerifier:
@@ -38,24 +38,18 @@ class EthereumSourceVerifier:
             await self.rpc.run(lambda r: self._check(r, ours))
 
     def _check(self, rpc: EthRpc, messages: list[BridgeMessage]) -> None:
-        if self.config.finality == "finalized":
-            final_header = rpc.header("finalized")
-            final = final_header.number if final_header is not None else -1
-        else:
-            final = rpc.head_number() - self.config.confirmations
-        receipts: dict[str, Receipt | None] = {}
-        headers: dict[int, Header | None] = {}
+        # One round trip for the final block, every receipt and every claimed block's canonical header.
+        txs = list(dict.fromkeys("0x" + m.source.tx_hash.hex() for m in messages))
+        numbers = list(dict.fromkeys(m.source.block_number for m in messages))
+        final_tag = "finalized" if self.config.finality == "finalized" else None
+        final, receipts, headers = rpc.source_reads(final_tag, txs, numbers)
+        if final_tag is None:
+            final -= self.config.confirmations
         for m in messages:
-            tx = "0x" + m.source.tx_hash.hex()
-            if tx not in receipts:
-                receipts[tx] = rpc.receipt(tx)
-            number = m.source.block_number
-            if number not in headers:
-                headers[number] = rpc.header(number)
             verify_source(
                 m,
-                receipts[tx],
-                headers[number],
+                receipts["0x" + m.source.tx_hash.hex()],
+                headers[m.source.block_number],
                 final,
                 bridge=self.config.bridge_address,
                 resources=self.config.resources,
@@ -66,12 +60,18 @@ class EthereumSourceVerifier:
 class EthereumBatchVerifier:
     def __init__(self, config: EthereumConfig, *, rpc: EthRpc | None = None) -> None:
         self.config = config
+        self.view = TokenLimitsView(config)  # filled only while `follow` runs
         self.rpc = rpc or EthRpc(
             config.rpc_url, chain_id=config.chain_id, bridge=config.bridge_address, timeout=config.rpc_timeout
         )
 
+    async def follow(self, interval: float = 0.5) -> None:
+        """Run until cancelled: keep the token limits at the head, so a check at that head reads one round trip."""
+        await self.view.follow(interval)
+
     async def facts(self, messages: Sequence[BridgeMessage]) -> DestinationFacts:
-        facts, _ = await self.rpc.run(lambda r: destination_facts(r, self.config, list(messages)))
+        limits = self.view.limits
+        facts, _ = await self.rpc.run(lambda r: destination_facts(r, self.config, list(messages), limits))
         return facts
 
     async def check(self, request: SigningRequest, messages: Sequence[BridgeMessage]) -> bytes:

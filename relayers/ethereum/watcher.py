@@ -29,6 +29,7 @@ from relayers.ethereum.errors import ChainInconsistent
 from relayers.ethereum.logs import SOURCE_TOPICS, Skipped, decode_source_log
 from relayers.ethereum.rpc import EthRpc
 from relayers.ethereum.views import Header
+from relayers.heads import ETHEREUM_NEW_HEADS, HeadNotifier, ws_url_of
 
 log = structlog.get_logger("ethereum.watcher")
 
@@ -44,6 +45,9 @@ class EthereumWatcher:
             config.rpc_url, chain_id=config.chain_id, bridge=config.bridge_address, timeout=config.rpc_timeout
         )
         self._recent: OrderedDict[int, str] = OrderedDict()  # block number -> hash, of blocks this watcher read
+        # New heads wake the pipeline's observe loop (run by the pipeline; a hint: every poll reads the chain, and
+        # finality is computed from the head read then). Unused when the watcher is polled by other code.
+        self.heads = HeadNotifier(ws_url_of(config.rpc_url), ETHEREUM_NEW_HEADS, name=config.name)
 
     async def poll(self, after: ChainPosition | None) -> WatchResult:
         return await self.rpc.run(lambda r: self._poll(r, after))

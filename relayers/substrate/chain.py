@@ -63,8 +63,8 @@ class ChainReader:
         self._facts: dict[tuple[int, int], RuntimeFacts] = {}
         # What a block hash names never changes: remember the last few numbers and runtime versions, so the
         # verifiers' per-session reads of a head they have already seen cost no round trip.
-        self._numbers: _Memo[int] = _Memo(256)
-        self._versions: _Memo[tuple[int, int]] = _Memo(256)
+        self._numbers: Memo[int] = Memo(256)
+        self._versions: Memo[tuple[int, int]] = Memo(256)
 
     # -- blocks ----------------------------------------------------------------------------------------------------
 
@@ -218,7 +218,7 @@ def _extensions(si: Any) -> tuple[SignedExtension, ...]:
     )
 
 
-class _Memo(Generic[V]):
+class Memo(Generic[V]):
     """A small bounded map, oldest out first."""
 
     def __init__(self, size: int) -> None:
@@ -235,4 +235,4 @@ class _Memo(Generic[V]):
         return value
 
 
-__all__ = ["AccountState", "ChainReader", "RawBlock", "SignedExtrinsic", "account_bytes"]
+__all__ = ["AccountState", "ChainReader", "Memo", "RawBlock", "SignedExtrinsic", "account_bytes"]

@@ -15,6 +15,8 @@ reason, by the `confirm` of that batch.
 
 from __future__ import annotations
 
+import asyncio
+import contextlib
 import time
 from collections.abc import Awaitable, Callable, Sequence
 from dataclasses import dataclass
@@ -27,8 +29,9 @@ from bridge.confidential import ExecutedCall, encode_share_envelopes, is_confide
 from bridge.intents import encode_executed
 from bridge.messages import BridgeMessage
 from bridge.ports import BatchNotExecutable, ChainPosition, Confirmation, SigningRequest
-from relayers.substrate.bridge_calls import Transfer, parse_batch
-from relayers.substrate.chain import ChainReader
+from relayers.heads import SUBSTRATE_FINALIZED_HEADS, HeadNotifier
+from relayers.substrate.bridge_calls import BatchCall, Transfer, parse_batch
+from relayers.substrate.chain import AccountState, ChainReader, Memo
 from relayers.substrate.config import PhalaConfig
 from relayers.substrate.errors import (
     IndexBehind,
@@ -93,6 +96,11 @@ class PhalaDestination:
         self._refused: dict[str, str] = {}  # left out of a prepared batch for good; reported by its confirm
         self._submitted: dict[str, _Submitted] = {}
         self._cross_checked: set[tuple[int, int, bool]] = set()  # (runtime version, pays): assembly compared
+        self._prepare_checked: set[tuple[int, int, frozenset[str]]] = set()  # (runtime version, call kinds)
+        self._bridge_states: Memo[AccountState] = Memo(16)  # finalized block hash -> the bridge account there
+        self.heads: HeadNotifier | None = None  # the finalized-head subscription, while following
+        self._checked_head: ChainPosition | None = None  # the head `already_executed` synced to, for `prepare`
+        self.handed_over_at: float | None = None  # when the last submit request was written (on `clock`)
         self._unknown_since: dict[str, float] = {}  # tx hashes confirm was asked about without a submit (restart)
 
     def gas_of(self, message: BridgeMessage) -> int:
@@ -100,6 +108,43 @@ class PhalaDestination:
 
     def close(self) -> None:
         self.session.close()
+
+    async def follow(self, interval: float = 0.5) -> None:
+        """Run until cancelled: on every finalized-head notification (every `interval` while the subscription is
+        down) bring the executed index to the finalized head and read the bridge account there, so a batch's
+        `already_executed` and `prepare` find both current and read only the head (and its recipients).
+        The view is keyed by finalized block hash, whose state never changes: it can be late, never wrong."""
+        heads = HeadNotifier(self.config.url, SUBSTRATE_FINALIZED_HEADS, poll_interval=interval, name=self.name)
+        self.heads = heads
+        subscription = asyncio.create_task(heads.run(), name=f"{self.name}-heads")
+        last_error = ""
+        try:
+            while True:
+                try:
+                    await self.session.run(self._warm)
+                    last_error = ""
+                except Exception as exc:  # the chain may be down: prepare reads (and fails) on its own
+                    error = f"{type(exc).__name__}: {exc}"
+                    if error != last_error:
+                        log.warning("destination_follow_failed", destination=self.name, error=error)
+                    last_error = error
+                await heads.wait()
+        finally:
+            subscription.cancel()
+            with contextlib.suppress(asyncio.CancelledError):
+                await subscription
+
+    def _warm(self, reader: ChainReader) -> None:
+        head = reader.finalized_head()
+        if self.index.sync(reader, head):
+            self._bridge_at(reader, head.block_hash)
+            reader.runtime_facts(head.block_hash)
+
+    def _bridge_at(self, reader: ChainReader, block_hash: str) -> AccountState:
+        state = self._bridge_states.get(block_hash)
+        if state is None:
+            state = self._bridge_states.put(block_hash, reader.account(self.config.bridge_account, block_hash))
+        return state
 
     async def already_executed(self, messages: Sequence[BridgeMessage]) -> frozenset[str]:
         ids = [m.id_hex for m in messages]
@@ -140,12 +185,28 @@ class PhalaDestination:
         return head
 
     def _executed_among(self, reader: ChainReader, ids: list[str]) -> frozenset[str]:
-        self._synced_head(reader)
+        head = self._synced_head(reader)
+        heads = self.heads
+        # `prepare` follows at once: it may plan at this head while no newer one has been announced.
+        self._checked_head = (
+            head if heads is not None and heads.connected and heads.latest == head.block_number else None
+        )
         return self.index.executed_among(ids)
 
+    def _planning_head(self, reader: ChainReader) -> ChainPosition:
+        """The finalized head `already_executed` just synced to, when a live subscription has announced nothing
+        newer since; otherwise read (and synced to) now. An older head is still a finalized one: at worst the members,
+        reading their own head, refuse the batch and it is retried; the bridge account's nonce rules out paying
+        twice."""
+        head, self._checked_head = self._checked_head, None
+        heads = self.heads
+        if head is not None and heads is not None and heads.connected and heads.latest == head.block_number:
+            return head
+        return self._synced_head(reader)
+
     def _plan(self, reader: ChainReader, messages: list[BridgeMessage]) -> tuple[ChainPosition, BatchPlan, int]:
-        head = self._synced_head(reader)
-        bridge = reader.account(self.config.bridge_account, head.block_hash)
+        head = self._planning_head(reader)
+        bridge = self._bridge_at(reader, head.block_hash)
         ed = reader.existential_deposit()
         gateway = self.config.gateway
         recipients = {p for m in messages if len(p := payee(m, gateway)) == 32}
@@ -177,10 +238,16 @@ class PhalaDestination:
         runtime = reader.runtime_facts(head.block_hash)
         call = build_call(runtime, plan.included, self.config.gateway)
         payload = signing_payload(runtime, call, nonce)
-        # Double entry: what substrate-interface composes and would sign must be exactly the hand-built bytes.
-        composed = reader.compose_calls(batch_calls(plan.included, self.config.gateway), head.block_hash)
-        if bytes(composed.data.data) != call or reader.client.signature_payload(composed, nonce) != payload:
-            raise UnsupportedRuntime("substrate-interface and the hand encoder disagree on the batch")
+        calls = batch_calls(plan.included, self.config.gateway)
+        shape = (runtime.spec_version, runtime.transaction_version, _shape(calls))
+        if shape not in self._prepare_checked:
+            # Double entry: what substrate-interface composes and would sign must be exactly the hand-built bytes.
+            # Once per runtime version and batch shape (the encoders are per call kind): tens of ms per batch, and
+            # every member rebuilds the bytes anyway before it signs.
+            composed = reader.compose_calls(calls, head.block_hash)
+            if bytes(composed.data.data) != call or reader.client.signature_payload(composed, nonce) != payload:
+                raise UnsupportedRuntime("substrate-interface and the hand encoder disagree on the batch")
+            self._prepare_checked.add(shape)
         ids = tuple(m.id_hex for m in plan.included)
         request = SigningRequest(
             destination=self.domain,
@@ -268,6 +335,7 @@ class PhalaDestination:
             if theirs != ours:
                 raise UnsupportedRuntime("substrate-interface and the hand assembly disagree on the signed extrinsic")
             self._cross_checked.add(version)
+        self.handed_over_at = self.clock()  # the request is written right after: the end of the relayer's part
         tx_hash = reader.submit(ours)
         expected = "0x" + blake2_256(ours).hex()
         if tx_hash.lower() != expected:
@@ -336,6 +404,11 @@ def refusal_reason(config: PhalaConfig, message: BridgeMessage) -> str | None:
         resource_id=config.resource_id,
         gateway=config.gateway,
     )
+
+
+def _shape(calls: Sequence[BatchCall]) -> frozenset[str]:
+    """The kinds of call in a batch (a transfer, a remark): what the hand encoders differ by."""
+    return frozenset(type(c).__name__ for c in calls)
 
 
 __all__ = ["SHARES_CONTEXT_KEY", "PhalaDestination", "refusal_reason"]

@@ -20,6 +20,7 @@ import structlog
 
 from bridge.messages import BridgeMessage
 from bridge.ports import ChainPosition, WatchResult
+from relayers.heads import SUBSTRATE_FINALIZED_HEADS, HeadNotifier
 from relayers.substrate.chain import ChainReader, SignedExtrinsic
 from relayers.substrate.config import PhalaConfig
 from relayers.substrate.deposits import RejectedDeposit, arrivals, recognize
@@ -43,6 +44,9 @@ class PhalaWatcher:
         self.domain = config.domain
         self.session = session or ClientSession(config.url, timeout=config.rpc_timeout)
         self._recent: OrderedDict[int, ChainPosition] = OrderedDict()  # blocks this watcher read, by number
+        # Finalized heads wake the pipeline's observe loop (run by the pipeline; a hint: every poll reads the
+        # chain). Unused when the watcher is polled by other code (an enclave's source check, the client).
+        self.heads = HeadNotifier(config.url, SUBSTRATE_FINALIZED_HEADS, name=config.name)
 
     async def poll(self, after: ChainPosition | None) -> PhalaWatchResult:
         return await self.session.run(lambda reader: self._poll(reader, after))
