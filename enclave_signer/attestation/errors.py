@@ -1,14 +1,14 @@
 """Typed attestation errors. `reason` is a stable short code for metrics and logs.
 
-    AttestationError
-    ├── QuoteRejectedError (ValueError)          .reason
-    │   ├── MalformedQuoteError                  "malformed": unknown format, bad field, invalid identity key
-    │   ├── UnknownPlatformRootError             "unknown_root": no trusted root for the quote's platform
-    │   ├── BadQuoteSignatureError               "bad_signature": the platform root did not sign this quote
-    │   ├── MeasurementNotAllowedError           "measurement": the enclave build is not on the allow-list
-    │   ├── StaleQuoteError                      "stale": older than the max age (or from the future)
-    │   └── NonceMismatchError                   "nonce": not the freshness nonce the verifier issued
-    └── AdmissionError (ValueError)              a verified quote that still cannot join the roster
+AttestationError
+├── QuoteRejectedError (ValueError)          .reason
+│   ├── MalformedQuoteError                  "malformed": unknown format, bad field, invalid identity key
+│   ├── UnknownPlatformRootError             "unknown_root": no trusted root for the quote's platform
+│   ├── BadQuoteSignatureError               "bad_signature": the platform root did not sign this quote
+│   ├── MeasurementNotAllowedError           "measurement": the enclave build is not on the allow-list
+│   ├── StaleQuoteError                      "stale": older than the max age (or from the future)
+│   └── NonceMismatchError                   "nonce": not the freshness nonce the verifier issued
+└── AdmissionError (ValueError)              a verified quote that still cannot join the roster
 """
 
 from __future__ import annotations
