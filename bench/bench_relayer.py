@@ -135,6 +135,7 @@ class RecordingDestination:
         self.domain = domain
         # No nonce limit here: the in-process figures leave out chain time, and confirm reports at once.
         self.max_in_flight: int | None = None
+        self.handed_over_at: float | None = None  # in process: `submit` records the time itself
         self.submitted: dict[str, float] = {}
         self.batch_sizes: list[int] = []
         self.first: tuple[bytes, bytes] | None = None  # (payload, signature), checked against the group key

@@ -85,6 +85,13 @@ class Destination(Protocol):
     # batch prepared meanwhile would carry the same nonce and be dropped or refused.
     max_in_flight: int | None
 
+    @property
+    def handed_over_at(self) -> float | None:
+        """When the last signed transaction was handed to the node (the submit request written), on the pipeline's
+        clock; None when the destination cannot tell. The overhead target ends there: what the node spends before
+        it answers `submit` is the chain's time (docs/decisions.md, "Relayer overhead")."""
+        ...
+
     async def already_executed(self, messages: Sequence[BridgeMessage]) -> frozenset[str]:
         """Ids the destination chain already records as executed: the final word."""
         ...

@@ -324,7 +324,7 @@ class Pipeline:
         batch_id = "0x" + request.payload.hex()[:64]
         self.store.transition(ids, MessageState.SIGNED, batch_id=batch_id)
         submit_started = self.clock()
-        handed_before = getattr(dest, "handed_over_at", None)
+        handed_before = dest.handed_over_at
         try:
             tx_hash = await dest.submit(request, signature)
         except Exception as exc:
@@ -336,10 +336,10 @@ class Pipeline:
         self.metrics.step.labels("submit", dest.name).observe(now - submit_started)
         self.store.transition(ids, MessageState.SUBMITTED, dest_tx=tx_hash)
         self.store.save_batch(BatchRecord(batch_id, dest.domain, tuple(ids), "submitted", tx_hash, time.time(), 0.0))
-        # A destination that says when it wrote the submit request (`handed_over_at`, on this clock) gets a second
+        # A destination that says when it wrote this submit request (`handed_over_at`, on this clock) gets a second
         # figure ending there: what the node then spends validating before it answers is the chain's time.
-        handed = getattr(dest, "handed_over_at", None)
-        handed = handed if isinstance(handed, float) and handed != handed_before and handed <= now else None
+        handed = dest.handed_over_at
+        handed = handed if handed is not None and handed != handed_before and handed <= now else None
         for mid in ids:
             seen = self._observed_at.pop(mid, None)
             if seen is not None:

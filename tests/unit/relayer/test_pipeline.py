@@ -58,6 +58,7 @@ class FakeDestination:
 
     def __init__(self, max_in_flight: int | None = None) -> None:
         self.max_in_flight = max_in_flight
+        self.handed_over_at: float | None = None  # in memory: no node to hand anything to
         self.executed: list[str] = []
         self.submissions = 0
         self.drop_next = 0

@@ -24,6 +24,7 @@ class ReorderingDestination:
     name = "phala"
     domain = 2
     max_in_flight = None
+    handed_over_at = None
 
     def __init__(self, left_out: str) -> None:
         self.left_out = left_out
