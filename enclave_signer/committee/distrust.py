@@ -2,11 +2,11 @@
 
 A rogue leader (a modified but allow-listed build holding a genuine share) cannot get a wrong result signed, but
 while it leads nothing else is signed either. So every member counts, per proposer, its consecutive refusals for a
-reason about the proposal's CONTENT (`CONTENT_REFUSALS`); a proposal it approves clears the count. After `strikes`
-in a row it distrusts that member for `ttl` seconds and says so in its heartbeats (`Heartbeat.distrust`). The
-leader choice (heartbeat.py) skips a member that at least t members up distrust: t, so that fewer than t rogues
-(who cannot sign anything either) cannot push an honest leader out. Every member counts from the heartbeats it
-sees, so they converge within a heartbeat or two.
+reason about the proposal's CONTENT (`CONTENT_REFUSALS`); a share it sends that leader clears the count (a
+signature it helps produce). After `strikes` in a row it distrusts that member for `ttl` seconds and says so in its
+heartbeats (`Heartbeat.distrust`). The leader choice (heartbeat.py) skips a member that at least t members up
+distrust: t, so that fewer than t rogues (who cannot sign anything either) cannot push an honest leader out. Every
+member counts from the heartbeats it sees, so they converge within a heartbeat or two.
 
 A distrust ends after `ttl` (an honest member wrongly distrusted, e.g. after a transient bug, gets back in), or
 when the distrusted member is re-admitted with another measurement (it restarted with another build).
