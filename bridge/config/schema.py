@@ -170,6 +170,10 @@ class CommitteeSection(_Section):
     heartbeat_timeout_ms: Annotated[int, Field(ge=100, le=600_000)] = 3_500
     # A relayer silent this long hands its member's lead over (docs/committee.md, "Who leads").
     relayer_timeout_ms: Annotated[int, Field(ge=100, le=600_000)] = 10_000
+    # A leader whose proposals t members refused this many times in a row (for their content) loses the lead for
+    # distrust_ttl_ms (docs/committee.md, "Who leads").
+    distrust_strikes: Annotated[int, Field(ge=1, le=100)] = 3
+    distrust_ttl_ms: Annotated[int, Field(ge=1_000, le=86_400_000)] = 300_000
     api_max_connections: Annotated[int, Field(ge=1, le=1024)] = 16
 
     @model_validator(mode="after")

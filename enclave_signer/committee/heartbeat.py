@@ -5,15 +5,16 @@ envelope counts as a sign of life. A heartbeat also says whether the member's re
 enclave for `status` as a relayer within `relayer_timeout` (10 s by default, longer than a relayer restart).
 The leader is the lowest-numbered member up whose relayer is attached: an enclave alive behind a dead relayer must
 not keep the lead, or nobody relays. Only when no member up has a relayer attached (before the relayers start, or
-all of them down) is it the lowest-numbered member up. The relayer asks its enclave (`status`) for `members_up`
-and `leader`.
+all of them down) is it the lowest-numbered member up. A member that at least t members distrust (distrust.py:
+they kept refusing its proposals for their content) is skipped, unless that leaves no member up at all. The relayer
+asks its enclave (`status`) for `members_up` and `leader`.
 """
 
 from __future__ import annotations
 
 import hashlib
 import time
-from collections.abc import Callable, Iterable
+from collections.abc import Callable, Collection, Iterable
 
 __all__ = ["Liveness", "heartbeat_session"]
 
@@ -80,8 +81,10 @@ class Liveness:
         """Members up whose relayer is attached."""
         return tuple(m for m in self.up(members) if self.is_relaying(m))
 
-    def leader(self, members: Iterable[int]) -> int | None:
+    def leader(self, members: Iterable[int], skip: Collection[int] = ()) -> int | None:
+        """`skip`: members not to lead (distrusted by t members up); ignored if it would leave nobody."""
         up = self.up(members)
+        up = tuple(m for m in up if m not in skip) or up
         relaying = [m for m in up if self.is_relaying(m)]
         if relaying:
             return relaying[0]

@@ -167,6 +167,8 @@ class Heartbeat(_Payload):
     epoch: Annotated[int, Field(ge=0, lt=2**64)]
     has_keys: bool
     relaying: bool = False  # this member's relayer is attached (see heartbeat.py: it decides the leader)
+    # Members whose proposals this one kept refusing (distrust.py); absent in older heartbeats: no distrust.
+    distrust: Annotated[tuple[MemberId, ...], Field(max_length=64)] = ()
 
 
 class Done(_Payload):

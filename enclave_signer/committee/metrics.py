@@ -19,6 +19,11 @@ class CommitteeMetrics:
         self.members_up = Gauge(
             "phala_bridge_committee_members_up", "Members heard from recently (self included)", registry=r
         )
+        self.distrusted = Gauge(
+            "phala_bridge_committee_distrusted_members",
+            "Members skipped for the lead: t members up distrust them (their proposals kept being refused)",
+            registry=r,
+        )
         self.sessions = Counter(
             "phala_bridge_committee_sessions_total",
             "Sessions by kind, role and outcome",

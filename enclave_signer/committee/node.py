@@ -29,6 +29,7 @@ from enclave_signer.attestation.quote import Quote
 from enclave_signer.attestation.verifier import QuoteVerifier
 from enclave_signer.committee.admission import ATTEST_TOPIC, Admission, Directory, QuoteSource
 from enclave_signer.committee.channel import Channel, Received
+from enclave_signer.committee.distrust import DistrustBook
 from enclave_signer.committee.envelope import MAX_ENVELOPE_SIZE, Envelope
 from enclave_signer.committee.errors import EnvelopeRejectedError, TooManySessionsError, TransportError
 from enclave_signer.committee.heartbeat import Liveness, heartbeat_session
@@ -88,6 +89,10 @@ class CommitteeConfig:
     # How long after its last poll a relayer still counts as attached. Longer than a relayer restart (~2-3 s), so a
     # restart does not move the lead; a dead or hung relayer hands it over within this time.
     relayer_timeout: float = 10.0
+    # A member refusing this many proposals of one leader in a row, for their content, distrusts it for
+    # `distrust_ttl` seconds; t members distrusting it move the lead past it (distrust.py).
+    distrust_strikes: int = 3
+    distrust_ttl: float = 300.0
     attest_interval: float = 1.0
     sessions: SessionSettings = field(default_factory=SessionSettings)
 
@@ -145,6 +150,13 @@ class CommitteeNode:
             interval=config.attest_interval,
         )
         self.liveness = Liveness(config.member_id, config.heartbeat_timeout, relayer_timeout=config.relayer_timeout)
+        self.distrust = DistrustBook(
+            config.member_id,
+            strikes=config.distrust_strikes,
+            ttl=config.distrust_ttl,
+            measurement_of=self._measurement_of,
+        )
+        directory.listeners.append(lambda m: self.distrust.readmitted(m.member_id, m.measurement.value))
         if keys is None and keystore is not None:
             keys = keystore.load()
         self._keys = keys
@@ -207,7 +219,17 @@ class CommitteeNode:
         return self.liveness.up(self.committee_members)
 
     def leader(self) -> int | None:
-        return self.liveness.leader(self.committee_members)
+        return self.liveness.leader(self.committee_members, skip=self.skipped_leaders())
+
+    def skipped_leaders(self) -> frozenset[int]:
+        """Members t members up distrust: they do not lead (distrust.py)."""
+        skipped = self.distrust.skipped(self.members_up(), self.threshold)
+        self.metrics.distrusted.set(len(skipped))
+        return skipped
+
+    def _measurement_of(self, member_id: int) -> bytes | None:
+        member = self.channel.directory.get(member_id)
+        return None if member is None else member.measurement.value
 
     # ---- running --------------------------------------------------------------------------------------------------
 
@@ -265,6 +287,7 @@ class CommitteeNode:
                     self.liveness.saw(msg.sender)
                 else:
                     self.liveness.saw(msg.sender, relaying=beat.relaying)
+                    self.distrust.announced(msg.sender, beat.distrust)
             return
         if not msg.local:
             self.liveness.saw(msg.sender)
@@ -294,7 +317,15 @@ class CommitteeNode:
         while True:
             epoch = self._epoch
             if self.channel.can_sign(epoch):
-                body = encode(Heartbeat(epoch=epoch, has_keys=self._keys is not None, relaying=self.liveness.relaying))
+                beat = Heartbeat(
+                    epoch=epoch,
+                    has_keys=self._keys is not None,
+                    relaying=self.liveness.relaying,
+                    distrust=tuple(sorted(self.distrust.distrusted())),
+                )
+                # Without distrust the field is left out: members of an older build (extra fields forbidden) still
+                # read the heartbeat, relayer flag included.
+                body = beat.model_dump_json(exclude=None if beat.distrust else {"distrust"}).encode()
                 await self.channel.broadcast(epoch, heartbeat_session(self.committee_id, epoch), "hb", body)
             await asyncio.sleep(self.config.heartbeat_interval)
 
@@ -307,6 +338,7 @@ class CommitteeNode:
             self.reshare_members.sweep(now)
             self.tdec.sweep(now)
             self.metrics.members_up.set(len(self.members_up()))
+            self.skipped_leaders()  # expiries and changes are logged (and the gauge set) even when nobody asks
             for reason, count in self.channel.directory.rejections.items():
                 delta = count - self._quote_rejections_seen[reason]
                 if delta > 0:

@@ -78,6 +78,8 @@ def committee_config(cfg: NodeConfig, c: CommitteeSection) -> CommitteeConfig:
         heartbeat_interval=c.heartbeat_interval_ms / 1000,
         heartbeat_timeout=c.heartbeat_timeout_ms / 1000,
         relayer_timeout=c.relayer_timeout_ms / 1000,
+        distrust_strikes=c.distrust_strikes,
+        distrust_ttl=c.distrust_ttl_ms / 1000,
         sessions=sessions,
     )
 

@@ -11,7 +11,9 @@ the LOWEST bidder as winner, at its price. The modification exists only in a cop
 (a) member 1 does not lead (its relayer is stopped; its enclave still verifies and signs): the auction settles with
     the honest winner and price; member 1 refuses the close's batch (`mismatch`), and its result is nowhere.
 (b) member 1 leads: the honest members refuse its proposal (`mismatch`: not the extrinsic of their own results),
-    nothing is finalized; once its enclave stops, member 2 leads and the honest result settles.
+    nothing is finalized; after three such refusals in a row every honest member distrusts it, the committee moves
+    the lead past it (docs/decisions.md, "A rogue leader costs liveness, not safety"), member 2 leads while the
+    rogue's enclave and relayer keep running, and the honest result settles.
 
 The chains are the judges: the Phala records and outputs notes of the bridge account, every Phala extrinsic, every
 Ethereum transaction, and `SealedBidAuction.outcome`.
@@ -360,11 +362,33 @@ def test_b_a_rogue_leader_is_refused_and_an_honest_member_takes_over(rogue: Rogu
     failed = _logged(b.member(ROGUE).relayer, "signing_refused", relayer_log)[0]
     assert "mismatch" in failed["reason"] and OWN_RESULTS in failed["reason"], failed
     assert _metric(b, ROGUE, SIGN_ERRORS, stage="sign", kind="refused") >= refused_before + 2
+    # two refusals in a row are not yet enough to move the lead (three are: CommitteeSection.distrust_strikes);
     # nothing of the close is on either chain while the rogue leads
+    assert _leader_is(b, ROGUE, HONEST)
     assert _on_phala(a, close_nonce, auction_id) == ([], [])
     assert a.outcome(auction_id)[0] is False
 
-    b.kill_enclave(ROGUE)  # its relayer stays up, detached: the lowest member up with a relayer attached leads
-    wait_for("member 2 leading", lambda: _leader_is(b, 2, HONEST), timeout=60)
+    # the third refusal: every honest member distrusts member 1 and says so in its heartbeats; four (>= t = 3)
+    # distrusting it, every member, the rogue's own enclave included, moves the lead to the next one with a relayer
+    for i in HONEST:
+        distrusted = wait_for(
+            f"member {i} distrusting the rogue",
+            lambda i=i: _logged(b.member(i).enclave, "member_distrusted", honest_logs[i]),  # type: ignore[misc]
+            timeout=60,
+        )
+        assert [r["leader"] for r in distrusted] == [ROGUE], distrusted
+    wait_for("member 2 leading", lambda: _leader_is(b, 2, (ROGUE, *HONEST)), timeout=60)
+    for i in HONEST:
+        assert any(
+            r["skipped"] == [ROGUE] for r in _logged(b.member(i).enclave, "leader_candidates_changed", honest_logs[i])
+        )
+    # the rogue was not stopped: its enclave and relayer run, its enclave is up in everyone's view, it only does
+    # not lead
+    member = b.member(ROGUE)
+    assert member.enclave is not None and member.enclave.alive()
+    assert member.relayer is not None and member.relayer.alive()
+    assert all(ROGUE in asyncio.run(_enclave_status(b, i)).members_up for i in HONEST)
     assert a.wait_settled(auction_id)[1:] == (_address(HONEST_RESULT[0]), HONEST_RESULT[1])
     _assert_only_the_honest_result(a, auction_id, close_nonce)
+    # the close was proposed by the rogue only while it led: 3 refused sessions, then it stopped proposing
+    assert len(_logged(b.member(ROGUE).relayer, "signing_refused", relayer_log)) == 3

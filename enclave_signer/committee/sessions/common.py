@@ -14,6 +14,7 @@ from bridge.enclave_api import ErrorCode, GroupKeyName
 from bridge.ports import SigningRefused, SigningUnavailable
 from enclave_signer.committee.admission import Admission
 from enclave_signer.committee.channel import Channel
+from enclave_signer.committee.distrust import DistrustBook
 from enclave_signer.committee.heartbeat import Liveness
 from enclave_signer.committee.metrics import CommitteeMetrics
 from enclave_signer.committee.replay import SESSION_ID_SIZE
@@ -148,6 +149,7 @@ class Services(Protocol):
     metrics: CommitteeMetrics
     admission: Admission
     liveness: Liveness
+    distrust: DistrustBook
     keystore: Keystore | None
     verifier: BatchVerifier
     decryption_verifier: DecryptionVerifier

@@ -413,6 +413,7 @@ class SigningParticipant:
             # member that disagrees with a signed batch is what its operator most needs to see.
             log.warning("refusing_to_sign", code=refusal.code, reason=refusal.reason, late=sid not in self._sessions)
             self.svc.metrics.sessions.labels("sign", "member", "refused").inc()
+            self.svc.distrust.refused(s.leader, refusal.code)  # counts only content codes (distrust.py)
         if sid not in self._sessions:
             return  # closed meanwhile
         if refusal is not None:
@@ -461,6 +462,7 @@ class SigningParticipant:
             return
         body = encode(SignShare(attempt=r2.attempt, z=self._share_value(SUITES[s.key].group.order, z)))
         s.shares[r2.attempt] = await self._send(s, sid, "sign.share", body)
+        self.svc.distrust.approved(s.leader)
 
     def _share_value(self, order: int, z: int) -> int:
         """The share as sent (tests override this to play a member that sends bad shares)."""

@@ -71,6 +71,8 @@ class Cluster:
         keystore_dir: Path | None = None,
         identity: IdentityKey | None = None,
         setup: Callable[[CommitteeNode], None] | None = None,
+        distrust_strikes: int = 3,
+        distrust_ttl: float = 300.0,
         **kw: object,
     ) -> CommitteeNode:
         platform = self.platforms.setdefault(member, SimulatedPlatform.generate(f"node-{member}"))
@@ -89,6 +91,8 @@ class Cluster:
             heartbeat_interval=0.1,
             heartbeat_timeout=0.6,
             relayer_timeout=0.6,
+            distrust_strikes=distrust_strikes,
+            distrust_ttl=distrust_ttl,
             attest_interval=0.1,
             sessions=FAST,
         )

@@ -1,0 +1,135 @@
+"""Distrust of a leader whose proposals this member keeps refusing: the committee moves the lead past it.
+
+A rogue leader (a modified but allow-listed build holding a genuine share) cannot get a wrong result signed, but
+while it leads nothing else is signed either. So every member counts, per proposer, its consecutive refusals for a
+reason about the proposal's CONTENT (`CONTENT_REFUSALS`); a share it sends that leader clears the count (a
+signature it helps produce). After `strikes` in a row it distrusts that member for `ttl` seconds and says so in its
+heartbeats (`Heartbeat.distrust`). The leader choice (heartbeat.py) skips a member that at least t members up
+distrust: t, so that fewer than t rogues (who cannot sign anything either) cannot push an honest leader out. Every
+member counts from the heartbeats it sees, so they converge within a heartbeat or two.
+
+A distrust ends after `ttl` (an honest member wrongly distrusted, e.g. after a transient bug, gets back in), or
+when the distrusted member is re-admitted with another measurement (it restarted with another build).
+"""
+
+from __future__ import annotations
+
+import time
+from collections.abc import Callable, Iterable
+from dataclasses import dataclass
+
+import structlog
+
+__all__ = ["CONTENT_REFUSALS", "DistrustBook"]
+
+_log = structlog.get_logger(__name__)
+
+# Refusal codes that say the PROPOSAL is wrong, whatever this member's view: the bytes to sign are not what this
+# member rebuilds from its own chain view / own execution (`mismatch`, every chain adapter's refusal included), the
+# request contradicts its own messages (`duplicate`, `empty`), or a message the bridge does not carry (`policy`,
+# `unknown_destination`). Not counted, because an honest leader meets them too: `absent` (a member whose view lags
+# the leader's finality does not see the message yet), `executed` (a race with the previous leader's batch around a
+# handover), `chain_unavailable`, `verify_timeout`, `verifier_error`, `no_keys`, `no_confidential`, `log_broken`
+# (this member's own trouble), and any code not listed here.
+CONTENT_REFUSALS = frozenset({"mismatch", "duplicate", "empty", "policy", "unknown_destination"})
+
+
+@dataclass
+class _Distrust:
+    until: float
+    measurement: bytes | None  # the distrusted member's build when distrust began (None: not attested)
+
+
+class DistrustBook:
+    """This member's strikes and distrust, and what the others announce. No I/O; `clock` is monotonic seconds."""
+
+    def __init__(
+        self,
+        member_id: int,
+        *,
+        strikes: int = 3,
+        ttl: float = 300.0,
+        clock: Callable[[], float] = time.monotonic,
+        measurement_of: Callable[[int], bytes | None] = lambda _m: None,
+    ) -> None:
+        if strikes < 1:
+            raise ValueError("strikes must be at least 1")
+        self.member_id = member_id
+        self.strikes = strikes
+        self.ttl = ttl
+        self._clock = clock
+        self._measurement_of = measurement_of
+        self._strikes: dict[int, int] = {}
+        self._mine: dict[int, _Distrust] = {}
+        self._announced: dict[int, frozenset[int]] = {}  # member -> whom its latest heartbeat distrusts
+        self._skipped: tuple[int, ...] = ()
+        self._log = _log.bind(member_id=member_id)
+
+    # ---- this member's own judgement -------------------------------------------------------------------------------
+
+    def refused(self, leader: int, code: str) -> None:
+        """This member refused a proposal of `leader` with `code`."""
+        if leader == self.member_id or code not in CONTENT_REFUSALS:
+            return
+        count = self._strikes.get(leader, 0) + 1
+        self._strikes[leader] = count
+        self._log.warning("leader_strike", leader=leader, code=code, strikes=count, limit=self.strikes)
+        if count >= self.strikes and leader not in self.distrusted():
+            self._mine[leader] = _Distrust(self._clock() + self.ttl, self._measurement_of(leader))
+            self._log.warning("member_distrusted", leader=leader, strikes=count, ttl_s=self.ttl)
+
+    def approved(self, leader: int) -> None:
+        """This member helps `leader` sign (it sends its share): the count starts again. A distrust already
+        announced stays until it expires: one good proposal does not undo a run of bad ones."""
+        if self._strikes.pop(leader, 0):
+            self._log.info("leader_strikes_cleared", leader=leader)
+
+    def readmitted(self, member: int, measurement: bytes) -> None:
+        """`member` was admitted again (a new quote): another build ends this member's distrust of it."""
+        d = self._mine.get(member)
+        if d is not None and d.measurement is not None and d.measurement != measurement:
+            del self._mine[member]
+            self._strikes.pop(member, None)
+            self._log.info("distrust_ended", leader=member, why="new_build")
+
+    def strikes_against(self, leader: int) -> int:
+        return self._strikes.get(leader, 0)
+
+    @property
+    def announcements(self) -> dict[int, frozenset[int]]:
+        """Each member's latest announced distrust (as heard; whether it is up is not checked here)."""
+        return dict(self._announced)
+
+    def distrusted(self) -> frozenset[int]:
+        """Whom this member distrusts now (what its heartbeats announce)."""
+        now = self._clock()
+        for m in [m for m, d in self._mine.items() if d.until <= now]:
+            del self._mine[m]
+            self._strikes.pop(m, None)
+            self._log.info("distrust_ended", leader=m, why="expired")
+        return frozenset(self._mine)
+
+    # ---- the others' -------------------------------------------------------------------------------------------
+
+    def announced(self, member: int, distrust: Iterable[int]) -> None:
+        """`member`'s latest heartbeat (an old heartbeat without the field: no distrust)."""
+        new = frozenset(distrust)
+        if self._announced.get(member, frozenset()) != new:
+            self._log.info("distrust_announced", by=member, distrusts=sorted(new))
+        self._announced[member] = new
+
+    def skipped(self, up: Iterable[int], threshold: int) -> frozenset[int]:
+        """Members at least `threshold` members of `up` (this one included when listed) distrust: not to lead.
+        Logs each change of the set."""
+        counts: dict[int, int] = {}
+        for m in set(up):
+            for d in self.distrusted() if m == self.member_id else self._announced.get(m, frozenset()):
+                counts[d] = counts.get(d, 0) + 1
+        out = frozenset(d for d, n in counts.items() if n >= threshold)
+        now = tuple(sorted(out))
+        if now != self._skipped:
+            self._log.warning(
+                "leader_candidates_changed", skipped=list(now), before=list(self._skipped), threshold=threshold
+            )
+            self._skipped = now
+        return out
