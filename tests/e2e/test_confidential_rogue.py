@@ -390,5 +390,6 @@ def test_b_a_rogue_leader_is_refused_and_an_honest_member_takes_over(rogue: Rogu
     assert all(ROGUE in asyncio.run(_enclave_status(b, i)).members_up for i in HONEST)
     assert a.wait_settled(auction_id)[1:] == (_address(HONEST_RESULT[0]), HONEST_RESULT[1])
     _assert_only_the_honest_result(a, auction_id, close_nonce)
-    # the close was proposed by the rogue only while it led: 3 refused sessions, then it stopped proposing
-    assert len(_logged(b.member(ROGUE).relayer, "signing_refused", relayer_log)) == 3
+    # the close was proposed by the rogue only while it led: 3 refused sessions (one more may have been under way
+    # when the heartbeats moved the lead), then it stopped proposing for good
+    assert 3 <= len(_logged(b.member(ROGUE).relayer, "signing_refused", relayer_log)) <= 4
