@@ -17,7 +17,7 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import json
-from collections.abc import Callable
+from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
 from typing import Any
 
@@ -162,6 +162,29 @@ class HeadNotifier:
                 if self.latest is None or number > self.latest:
                     self.latest = number
                 self._woken.set()
+
+
+async def follow_heads(heads: HeadNotifier, step: Callable[[], Awaitable[None]], event: str, **fields: Any) -> None:
+    """Run `step` now and after every wake-up of `heads` (whose subscription runs beside it), until cancelled.
+    A failing step is logged as `event` once per distinct error (a chain that is down is not a log flood) and tried
+    again on the next wake-up: the followers' views may lag, never stop."""
+    subscription = asyncio.create_task(heads.run(), name=f"{heads.name}-heads")
+    last_error = ""
+    try:
+        while True:
+            try:
+                await step()
+                last_error = ""
+            except Exception as exc:
+                error = f"{type(exc).__name__}: {exc}"
+                if error != last_error:
+                    log.warning(event, error=error, **fields)
+                last_error = error
+            await heads.wait()
+    finally:
+        subscription.cancel()
+        with contextlib.suppress(asyncio.CancelledError):
+            await subscription
 
 
 def _connect(url: str) -> Any:

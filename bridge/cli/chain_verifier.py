@@ -23,7 +23,7 @@ from enclave_signer.committee.verification import PolicyVerifier, SigningRefusal
 from enclave_signer.process.confidential import ConfidentialEngine
 from relayers.ethereum import EthereumBatchVerifier, EthereumSourceVerifier
 from relayers.ethereum.errors import EthereumAdapterError
-from relayers.heads import SUBSTRATE_FINALIZED_HEADS, HeadNotifier
+from relayers.heads import SUBSTRATE_FINALIZED_HEADS, HeadNotifier, follow_heads
 from relayers.substrate.dispatcher import SHARES_CONTEXT_KEY
 from relayers.substrate.errors import SubstrateError
 from relayers.substrate.rebuild import rebuild_confidential
@@ -101,34 +101,20 @@ class ChainBatchVerifier:
         )
         self.heads = heads
         # Beside it, the Ethereum token limits at the head (new heads), for the batch check's facts.
-        others = [
-            asyncio.create_task(heads.run(), name="phala-heads"),
-            asyncio.create_task(self.eth_batch.follow(interval), name="ethereum-limits"),
-        ]
+        limits = asyncio.create_task(self.eth_batch.follow(interval), name="ethereum-limits")
         try:
-            await self._follow(heads)
+            await follow_heads(heads, self._follow_once, "chain_follow_failed")
         finally:
-            for task in others:
-                task.cancel()
-            for task in others:
-                with contextlib.suppress(asyncio.CancelledError):
-                    await task
+            limits.cancel()
+            with contextlib.suppress(asyncio.CancelledError):
+                await limits
 
-    async def _follow(self, heads: HeadNotifier) -> None:
-        last_error = ""
-        while True:
-            try:
-                if self.group_keys() is not None:
-                    source, dest = self._phala()
-                    await source.catch_up()
-                    await dest.follow_once()
-                last_error = ""
-            except Exception as exc:  # the chain may be down: sessions refuse on their own; keep following
-                error = f"{type(exc).__name__}: {exc}"
-                if error != last_error:
-                    log.warning("chain_follow_failed", error=error)
-                last_error = error
-            await heads.wait()
+    async def _follow_once(self) -> None:
+        """The chain may be down: sessions refuse on their own, and following goes on."""
+        if self.group_keys() is not None:
+            source, dest = self._phala()
+            await source.catch_up()
+            await dest.follow_once()
 
     async def check(self, request: SigningRequest, messages: Sequence[BridgeMessage]) -> None:
         await self.policy.check(request, messages)

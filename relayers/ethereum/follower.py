@@ -8,15 +8,12 @@ it would have saved, never a wrong fact. The relayer's destination and every enc
 
 from __future__ import annotations
 
-import asyncio
-import contextlib
-
 import structlog
 
 from relayers.ethereum.config import EthereumConfig
 from relayers.ethereum.rpc import EthRpc
 from relayers.ethereum.state import TokenLimits, token_limits
-from relayers.heads import ETHEREUM_NEW_HEADS, HeadNotifier, ws_url_of
+from relayers.heads import ETHEREUM_NEW_HEADS, HeadNotifier, follow_heads, ws_url_of
 
 log = structlog.get_logger("ethereum.follower")
 
@@ -32,24 +29,12 @@ class TokenLimitsView:
         c = self.config
         heads = HeadNotifier(ws_url_of(c.rpc_url), ETHEREUM_NEW_HEADS, poll_interval=interval, name=c.name)
         self.heads = heads
-        subscription = asyncio.create_task(heads.run(), name=f"{c.name}-heads")
         rpc = EthRpc(c.rpc_url, chain_id=c.chain_id, bridge=c.bridge_address, timeout=c.rpc_timeout)
-        last_error = ""
-        try:
-            while True:
-                try:
-                    self.limits = await rpc.run(lambda r: token_limits(r, c))
-                    last_error = ""
-                except Exception as exc:  # the node may be down: the batch's own reads fail (or not) on their own
-                    error = f"{type(exc).__name__}: {exc}"
-                    if error != last_error:
-                        log.warning("token_limits_follow_failed", chain=c.name, error=error)
-                    last_error = error
-                await heads.wait()
-        finally:
-            subscription.cancel()
-            with contextlib.suppress(asyncio.CancelledError):
-                await subscription
+
+        async def read() -> None:  # the node may be down: the batch's own reads fail (or not) on their own
+            self.limits = await rpc.run(lambda r: token_limits(r, c))
+
+        await follow_heads(heads, read, "token_limits_follow_failed", chain=c.name)
 
 
 __all__ = ["TokenLimitsView"]

@@ -15,8 +15,6 @@ reason, by the `confirm` of that batch.
 
 from __future__ import annotations
 
-import asyncio
-import contextlib
 import time
 from collections.abc import Awaitable, Callable, Sequence
 from dataclasses import dataclass
@@ -29,7 +27,7 @@ from bridge.confidential import ExecutedCall, encode_share_envelopes, is_confide
 from bridge.intents import encode_executed
 from bridge.messages import BridgeMessage
 from bridge.ports import BatchNotExecutable, ChainPosition, Confirmation, SigningRequest
-from relayers.heads import SUBSTRATE_FINALIZED_HEADS, HeadNotifier
+from relayers.heads import SUBSTRATE_FINALIZED_HEADS, HeadNotifier, follow_heads
 from relayers.substrate.bridge_calls import BatchCall, Transfer, parse_batch
 from relayers.substrate.chain import AccountState, ChainReader, Memo
 from relayers.substrate.config import PhalaConfig
@@ -116,23 +114,11 @@ class PhalaDestination:
         The view is keyed by finalized block hash, whose state never changes: it can be late, never wrong."""
         heads = HeadNotifier(self.config.url, SUBSTRATE_FINALIZED_HEADS, poll_interval=interval, name=self.name)
         self.heads = heads
-        subscription = asyncio.create_task(heads.run(), name=f"{self.name}-heads")
-        last_error = ""
-        try:
-            while True:
-                try:
-                    await self.session.run(self._warm)
-                    last_error = ""
-                except Exception as exc:  # the chain may be down: prepare reads (and fails) on its own
-                    error = f"{type(exc).__name__}: {exc}"
-                    if error != last_error:
-                        log.warning("destination_follow_failed", destination=self.name, error=error)
-                    last_error = error
-                await heads.wait()
-        finally:
-            subscription.cancel()
-            with contextlib.suppress(asyncio.CancelledError):
-                await subscription
+
+        async def warm() -> None:  # the chain may be down: prepare reads (and fails) on its own
+            await self.session.run(self._warm)
+
+        await follow_heads(heads, warm, "destination_follow_failed", destination=self.name)
 
     def _warm(self, reader: ChainReader) -> None:
         head = reader.finalized_head()

@@ -6,17 +6,21 @@ notifier against Chopsticks)."""
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import json
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 
 import pytest
+import structlog
+import structlog.testing
 from websockets.asyncio.server import Server, ServerConnection, serve
 
 from relayers.heads import (
     ETHEREUM_NEW_HEADS,
     SUBSTRATE_FINALIZED_HEADS,
     HeadNotifier,
+    follow_heads,
     head_number,
     ws_url_of,
 )
@@ -188,5 +192,36 @@ def test_a_refused_subscription_is_retried_and_polled_meanwhile() -> None:
                 assert not await heads.wait()
             finally:
                 task.cancel()
+
+    asyncio.run(main())
+
+
+def test_follow_heads_runs_the_step_on_every_wake_and_logs_each_new_failure_once() -> None:
+    async def main() -> None:
+        fake = FakeNode()
+        outcomes = [OSError("down"), OSError("down"), OSError("down"), ValueError("garbled"), None, None]
+        calls: list[int] = []
+
+        async def step() -> None:
+            calls.append(len(calls))
+            outcome = outcomes[min(len(calls) - 1, len(outcomes) - 1)]
+            if outcome is not None:
+                raise outcome
+
+        async with node(fake) as (_, url):
+            heads = HeadNotifier(url, SUBSTRATE_FINALIZED_HEADS, poll_interval=0.02, idle_interval=0.02)
+            with structlog.testing.capture_logs() as logs:
+                task = asyncio.create_task(follow_heads(heads, step, "test_follow_failed", chain="x"))
+                try:
+                    await _until(lambda: len(calls) >= len(outcomes))  # failures did not stop the loop
+                    assert heads.connected  # follow_heads opened the subscription beside the loop
+                finally:
+                    task.cancel()
+                    with contextlib.suppress(asyncio.CancelledError):
+                        await task
+            assert not heads.connected  # and closed it with the loop
+        failures = [e for e in logs if e["event"] == "test_follow_failed"]
+        assert [f["error"] for f in failures] == ["OSError: down", "ValueError: garbled"]
+        assert all(f["chain"] == "x" for f in failures)
 
     asyncio.run(main())
