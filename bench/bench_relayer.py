@@ -102,8 +102,6 @@ class FeedWatcher:
     def __init__(self, name: str, domain: int) -> None:
         self.name = name
         self.domain = domain
-        # No nonce limit here: the in-process figures leave out chain time, and confirm reports at once.
-        self.max_in_flight: int | None = None
         self.handed: dict[str, float] = {}
         self._queue: list[BridgeMessage] = []
         self._ready = asyncio.Event()
