@@ -12,7 +12,7 @@ from collections.abc import Callable, Sequence
 import structlog
 
 from bridge.cli.confidential_wiring import MemberChainView
-from bridge.cli.wiring import ethereum_config, phala_config, policy_of
+from bridge.cli.wiring import ethereum_config, index_checkpoints, phala_config, policy_of
 from bridge.confidential import ConfidentialError, decode_share_envelopes, is_confidential_call
 from bridge.config.schema import NodeConfig
 from bridge.domains import Domain
@@ -26,6 +26,8 @@ from relayers.ethereum.errors import EthereumAdapterError
 from relayers.heads import SUBSTRATE_FINALIZED_HEADS, HeadNotifier, follow_heads
 from relayers.substrate.dispatcher import SHARES_CONTEXT_KEY
 from relayers.substrate.errors import SubstrateError
+from relayers.substrate.executed_index import ExecutedIndex
+from relayers.substrate.index_checkpoint import CheckpointStore
 from relayers.substrate.rebuild import rebuild_confidential
 from relayers.substrate.replies import ReplyView, is_reply
 from relayers.substrate.source_verifier import PhalaSourceVerifier
@@ -35,9 +37,15 @@ log = structlog.get_logger("enclave.chain_verifier")
 
 
 class ChainBatchVerifier:
-    def __init__(self, cfg: NodeConfig, group_keys: Callable[[], GroupKeys | None]) -> None:
+    def __init__(
+        self,
+        cfg: NodeConfig,
+        group_keys: Callable[[], GroupKeys | None],
+        checkpoints: CheckpointStore | None = None,
+    ) -> None:
         self.cfg = cfg
         self.group_keys = group_keys
+        self.checkpoints = checkpoints  # where the executed indexes' snapshots are kept (sealed files)
         self.policy = PolicyVerifier(policy_of(cfg))
         eth = ethereum_config(cfg)
         self.eth_source = EthereumSourceVerifier(eth)
@@ -81,10 +89,10 @@ class ChainBatchVerifier:
             pc = phala_config(self.cfg, keys.ed25519)  # the bridge account is the group's Ed25519 key
             self._phala_source, self._phala_dest, self._phala_key = (
                 PhalaSourceVerifier(pc),
-                PhalaVerifier(pc),
+                PhalaVerifier(pc, checkpoints=index_checkpoints(self.cfg, self.checkpoints, "verifier")),
                 keys.ed25519,
             )
-            self._replies = ReplyView(pc)
+            self._replies = ReplyView(pc, checkpoints=index_checkpoints(self.cfg, self.checkpoints, "replies"))
         return self._phala_source, self._phala_dest
 
     async def follow(self, interval: float = 0.5) -> None:
@@ -108,6 +116,17 @@ class ChainBatchVerifier:
             limits.cancel()
             with contextlib.suppress(asyncio.CancelledError):
                 await limits
+            # A clean stop: the next start reads only the blocks from here on.
+            for index in self._indexes():
+                await asyncio.to_thread(index.save_checkpoint)
+
+    def _indexes(self) -> list[ExecutedIndex]:
+        views = [self._replies]
+        chain = None if self.confidential is None else self.confidential.chain
+        if isinstance(chain, MemberChainView):
+            views.append(chain.current_view)
+        found = [] if self._phala_dest is None else [self._phala_dest.index]
+        return found + [v.index for v in views if v is not None]
 
     async def _follow_once(self) -> None:
         """The chain may be down: sessions refuse on their own, and following goes on."""

@@ -7,7 +7,7 @@ from __future__ import annotations
 import asyncio
 from collections.abc import Callable, Sequence
 
-from bridge.cli.wiring import ethereum_config, phala_config
+from bridge.cli.wiring import ethereum_config, index_checkpoints, phala_config
 from bridge.confidential import is_confidential_call
 from bridge.config.schema import NodeConfig
 from bridge.domains import Domain
@@ -17,6 +17,7 @@ from bridge.ports import ChainPosition
 from enclave_signer.committee.verification import SigningRefusal
 from enclave_signer.contracts import Registry, shipped_registry
 from relayers.ethereum import EthereumWatcher
+from relayers.substrate.index_checkpoint import CheckpointStore
 from relayers.substrate.replies import ReplyView
 
 _MAX_POLLS = 10_000
@@ -30,9 +31,15 @@ def registry_of(cfg: NodeConfig) -> Registry:
 class MemberChainView:
     """`enclave_signer.process.confidential.ConfidentialChain` from this member's own endpoints."""
 
-    def __init__(self, cfg: NodeConfig, group_keys: Callable[[], GroupKeys | None]) -> None:
+    def __init__(
+        self,
+        cfg: NodeConfig,
+        group_keys: Callable[[], GroupKeys | None],
+        checkpoints: CheckpointStore | None = None,
+    ) -> None:
         self.cfg = cfg
         self.group_keys = group_keys
+        self.checkpoints = checkpoints
         self._eth = EthereumWatcher(ethereum_config(cfg))
         self._eth_position: ChainPosition | None = None
         self._calls: dict[str, BridgeMessage] = {}
@@ -59,8 +66,16 @@ class MemberChainView:
         if keys is None:
             raise SigningRefusal("no_keys", "this member has no committee keys yet (no DKG)")
         if self._phala is None or self._phala_key != keys.ed25519:
-            self._phala = ReplyView(phala_config(self.cfg, keys.ed25519))
+            self._phala = ReplyView(
+                phala_config(self.cfg, keys.ed25519),
+                checkpoints=index_checkpoints(self.cfg, self.checkpoints, "replies"),
+            )
             self._phala_key = keys.ed25519
+        return self._phala
+
+    @property
+    def current_view(self) -> ReplyView | None:
+        """The view built so far, if any (for a shutdown save; never builds one)."""
         return self._phala
 
     async def records(self) -> Sequence[bytes]:

@@ -36,10 +36,20 @@ def run(config: Path = ConfigOpt) -> None:
     if cfg.committee is not None and cfg.committee.verifier == "chain":
         from bridge.cli.chain_verifier import ChainBatchVerifier
         from bridge.cli.confidential_wiring import MemberChainView, registry_of
+        from enclave_signer.checkpoints import SealedCheckpoints
         from enclave_signer.process import ConfidentialSetup
+        from enclave_signer.process.setup import parts_of
 
-        verifier = lambda keys: ChainBatchVerifier(cfg, keys)  # noqa: E731 - built once the node exists
-        confidential = ConfidentialSetup(registry_of(cfg), lambda keys: MemberChainView(cfg, keys))
+        checkpoints = None
+        if cfg.checkpoints.enabled:
+            # Sealed by this enclave's own key: it trusts no snapshot it did not write itself.
+            try:
+                sealer = parts_of(cfg).platform.sealer()
+            except EnclaveStartError as exc:
+                raise _fail(str(exc)) from None
+            checkpoints = SealedCheckpoints(sealer, Path(cfg.enclave.sealed_dir) / "checkpoints")
+        verifier = lambda keys: ChainBatchVerifier(cfg, keys, checkpoints)  # noqa: E731 - built once the node exists
+        confidential = ConfidentialSetup(registry_of(cfg), lambda keys: MemberChainView(cfg, keys, checkpoints))
     try:
         run_enclave(cfg, verifier=verifier, confidential=confidential)
     except EnclaveStartError as exc:

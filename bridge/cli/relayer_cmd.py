@@ -14,7 +14,7 @@ import typer
 from bridge.batching import BatchPolicy
 from bridge.cli.errors import EXIT_FAILURE, handle_errors
 from bridge.cli.loading import load_config
-from bridge.cli.wiring import ethereum_config, phala_config, policy_of
+from bridge.cli.wiring import ethereum_config, index_checkpoints, phala_config, policy_of
 from bridge.config import NodeConfig
 from bridge.telemetry import configure_logging
 
@@ -75,19 +75,28 @@ async def _main(cfg: NodeConfig, keys_timeout: float) -> None:
         return
     try:
         store = open_store(cfg.store.url)
+        # Checkpoints are written from the chain sessions' worker threads: their own connection, so a save never
+        # commits in the middle of the pipeline's transactions.
+        checkpoint_store = open_store(cfg.store.url) if cfg.checkpoints.enabled else None
     except StoreError as exc:
         raise _StartError(str(exc)) from None
     eth = ethereum_config(cfg, group_public_key=keys.secp256k1)
     phala = phala_config(cfg, keys.ed25519)
     host, _, port = cfg.metrics.listen.rpartition(":")
+    replies = ReplyWatcher(phala, checkpoints=index_checkpoints(cfg, checkpoint_store, "replies"))
+    phala_dest = PhalaDestination(
+        phala,
+        executor=enclave.confidential_run,
+        checkpoints=index_checkpoints(cfg, checkpoint_store, "destination"),
+    )
     b = cfg.batching
     parts = RelayerParts(
         member_id=cfg.node.member_index,
         store=store,
         policy=policy_of(cfg),
-        watchers=[EthereumWatcher(eth), PhalaWatcher(phala), ReplyWatcher(phala)],
+        watchers=[EthereumWatcher(eth), PhalaWatcher(phala), replies],
         # Confidential calls run in the local enclave (their plaintext never reaches this process).
-        destinations=[EthereumDestination(eth), PhalaDestination(phala, executor=enclave.confidential_run)],
+        destinations=[EthereumDestination(eth), phala_dest],
         enclave=enclave,
         pipeline_config=PipelineConfig(
             batch=BatchPolicy(max_messages=b.max_messages, max_wait=b.max_wait_ms / 1000, max_gas=b.max_gas)
@@ -98,4 +107,9 @@ async def _main(cfg: NodeConfig, keys_timeout: float) -> None:
     try:
         await run_relayer(parts, stop)
     finally:
+        # A clean stop: the next start reads only the blocks from here on.
+        for index in (phala_dest.index, replies.view.index):
+            await asyncio.to_thread(index.save_checkpoint)
         store.close()
+        if checkpoint_store is not None:
+            checkpoint_store.close()

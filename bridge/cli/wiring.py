@@ -11,6 +11,7 @@ from bridge.gateway import BeneficiaryKind, GatewayConfig, GatewayRoute
 from bridge.policy import BridgePolicy, Resource
 from relayers.ethereum import EthereumConfig
 from relayers.substrate import PhalaConfig
+from relayers.substrate.index_checkpoint import CheckpointPolicy, CheckpointStore, IndexCheckpoints
 
 
 class WiringError(InputError):
@@ -88,6 +89,15 @@ def phala_config(cfg: NodeConfig, bridge_account: bytes) -> PhalaConfig:
         index_start_block=chain.start_block if chain.index_start_block is None else chain.index_start_block,
         gateway=gateway_config(chain.gateway, bytes.fromhex(res.resource_id[2:])) if chain.gateway else None,
     )
+
+
+def index_checkpoints(cfg: NodeConfig, store: CheckpointStore | None, role: str) -> IndexCheckpoints | None:
+    """Checkpoints of the Phala executed index kept by `role` (one snapshot per role), when enabled."""
+    if store is None or not cfg.checkpoints.enabled:
+        return None
+    name, _ = _chain(cfg, "substrate")
+    policy = CheckpointPolicy(cfg.checkpoints.every_blocks, cfg.checkpoints.every_seconds)
+    return IndexCheckpoints(store, f"{name}/executed-index/{role}", policy)
 
 
 def gateway_config(section: GatewaySection, resource_id: bytes | None = None) -> GatewayConfig:

@@ -207,6 +207,15 @@ class BatchingSection(_Section):
     max_gas: Annotated[int, Field(ge=100_000, le=30_000_000)] = 8_000_000
 
 
+class CheckpointsSection(_Section):
+    """Snapshots of the Phala executed index, so a restart reads only the blocks since the last one (relayer: in
+    the store; enclave: sealed files in `[enclave] sealed_dir`). docs/operations.md, "Restarts and failures"."""
+
+    enabled: bool = True
+    every_blocks: Annotated[int, Field(ge=1, le=10_000_000)] = 1_000  # save after this many blocks scanned...
+    every_seconds: Annotated[float, Field(gt=0, le=86_400)] = 60.0  # ...or this long, whichever comes first
+
+
 class NodeConfig(_Section):
     node: NodeSection
     store: StoreSection = StoreSection()
@@ -218,6 +227,7 @@ class NodeConfig(_Section):
     committee: CommitteeSection | None = None
     resources: dict[str, ResourceSection] = {}
     confidential: ConfidentialSection = ConfidentialSection()
+    checkpoints: CheckpointsSection = CheckpointsSection()
 
     @model_validator(mode="after")
     def _resources_name_chains(self) -> NodeConfig:

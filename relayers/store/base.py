@@ -8,6 +8,7 @@ cursors, batch signatures (public) and transaction hashes only.
 from __future__ import annotations
 
 import json
+import threading
 import time
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
@@ -114,6 +115,14 @@ SCHEMA = (
         created_at DOUBLE PRECISION NOT NULL,
         updated_at DOUBLE PRECISION NOT NULL
     )""",
+    # Added later: CREATE ... IF NOT EXISTS is the whole migration, an older store gains the table on open.
+    # Snapshots of local chain views (relayers.substrate.index_checkpoint), one row per name, replaced whole.
+    """CREATE TABLE IF NOT EXISTS checkpoints (
+        name TEXT PRIMARY KEY,
+        block_number BIGINT NOT NULL,
+        body {blob} NOT NULL,
+        updated_at DOUBLE PRECISION NOT NULL
+    )""",
 )
 
 
@@ -121,14 +130,16 @@ class SqlStore:
     """Dialect-neutral store; subclasses provide the connection and the placeholder style."""
 
     placeholder = "?"
+    blob_type = "BLOB"  # PostgreSQL: BYTEA
     upsert_ignore = "INSERT OR IGNORE INTO"  # PostgreSQL: INSERT INTO ... ON CONFLICT DO NOTHING
     conflict_suffix = ""
     conflict_suffix_rejections = ""
 
     def __init__(self, conn: _Conn) -> None:
         self._conn = conn
+        self._checkpoint_lock = threading.Lock()  # checkpoints are saved from chain sessions' worker threads
         for stmt in SCHEMA:
-            self._conn.execute(stmt)
+            self._conn.execute(stmt.replace("{blob}", self.blob_type))
         self._conn.commit()
 
     def _q(self, sql: str) -> str:
@@ -287,6 +298,28 @@ class SqlStore:
         except Exception:
             self._conn.rollback()
             raise
+
+    # ---- checkpoints (relayers.substrate.index_checkpoint.CheckpointStore) -----------------------------------
+
+    def load_checkpoint(self, name: str) -> bytes | None:
+        with self._checkpoint_lock:
+            row = self._exec("SELECT body FROM checkpoints WHERE name = ?", (name,)).fetchone()
+            self._conn.commit()  # end the read transaction (PostgreSQL opens one for every statement)
+        return None if row is None else bytes(row[0])
+
+    def save_checkpoint(self, name: str, data: bytes, block_number: int) -> None:
+        """Replace `name`'s snapshot in one transaction: a crash leaves the old one or the new one."""
+        with self._checkpoint_lock:
+            try:
+                self._exec("DELETE FROM checkpoints WHERE name = ?", (name,))
+                self._exec(
+                    "INSERT INTO checkpoints (name, block_number, body, updated_at) VALUES (?, ?, ?, ?)",
+                    (name, block_number, data, time.time()),
+                )
+                self._conn.commit()
+            except Exception:
+                self._conn.rollback()
+                raise
 
     # ---- batches ---------------------------------------------------------------------------------------------
 

@@ -9,6 +9,7 @@ from relayers.store.base import SqlStore, StoreError
 
 class PostgresStore(SqlStore):
     placeholder = "%s"
+    blob_type = "BYTEA"
     upsert_ignore = "INSERT INTO"
     conflict_suffix = " ON CONFLICT (id) DO NOTHING"
     conflict_suffix_rejections = " ON CONFLICT (chain, tx_hash, idx) DO NOTHING"

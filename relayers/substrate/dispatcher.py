@@ -40,6 +40,7 @@ from relayers.substrate.errors import (
     UnsupportedRuntime,
 )
 from relayers.substrate.executed_index import ExecutedIndex
+from relayers.substrate.index_checkpoint import IndexCheckpoints
 from relayers.substrate.isolation import FailureIsolator
 from relayers.substrate.payload import signed_extrinsic, signing_payload
 from relayers.substrate.plan import BatchPlan, payee, plan_batch, static_refusal
@@ -80,6 +81,7 @@ class PhalaDestination:
         session: ClientSession | None = None,
         clock: Callable[[], float] = time.monotonic,
         executor: ConfidentialExecutor | None = None,
+        checkpoints: IndexCheckpoints | None = None,
     ) -> None:
         self.config = config
         self.executor = executor
@@ -88,7 +90,7 @@ class PhalaDestination:
         # Every batch is signed at the bridge account's finalized nonce: one in flight at a time (docs/relayer.md).
         self.max_in_flight: int | None = 1
         self.session = session or ClientSession(config.url, timeout=config.rpc_timeout)
-        self.index = ExecutedIndex(config)
+        self.index = ExecutedIndex(config, checkpoints=checkpoints)
         self.isolator = FailureIsolator()
         self.clock = clock
         self._refused: dict[str, str] = {}  # left out of a prepared batch for good; reported by its confirm

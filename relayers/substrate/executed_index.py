@@ -4,14 +4,18 @@ Every execution is one extrinsic signed by the bridge account: `batch_all([trans
 where the record lists the executed message ids. The index scans finalized blocks from `index_start_block` on,
 incrementally; it keeps the ids of successful executions, and every bridge extrinsic (success or failure, with its
 nonce and ids) so `confirm` can tell what happened to a submitted batch. Bridge extrinsics are spotted from their
-signer prefix, so only those few are decoded. Held in memory: a restart re-scans from `index_start_block`.
+signer prefix, so only those few are decoded. Held in memory; with `checkpoints` attached
+(relayers.substrate.index_checkpoint) a restart resumes from the last snapshot saved instead of re-scanning from
+`index_start_block`.
 """
 
 from __future__ import annotations
 
+import threading
 from collections import OrderedDict
 from collections.abc import Iterable
 from dataclasses import dataclass
+from typing import TYPE_CHECKING
 
 import structlog
 
@@ -23,6 +27,9 @@ from relayers.substrate.config import PhalaConfig
 from relayers.substrate.errors import ChainInconsistent
 from relayers.substrate.events import ChainEvent
 from relayers.substrate.scale import blake2_256, signed_extrinsic_signer
+
+if TYPE_CHECKING:
+    from relayers.substrate.index_checkpoint import IndexCheckpoints
 
 log = structlog.get_logger("substrate.index")
 
@@ -43,14 +50,38 @@ class BridgeExtrinsic:
         return self.failure is None
 
 
+@dataclass(frozen=True)
+class IndexSnapshot:
+    """Everything an `ExecutedIndex` knows, at `scanned`, and what it was built for (the bridge account and the
+    first block): restoring it gives the same index a scan from `index_start_block` to `scanned` would.
+    Encoded by relayers.substrate.index_snapshot."""
+
+    bridge_account: bytes
+    index_start_block: int
+    scanned: ChainPosition
+    executed: tuple[tuple[str, str], ...]  # (message id, extrinsic hash), in the order first seen
+    extrinsics: tuple[BridgeExtrinsic, ...]  # the remembered ones, oldest first
+    noted: tuple[BridgeExtrinsic, ...]  # successful extrinsics with notes, in chain order
+
+
 class ExecutedIndex:
-    def __init__(self, config: PhalaConfig, *, remember_extrinsics: int = 10_000) -> None:
+    def __init__(
+        self,
+        config: PhalaConfig,
+        *,
+        remember_extrinsics: int = 10_000,
+        checkpoints: IndexCheckpoints | None = None,
+    ) -> None:
         self.config = config
+        self.checkpoints = checkpoints
         self._scanned: ChainPosition | None = None
         self._executed: dict[str, str] = {}  # message id -> hash of the extrinsic that executed it
         self._extrinsics: OrderedDict[str, BridgeExtrinsic] = OrderedDict()
         self._remember = remember_extrinsics
         self._noted: list[BridgeExtrinsic] = []  # successful extrinsics with notes, in chain order (not bounded)
+        # sync runs on a session's worker thread; a shutdown save runs elsewhere: a snapshot must never see a
+        # half-indexed block.
+        self._lock = threading.RLock()
 
     @property
     def scanned(self) -> ChainPosition | None:
@@ -70,8 +101,56 @@ class ExecutedIndex:
     def extrinsic(self, tx_hash: str) -> BridgeExtrinsic | None:
         return self._extrinsics.get(tx_hash.lower())
 
+    def snapshot(self) -> IndexSnapshot | None:
+        """What the index holds now (None before its first sync)."""
+        with self._lock:
+            if self._scanned is None:
+                return None
+            return IndexSnapshot(
+                bridge_account=self.config.bridge_account,
+                index_start_block=self.config.index_start_block,
+                scanned=ChainPosition(self._scanned.block_number, self._scanned.block_hash),
+                executed=tuple(self._executed.items()),
+                extrinsics=tuple(self._extrinsics.values()),
+                noted=tuple(self._noted),
+            )
+
+    def restore(self, snapshot: IndexSnapshot) -> None:
+        """Replace everything with `snapshot` (checked by the caller to be of this config and this chain)."""
+        if (snapshot.bridge_account, snapshot.index_start_block) != (
+            self.config.bridge_account,
+            self.config.index_start_block,
+        ):
+            raise ValueError("the snapshot is of another bridge account or start block")
+        with self._lock:
+            self._scanned = snapshot.scanned
+            self._executed = dict(snapshot.executed)
+            self._extrinsics = OrderedDict((e.hash, e) for e in snapshot.extrinsics)
+            while len(self._extrinsics) > self._remember:  # a snapshot from a build that remembered more
+                self._extrinsics.popitem(last=False)
+            self._noted = list(snapshot.noted)
+
+    def save_checkpoint(self, *, wait: float = 5.0) -> bool:
+        """Save a snapshot now (clean shutdown), if checkpoints are attached and something was scanned. A sync step
+        still running after `wait` seconds wins: the periodic saves bound what is lost to one interval."""
+        if self.checkpoints is None or not self._lock.acquire(timeout=wait):
+            return False
+        try:
+            return self.checkpoints.save(self)
+        finally:
+            self._lock.release()
+
     def sync(self, reader: ChainReader, to: ChainPosition, *, max_blocks: int = 2_000) -> bool:
         """Scan finalized blocks up to `to` (at most `max_blocks` now); True once the index has reached `to`."""
+        with self._lock:
+            if self._scanned is None and self.checkpoints is not None:
+                self.checkpoints.resume(self, reader, to)
+            done = self._scan(reader, to, max_blocks)
+            if self.checkpoints is not None:
+                self.checkpoints.scanned(self)
+            return done
+
+    def _scan(self, reader: ChainReader, to: ChainPosition, max_blocks: int) -> bool:
         if self._scanned is None:
             start = max(self.config.index_start_block, 1)
             prev = reader.block_hash(start - 1)
@@ -147,4 +226,4 @@ class ExecutedIndex:
         )
 
 
-__all__ = ["BridgeExtrinsic", "ExecutedIndex"]
+__all__ = ["BridgeExtrinsic", "ExecutedIndex", "IndexSnapshot"]

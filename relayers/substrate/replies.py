@@ -20,6 +20,7 @@ from bridge.ports import ChainPosition, VerificationRefused, WatchResult
 from relayers.substrate.chain import ChainReader
 from relayers.substrate.config import PhalaConfig
 from relayers.substrate.executed_index import BridgeExtrinsic, ExecutedIndex
+from relayers.substrate.index_checkpoint import IndexCheckpoints
 from relayers.substrate.session import ClientSession
 
 log = structlog.get_logger("substrate.replies")
@@ -68,10 +69,16 @@ def replies_of(
 class ReplyView:
     """The replies in the bridge account's finalized extrinsics, from one chain connection (an executed index)."""
 
-    def __init__(self, config: PhalaConfig, *, session: ClientSession | None = None) -> None:
+    def __init__(
+        self,
+        config: PhalaConfig,
+        *,
+        session: ClientSession | None = None,
+        checkpoints: IndexCheckpoints | None = None,
+    ) -> None:
         self.config = config
         self.session = session or ClientSession(config.url, timeout=config.rpc_timeout)
-        self.index = ExecutedIndex(config)
+        self.index = ExecutedIndex(config, checkpoints=checkpoints)
 
     def sync(self, reader: ChainReader) -> tuple[ChainPosition, int]:
         head = reader.finalized_head()
@@ -108,8 +115,14 @@ class ReplyView:
 class ReplyWatcher:
     """`SourceWatcher` of replies (name `<phala>-replies`)."""
 
-    def __init__(self, config: PhalaConfig, *, session: ClientSession | None = None) -> None:
-        self.view = ReplyView(config, session=session)
+    def __init__(
+        self,
+        config: PhalaConfig,
+        *,
+        session: ClientSession | None = None,
+        checkpoints: IndexCheckpoints | None = None,
+    ) -> None:
+        self.view = ReplyView(config, session=session, checkpoints=checkpoints)
         self.name = f"{config.name}-replies"
         self.domain = config.domain
 

@@ -15,15 +15,22 @@ from relayers.substrate.chain import ChainReader
 from relayers.substrate.config import PhalaConfig
 from relayers.substrate.errors import IndexBehind
 from relayers.substrate.executed_index import ExecutedIndex
+from relayers.substrate.index_checkpoint import IndexCheckpoints
 from relayers.substrate.rebuild import ChainFacts, rebuild_and_check
 from relayers.substrate.session import ClientSession
 
 
 class PhalaVerifier:
-    def __init__(self, config: PhalaConfig, *, session: ClientSession | None = None) -> None:
+    def __init__(
+        self,
+        config: PhalaConfig,
+        *,
+        session: ClientSession | None = None,
+        checkpoints: IndexCheckpoints | None = None,
+    ) -> None:
         self.config = config
         self.session = session or ClientSession(config.url, timeout=config.rpc_timeout)
-        self.index = ExecutedIndex(config)
+        self.index = ExecutedIndex(config, checkpoints=checkpoints)
         self._nonces: OrderedDict[str, int] = OrderedDict()  # finalized block hash -> the bridge account's nonce
 
     async def follow_once(self) -> None:

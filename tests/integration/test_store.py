@@ -111,3 +111,29 @@ def test_rejections_are_recorded_once(store: SqlStore) -> None:
     assert store.add_rejections("phala", [r]) == 0
     assert store.rejections("phala") == [("phala", "0xaa", 5, "0x" + "01" * 32, 10**12, r.reason)]
     assert store.rejections("ethereum") == []
+
+
+def test_checkpoints_are_replaced_whole(store: SqlStore) -> None:
+    assert store.load_checkpoint("phala/executed-index/destination") is None
+    store.save_checkpoint("phala/executed-index/destination", b"\x00first\xff", 10)
+    store.save_checkpoint("phala/executed-index/replies", b"other", 11)
+    store.save_checkpoint("phala/executed-index/destination", b"\x00second\xff" * 1000, 20)
+    assert store.load_checkpoint("phala/executed-index/destination") == b"\x00second\xff" * 1000
+    assert store.load_checkpoint("phala/executed-index/replies") == b"other"
+
+
+def test_an_older_store_gains_the_checkpoint_table(tmp_path: Path) -> None:
+    import sqlite3
+
+    path = tmp_path / "old.db"
+    old = sqlite3.connect(path)  # a store as the previous release left it: no checkpoints table
+    old.execute("CREATE TABLE cursors (chain TEXT PRIMARY KEY, block_number BIGINT NOT NULL, block_hash TEXT NOT "
+                "NULL, sequence BIGINT NOT NULL DEFAULT 0, updated_at DOUBLE PRECISION NOT NULL)")  # fmt: skip
+    old.execute("INSERT INTO cursors VALUES ('phala', 9, '0x09', 3, 0)")
+    old.commit()
+    old.close()
+    s = open_store(f"sqlite:///{path}")
+    assert s.cursor("phala") == Cursor("phala", 9, "0x09", 3)
+    s.save_checkpoint("x", b"snapshot", 9)
+    assert s.load_checkpoint("x") == b"snapshot"
+    s.close()
