@@ -134,3 +134,14 @@ def test_cli_devnet_with_bad_config_file(tmp_path: Path) -> None:
     assert out.returncode == 2
     assert f"error: {path} [devnet.broker.kind]" in out.stderr
     assert "Traceback" not in out.stderr
+
+
+def test_checkpoints_section() -> None:
+    cfg = parse_config(EXAMPLE, NodeConfig, source="node.toml")
+    assert cfg.checkpoints.enabled and cfg.checkpoints.every_blocks == 1000 and cfg.checkpoints.every_seconds == 60
+    off = parse_config(EXAMPLE + "\n[checkpoints]\nenabled = false\nevery_blocks = 5\n", NodeConfig, source="n")
+    assert not off.checkpoints.enabled and off.checkpoints.every_blocks == 5
+    err = _node(EXAMPLE + "\n[checkpoints]\nevery_blocks = 0\n")
+    assert str(err).startswith("node.toml [checkpoints.every_blocks]:")
+    err = _node(EXAMPLE + "\n[checkpoints]\nenable = false\n")
+    assert str(err) == "node.toml [checkpoints]: unknown key 'enable'"
