@@ -16,6 +16,7 @@ BENCHMARKS = {
     "relayer": "bench.bench_relayer",
     "xcm": "bench.bench_xcm",
     "confidential": "bench.bench_confidential",
+    "checkpoint": "bench.bench_checkpoint",
 }
 
 

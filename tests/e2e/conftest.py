@@ -318,6 +318,13 @@ class FaultBridge:
                 p.popen.wait(timeout=10)
             self.devnet.supervisor.stop(p, grace=1)
 
+    def logged(self, index: int, process: str, event: str) -> list[dict[str, Any]]:
+        """The `event` lines of the member's relayer or enclave log (this run of the process: logs start afresh)."""
+        proc = self.member(index).relayer if process == "relayer" else self.member(index).enclave
+        assert proc is not None
+        needle = f'"event": "{event}"'
+        return [json.loads(x) for x in proc.log_path.read_text(errors="replace").splitlines() if needle in x]
+
     def enclave_log_size(self, index: int) -> int:
         enclave = self.member(index).enclave
         assert enclave is not None

@@ -15,6 +15,7 @@ from __future__ import annotations
 import os
 import threading
 from collections.abc import Callable
+from typing import Any
 
 import pytest
 
@@ -49,6 +50,11 @@ def _eth_id(nonce: int) -> str:
 def _deposit_nonce(bridge: FaultBridge, tx_hash: str) -> int:
     (log,) = event_logs(bridge.bridge, bridge.receipt(tx_hash), "Deposit")
     return int(log["nonce"])
+
+
+def _resumed(bridge: FaultBridge, process: str, role: str, member: int = LEADER) -> dict[str, Any] | None:
+    found = [e for e in bridge.logged(member, process, "index_resumed") if e["checkpoint"].endswith(f"/{role}")]
+    return found[0] if found else None
 
 
 def _to_ethereum(bridge: FaultBridge, amount_pha: int, members: tuple[int, ...] = (1, 2, 3, 4, 5)) -> Transfer:
@@ -183,6 +189,10 @@ def test_relayer_killed_after_submit(bridge: FaultBridge) -> None:
         bridge.kill_relayer(LEADER)
         assert len(bridge.phala_pool()) == 1 and bridge.in_eth_pool(leader_pool[to_eth.message_id])
         bridge.start_relayer(LEADER)  # returns once it serves: it recovered both batches with the pools still full
+        # Its Phala views came back from the checkpoints in its store (saved before the SIGKILL), not from the
+        # bridge's first block.
+        wait_for("the relayer's executed index to resume", lambda: _resumed(bridge, "relayer", "destination"))
+        assert not bridge.logged(LEADER, "relayer", "index_checkpoint_fallback")
     finally:
         bridge.eth_rpc("evm_setIntervalMining", 1)
         bridge.phala_build_mode("Instant")
@@ -212,6 +222,10 @@ def test_enclaves_killed_and_rejoin(bridge: FaultBridge) -> None:
     bridge.start_enclave(4)
     bridge.start_enclave(5)
     wait_for("the committee whole again", bridge.members_whole)
+    # Their executed indexes came back from their own sealed checkpoints, not from the bridge's first block.
+    for member in (4, 5):
+        wait_for(f"enclave {member}'s index to resume", lambda m=member: _resumed(bridge, "enclave", "verifier", m))
+        assert not bridge.logged(member, "enclave", "index_checkpoint_fallback")
     # The leader's enclave dies in the middle of a signing session, and member 2's with it: 3, 4 and 5 must sign,
     # so the shares 4 and 5 unsealed are put to use.
     offset = bridge.enclave_log_size(LEADER)

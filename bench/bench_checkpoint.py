@@ -1,0 +1,143 @@
+"""Executed-index restart: time and blocks read to bring a Phala executed index to the finalized head after a
+restart, with and without a checkpoint (relayers/substrate/index_checkpoint.py), over N blocks of history on a real
+Chopsticks chain (`PB_BENCH_CKPT_BLOCKS`, default 300, made with dev_newBlock); the snapshot is taken K = 10 blocks
+before the head (the blocks since the last stop) and kept in a real SQLite store. Plus the codec's cost for a large
+index (100,000 executed ids, 10,000 remembered extrinsics): snapshot size, encode and decode time.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import os
+import statistics
+import tempfile
+import time
+from pathlib import Path
+
+from bench.results import record
+from bridge.devnet import Devnet
+from bridge.ports import ChainPosition
+from relayers.store import open_store
+from relayers.substrate import PhalaConfig, SubstrateClient
+from relayers.substrate.chain import ChainReader, RawBlock
+from relayers.substrate.devnet import new_block
+from relayers.substrate.executed_index import BridgeExtrinsic, ExecutedIndex, IndexSnapshot
+from relayers.substrate.index_checkpoint import CheckpointPolicy, IndexCheckpoints
+from relayers.substrate.index_snapshot import decode_snapshot, encode_snapshot
+
+RID = bytes.fromhex("209ac63481437ccc57c869087ff12313991c325a82d4621a7241f3f1865df803")
+SINCE_STOP = 10
+RUNS = 3
+NEVER = CheckpointPolicy(every_blocks=10**9, every_seconds=10**9)
+BLOCKS_PER_DAY = 14_400  # Phala: one block every 6 s
+
+
+class CountingReader(ChainReader):
+    def __init__(self, client: SubstrateClient) -> None:
+        super().__init__(client)
+        self.blocks = 0
+
+    def block(self, block_hash: str) -> RawBlock:
+        self.blocks += 1
+        return super().block(block_hash)
+
+
+def _sync(index: ExecutedIndex, reader: ChainReader, head: ChainPosition) -> None:
+    while not index.sync(reader, head):
+        pass
+
+
+def _restart(url: str, config: PhalaConfig, store_url: str | None, head: ChainPosition) -> tuple[float, int]:
+    """A process start: a new connection (its metadata is loaded once, outside the timing) and a new index."""
+    with SubstrateClient(url) as client:
+        reader = CountingReader(client)
+        reader.finalized_head()
+        store = None if store_url is None else open_store(store_url)
+        checkpoints = None if store is None else IndexCheckpoints(store, "phala/executed-index/bench", NEVER)
+        t0 = time.perf_counter()
+        index = ExecutedIndex(config, checkpoints=checkpoints)
+        _sync(index, reader, head)
+        elapsed = time.perf_counter() - t0
+        if store is not None:
+            store.close()
+        return elapsed, reader.blocks
+
+
+def _chain_figures(n: int) -> None:
+    with tempfile.TemporaryDirectory() as tmp, Devnet(work_dir=Path(tmp), committee=False) as state:
+        url = state.phala.ws_url
+        with SubstrateClient(url) as client:
+            start = ChainReader(client).finalized_head().block_number + 1
+            for _ in range(n // 50):
+                new_block(client, count=50)
+            if n % 50:
+                new_block(client, count=n % 50)
+            reader = ChainReader(client)
+            head = reader.finalized_head()
+            mid_number = head.block_number - SINCE_STOP
+            mid = ChainPosition(mid_number, str(reader.block_hash(mid_number)))
+            config = PhalaConfig(url=url, bridge_account=os.urandom(32), resource_id=RID, index_start_block=start)
+            store_url = f"sqlite:///{tmp}/relayer.db"
+            store = open_store(store_url)
+            before = ExecutedIndex(config, checkpoints=IndexCheckpoints(store, "phala/executed-index/bench", NEVER))
+            _sync(before, reader, mid)
+            before.save_checkpoint()
+            store.close()
+        full = [_restart(url, config, None, head) for _ in range(RUNS)]
+        resumed = [_restart(url, config, store_url, head) for _ in range(RUNS)]
+    full_s, resumed_s = statistics.median(t for t, _ in full), statistics.median(t for t, _ in resumed)
+    history = head.block_number - start + 1
+    load = os.getloadavg()[0]
+    note = f"median of {RUNS}; {history} empty Chopsticks blocks; load average {load:.1f} when measured"
+    record("checkpoint.restart.full_scan_s", full_s, "s", note=f"no checkpoint: every block from the start; {note}")
+    record("checkpoint.restart.full_scan_blocks", full[0][1], "blocks", note="blocks read by a full scan")
+    record("checkpoint.restart.resumed_s", resumed_s, "s", note=f"snapshot {SINCE_STOP} blocks back; {note}")
+    record("checkpoint.restart.resumed_blocks", resumed[0][1], "blocks", note="blocks read after a resume")
+    per_block_ms = full_s / history * 1e3
+    record("checkpoint.restart.full_scan_ms_per_block", per_block_ms, "ms", note=note)
+    record(
+        "checkpoint.restart.full_scan_one_year_h",
+        per_block_ms * BLOCKS_PER_DAY * 365 / 3.6e6,
+        "h",
+        note="extrapolated: a full scan of one year of Phala blocks (14,400/day) at the rate above; empty blocks, "
+        "so a lower bound (a bridge extrinsic costs its events and decoding too)",
+    )
+
+
+def _codec_figures() -> None:
+    def h(i: int, tag: str) -> str:
+        return "0x" + hashlib.sha256(f"{tag}{i}".encode()).hexdigest()
+
+    extrinsics = tuple(
+        BridgeExtrinsic(i, h(i, "b"), 1, h(i, "x"), i, tuple(h(i * 10 + k, "m") for k in range(10)), None)
+        for i in range(10_000)
+    )
+    snap = IndexSnapshot(
+        b"\xbb" * 32,
+        1,
+        ChainPosition(10_000, h(10_000, "b")),
+        tuple((h(i, "m"), h(i // 10, "x")) for i in range(100_000)),
+        extrinsics,
+        (),
+    )
+    encode, decode = [], []
+    for _ in range(RUNS):
+        t0 = time.perf_counter()
+        data = encode_snapshot(snap)
+        t1 = time.perf_counter()
+        decode_snapshot(data)
+        encode.append(t1 - t0)
+        decode.append(time.perf_counter() - t1)
+    note = "100,000 executed ids, 10,000 remembered extrinsics of 10 ids each, no notes"
+    record("checkpoint.snapshot.size_mib", len(data) / 2**20, "MiB", note=note)
+    record("checkpoint.snapshot.encode_ms", statistics.median(encode) * 1e3, "ms", note=f"median of {RUNS}; {note}")
+    record("checkpoint.snapshot.decode_ms", statistics.median(decode) * 1e3, "ms", note=f"median of {RUNS}; {note}")
+
+
+def main() -> None:
+    _codec_figures()
+    _chain_figures(int(os.environ.get("PB_BENCH_CKPT_BLOCKS", "300")))
+
+
+if __name__ == "__main__":
+    main()
