@@ -66,12 +66,12 @@ def _restart(url: str, config: PhalaConfig, store_url: str | None, head: ChainPo
 def _chain_figures(n: int) -> None:
     with tempfile.TemporaryDirectory() as tmp, Devnet(work_dir=Path(tmp), committee=False) as state:
         url = state.phala.ws_url
-        with SubstrateClient(url) as client:
+        with SubstrateClient(url, timeout=300) as client:  # building blocks takes Chopsticks ~0.1-1 s each
             start = ChainReader(client).finalized_head().block_number + 1
-            for _ in range(n // 50):
-                new_block(client, count=50)
-            if n % 50:
-                new_block(client, count=n % 50)
+            for _ in range(n // 20):
+                new_block(client, count=20)
+            if n % 20:
+                new_block(client, count=n % 20)
             reader = ChainReader(client)
             head = reader.finalized_head()
             mid_number = head.block_number - SINCE_STOP

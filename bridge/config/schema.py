@@ -213,7 +213,7 @@ class CheckpointsSection(_Section):
 
     enabled: bool = True
     every_blocks: Annotated[int, Field(ge=1, le=10_000_000)] = 1_000  # save after this many blocks scanned...
-    every_seconds: Annotated[float, Field(gt=0, le=86_400)] = 60.0  # ...or this long, whichever comes first
+    every_seconds: Annotated[float, Field(gt=0, le=86_400)] = 600.0  # ...or this long, whichever comes first
 
 
 class NodeConfig(_Section):

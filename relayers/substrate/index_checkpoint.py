@@ -40,7 +40,7 @@ class CheckpointStore(Protocol):
 @dataclass(frozen=True)
 class CheckpointPolicy:
     every_blocks: int = 1_000
-    every_seconds: float = 60.0
+    every_seconds: float = 600.0
 
     def __post_init__(self) -> None:
         if self.every_blocks < 1 or self.every_seconds <= 0:

@@ -138,7 +138,7 @@ def test_cli_devnet_with_bad_config_file(tmp_path: Path) -> None:
 
 def test_checkpoints_section() -> None:
     cfg = parse_config(EXAMPLE, NodeConfig, source="node.toml")
-    assert cfg.checkpoints.enabled and cfg.checkpoints.every_blocks == 1000 and cfg.checkpoints.every_seconds == 60
+    assert cfg.checkpoints.enabled and cfg.checkpoints.every_blocks == 1000 and cfg.checkpoints.every_seconds == 600
     off = parse_config(EXAMPLE + "\n[checkpoints]\nenabled = false\nevery_blocks = 5\n", NodeConfig, source="n")
     assert not off.checkpoints.enabled and off.checkpoints.every_blocks == 5
     err = _node(EXAMPLE + "\n[checkpoints]\nevery_blocks = 0\n")
