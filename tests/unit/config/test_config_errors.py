@@ -139,9 +139,11 @@ def test_cli_devnet_with_bad_config_file(tmp_path: Path) -> None:
 def test_checkpoints_section() -> None:
     cfg = parse_config(EXAMPLE, NodeConfig, source="node.toml")
     assert cfg.checkpoints.enabled and cfg.checkpoints.every_blocks == 1000 and cfg.checkpoints.every_seconds == 600
-    off = parse_config(EXAMPLE + "\n[checkpoints]\nenabled = false\nevery_blocks = 5\n", NodeConfig, source="n")
+    without = EXAMPLE[: EXAMPLE.index("[checkpoints]")]
+    assert parse_config(without, NodeConfig, source="n").checkpoints == cfg.checkpoints  # the defaults
+    off = parse_config(without + "[checkpoints]\nenabled = false\nevery_blocks = 5\n", NodeConfig, source="n")
     assert not off.checkpoints.enabled and off.checkpoints.every_blocks == 5
-    err = _node(EXAMPLE + "\n[checkpoints]\nevery_blocks = 0\n")
+    err = _node(without + "[checkpoints]\nevery_blocks = 0\n")
     assert str(err).startswith("node.toml [checkpoints.every_blocks]:")
-    err = _node(EXAMPLE + "\n[checkpoints]\nenable = false\n")
+    err = _node(without + "[checkpoints]\nenable = false\n")
     assert str(err) == "node.toml [checkpoints]: unknown key 'enable'"
