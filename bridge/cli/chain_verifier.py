@@ -12,7 +12,7 @@ from collections.abc import Callable, Sequence
 import structlog
 
 from bridge.cli.confidential_wiring import MemberChainView
-from bridge.cli.wiring import ethereum_config, index_checkpoints, phala_config, policy_of
+from bridge.cli.wiring import deposit_checkpoints, ethereum_config, index_checkpoints, phala_config, policy_of
 from bridge.confidential import ConfidentialError, decode_share_envelopes, is_confidential_call
 from bridge.config.schema import NodeConfig
 from bridge.domains import Domain
@@ -88,7 +88,7 @@ class ChainBatchVerifier:
         if self._phala_key != keys.ed25519 or self._phala_source is None or self._phala_dest is None:
             pc = phala_config(self.cfg, keys.ed25519)  # the bridge account is the group's Ed25519 key
             self._phala_source, self._phala_dest, self._phala_key = (
-                PhalaSourceVerifier(pc),
+                PhalaSourceVerifier(pc, checkpoints=deposit_checkpoints(self.cfg, self.checkpoints)),
                 PhalaVerifier(pc, checkpoints=index_checkpoints(self.cfg, self.checkpoints, "verifier")),
                 keys.ed25519,
             )
@@ -119,6 +119,8 @@ class ChainBatchVerifier:
             # A clean stop: the next start reads only the blocks from here on.
             for index in self._indexes():
                 await asyncio.to_thread(index.save_checkpoint)
+            if self._phala_source is not None:  # on this thread: the view changes only on it (small file)
+                self._phala_source.save_checkpoint()
 
     def _indexes(self) -> list[ExecutedIndex]:
         views = [self._replies]

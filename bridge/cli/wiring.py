@@ -11,6 +11,7 @@ from bridge.gateway import BeneficiaryKind, GatewayConfig, GatewayRoute
 from bridge.policy import BridgePolicy, Resource
 from relayers.ethereum import EthereumConfig
 from relayers.substrate import PhalaConfig
+from relayers.substrate.deposit_checkpoint import DepositCheckpoints
 from relayers.substrate.index_checkpoint import CheckpointPolicy, CheckpointStore, IndexCheckpoints
 
 
@@ -98,6 +99,15 @@ def index_checkpoints(cfg: NodeConfig, store: CheckpointStore | None, role: str)
     name, _ = _chain(cfg, "substrate")
     policy = CheckpointPolicy(cfg.checkpoints.every_blocks, cfg.checkpoints.every_seconds)
     return IndexCheckpoints(store, f"{name}/executed-index/{role}", policy)
+
+
+def deposit_checkpoints(cfg: NodeConfig, store: CheckpointStore | None) -> DepositCheckpoints | None:
+    """Checkpoints of an enclave's Phala deposit view, when enabled."""
+    if store is None or not cfg.checkpoints.enabled:
+        return None
+    name, _ = _chain(cfg, "substrate")
+    policy = CheckpointPolicy(cfg.checkpoints.every_blocks, cfg.checkpoints.every_seconds)
+    return DepositCheckpoints(store, f"{name}/deposits/verifier", policy)
 
 
 def gateway_config(section: GatewaySection, resource_id: bytes | None = None) -> GatewayConfig:

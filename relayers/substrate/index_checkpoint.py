@@ -16,7 +16,7 @@ from __future__ import annotations
 import time
 from collections.abc import Callable
 from dataclasses import dataclass
-from typing import TYPE_CHECKING, Protocol
+from typing import TYPE_CHECKING, Generic, Protocol, TypeVar
 
 import structlog
 
@@ -28,6 +28,7 @@ if TYPE_CHECKING:
     from relayers.substrate.executed_index import ExecutedIndex
 
 log = structlog.get_logger("substrate.index")
+V = TypeVar("V")
 
 
 class CheckpointStore(Protocol):
@@ -47,7 +48,22 @@ class CheckpointPolicy:
             raise ValueError("checkpoint intervals must be positive")
 
 
-class IndexCheckpoints:
+class OtherConfig(Exception):
+    """The snapshot was made for another configuration of the view (bridge account, start block)."""
+
+
+@dataclass(frozen=True)
+class Loaded:
+    """A decoded snapshot, not applied yet: where it stands, how to apply it, what to log about it."""
+
+    position: ChainPosition
+    apply: Callable[[], None]
+    summary: dict[str, int]
+
+
+class ViewCheckpoints(Generic[V]):
+    """Resume-or-fallback and periodic saves for one chain view; subclasses say how a view is encoded and decoded."""
+
     def __init__(
         self,
         store: CheckpointStore,
@@ -64,8 +80,23 @@ class IndexCheckpoints:
         self._saved_at = clock()
         self.resumed_from: ChainPosition | None = None  # where the last resume started (None: a full scan)
 
-    def resume(self, index: ExecutedIndex, reader: ChainReader, head: ChainPosition) -> bool:
-        """Restore `index` from its snapshot when the snapshot is on this chain; False (logged) when not."""
+    # -- what a subclass provides ------------------------------------------------------------------------------------
+
+    def position(self, view: V) -> ChainPosition | None:
+        raise NotImplementedError
+
+    def encode(self, view: V) -> bytes | None:
+        """The view's snapshot (None before it has read anything)."""
+        raise NotImplementedError
+
+    def decode(self, view: V, data: bytes) -> Loaded:
+        """Raises `SnapshotError` (malformed) or `OtherConfig`."""
+        raise NotImplementedError
+
+    # -- the same for every view -------------------------------------------------------------------------------------
+
+    def resume(self, view: V, reader: ChainReader, head: ChainPosition) -> bool:
+        """Restore `view` from its snapshot when the snapshot is on this chain; False (logged) when not."""
         self.resumed_from = None
         try:
             data = self.store.load_checkpoint(self.name)
@@ -74,13 +105,12 @@ class IndexCheckpoints:
         if data is None:
             return self._fallback("none", "no snapshot saved yet")
         try:
-            snap = decode_snapshot(data)
+            loaded = self.decode(view, data)
         except SnapshotError as exc:
             return self._fallback("malformed", str(exc))
-        config = index.config
-        if snap.bridge_account != config.bridge_account or snap.index_start_block != config.index_start_block:
-            return self._fallback("other_config", "the snapshot is of another bridge account or start block")
-        at = snap.scanned
+        except OtherConfig as exc:
+            return self._fallback("other_config", str(exc))
+        at = loaded.position
         if at.block_number > head.block_number:
             return self._fallback("ahead_of_node", f"block {at.block_number} is above the finalized head")
         on_chain = reader.block_hash(at.block_number)
@@ -88,7 +118,7 @@ class IndexCheckpoints:
             return self._fallback("block_unknown", f"the node has no block {at.block_number}")
         if on_chain.lower() != at.block_hash.lower():
             return self._fallback("hash_mismatch", f"block {at.block_number} is {on_chain}, not {at.block_hash}")
-        index.restore(snap)
+        loaded.apply()
         self._saved_block, self._saved_at = at.block_number, self.clock()
         self.resumed_from = at
         log.info(
@@ -96,39 +126,37 @@ class IndexCheckpoints:
             checkpoint=self.name,
             block=at.block_number,
             block_hash=at.block_hash,
-            executed=len(snap.executed),
-            extrinsics=len(snap.extrinsics),
-            noted=len(snap.noted),
             behind=head.block_number - at.block_number,
+            **loaded.summary,
         )
         return True
 
-    def scanned(self, index: ExecutedIndex) -> None:
+    def scanned(self, view: V) -> None:
         """After a scan step: save when the policy says so."""
-        at = index.scanned
+        at = self.position(view)
         if at is None or at.block_number == self._saved_block:
             return
         due_blocks = self._saved_block is None or at.block_number - self._saved_block >= self.policy.every_blocks
         if due_blocks or self.clock() - self._saved_at >= self.policy.every_seconds:
-            self.save(index)
+            self.save(view)
 
-    def save(self, index: ExecutedIndex) -> bool:
-        snap = index.snapshot()
-        if snap is None:
-            return False
+    def save(self, view: V) -> bool:
+        at = self.position(view)
         started = time.perf_counter()
         try:
-            data = encode_snapshot(snap)
-            self.store.save_checkpoint(self.name, data, snap.scanned.block_number)
-        except Exception as exc:  # the index goes on without it; the next save tries again
+            data = self.encode(view)
+            if data is None or at is None:
+                return False
+            self.store.save_checkpoint(self.name, data, at.block_number)
+        except Exception as exc:  # the view goes on without it; the next save tries again
             log.warning("index_checkpoint_save_failed", checkpoint=self.name, error=f"{type(exc).__name__}: {exc}")
             self._saved_at = self.clock()
             return False
-        self._saved_block, self._saved_at = snap.scanned.block_number, self.clock()
+        self._saved_block, self._saved_at = at.block_number, self.clock()
         log.info(
             "index_checkpoint_saved",
             checkpoint=self.name,
-            block=snap.scanned.block_number,
+            block=at.block_number,
             size=len(data),
             ms=round((time.perf_counter() - started) * 1e3, 1),
         )
@@ -140,4 +168,23 @@ class IndexCheckpoints:
         return False
 
 
-__all__ = ["CheckpointPolicy", "CheckpointStore", "IndexCheckpoints"]
+class IndexCheckpoints(ViewCheckpoints["ExecutedIndex"]):
+    """Checkpoints of an `ExecutedIndex` (relayers.substrate.index_snapshot encodes them)."""
+
+    def position(self, view: ExecutedIndex) -> ChainPosition | None:
+        return view.scanned
+
+    def encode(self, view: ExecutedIndex) -> bytes | None:
+        snap = view.snapshot()
+        return None if snap is None else encode_snapshot(snap)
+
+    def decode(self, view: ExecutedIndex, data: bytes) -> Loaded:
+        snap = decode_snapshot(data)
+        config = view.config
+        if snap.bridge_account != config.bridge_account or snap.index_start_block != config.index_start_block:
+            raise OtherConfig("the snapshot is of another bridge account or index start block")
+        summary = {"executed": len(snap.executed), "extrinsics": len(snap.extrinsics), "noted": len(snap.noted)}
+        return Loaded(snap.scanned, lambda: view.restore(snap), summary)
+
+
+__all__ = ["CheckpointPolicy", "CheckpointStore", "IndexCheckpoints", "Loaded", "OtherConfig", "ViewCheckpoints"]

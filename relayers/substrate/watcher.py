@@ -82,6 +82,13 @@ class PhalaWatcher:
             rejected.extend(refused)
         return PhalaWatchResult(messages, position, head.block_number, reorg_from, rejected)
 
+    def read_block(
+        self, reader: ChainReader, number: int, prev: ChainPosition
+    ) -> tuple[list[BridgeMessage], list[RejectedDeposit], ChainPosition]:
+        """One block's deposits, numbered on from `prev.sequence` (`prev` is its parent): what a scan reaching this
+        block would give. An enclave resumed from a checkpoint re-reads an old deposit's block this way."""
+        return self._read_block(reader, number, prev)
+
     def _read_block(
         self, reader: ChainReader, number: int, prev: ChainPosition
     ) -> tuple[list[BridgeMessage], list[RejectedDeposit], ChainPosition]:

@@ -191,7 +191,8 @@ def test_relayer_killed_after_submit(bridge: FaultBridge) -> None:
         bridge.start_relayer(LEADER)  # returns once it serves: it recovered both batches with the pools still full
         # Its Phala views came back from the checkpoints in its store (saved before the SIGKILL), not from the
         # bridge's first block.
-        wait_for("the relayer's executed index to resume", lambda: _resumed(bridge, "relayer", "destination"))
+        resumed = lambda: _resumed(bridge, "relayer", "executed-index/destination")  # noqa: E731
+        wait_for("the relayer's executed index to resume", resumed)
         assert not bridge.logged(LEADER, "relayer", "index_checkpoint_fallback")
     finally:
         bridge.eth_rpc("evm_setIntervalMining", 1)
@@ -222,9 +223,11 @@ def test_enclaves_killed_and_rejoin(bridge: FaultBridge) -> None:
     bridge.start_enclave(4)
     bridge.start_enclave(5)
     wait_for("the committee whole again", bridge.members_whole)
-    # Their executed indexes came back from their own sealed checkpoints, not from the bridge's first block.
+    # Their Phala views (executed index, deposits) came back from their own sealed checkpoints, not from the bridge's
+    # first block.
     for member in (4, 5):
-        wait_for(f"enclave {member}'s index to resume", lambda m=member: _resumed(bridge, "enclave", "verifier", m))
+        for view in ("executed-index/verifier", "deposits/verifier"):
+            wait_for(f"enclave {member}'s {view} to resume", lambda m=member, v=view: _resumed(bridge, "enclave", v, m))
         assert not bridge.logged(member, "enclave", "index_checkpoint_fallback")
     # The leader's enclave dies in the middle of a signing session, and member 2's with it: 3, 4 and 5 must sign,
     # so the shares 4 and 5 unsealed are put to use.

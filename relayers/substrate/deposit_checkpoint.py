@@ -1,0 +1,134 @@
+"""Checkpoints of an enclave's Phala deposit view (`PhalaSourceVerifier`): where it has read to (with the deposit
+count there), and for every block that held deposits, its hash and the count before it. Not the deposits
+themselves: a deposit from before the snapshot is re-read from its one block when a signing session asks about it,
+numbered from the count before that block, by the same watcher code (so exactly as a full scan would number it).
+
+Encoding, version 1, big-endian:
+
+    b"PBDV" | version u8 = 1 | bridge account (32) | start block u64
+    position: block u64 | hash (32) | deposits counted u64
+    blocks:   u32 n, n x (block u64 | hash (32) | deposits before it u64)     ascending, each with >= 1 deposit
+    blake2b-256 of everything before it (32)
+
+`decode_deposit_snapshot` refuses anything else with a `SnapshotError` (never a partial snapshot).
+"""
+
+from __future__ import annotations
+
+import hashlib
+import struct
+from dataclasses import dataclass
+from typing import TYPE_CHECKING
+
+from bridge.ports import ChainPosition
+from relayers.substrate.index_checkpoint import Loaded, OtherConfig, ViewCheckpoints
+from relayers.substrate.index_snapshot import SnapshotError
+
+if TYPE_CHECKING:
+    from relayers.substrate.source_verifier import PhalaSourceVerifier
+
+MAGIC = b"PBDV"
+VERSION = 1
+_ENTRY = struct.Struct(">Q32sQ")
+
+
+@dataclass(frozen=True)
+class DepositBlock:
+    number: int
+    hash: str
+    before: int  # deposits counted before this block (its first deposit is number before + 1)
+
+
+@dataclass(frozen=True)
+class DepositSnapshot:
+    bridge_account: bytes
+    start_block: int
+    position: ChainPosition  # `sequence`: deposits counted up to and including this block
+    blocks: tuple[DepositBlock, ...]
+
+
+def encode_deposit_snapshot(snap: DepositSnapshot) -> bytes:
+    out = bytearray(MAGIC + bytes([VERSION]))
+    if len(snap.bridge_account) != 32:
+        raise SnapshotError("bridge account must be 32 bytes")
+    out += snap.bridge_account + struct.pack(">QQ", snap.start_block, snap.position.block_number)
+    out += _raw32(snap.position.block_hash) + struct.pack(">QI", snap.position.sequence, len(snap.blocks))
+    for b in snap.blocks:
+        out += _ENTRY.pack(b.number, _raw32(b.hash), b.before)
+    return bytes(out + hashlib.blake2b(out, digest_size=32).digest())
+
+
+def decode_deposit_snapshot(data: bytes) -> DepositSnapshot:
+    if not isinstance(data, bytes | bytearray | memoryview):
+        raise SnapshotError(f"a snapshot is bytes, got {type(data).__name__}")
+    data = bytes(data)
+    if data[: len(MAGIC)] != MAGIC or len(data) < len(MAGIC) + 1:
+        raise SnapshotError("not a deposit-view snapshot (wrong magic)")
+    if data[len(MAGIC)] != VERSION:
+        raise SnapshotError(f"unsupported snapshot version {data[len(MAGIC)]} (this build reads {VERSION})")
+    fixed = len(MAGIC) + 1 + 32 + 8 + 8 + 32 + 8 + 4
+    if len(data) < fixed + 32:
+        raise SnapshotError("snapshot truncated")
+    body, digest = data[:-32], data[-32:]
+    if hashlib.blake2b(body, digest_size=32).digest() != digest:
+        raise SnapshotError("snapshot checksum mismatch (truncated or corrupted)")
+    at = len(MAGIC) + 1
+    account = body[at : at + 32]
+    start, number = struct.unpack_from(">QQ", body, at + 32)
+    block_hash = "0x" + body[at + 48 : at + 80].hex()
+    counted, n = struct.unpack_from(">QI", body, at + 80)
+    if len(body) != fixed + n * _ENTRY.size:
+        raise SnapshotError(f"{n} blocks do not fit the snapshot's {len(body) - fixed} bytes")
+    if number + 1 < max(start, 1):
+        raise SnapshotError(f"position {number} is before the start block {start}")
+    blocks: list[DepositBlock] = []
+    for i in range(n):
+        b_number, b_hash, before = _ENTRY.unpack_from(body, fixed + i * _ENTRY.size)
+        if not max(start, 1) <= b_number <= number:
+            raise SnapshotError(f"deposit block {b_number} is outside {max(start, 1)}..{number}")
+        if blocks and (b_number <= blocks[-1].number or before <= blocks[-1].before):
+            raise SnapshotError(f"deposit block {b_number} is out of order (each holds at least one deposit)")
+        blocks.append(DepositBlock(b_number, "0x" + b_hash.hex(), before))
+    if blocks and blocks[-1].before >= counted:
+        raise SnapshotError(
+            f"{counted} deposits counted, but block {blocks[-1].number} starts after {blocks[-1].before}"
+        )
+    if not blocks and counted:
+        raise SnapshotError(f"{counted} deposits counted in no block")
+    return DepositSnapshot(account, start, ChainPosition(number, block_hash, counted), tuple(blocks))
+
+
+def _raw32(value: str) -> bytes:
+    try:
+        raw = bytes.fromhex(value.removeprefix("0x"))
+    except ValueError:
+        raise SnapshotError(f"{value!r} is not hex") from None
+    if len(raw) != 32:
+        raise SnapshotError(f"a block hash is 32 bytes, got {len(raw)}")
+    return raw
+
+
+class DepositCheckpoints(ViewCheckpoints["PhalaSourceVerifier"]):
+    def position(self, view: PhalaSourceVerifier) -> ChainPosition | None:
+        return view.position
+
+    def encode(self, view: PhalaSourceVerifier) -> bytes | None:
+        snap = view.snapshot()
+        return None if snap is None else encode_deposit_snapshot(snap)
+
+    def decode(self, view: PhalaSourceVerifier, data: bytes) -> Loaded:
+        snap = decode_deposit_snapshot(data)
+        config = view.config
+        if snap.bridge_account != config.bridge_account or snap.start_block != config.start_block:
+            raise OtherConfig("the snapshot is of another bridge account or start block")
+        summary = {"deposits": snap.position.sequence, "deposit_blocks": len(snap.blocks)}
+        return Loaded(snap.position, lambda: view.restore(snap), summary)
+
+
+__all__ = [
+    "DepositBlock",
+    "DepositCheckpoints",
+    "DepositSnapshot",
+    "decode_deposit_snapshot",
+    "encode_deposit_snapshot",
+]
