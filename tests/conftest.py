@@ -26,6 +26,18 @@ def devnet(tmp_path_factory: pytest.TempPathFactory) -> Iterator[DevnetState]:
         yield state
 
 
+@pytest.fixture
+def all_log_levels() -> Iterator[None]:
+    """structlog's defaults (every level reaches the processors, so `capture_logs` sees info events) for one test,
+    whatever an earlier test configured; the configuration is put back afterwards."""
+    import structlog
+
+    saved = structlog.get_config()
+    structlog.reset_defaults()
+    yield
+    structlog.configure(**saved)
+
+
 def _find_postgres() -> str | None:
     """A PostgreSQL server for tests: $PHALA_BRIDGE_TEST_PG, else the machine's 127.0.0.1:5432 (started when it is
     installed but stopped). None when there is no server to be had."""

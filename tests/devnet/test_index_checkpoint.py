@@ -25,7 +25,7 @@ from relayers.substrate.index_checkpoint import CheckpointPolicy, IndexCheckpoin
 from relayers.substrate.index_snapshot import decode_snapshot, encode_snapshot
 from tests.devnet.test_substrate_adapter import RID, UNIT, Bridge, FrostBatchSigner, inbound, settle
 
-pytestmark = pytest.mark.devnet
+pytestmark = [pytest.mark.devnet, pytest.mark.usefixtures("all_log_levels")]  # info events are asserted on
 
 NAME = "phala/executed-index/destination"
 NEVER = CheckpointPolicy(every_blocks=10**9, every_seconds=10**9)  # only explicit saves, for exact positions

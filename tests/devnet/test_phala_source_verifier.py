@@ -108,6 +108,7 @@ def _deposit(chain: SubstrateClient, bridge_account: bytes, amount: int) -> int:
     return int(chain.submit(call, alice).raise_for_failure().block_number)
 
 
+@pytest.mark.usefixtures("all_log_levels")  # index_resumed (info) is asserted on
 def test_a_restarted_verifier_resumes_from_its_sealed_checkpoint(devnet: DevnetState, tmp_path: Path) -> None:
     """Resumed from a sealed snapshot, the verifier reads only the newer blocks, plus the one block of each old
     deposit a session asks about (numbered from the count the snapshot kept), and judges them as a full scan does."""

@@ -17,6 +17,8 @@ from relayers.substrate.index_checkpoint import IndexCheckpoints
 from tests.unit.substrate.helpers import CONFIG
 from tests.unit.substrate.test_index_checkpoint import FakeChain, sync
 
+pytestmark = pytest.mark.usefixtures("all_log_levels")  # log events are asserted on
+
 SECRET = b"\x07" * 32
 NAME = "phala/executed-index/verifier"
 

@@ -19,6 +19,8 @@ from relayers.substrate.index_checkpoint import CheckpointPolicy, IndexCheckpoin
 from relayers.substrate.index_snapshot import MAGIC, SnapshotError, decode_snapshot, encode_snapshot
 from tests.unit.substrate.helpers import BRIDGE, CONFIG
 
+pytestmark = pytest.mark.usefixtures("all_log_levels")  # info events are asserted on
+
 
 def h(n: int, chain: str = "a") -> str:
     return "0x" + hashlib.sha256(f"{chain}{n}".encode()).hexdigest()
