@@ -42,9 +42,10 @@ the bytes without metadata; `tests/unit/xcm` checks them against the runtime's o
 
 from __future__ import annotations
 
-from collections.abc import Mapping
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 from enum import IntEnum
+from typing import Protocol
 
 from bridge.errors import InputError
 from bridge.scale import compact
@@ -183,6 +184,44 @@ class GatewayRoute:
     weight_limit_base: int = DEFAULT_WEIGHT_LIMIT_BASE
 
 
+class RouteSpec(Protocol):
+    """A route as configured: a node's `[chains.phala.gateway.parachains.<name>]` (bridge/config/schema.py) or a
+    client's network file (bridge/network.py). Both describe the same route, so one builder reads both."""
+
+    @property
+    def para_id(self) -> int: ...
+    @property
+    def xcm_versions(self) -> Sequence[int]: ...
+    @property
+    def beneficiaries(self) -> Sequence[str]: ...
+    @property
+    def min_fee(self) -> int: ...
+    @property
+    def min_deposit(self) -> int: ...
+    @property
+    def weight_limit_base(self) -> int: ...
+
+
+def beneficiary_kind(label: str) -> BeneficiaryKind:
+    for kind in BeneficiaryKind:
+        if kind.label == label:
+            return kind
+    known = ", ".join(k.label for k in BeneficiaryKind)
+    raise GatewayError(f"unknown beneficiary kind {label!r}; known: {known}")
+
+
+def route_of(name: str, spec: RouteSpec) -> GatewayRoute:
+    return GatewayRoute(
+        name=name,
+        para_id=spec.para_id,
+        xcm_versions=frozenset(spec.xcm_versions),
+        beneficiaries=frozenset(beneficiary_kind(b) for b in spec.beneficiaries),
+        min_fee=spec.min_fee,
+        min_deposit=spec.min_deposit,
+        weight_limit_base=spec.weight_limit_base,
+    )
+
+
 @dataclass(frozen=True)
 class GatewayConfig:
     reserve_account: bytes  # on Phala: receives what is sent on (what phala's sovereign account pays out there)
@@ -197,6 +236,13 @@ class GatewayConfig:
                 return route
         known = ", ".join(f"{r.name} (para:{r.para_id})" for r in self.routes.values()) or "none"
         raise GatewayError(f"unknown parachain {name!r}; the gateway serves: {known}")
+
+    @classmethod
+    def of(
+        cls, reserve_account: bytes, parachains: Mapping[str, RouteSpec], resource_id: bytes | None = None
+    ) -> GatewayConfig:
+        """The gateway's routes from their configuration (node config or network file), keyed by para id."""
+        return cls(reserve_account, {p.para_id: route_of(name, p) for name, p in parachains.items()}, resource_id)
 
 
 # -- deciding what to do with a deposit ------------------------------------------------------------------------------
@@ -435,7 +481,9 @@ __all__ = [
     "Refund",
     "RefundReason",
     "Route",
+    "RouteSpec",
     "XcmDestination",
+    "beneficiary_kind",
     "check_destination",
     "decide",
     "decode_destination",
@@ -447,4 +495,5 @@ __all__ = [
     "fallback_of",
     "is_destination",
     "is_record",
+    "route_of",
 ]

@@ -3,11 +3,12 @@ account. The devnet writes one (`.devnet/network.json`); production publishes on
 
 from __future__ import annotations
 
-from typing import Annotated
+from typing import Annotated, Literal
 
 from pydantic import BaseModel, ConfigDict, Field
 
 from bridge.config.types import EthAddress, EthRpcUrl, SubstrateUrl
+from bridge.gateway import DEFAULT_WEIGHT_LIMIT_BASE
 
 Hex32 = Annotated[str, Field(pattern=r"^0x[0-9a-fA-F]{64}$")]
 
@@ -37,10 +38,11 @@ class GatewayParachainSide(_Model):
     """A parachain the XCM gateway serves, as a client sees it: what the route accepts, and where to watch it."""
 
     para_id: Annotated[int, Field(ge=0, lt=2**32)]
-    xcm_versions: list[int]
-    beneficiaries: list[str]  # "account_id32" | "account_key20"
-    min_fee: Annotated[int, Field(gt=0)]  # planck
-    min_deposit: Annotated[int, Field(ge=0)]  # planck: amount - max fee must reach it
+    xcm_versions: Annotated[list[Annotated[int, Field(ge=2, le=5)]], Field(min_length=1)]
+    beneficiaries: Annotated[list[Literal["account_id32", "account_key20"]], Field(min_length=1)]
+    min_fee: Annotated[int, Field(gt=0, lt=2**128)]  # planck
+    min_deposit: Annotated[int, Field(ge=0, lt=2**128)]  # planck: amount - max fee must reach it
+    weight_limit_base: Annotated[int, Field(gt=0, lt=2**63)] = DEFAULT_WEIGHT_LIMIT_BASE  # as the nodes' config
     ws_url: SubstrateUrl | None = None  # for `status` to follow the outcome there
     start_block: Annotated[int, Field(ge=0)] = 0  # outcomes are looked for from here
 

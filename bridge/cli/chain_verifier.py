@@ -162,7 +162,7 @@ class ChainBatchVerifier:
                 raise SigningRefusal("no_confidential", "this member runs no confidential contracts")
             # The extrinsic must be exactly what this member's OWN execution produces: t signatures = t agreeing.
             results = await self.confidential.run(calls, forwarded=self._forwarded(request))
-            digest = rebuild_confidential(request, results, await phala_dest.facts(request.message_ids))
+            digest = rebuild_confidential(request, results, await phala_dest.facts_for(request))
         elif request.destination == Domain.PHALA:
             digest = await phala_dest.check(request, messages)
         else:

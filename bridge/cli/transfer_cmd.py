@@ -16,6 +16,7 @@ from pathlib import Path
 from typing import Any
 
 import typer
+from pydantic import ValidationError
 from rich.console import Console
 
 from bridge.addresses import parse_eth_address, parse_substrate_account
@@ -128,7 +129,13 @@ def load_network(path: Path) -> NetworkInfo:
         return NetworkInfo.model_validate_json(path.read_text())
     except FileNotFoundError:
         raise UsageError(f"{path}: no network file (start the devnet with `phala-bridge devnet up`)") from None
-    except ValueError as exc:
+    except ValidationError as exc:
+        # Where and what, never the value (a network file is not secret, but the rule holds for every input).
+        problems = "; ".join(
+            f"{'.'.join(str(p) for p in e['loc']) or '(top)'}: {e['msg']}" for e in exc.errors()[:3]
+        ) + (f" (and {exc.error_count() - 3} more)" if exc.error_count() > 3 else "")
+        raise UsageError(f"{path}: not a valid network file: {problems}") from None
+    except (OSError, ValueError) as exc:
         raise UsageError(f"{path}: not a valid network file ({exc.__class__.__name__})") from None
 
 

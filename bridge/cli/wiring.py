@@ -7,7 +7,7 @@ from pathlib import Path
 
 from bridge.config.schema import EthereumChain, GatewaySection, NodeConfig, SubstrateChain
 from bridge.errors import InputError
-from bridge.gateway import BeneficiaryKind, GatewayConfig, GatewayRoute
+from bridge.gateway import GatewayConfig
 from bridge.policy import BridgePolicy, Resource
 from relayers.ethereum import EthereumConfig
 from relayers.substrate import PhalaConfig
@@ -111,17 +111,4 @@ def deposit_checkpoints(cfg: NodeConfig, store: CheckpointStore | None) -> Depos
 
 
 def gateway_config(section: GatewaySection, resource_id: bytes | None = None) -> GatewayConfig:
-    kinds = {k.label: k for k in BeneficiaryKind}
-    routes = {
-        p.para_id: GatewayRoute(
-            name=name,
-            para_id=p.para_id,
-            xcm_versions=frozenset(p.xcm_versions),
-            beneficiaries=frozenset(kinds[b] for b in p.beneficiaries),
-            min_fee=p.min_fee,
-            min_deposit=p.min_deposit,
-            weight_limit_base=p.weight_limit_base,
-        )
-        for name, p in section.parachains.items()
-    }
-    return GatewayConfig(bytes.fromhex(section.reserve_account[2:]), routes, resource_id)
+    return GatewayConfig.of(bytes.fromhex(section.reserve_account[2:]), section.parachains, resource_id)

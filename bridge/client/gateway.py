@@ -9,11 +9,9 @@ import time
 from dataclasses import dataclass
 
 from bridge.gateway import (
-    BeneficiaryKind,
     GatewayConfig,
     GatewayError,
     GatewayRecord,
-    GatewayRoute,
     GatewayStatus,
     XcmDestination,
     check_destination,
@@ -33,19 +31,8 @@ def gateway_config(net: NetworkInfo) -> GatewayConfig | None:
     side: GatewaySide | None = net.gateway
     if side is None:
         return None
-    kinds = {k.label: k for k in BeneficiaryKind}
-    routes = {
-        p.para_id: GatewayRoute(
-            name=name,
-            para_id=p.para_id,
-            xcm_versions=frozenset(p.xcm_versions),
-            beneficiaries=frozenset(kinds[b] for b in p.beneficiaries if b in kinds),
-            min_fee=p.min_fee,
-            min_deposit=p.min_deposit,
-        )
-        for name, p in side.parachains.items()
-    }
-    return GatewayConfig(bytes.fromhex(side.reserve_account[2:]), routes, bytes.fromhex(net.pha_resource_id[2:]))
+    resource_id = bytes.fromhex(net.pha_resource_id[2:])
+    return GatewayConfig.of(bytes.fromhex(side.reserve_account[2:]), side.parachains, resource_id)
 
 
 def refusal(dest: XcmDestination, amount: int, config: GatewayConfig) -> str | None:

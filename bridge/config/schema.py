@@ -7,6 +7,7 @@ from typing import Annotated, Literal
 from pydantic import BaseModel, ConfigDict, Field, model_validator
 
 from bridge.config.types import EthAddress, EthRpcUrl, HostPort, MqttUrl, PositiveInt, StoreUrl, SubstrateUrl
+from bridge.gateway import DEFAULT_WEIGHT_LIMIT_BASE
 
 
 class _Section(BaseModel):
@@ -113,7 +114,7 @@ class GatewayParachain(_Section):
     beneficiaries: Annotated[list[Literal["account_id32", "account_key20"]], Field(min_length=1)] = ["account_id32"]
     min_fee: Annotated[int, Field(gt=0, lt=2**128)]  # planck the program's execution needs there
     min_deposit: Annotated[int, Field(ge=0, lt=2**128)]  # what must arrive: the destination's existential deposit
-    weight_limit_base: Annotated[int, Field(gt=0, lt=2**63)] = 10**10
+    weight_limit_base: Annotated[int, Field(gt=0, lt=2**63)] = DEFAULT_WEIGHT_LIMIT_BASE
 
 
 class GatewaySection(_Section):

@@ -1,9 +1,11 @@
 """Distrust of a leader whose proposals this member keeps refusing: the committee moves the lead past it.
 
 A rogue leader (a modified but allow-listed build holding a genuine share) cannot get a wrong result signed, but
-while it leads nothing else is signed either. So every member counts, per proposer, its consecutive refusals for a
-reason about the proposal's CONTENT (`CONTENT_REFUSALS`); a share it sends that leader clears the count (a
-signature it helps produce). After `strikes` in a row it distrusts that member for `ttl` seconds and says so in its
+while it leads that result's messages wait. So every member counts, per proposer, its refusals for a reason about
+the proposal's CONTENT (`CONTENT_REFUSALS`) within a sliding window (`window`, by default the distrust `ttl`). A
+share it sends that leader in between does NOT clear them: a leader that interleaves honest batches with bad ones
+(censoring some messages by proposing them wrongly again and again) is struck as surely as one that proposes only
+bad ones. After `strikes` within the window it distrusts that member for `ttl` seconds and says so in its
 heartbeats (`Heartbeat.distrust`). The leader choice (heartbeat.py) skips a member that at least t members up
 distrust: t, so that fewer than t rogues (who cannot sign anything either) cannot push an honest leader out. Every
 member counts from the heartbeats it sees, so they converge within a heartbeat or two.
@@ -15,6 +17,7 @@ when the distrusted member is re-admitted with another measurement (it restarted
 from __future__ import annotations
 
 import time
+from collections import deque
 from collections.abc import Callable, Iterable
 from dataclasses import dataclass
 
@@ -29,9 +32,13 @@ _log = structlog.get_logger(__name__)
 # request contradicts its own messages (`duplicate`, `empty`), or a message the bridge does not carry (`policy`,
 # `unknown_destination`). Not counted, because an honest leader meets them too: `absent` (a member whose view lags
 # the leader's finality does not see the message yet), `executed` (a race with the previous leader's batch around a
-# handover), `chain_unavailable`, `verify_timeout`, `verifier_error`, `no_keys`, `no_confidential`, `log_broken`
-# (this member's own trouble), and any code not listed here.
-CONTENT_REFUSALS = frozenset({"mismatch", "duplicate", "empty", "policy", "unknown_destination"})
+# handover, or a request built before the leader's view saw the previous batch finalize: a Phala nonce already
+# used, a message already executed; a member BEHIND the leader waits for its own view first, relayers/substrate/
+# verifier.py), `chain_unavailable`, `verify_timeout`, `verifier_error`, `no_keys`, `no_confidential`, `log_broken`
+# (this member's own trouble), and any code not listed here. From threshold-decryption requests: `not_an_enclave`
+# (shares asked for a key that is no enclave of this committee: an attempt to take plaintext out); not
+# `unknown_ciphertext` (a member whose view lags does not know the call yet) nor `bad_request`.
+CONTENT_REFUSALS = frozenset({"mismatch", "duplicate", "empty", "policy", "unknown_destination", "not_an_enclave"})
 
 
 @dataclass
@@ -49,6 +56,7 @@ class DistrustBook:
         *,
         strikes: int = 3,
         ttl: float = 300.0,
+        window: float | None = None,
         clock: Callable[[], float] = time.monotonic,
         measurement_of: Callable[[int], bytes | None] = lambda _m: None,
     ) -> None:
@@ -57,9 +65,10 @@ class DistrustBook:
         self.member_id = member_id
         self.strikes = strikes
         self.ttl = ttl
+        self.window = ttl if window is None else window
         self._clock = clock
         self._measurement_of = measurement_of
-        self._strikes: dict[int, int] = {}
+        self._strikes: dict[int, deque[float]] = {}  # leader -> times of its strikes within the window
         self._mine: dict[int, _Distrust] = {}
         self._announced: dict[int, frozenset[int]] = {}  # member -> whom its latest heartbeat distrusts
         self._skipped: tuple[int, ...] = ()
@@ -68,21 +77,23 @@ class DistrustBook:
     # ---- this member's own judgement -------------------------------------------------------------------------------
 
     def refused(self, leader: int, code: str) -> None:
-        """This member refused a proposal of `leader` with `code`."""
+        """This member refused a proposal (or a decryption request) of `leader` with `code`."""
         if leader == self.member_id or code not in CONTENT_REFUSALS:
             return
-        count = self._strikes.get(leader, 0) + 1
-        self._strikes[leader] = count
+        now = self._clock()
+        times = self._recent(leader, now)
+        times.append(now)
+        count = len(times)
         self._log.warning("leader_strike", leader=leader, code=code, strikes=count, limit=self.strikes)
         if count >= self.strikes and leader not in self.distrusted():
-            self._mine[leader] = _Distrust(self._clock() + self.ttl, self._measurement_of(leader))
+            self._mine[leader] = _Distrust(now + self.ttl, self._measurement_of(leader))
             self._log.warning("member_distrusted", leader=leader, strikes=count, ttl_s=self.ttl)
 
-    def approved(self, leader: int) -> None:
-        """This member helps `leader` sign (it sends its share): the count starts again. A distrust already
-        announced stays until it expires: one good proposal does not undo a run of bad ones."""
-        if self._strikes.pop(leader, 0):
-            self._log.info("leader_strikes_cleared", leader=leader)
+    def _recent(self, leader: int, now: float) -> deque[float]:
+        times = self._strikes.setdefault(leader, deque())
+        while times and times[0] <= now - self.window:
+            times.popleft()
+        return times
 
     def readmitted(self, member: int, measurement: bytes) -> None:
         """`member` was admitted again (a new quote): another build ends this member's distrust of it."""
@@ -93,7 +104,8 @@ class DistrustBook:
             self._log.info("distrust_ended", leader=member, why="new_build")
 
     def strikes_against(self, leader: int) -> int:
-        return self._strikes.get(leader, 0)
+        """Strikes within the window."""
+        return len(self._recent(leader, self._clock())) if leader in self._strikes else 0
 
     @property
     def announcements(self) -> dict[int, frozenset[int]]:

@@ -708,12 +708,15 @@ class TransactionRejected(EthereumAdapterError):
 
 class VerificationRefused(EthereumAdapterError, PortVerificationRefused, ValueError):
     """An independent check failed: the member must not sign. Names the message and the field when it can. It is the
-    port's `VerificationRefused` (code `mismatch`), so an enclave passes it on to the leader as it is."""
+    port's `VerificationRefused` (code `mismatch`; `executed` for a message this member already sees executed, the
+    leader's view lagging, which distrust.py does not count), so an enclave passes it on to the leader as it is."""
 
-    def __init__(self, reason: str, *, message_id: str | None = None, field: str | None = None) -> None:
+    def __init__(
+        self, reason: str, *, message_id: str | None = None, field: str | None = None, code: str = "mismatch"
+    ) -> None:
         parts = (f"message {message_id}" if message_id else "", f"field {field}" if field else "")
         where = " ".join(p for p in parts if p)
-        PortVerificationRefused.__init__(self, "mismatch", f"{where}: {reason}" if where else reason)
+        PortVerificationRefused.__init__(self, code, f"{where}: {reason}" if where else reason)
         self.message_id = message_id
         self.field = field
 

@@ -178,7 +178,7 @@ def rebuild_and_check_batch(
         if m is None:
             raise VerificationRefused("the request names a message not given to verify", message_id=mid)
         if (m.source_domain, m.nonce) in facts.used:
-            raise VerificationRefused("already executed on the bridge", message_id=mid, field="nonce")
+            raise VerificationRefused("already executed on the bridge", message_id=mid, field="nonce", code="executed")
         reason = refusal(m, facts)
         if reason is not None:
             raise VerificationRefused(f"must not execute: {reason}", message_id=mid)

@@ -122,19 +122,34 @@ def group_key(rpc: EthRpc, config: EthereumConfig, epoch: int) -> bytes:
     if config.group_public_key is not None:
         key = config.group_public_key
     else:
-        found = [
-            k
-            for k in (decode_key_rotated(e) for e in rpc.logs([KEY_ROTATED_TOPIC], 0, rpc.head_number(), _u32(epoch)))
-            if k is not None and k[0] == epoch
-        ]
-        if not found:
+        found = latest_key_rotation(rpc, epoch, rpc.head_number())
+        if found is None:
             raise UnknownGroupKey(f"no KeyRotated event for epoch {epoch} on the bridge; set group_public_key")
-        _, x, y = found[-1]
-        key = compress_point(x, y)
+        key = compress_point(*found)
     ks = key_state(rpc)
     if ks.epoch == epoch and (key_tag(key) != ks.tag or key[0] - 2 != ks.parity):
         raise UnknownGroupKey(f"the group key for epoch {epoch} is not the key the bridge registered")
     return key
+
+
+# Blocks per eth_getLogs when looking for a key: public providers refuse wider ranges (10k is the common cap).
+KEY_SCAN_RANGE = 10_000
+
+
+def latest_key_rotation(rpc: EthRpc, epoch: int, head: int, *, chunk: int = KEY_SCAN_RANGE) -> tuple[int, int] | None:
+    """(pkX, pkY) of the newest `KeyRotated` for `epoch`, scanning back from `head` a chunk at a time and stopping
+    at the first chunk that has one: a rotation is usually recent, and no single query spans the chain (which
+    providers refuse, and which grows with the chain's age)."""
+    to = head
+    while to >= 0:
+        start = max(0, to - chunk + 1)
+        found = [k for k in map(decode_key_rotated, rpc.logs([KEY_ROTATED_TOPIC], start, to, _u32(epoch))) if k]
+        found = [k for k in found if k[0] == epoch]
+        if found:
+            _, x, y = found[-1]
+            return x, y
+        to = start - 1
+    return None
 
 
 def _u32(value: int) -> bytes:

@@ -12,6 +12,7 @@ SubstrateError                       `retryable` says whether the same call may 
 ├── UnsupportedRuntime         the runtime's calls or extensions are not what this adapter encodes (operator)
 ├── InvalidSignature           a signature that does not verify for the bridge account over the payload
 ├── RebuildMismatch            a signing request is not exactly the batch for its messages: do not sign
+│   └── StaleRequest           ... because it is behind this member's finalized view (code `executed`)
 └── NothingToExecute           every message of a batch was refused, already executed or deferred
 """
 
@@ -78,8 +79,18 @@ class InvalidSignature(SubstrateError):
 class RebuildMismatch(SubstrateError, VerificationRefused):
     """The request is not the extrinsic this member rebuilds from the messages: the port's refusal, code `mismatch`."""
 
+    code_name = "mismatch"
+
     def __init__(self, reason: str) -> None:
-        VerificationRefused.__init__(self, "mismatch", reason)
+        VerificationRefused.__init__(self, self.code_name, reason)
+
+
+class StaleRequest(RebuildMismatch):
+    """The request is behind this member's finalized view (its nonce already used, or its messages already executed):
+    it can never be included. Code `executed`: the leader's view lags (a race around the previous batch or a
+    handover), which enclave_signer/committee/distrust.py does not count against it, unlike `mismatch`."""
+
+    code_name = "executed"
 
 
 class NothingToExecute(SubstrateError, BatchNotExecutable):

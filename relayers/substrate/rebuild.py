@@ -25,7 +25,7 @@ from bridge.intents import MAX_EXECUTED_IDS, encode_executed
 from bridge.messages import BridgeMessage
 from bridge.ports import SigningRequest
 from relayers.substrate.bridge_calls import BatchCall, Remark, Transfer, encode_batch, encode_calls
-from relayers.substrate.errors import RebuildMismatch
+from relayers.substrate.errors import RebuildMismatch, StaleRequest
 from relayers.substrate.payload import RuntimeFacts, signing_payload
 from relayers.substrate.plan import canonical_order, gateway_decision, payee, static_refusal
 
@@ -75,12 +75,9 @@ def rebuild_confidential(request: SigningRequest, calls: Sequence[ExecutedCall],
         raise RebuildMismatch("the request's calls are not the calls this member executed, in order")
     done = chain.executed.intersection(ids)
     if done:
-        raise RebuildMismatch(f"{len(done)} call(s) already executed, e.g. {min(done)}")
-    nonce = _int(request, "account_nonce")
-    if nonce != chain.account_nonce:
-        raise RebuildMismatch(
-            f"request nonce {nonce} is not the bridge account's finalized nonce {chain.account_nonce}"
-        )
+        raise StaleRequest(f"{len(done)} call(s) already executed, e.g. {min(done)}")
+    _check_nonce(_int(request, "account_nonce"), chain)
+    nonce = chain.account_nonce
     _check_context(request, chain)
     call = build_confidential_call(chain.runtime, calls)
     if request.context.get("call") != "0x" + call.hex():
@@ -133,15 +130,12 @@ def rebuild_and_check(request: SigningRequest, messages: Sequence[BridgeMessage]
             raise RebuildMismatch(f"message {m.id_hex} must not be executed: {reason}")
     done = chain.executed.intersection(ids)
     if done:
-        raise RebuildMismatch(f"{len(done)} message(s) already executed, e.g. {min(done)}")
+        raise StaleRequest(f"{len(done)} message(s) already executed, e.g. {min(done)}")
     ordered = canonical_order(chosen)
     if [m.id_hex for m in ordered] != list(ids):
         raise RebuildMismatch("request ids are not in canonical order")
-    nonce = _int(request, "account_nonce")
-    if nonce != chain.account_nonce:
-        raise RebuildMismatch(
-            f"request nonce {nonce} is not the bridge account's finalized nonce {chain.account_nonce}"
-        )
+    _check_nonce(_int(request, "account_nonce"), chain)
+    nonce = chain.account_nonce
     _check_context(request, chain)
     call = build_call(chain.runtime, ordered, chain.gateway)
     if request.context.get("call") != "0x" + call.hex():
@@ -164,6 +158,15 @@ def _check_context(request: SigningRequest, chain: ChainFacts) -> None:
     for key, want in expected.items():
         if request.context.get(key) != want:
             raise RebuildMismatch(f"request context {key}={request.context.get(key)!r}, expected {want!r}")
+
+
+def _check_nonce(nonce: int, chain: ChainFacts) -> None:
+    if nonce < chain.account_nonce:  # already used: this request can never be included
+        raise StaleRequest(f"request nonce {nonce} is below the bridge account's finalized nonce {chain.account_nonce}")
+    if nonce > chain.account_nonce:  # a future nonce (after the verifier's bounded wait for its own view)
+        raise RebuildMismatch(
+            f"request nonce {nonce} is not the bridge account's finalized nonce {chain.account_nonce}"
+        )
 
 
 def _int(request: SigningRequest, key: str) -> int:

@@ -6,8 +6,9 @@ it signs: nothing in the request is trusted except as something to compare again
 
 from __future__ import annotations
 
+import asyncio
 from collections import OrderedDict
-from collections.abc import Sequence
+from collections.abc import Awaitable, Callable, Sequence
 
 from bridge.messages import BridgeMessage
 from bridge.ports import SigningRequest
@@ -20,15 +21,40 @@ from relayers.substrate.rebuild import ChainFacts, rebuild_and_check
 from relayers.substrate.session import ClientSession
 
 
+async def facts_reaching(
+    fetch: Callable[[], Awaitable[ChainFacts]], nonce: int | None, *, wait: float, poll: float = 0.2
+) -> ChainFacts:
+    """This member's facts, once its finalized bridge-account nonce has reached `nonce` (the leader's), waiting up to
+    `wait` seconds. A member whose node has not yet seen the block the leader built on (one finalized block behind,
+    common right after the previous batch finalizes) then signs a moment later instead of refusing with `mismatch`,
+    a content code that distrust.py counts against the leader. A nonce still ahead after the wait is refused as
+    before: that is no lag but a request for a future nonce (see rebuild.py)."""
+    loop = asyncio.get_running_loop()
+    deadline = loop.time() + wait
+    while True:
+        facts = await fetch()
+        if nonce is None or facts.account_nonce >= nonce or loop.time() >= deadline:
+            return facts
+        await asyncio.sleep(min(poll, max(0.0, deadline - loop.time())))
+
+
+def requested_nonce(request: SigningRequest) -> int | None:
+    """The request's `account_nonce` when it is an integer (otherwise the rebuild refuses it, naming the field)."""
+    value = request.context.get("account_nonce")
+    return value if isinstance(value, int) and not isinstance(value, bool) else None
+
+
 class PhalaVerifier:
     def __init__(
         self,
         config: PhalaConfig,
         *,
         session: ClientSession | None = None,
+        catch_up_wait: float = 3.0,
         checkpoints: IndexCheckpoints | None = None,
     ) -> None:
         self.config = config
+        self.catch_up_wait = catch_up_wait
         self.session = session or ClientSession(config.url, timeout=config.rpc_timeout)
         self.index = ExecutedIndex(config, checkpoints=checkpoints)
         self._nonces: OrderedDict[str, int] = OrderedDict()  # finalized block hash -> the bridge account's nonce
@@ -41,9 +67,15 @@ class PhalaVerifier:
     async def facts(self, ids: Sequence[str]) -> ChainFacts:
         return await self.session.run(lambda r: self._facts(r, list(ids)))
 
+    async def facts_for(self, request: SigningRequest) -> ChainFacts:
+        """The facts to check `request` against, once this member's view has reached the leader's nonce (bounded)."""
+        return await facts_reaching(
+            lambda: self.facts(request.message_ids), requested_nonce(request), wait=self.catch_up_wait
+        )
+
     async def check(self, request: SigningRequest, messages: Sequence[BridgeMessage]) -> bytes:
         """The payload to sign, when the request is exactly the batch for these messages; else `RebuildMismatch`."""
-        return rebuild_and_check(request, messages, await self.facts(request.message_ids))
+        return rebuild_and_check(request, messages, await self.facts_for(request))
 
     def close(self) -> None:
         self.session.close()
@@ -73,4 +105,4 @@ class PhalaVerifier:
         return nonce
 
 
-__all__ = ["PhalaVerifier"]
+__all__ = ["PhalaVerifier", "facts_reaching", "requested_nonce"]

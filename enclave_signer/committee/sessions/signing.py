@@ -462,7 +462,6 @@ class SigningParticipant:
             return
         body = encode(SignShare(attempt=r2.attempt, z=self._share_value(SUITES[s.key].group.order, z)))
         s.shares[r2.attempt] = await self._send(s, sid, "sign.share", body)
-        self.svc.distrust.approved(s.leader)
 
     def _share_value(self, order: int, z: int) -> int:
         """The share as sent (tests override this to play a member that sends bad shares)."""

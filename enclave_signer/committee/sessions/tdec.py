@@ -220,6 +220,8 @@ class TdecParticipant:
             body = encode(TdecShare(sealed=seal_decryption_share(share, sid, req.requester_public_key)))
         except SigningRefusal as exc:
             kind, body = "tdec.refuse", encode(Refusal(code=exc.code[:40], reason=exc.reason[:500]))
+            _log.warning("refusing_decryption", session_id=short(sid), requester=s.leader, code=exc.code)
+            self.svc.distrust.refused(s.leader, exc.code)  # counts only content codes (distrust.py)
         except (FrostError, ValueError, nacl.exceptions.CryptoError, TimeoutError) as exc:
             kind, body = "tdec.refuse", encode(Refusal(code="bad_request", reason=type(exc).__name__))
         self.svc.metrics.sessions.labels("tdec", "member", "ok" if kind == "tdec.share" else "refused").inc()

@@ -3,6 +3,8 @@ against a rogue leader. On the in-memory committee (5 members, t = 3, DKG done),
 
 from __future__ import annotations
 
+import asyncio
+
 import pytest
 
 from enclave_signer.committee.distrust import CONTENT_REFUSALS, DistrustBook
@@ -10,6 +12,7 @@ from enclave_signer.committee.heartbeat import Liveness
 from enclave_signer.committee.messages import Heartbeat, decode, encode
 from enclave_signer.committee.node import CommitteeNode
 from enclave_signer.committee.sessions.common import SessionRefusedError
+from enclave_signer.committee.verification import SigningRefusal
 from tests.unit.committee.helpers import Cluster, RefusingVerifier, batch, cluster, run, until, with_dkg
 
 IDS = (1, 2, 3, 4, 5)
@@ -94,27 +97,63 @@ def test_transient_refusals_do_not_count(code: str) -> None:
     run(scenario)
 
 
-def test_a_signature_the_member_helps_produce_clears_its_strikes() -> None:
+def test_a_leader_interleaving_honest_batches_with_bad_ones_still_loses_the_lead() -> None:
+    """Selective censorship: the leader gets honest batches signed in between, but proposes one message wrongly each
+    time; the honest members' strikes stand (a share they send does not clear them) and the lead moves."""
+
     async def scenario() -> None:
         async with cluster() as c:
             await with_dkg(c)
+            views = _views(c)
+            await until(lambda: all(v.leader() == 1 for v in views), what="member 1 leading")
             approve = c.node(2).verifier
-            c.node(2).verifier = RefusingVerifier("mismatch", "not the rebuilt batch")
-            for i in range(2):
-                assert await _propose(c, 1, start=10 * (i + 1))
-            await until(lambda: c.node(2).distrust.strikes_against(1) == 2, what="two strikes")
-            # members 4 and 5 cannot vouch now (not a strike): the signers are 1, 2 and 3, so member 2 signs
-            c.node(2).verifier = approve
-            for m in (4, 5):
-                c.node(m).verifier = RefusingVerifier("absent", "not final here yet")
-            assert await _propose(c, 1, start=30)
-            assert c.node(2).distrust.strikes_against(1) == 0
-            c.node(2).verifier = RefusingVerifier("mismatch", "not the rebuilt batch")
-            assert not await _propose(c, 1, start=40)  # one strike after the reset: far from distrust
-            await until(lambda: c.node(2).distrust.strikes_against(1) == 1, what="one strike")
-            assert c.node(2).distrust.distrusted() == frozenset()
+            for i in range(3):
+                for m in (2, 3, 4):
+                    c.node(m).verifier = RefusingVerifier("mismatch", "the bytes to sign are not the rebuilt batch")
+                assert not await _propose(c, 1, start=100 * (i + 1))  # the censored message, proposed wrongly
+                for m in (2, 3, 4):
+                    c.node(m).verifier = approve
+                if i < 2:
+                    assert await _propose(c, 1, start=100 * (i + 1) + 50)  # an honest batch: signed
+                    assert [c.node(m).distrust.strikes_against(1) for m in (2, 3, 4)] == [i + 1] * 3
+            await until(lambda: all(v.leader() == 2 for v in views), what="member 2 leading, seen by everyone")
 
     run(scenario)
+
+
+def test_a_tdec_request_for_a_key_outside_the_committee_is_a_strike() -> None:
+    """A member asking for decryption shares sealed to a key that is no enclave of the committee (an attempt to take
+    plaintext out) is struck by every member that refuses it; a refusal for a lagging view is not."""
+
+    async def scenario() -> None:
+        async with cluster() as c:
+            await with_dkg(c)
+            for m in IDS:
+                c.node(m).decryption_verifier = _Refusing("not_an_enclave")
+            ct = b"\x00" * 97
+            for _ in range(2):
+                with pytest.raises(SessionRefusedError):
+                    await c.node(3).decryption_shares(ct, bytes(32 * [9]))
+            await until(
+                lambda: [c.node(m).distrust.strikes_against(3) for m in (1, 2, 4, 5)] == [2] * 4, what="two strikes"
+            )
+            for m in IDS:
+                c.node(m).decryption_verifier = _Refusing("unknown_ciphertext")
+            with pytest.raises(SessionRefusedError):
+                await c.node(3).decryption_shares(ct, bytes(32 * [9]))
+            await asyncio.sleep(0.2)  # the refusals are sent; none of them counts
+            assert [c.node(m).distrust.strikes_against(3) for m in (1, 2, 4, 5)] == [2] * 4
+            assert c.node(3).distrust.strikes_against(3) == 0
+
+    run(scenario)
+
+
+class _Refusing:
+    def __init__(self, code: str) -> None:
+        self.code = code
+
+    async def check_decryption(self, ciphertext: bytes, requester_public_key: bytes) -> None:
+        raise SigningRefusal(self.code, "refused by the test")
 
 
 def test_distrust_expires_and_the_member_leads_again() -> None:
@@ -196,6 +235,22 @@ def test_strikes_distrust_and_expiry_of_the_book() -> None:
     assert book.distrusted() == {1}
     clock.now += 1.0
     assert book.distrusted() == frozenset() and book.strikes_against(1) == 0
+
+
+def test_strikes_older_than_the_window_expire() -> None:
+    clock = _Clock()
+    book = DistrustBook(2, strikes=3, ttl=300.0, window=60.0, clock=clock)
+    book.refused(1, "mismatch")
+    clock.now += 30.0
+    book.refused(1, "duplicate")
+    clock.now += 31.0  # the first strike is now 61 s old
+    assert book.strikes_against(1) == 1
+    book.refused(1, "policy")
+    assert book.strikes_against(1) == 2 and book.distrusted() == frozenset()
+    clock.now += 1.0
+    book.refused(1, "not_an_enclave")
+    assert book.distrusted() == {1}
+    assert DistrustBook(2).window == 300.0  # by default the window is the ttl
 
 
 def test_a_distrusted_member_restarted_with_another_build_is_trusted_again() -> None:

@@ -46,8 +46,10 @@ def test_three_of_five_sign_and_the_signature_verifies(key: str, suite: object) 
             out = await c.node(4).sign(key, request, msgs)  # type: ignore[arg-type]
             record = c.node(4).keys.record  # type: ignore[union-attr]
             # Not `attempts == 1`: on a loaded machine a member can miss the 0.5 s round timeout and the leader
-            # rightly starts a fresh round; the signature must still come out of exactly three members.
-            assert len(out.signers) == 3 and 4 in out.signers and out.attempts >= 1
+            # rightly starts a fresh round; nor `4 in signers`: the leader takes the first t commitments, its own
+            # only when it is among them (its member side verifies like any other, and can be the slowest). The
+            # signature must still come out of exactly three distinct members.
+            assert len(set(out.signers)) == 3 and set(out.signers) <= set(IDS) and out.attempts >= 1
             assert verify(suite, record.group_keys.get(key), request.payload, out.signature)  # type: ignore[arg-type]
             assert not verify(suite, record.group_keys.get(key), request.payload + b"x", out.signature)  # type: ignore[arg-type]
             # Every member that signed ran its own verifier first (once per round it took part in).

@@ -124,7 +124,9 @@ def test_rebuild_refuses_tampered_requests() -> None:
     assert "bridge" in str(refused(fx=facts(bridge="0x" + "12" * 20)))
     assert "canonical" in str(refused(replace(request, message_ids=request.message_ids[::-1])))
     assert refused(msgs=messages[:1]).message_id == messages[1].id_hex
-    assert refused(fx=facts(used=frozenset({(2, 2)}))).field == "nonce"
+    executed = refused(fx=facts(used=frozenset({(2, 2)})))
+    assert executed.field == "nonce" and executed.code == "executed"  # a lagging leader: not a strike (distrust.py)
+    assert refused(forged).code == "mismatch"
     assert "no enabled token" in str(refused(fx=facts(tokens={})))
     assert "domain" in str(refused(replace(request, destination=2)))
     assert "distinct" in str(refused(replace(request, message_ids=request.message_ids * 2)))

@@ -23,7 +23,7 @@ from bridge.intents import encode_executed
 from bridge.messages import BridgeMessage, MessageKind
 from bridge.ports import SigningRequest
 from relayers.substrate.bridge_calls import Transfer, encode_batch, parse_batch
-from relayers.substrate.errors import RebuildMismatch
+from relayers.substrate.errors import RebuildMismatch, StaleRequest
 from relayers.substrate.payload import signing_payload
 from relayers.substrate.plan import BatchPlan, canonical_order, plan_batch, static_refusal
 from relayers.substrate.rebuild import ChainFacts, build_call, rebuild_and_check, request_context
@@ -186,14 +186,25 @@ def test_every_tampering_is_refused() -> None:
         (replace(request_for(two), context={**request_for(two).context, "call": "0x" + smuggled.hex()}), "call"),
     ]
     for bad, message in cases:
-        with pytest.raises(RebuildMismatch, match=message):
+        with pytest.raises(RebuildMismatch, match=message) as info:
             rebuild_and_check(bad, MSGS, FACTS)
+        assert info.value.code == "mismatch", message
+
+
+def test_a_request_at_an_already_used_nonce_is_stale_not_a_mismatch() -> None:
+    """The leader built it before its view saw the previous batch finalize: it can never be included, and the
+    refusal's code (`executed`) is one distrust.py does not count against the leader."""
+    stale = request_for(MSGS, nonce=NONCE - 1)
+    with pytest.raises(StaleRequest, match="below the bridge account's finalized nonce") as info:
+        rebuild_and_check(stale, MSGS, FACTS)
+    assert info.value.code == "executed"
 
 
 def test_executed_and_never_executable_messages_are_refused() -> None:
     request = request_for(MSGS)
-    with pytest.raises(RebuildMismatch, match="already executed"):
+    with pytest.raises(RebuildMismatch, match="already executed") as info:
         rebuild_and_check(request, MSGS, replace(FACTS, executed=frozenset({MSGS[0].id_hex})))
+    assert info.value.code == "executed"  # the leader's view lags: not a strike against it (distrust.py)
     to_bridge = [inbound(1, UNIT, BRIDGE)]
     with pytest.raises(RebuildMismatch, match="bridge account itself"):
         rebuild_and_check(request_for(to_bridge), to_bridge, FACTS)
