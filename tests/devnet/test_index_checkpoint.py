@@ -46,7 +46,8 @@ class CountingReader(ChainReader):
 
 @pytest.fixture(scope="module")
 def chain(devnet: DevnetState) -> Iterator[SubstrateClient]:
-    with SubstrateClient(devnet.phala.ws_url) as client:
+    # dev_newBlock with a count answers once every block is built: seconds each on a busy 2-core machine.
+    with SubstrateClient(devnet.phala.ws_url, timeout=300) as client:
         yield client
 
 

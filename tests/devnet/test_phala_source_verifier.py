@@ -114,7 +114,7 @@ def test_a_restarted_verifier_resumes_from_its_sealed_checkpoint(devnet: DevnetS
     deposit a session asks about (numbered from the count the snapshot kept), and judges them as a full scan does."""
     bridge_account = os.urandom(32)
     store = SealedCheckpoints(Sealer(b"\x07" * 32), tmp_path / "checkpoints")
-    with SubstrateClient(devnet.phala.ws_url) as chain:
+    with SubstrateClient(devnet.phala.ws_url, timeout=300) as chain:  # dev_newBlock with a count: slow when busy
         start = ChainReader(chain).finalized_head().block_number + 1
         config = PhalaConfig(url=devnet.phala.ws_url, bridge_account=bridge_account, resource_id=RID, start_block=start)
         old_blocks = [_deposit(chain, bridge_account, a * UNIT) for a in (3, 5)]
