@@ -261,7 +261,7 @@ class EnvelopeVerifier:
         opener = self._session_opener
         if not self._replay.is_open(env.session_id) and opener is not None and opener(env):
             try:
-                self._replay.open_session(env.session_id)
+                self._replay.open_session(env.session_id, opener=env.sender)
             except (TooManySessionsError, ValueError) as exc:
                 raise UnknownSessionError(f"cannot open session: {exc}") from None
         replay = self._replay

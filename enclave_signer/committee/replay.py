@@ -7,6 +7,11 @@ age out of the window or when the set is full (oldest first); either way the flo
 forgotten can be replayed. Memory: max_open_sessions x senders x max_seen_per_sender entries, and
 max_closed_sessions closed ids (older closed ids are then refused as unknown: still refused).
 
+Sessions another member opens here (its signing, decryption, DKG or resharing request) are bounded per sender
+(`max_open_per_sender`, a quarter of the table by default) and closed once idle for `max_age_ms` (no envelope of
+theirs could still be accepted): a member that sends openers its handlers then drop (or a flood of fresh session
+ids) can neither fill the table for everyone nor keep slots for good (docs/decisions.md, "Pre-launch audit").
+
 A sender's sequence numbers need not be dense: `EnvelopeSigner` starts its counter at the clock in microseconds,
 so a restarted member keeps counting upwards across sessions.
 """
@@ -14,7 +19,7 @@ so a restarted member keeps counting upwards across sessions.
 from __future__ import annotations
 
 import time
-from collections import OrderedDict
+from collections import Counter, OrderedDict
 from collections.abc import Callable
 from dataclasses import dataclass, field
 
@@ -50,9 +55,11 @@ class ReplayGuard:
         max_open_sessions: int = 1024,
         max_closed_sessions: int = 4096,
         max_seen_per_sender: int = 512,
+        max_open_per_sender: int | None = None,
         clock: Callable[[], int] = _now_ms,
     ) -> None:
-        if min(max_age_ms, max_skew_ms, max_open_sessions, max_closed_sessions, max_seen_per_sender) <= 0:
+        per_sender = max(1, max_open_sessions // 4) if max_open_per_sender is None else max_open_per_sender
+        if min(max_age_ms, max_skew_ms, max_open_sessions, max_closed_sessions, max_seen_per_sender, per_sender) <= 0:
             raise ValueError("replay guard bounds must be positive")
         self.max_age_ms = max_age_ms
         self.max_skew_ms = max_skew_ms
@@ -60,22 +67,46 @@ class ReplayGuard:
         self._max_closed = max_closed_sessions
         self._max_seen = max_seen_per_sender
         self._clock = clock
+        self._max_per_sender = per_sender
         self._open: dict[bytes, dict[int, _Seen]] = {}
         self._closed: OrderedDict[bytes, None] = OrderedDict()
+        self._remote: dict[bytes, tuple[int, int]] = {}  # opened by another member: (that member, last activity ms)
+        self._remote_count: Counter[int] = Counter()
 
-    def open_session(self, session_id: bytes) -> None:
-        """Start accepting envelopes for `session_id` (idempotent). A closed session cannot be reopened."""
+    def open_session(self, session_id: bytes, *, opener: int | None = None) -> None:
+        """Start accepting envelopes for `session_id` (idempotent). A closed session cannot be reopened. `opener`:
+        the member whose envelope opens it (None: this member opens it)."""
         _check_session_id(session_id)
         if session_id in self._open:
             return
         if session_id in self._closed:
             raise ValueError(f"session {session_id.hex()[:16]} was closed; session ids are single-use")
+        now = self._clock()
+        if len(self._open) >= self._max_open or (
+            opener is not None and self._remote_count[opener] >= self._max_per_sender
+        ):
+            self._close_idle(now)
+        if opener is not None and self._remote_count[opener] >= self._max_per_sender:
+            raise TooManySessionsError(f"member {opener} has {self._max_per_sender} sessions open here")
         if len(self._open) >= self._max_open:
             raise TooManySessionsError(f"{self._max_open} sessions are open; close finished ones first")
         self._open[session_id] = {}
+        if opener is not None:
+            self._remote[session_id] = (opener, now)
+            self._remote_count[opener] += 1
+
+    def _close_idle(self, now: int) -> None:
+        """Close the sessions other members opened here and left idle for `max_age_ms`."""
+        for sid in [sid for sid, (_, last) in self._remote.items() if last < now - self.max_age_ms]:
+            self.close_session(sid)
 
     def close_session(self, session_id: bytes) -> None:
         """Forget the session's seen-sets; its id is remembered (bounded) so late envelopes are refused as closed."""
+        remote = self._remote.pop(session_id, None)
+        if remote is not None:
+            self._remote_count[remote[0]] -= 1
+            if not self._remote_count[remote[0]]:
+                del self._remote_count[remote[0]]
         self._open.pop(session_id, None)
         self._closed[session_id] = None
         self._closed.move_to_end(session_id)
@@ -111,6 +142,9 @@ class ReplayGuard:
         self.check(sender=sender, session_id=session_id, seq=seq, timestamp_ms=timestamp_ms)
         seen = self._open[session_id].setdefault(sender, _Seen())
         seen.entries[seq] = timestamp_ms
+        remote = self._remote.get(session_id)
+        if remote is not None:
+            self._remote[session_id] = (remote[0], self._clock())
         if len(seen.entries) > self._max_seen:
             self._prune(seen)
 

@@ -66,6 +66,9 @@ class EthereumConfig:
     submitter_key_file: Path | None = None
     call_gas_limit: int = 200_000  # the gas a call item's target gets
     max_batch_items: int = 200
+    # Batch bytes at most (executeBatch's calldata is 132 bytes more): nodes keep no transaction above 128 KiB in
+    # their pools (geth, reth), and the envelope, signature and access list need room besides.
+    max_batch_bytes: int = 112 * 1024
     transfer_gas: int = 15_000
     call_overhead_gas: int = 15_000
     # -- fees and replacement
@@ -105,6 +108,8 @@ class EthereumConfig:
         ):
             if getattr(self, name) < 1:
                 raise ConfigError(f"{name} must be positive")
+        if not 16 * 1024 <= self.max_batch_bytes <= 128 * 1024:
+            raise ConfigError(f"max_batch_bytes must be within 16..128 KiB, got {self.max_batch_bytes}")
         if self.call_gas_limit >= 2**32:
             raise ConfigError("call_gas_limit must fit in 32 bits")
         if not 0 <= self.max_priority_fee_per_gas <= self.max_fee_per_gas:

@@ -19,13 +19,16 @@ from __future__ import annotations
 
 import time
 from collections.abc import Callable, Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 
 import structlog
 from eth_utils.address import to_checksum_address
 from web3.types import TxParams
 
 from bridge.evm import (
+    CALL_ITEM_HEADER_LENGTH,
+    HEADER_LENGTH,
+    TOKEN_ITEM_LENGTH,
     BatchEncodingError,
     batch_digest,
     decode_batch,
@@ -47,7 +50,7 @@ from relayers.ethereum.errors import (
 from relayers.ethereum.follower import TokenLimitsView
 from relayers.ethereum.logs import bridge_logs, decode_call_executed, decode_release_queued
 from relayers.ethereum.outcome import Mined, SentBatch, decide
-from relayers.ethereum.rebuild import DestinationFacts, plan_batch, rebuild_and_check_batch, signing_request
+from relayers.ethereum.rebuild import BatchPlan, DestinationFacts, plan_batch, rebuild_and_check_batch, signing_request
 from relayers.ethereum.rpc import EthRpc, contract_reverts
 from relayers.ethereum.state import destination_facts, group_key, used_nonces
 from relayers.ethereum.submitter import Submitter
@@ -57,6 +60,9 @@ from relayers.heads import HeadNotifier
 log = structlog.get_logger("ethereum.destination")
 
 FROST_SIGNATURE_LENGTH = 65  # SerializeElement(R) (33, compressed) || SerializeScalar(z) (32)
+# EIP-7623: a transaction pays at least 10 gas per calldata token (4 per nonzero byte), whatever it executes. A call
+# item's data is a user's (a Phala call intent: up to 8 KiB), so its bytes count at that floor in the batch budget.
+CALLDATA_FLOOR_GAS_PER_BYTE = 40
 
 
 @dataclass(frozen=True)
@@ -71,6 +77,28 @@ class FrostSignature:
         if len(raw) != FROST_SIGNATURE_LENGTH or raw[0] not in (2, 3):
             raise RequestMismatch(f"a FROST secp256k1 signature is 65 bytes (R compressed || z), got {len(raw)}")
         return cls(bytes(raw[:33]), int.from_bytes(raw[33:], "big"))
+
+
+def fit_batch_bytes(plan: BatchPlan, limit: int) -> BatchPlan:
+    """`plan` cut to its longest prefix whose batch is at most `limit` bytes (never below one message); the rest is
+    deferred to the next batch. Nodes refuse transactions above 128 KiB from their pools: a batch of large calls
+    over that would fail to submit, come back, and be formed the same way again, stalling everything behind it.
+    The size counts 20 bytes of token table per transfer's resource, an upper bound of the encoding."""
+    size, resources, kept = HEADER_LENGTH, set(), 0
+    for m in plan.included:
+        if m.kind is MessageKind.CALL:
+            item = CALL_ITEM_HEADER_LENGTH + len(m.payload)
+        else:
+            item = TOKEN_ITEM_LENGTH + (0 if m.resource_id in resources else 20)
+            resources.add(m.resource_id)
+        if kept and size + item > limit:
+            break
+        size += item
+        kept += 1
+    if kept == len(plan.included):
+        return plan
+    later = frozenset(m.id_hex for m in plan.included[kept:])
+    return replace(plan, included=plan.included[:kept], deferred=plan.deferred | later)
 
 
 class EthereumDestination:
@@ -105,7 +133,8 @@ class EthereumDestination:
     def gas_of(self, message: BridgeMessage) -> int:
         if message.kind is not MessageKind.CALL:
             return self.config.transfer_gas
-        return self.config.call_gas(message.gas_limit)
+        calldata = CALLDATA_FLOOR_GAS_PER_BYTE * (CALL_ITEM_HEADER_LENGTH + len(message.payload))
+        return self.config.call_gas(message.gas_limit) + calldata
 
     async def follow(self, interval: float = 0.5) -> None:
         """Run until cancelled: keep the token limits at the head (`TokenLimitsView`), so a prepare at that head
@@ -161,7 +190,7 @@ class EthereumDestination:
 
     def _prepare(self, rpc: EthRpc, messages: list[BridgeMessage]) -> SigningRequest:
         facts, block = self._facts_for(rpc, messages)
-        plan = plan_batch(messages, facts)
+        plan = fit_batch_bytes(plan_batch(messages, facts), self.config.max_batch_bytes)
         for mid, reason in plan.refused.items():
             log.warning("message_refused", destination=self.name, message_id=mid, reason=reason)
         if not plan.included:  # the exception carries the outcome: nothing to remember for a confirm

@@ -20,7 +20,11 @@ from dataclasses import dataclass
 
 from relayers.substrate.scale import Reader, ScaleError, byte_vec, compact
 
-MAX_REMARK = 64 * 1024  # parsing bound; the runtime's own limit is the block length
+# Parsing bound; the runtime's own limit is the block length. Above the largest note the bridge account writes: an
+# execution record holds up to MAX_EVENTS sealed events of MAX_EVENT_SIZE bytes (~265 KB), an outputs note up to
+# MAX_OUTPUTS calls of MAX_CALL_PAYLOAD bytes (~131 KB) (bridge.confidential). At 64 KiB such an extrinsic of its own
+# read as "not a bridge call": its ids unexecuted, its notes missing (tests/unit/substrate/test_remark_bounds.py).
+MAX_REMARK = 512 * 1024
 MAX_BATCH_CALLS = 4096
 
 

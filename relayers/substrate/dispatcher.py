@@ -62,6 +62,10 @@ log = structlog.get_logger("substrate.dispatcher")
 # and the decryption shares it used, sealed to each other member's enclave (member id -> box).
 ConfidentialExecutor = Callable[[Sequence[BridgeMessage]], Awaitable[tuple[Sequence[ExecutedCall], dict[int, bytes]]]]
 SHARES_CONTEXT_KEY = "confidential_shares"
+# Payload bytes of the confidential calls one request carries (at least one call). Each payload (a user's: up to 16
+# KiB) crosses the local enclave API and the committee's signing request as hex, twice its size: a whole batch of
+# them overran both (2 MiB line, 1 MiB envelope) and failed the same way every round. The rest wait for the next.
+MAX_CONFIDENTIAL_PAYLOAD_BYTES = 256 * 1024
 
 
 @dataclass(frozen=True)
@@ -69,6 +73,16 @@ class _Submitted:
     nonce: int
     included: tuple[str, ...]
     at: float
+
+
+def _payload_prefix(calls: list[BridgeMessage], limit: int) -> list[BridgeMessage]:
+    """The longest prefix of `calls` (in source order) whose payloads total at most `limit` bytes, never empty."""
+    total = 0
+    for n, m in enumerate(calls):
+        total += len(m.payload)
+        if n and total > limit:
+            return calls[:n]
+    return calls
 
 
 class PhalaDestination:
@@ -146,6 +160,7 @@ class PhalaDestination:
         calls = sorted((m for m in messages if is_confidential_call(m)), key=lambda m: (m.source_domain, m.nonce))
         if not calls:
             return await self.session.run(lambda r: self._prepare(r, list(messages)))
+        calls = _payload_prefix(calls, MAX_CONFIDENTIAL_PAYLOAD_BYTES)
         # Confidential calls go alone (transfers of the same batch wait for the next one): the enclave runs them
         # against the finalized log, and the extrinsic carries their records.
         if self.executor is None:
