@@ -750,8 +750,8 @@ contract Bridge is IBridgeErrors, IBridgeEvents {
     /// value; the outcome (success or revert, with up to MAX_RESULT_LENGTH bytes of data) is recorded. A kind 3 item
     /// sets the message origin (`messageOrigin`) for the length of the call; a kind 2 item hides any origin of an
     /// enclosing call (a target re-entering executeBatch), so a target only ever sees its own item's origin. Both
-    /// put back what was there before, also after a reverting or out-of-gas target: the transient words live in this
-    /// frame, which the call cannot revert.
+    /// put back what was there before (nothing at the outermost level), also after a reverting or out-of-gas target:
+    /// the transient words are written in this frame, which the call cannot revert.
     /// @param p calldata position of the call item  @return next calldata position of the next item
     function _runCall(uint32 sourceDomain, uint256 p) private returns (uint256 next) {
         uint256 head;
@@ -772,10 +772,12 @@ contract Bridge is IBridgeErrors, IBridgeEvents {
         unchecked {
             data = p + CALL_ITEM_HEADER_LENGTH;
         }
-        uint256 outer = _originWord; // the enclosing call's origin (0 outside executeBatch's calls)
+        // The enclosing call's origin (0 outside executeBatch's calls). Invariant: the sender word is 0 whenever the
+        // origin word is, so it is read (and saved) only when there is an enclosing origin.
+        uint256 outer = _originWord;
         bytes32 outerSender;
+        if (outer != 0) outerSender = _originSender;
         if (withOrigin) {
-            outerSender = _originSender;
             // sourceDomain is never 0 (`_openBatch`), so a set origin word is never 0
             _originWord = (uint256(sourceDomain) << 64) | nonce;
             _originSender = bytes32(_word(data));
@@ -784,6 +786,7 @@ contract Bridge is IBridgeErrors, IBridgeEvents {
             }
         } else if (outer != 0) {
             _originWord = 0;
+            _originSender = 0;
         }
         bool success;
         assembly ("memory-safe") {
@@ -791,11 +794,9 @@ contract Bridge is IBridgeErrors, IBridgeEvents {
             calldatacopy(m, data, length)
             success := call(gasLimit, target, 0, m, length, 0, 0)
         }
-        if (withOrigin) {
+        if (withOrigin || outer != 0) {
             _originWord = outer;
             _originSender = outerSender;
-        } else if (outer != 0) {
-            _originWord = outer;
         }
         unchecked {
             next = data + length; // pass 1 checked it is within the batch

@@ -130,6 +130,29 @@ def test_a_reentrant_batch_neither_leaks_nor_clobbers_the_outer_origin(chain: Ch
         assert chain.bridge.functions.isNonceUsed(PHALA, nonce).call()
 
 
+def test_a_call_without_origin_between_two_with_origin_keeps_the_outermost_intact(
+    chain: Chain, probe: Contract
+) -> None:
+    """Three levels: Alice's item (60) re-enters with a call without origin (61), which re-enters with Mallory's item
+    (62). The middle level sees no origin before and after, the innermost its own, the outermost Alice's, whole
+    (sender included), after everything returned."""
+    innermost = chain.encode([ContractCall(62, probe.address, 100_000, _data(probe.functions.probe()), MALLORY)])
+    calldata3 = execute_batch_calldata(innermost, chain.sign_batch(innermost))
+    middle = chain.encode([ContractCall(61, probe.address, 1_000_000, _data(probe.functions.reenter(calldata3)))])
+    calldata2 = execute_batch_calldata(middle, chain.sign_batch(middle))
+    receipt = chain.execute(
+        [ContractCall(60, probe.address, 2_000_000, _data(probe.functions.reenter(calldata2)), ALICE)], gas=4_000_000
+    )
+    none = (False, 0, b"\x00" * 32, 0)
+    assert _seen(chain, receipt, probe) == [
+        (1, True, PHALA, ALICE, 60),
+        (1, *none),
+        (0, True, PHALA, MALLORY, 62),
+        (2, *none),
+        (2, True, PHALA, ALICE, 60),
+    ]
+
+
 def test_a_tampered_origin_byte_breaks_the_signature(chain: Chain, probe: Contract) -> None:
     batch = chain.encode([ContractCall(30, probe.address, 100_000, _data(probe.functions.probe()), ALICE)])
     signature = chain.sign_batch(batch)
