@@ -22,9 +22,11 @@ from bridge.evm.batch import (
     BatchEncodingError,
     BatchItem,
     ContractCall,
+    MessageOrigin,
     TokenRelease,
     decode_batch,
     encode_batch,
+    message_origin,
 )
 from bridge.evm.calldata import (
     EXECUTE_BATCH_FUNCTION,
@@ -73,6 +75,7 @@ __all__ = [
     "ContractCall",
     "EvmSignature",
     "GovernanceAction",
+    "MessageOrigin",
     "SchnorrSignature",
     "TokenRelease",
     "batch_digest",
@@ -84,6 +87,7 @@ __all__ = [
     "execute_batch_calldata",
     "governance_digest",
     "key_tag",
+    "message_origin",
     "parse_execute_batch_calldata",
     "resource_id",
     "rotate_key_params",

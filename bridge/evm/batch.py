@@ -35,9 +35,11 @@ __all__ = [
     "BatchEncodingError",
     "BatchItem",
     "ContractCall",
+    "MessageOrigin",
     "TokenRelease",
     "decode_batch",
     "encode_batch",
+    "message_origin",
 ]
 
 BATCH_VERSION = 1
@@ -226,3 +228,22 @@ def decode_batch(data: bytes) -> Batch:
     if not items:
         raise BatchEncodingError("a batch needs at least one item")
     return Batch(epoch=epoch, source_domain=source_domain, items=tuple(items))
+
+
+@dataclass(frozen=True, slots=True)
+class MessageOrigin:
+    """What `Bridge.messageOrigin()` returns to a call's target: the source domain, the 32-byte sender there (a Phala
+    AccountId32, or a confidential contract's id for its reply) and the message's nonce on that domain."""
+
+    source_domain: int
+    sender: bytes
+    nonce: int
+
+
+def message_origin(batch: Batch, nonce: int) -> MessageOrigin | None:
+    """The origin the target of call item `nonce` of `batch` sees; None when the batch has no such call item, or the
+    item carries no origin (kind 2)."""
+    for item in batch.items:
+        if isinstance(item, ContractCall) and item.nonce == nonce and item.sender is not None:
+            return MessageOrigin(batch.source_domain, item.sender, nonce)
+    return None
