@@ -691,7 +691,8 @@ contract Bridge is IBridgeErrors, IBridgeEvents {
         }
         uint256 d; // index of the next queued item in `deferred`
         while (p < end) {
-            uint256 halt; // 1 = call item (kind 2 or 3) at p, 2 = its token call failed, 3 = queued in pass 1, 4 = too little gas
+            // halt: 1 = call item (kind 2 or 3) at p, 2 = its token call failed, 3 = queued in pass 1, 4 = too little gas
+            uint256 halt;
             uint256 skip = d < deferred.length ? (deferred[d] >> 8) & MASK56 : type(uint256).max;
             assembly ("memory-safe") {
                 for {} lt(p, end) { p := add(p, 46) } {
@@ -1032,9 +1033,10 @@ contract Bridge is IBridgeErrors, IBridgeEvents {
     /// @notice The origin of the call item being executed: the source domain (Phala = 2), the sender there as the
     /// committee signed it (a Phala AccountId32 for an intent; a confidential contract's id for its reply) and the
     /// message's nonce on that domain. Set only while the bridge calls a target for a call item that carries its origin
-    /// (kind 3); reverts with NoMessageOrigin at any other time (outside executeBatch, during a token call, or a call
-    /// item without origin). A target must also check `msg.sender == bridge`: a contract called by another target
-    /// during a bridge call would otherwise read that target's origin.
+    /// (kind 3); reverts with NoMessageOrigin at any other time (outside executeBatch, during a call item without
+    /// origin, during the token calls of a batch sent from outside). A target must also check `msg.sender == bridge`:
+    /// a contract called by a target during its bridge call (a token of a batch the target sends included) would
+    /// otherwise read that target's origin.
     function messageOrigin() external view returns (uint32 sourceDomain, bytes32 sender, uint64 nonce) {
         uint256 word = _originWord;
         if (word == 0) revert NoMessageOrigin();
