@@ -35,6 +35,7 @@ from bench.results import record
 from bridge.devnet.anvil import start_anvil
 from bridge.devnet.processes import ProcessSupervisor
 from bridge.evm import (
+    ContractCall,
     EvmSignature,
     TokenRelease,
     batch_digest,
@@ -158,8 +159,27 @@ def measure(w3: Web3) -> dict[str, float]:
     transfer = send(w3, b.pha.functions.transfer(recipients[5], PHA), b.accounts[0])
     figures["erc20_transfer"] = transfer["gasUsed"]
     figures["ecdsa_13_of_19_check"] = _ecdsa_check(w3, b.accounts[0], b.sender)
+    figures.update(_calls(b))
     figures.update(_confidential(b))
     return figures
+
+
+def _calls(b: Bench) -> dict[str, float]:
+    """A Phala -> Ethereum call item (CallRecorder.record, nonce word in use), with its origin (kind 3, as the relayers
+    build calls) and without (kind 2), interleaved so that both meet the same warm/cold state."""
+    recorder = contract_at(b.w3, "CallRecorder", b.deployment.call_recorder)
+    data = bytes.fromhex(recorder.functions.record(b"\x42" * 32, b"from phala")._encode_transaction_data()[2:])
+    sender = keccak(b"a Phala account")  # an AccountId32: 32 bytes, almost no zero byte
+
+    def call(nonce: int, origin: bytes | None) -> int:
+        batch = encode_batch(1, PHALA, [ContractCall(nonce, b.deployment.call_recorder, 100_000, data, origin)])
+        sig = b.sign(batch_digest(CHAIN_ID, b.deployment.bridge, batch))
+        return int(send_data(b.w3, b.deployment.bridge, execute_batch_calldata(batch, sig), b.sender)["gasUsed"])
+
+    call(700, None)  # opens the nonce word and the recorder's slots
+    without = [call(701, None), call(703, None)]
+    with_origin = [call(702, sender), call(704, sender)]
+    return {"call": sum(with_origin) / 2, "call_without_origin": sum(without) / 2}
 
 
 def _confidential(b: Bench) -> dict[str, float]:
@@ -190,18 +210,21 @@ def _confidential(b: Bench) -> dict[str, float]:
     close = message(Close(7))
     winner = bytes.fromhex(b.accounts[6][2:])
 
-    def reply(counter: int, auction_id: int) -> TxReceipt:
+    def reply(counter: int, auction_id: int, origin: bool = True) -> TxReceipt:
         out = EthereumCall(contract.settlement, SETTLE_GAS, settle_calldata(auction_id, winner, 900 * PHA))
-        batch = encode_batch(1, PHALA, reply_items(counter, [out]))
+        # with origin (the contract id), as the relayers build replies; without: item kind 2, for comparison
+        batch = encode_batch(1, PHALA, reply_items(counter, [out], contract.contract_id if origin else None))
         sig = b.sign(batch_digest(CHAIN_ID, b.deployment.bridge, batch))
         return send_data(w3, b.deployment.bridge, execute_batch_calldata(batch, sig), b.sender)
 
     fresh = reply(0, 1001)  # reply counter 0: the first of a bitmap word
     steady = reply(1, 1002)  # the next reply: the same word
+    without = reply(2, 1003, origin=False)
     return {
         "confidential.request": close["gasUsed"],
         "confidential.request_payload": sizes[-1],
         "confidential.reply": steady["gasUsed"],
+        "confidential.reply_without_origin": without["gasUsed"],
         "confidential.reply_fresh_word": fresh["gasUsed"],
     }
 
@@ -309,6 +332,23 @@ def main() -> None:
         "calldata + ~24.3k settle (its one-word outcome 22.1k fresh, Settled event 1.8k) + 2.6k cold call + 6.3k "
         "cold reads (key word, nonce word, allow-list) + 2.9k nonce write + 2.6k CallExecuted + 3.7k precompiles + "
         "~3.6k bridge code",
+    )
+    rec(
+        "confidential.reply_without_origin",
+        f["confidential.reply_without_origin"],
+        note="the same settle as a call item without origin (kind 2: no contract id in calldata, no transient "
+        "writes); replies carry their origin (docs/decisions.md, Message origin)",
+    )
+    rec(
+        "call",
+        f["call"],
+        note="executeBatch of one Phala -> Ethereum call item with its origin (kind 3: the sender's 32 bytes, "
+        "exposed by messageOrigin() during the call) to CallRecorder.record, nonce word in use",
+    )
+    rec(
+        "call_without_origin",
+        f["call_without_origin"],
+        note="the same call item without origin (kind 2), interleaved with the previous figure's runs",
     )
     rec(
         "confidential.reply_fresh_word",

@@ -426,14 +426,16 @@ def reply_nonce(counter: int) -> int:
     return _REPLY_BASE | _uint(counter, MAX_REPLY_COUNTER, "reply counter")
 
 
-def reply_items(first_reply: int, outputs: Sequence[Output]) -> list[ContractCall]:
+def reply_items(first_reply: int, outputs: Sequence[Output], contract_id: bytes | None = None) -> list[ContractCall]:
     """The executeBatch call items (source domain REPLY_SOURCE_DOMAIN) for the Ethereum outputs of one call, whose
-    first Ethereum output has reply counter `first_reply` (its outputs note's)."""
+    first Ethereum output has reply counter `first_reply` (its outputs note's); with `contract_id` (the contract that
+    produced them), calls with origin, as the relayers build them (the target reads the id with `messageOrigin()`)."""
     items = []
     counter = first_reply
     for out in outputs:
         if isinstance(out, EthereumCall):
-            items.append(ContractCall(reply_nonce(counter), "0x" + out.target.hex(), out.gas_limit, out.data))
+            target = "0x" + out.target.hex()
+            items.append(ContractCall(reply_nonce(counter), target, out.gas_limit, out.data, contract_id))
             counter += 1
     return items
 

@@ -402,8 +402,16 @@ def status(
         if rec.get("dest_tx"):
             console.print(f"  destination tx {rec['dest_tx']}")
         if dest == Domain.ETHEREUM:
-            done = EthereumClient(net.ethereum).is_executed(int(rec["source_domain"]), int(rec["nonce"]))
+            eth = EthereumClient(net.ethereum)
+            done = eth.is_executed(int(rec["source_domain"]), int(rec["nonce"]))
             console.print(f"  ethereum bridge: nonce {'used (executed)' if done else 'not used yet'}")
+            if rec.get("kind") == "call" and rec.get("dest_tx"):
+                origin = eth.call_origin(str(rec["dest_tx"]), int(rec["source_domain"]), int(rec["nonce"]))
+                if origin is not None:
+                    console.print(
+                        f"  origin seen by the target (messageOrigin): domain {origin.source_domain}, "
+                        f"sender 0x{origin.sender.hex()}, nonce {origin.nonce}"
+                    )
         recipient = bytes.fromhex(str(rec.get("recipient", "0x"))[2:])
         if dest == Domain.PHALA and is_destination(recipient):
             _status_gateway(net, rec, recipient)

@@ -9,7 +9,7 @@ from eth_account.signers.local import LocalAccount
 from web3 import Web3
 
 from bridge.domains import Domain
-from bridge.evm import decode_batch, parse_execute_batch_calldata
+from bridge.evm import MessageOrigin, decode_batch, message_origin, parse_execute_batch_calldata
 from bridge.ids import message_id
 from bridge.network import EthereumSide
 from relayers.ethereum.contracts import call, contract_at, event_logs, send
@@ -88,6 +88,19 @@ class EthereumClient:
                 if self.w3.eth.get_transaction_receipt(tx["hash"])["status"] == 1:
                     return tx_hash
         return None
+
+    def call_origin(self, tx_hash: str, source_domain: int, nonce: int) -> MessageOrigin | None:
+        """The origin that the target of call (source_domain, nonce) read with `Bridge.messageOrigin()` when the
+        executeBatch transaction `tx_hash` ran it: read from the executed batch itself, which the committee signed.
+        None when that transaction carries no such call item, or the item has no origin (an older kind 2 call)."""
+        tx = self.w3.eth.get_transaction(tx_hash)  # type: ignore[arg-type]
+        if str(tx.get("to") or "").lower() != self.bridge.address.lower():
+            return None
+        parsed = parse_execute_batch_calldata(bytes(tx["input"]))
+        if parsed is None:
+            return None
+        batch = decode_batch(parsed[0])
+        return message_origin(batch, nonce) if batch.source_domain == source_domain else None
 
     def block_number(self) -> int:
         return int(self.w3.eth.block_number)

@@ -20,6 +20,8 @@ class PhalaDeposit:
     extrinsic_hash: str
     block_number: int
     extrinsic_index: int
+    # The signer's AccountId32: for a call, the sender its Ethereum target reads with `Bridge.messageOrigin()`.
+    sender: bytes = b""
 
 
 class PhalaClient:
@@ -73,7 +75,7 @@ class PhalaClient:
             },
         )
         outcome = c.submit(call, keypair).raise_for_failure()
-        return PhalaDeposit(outcome.extrinsic_hash, outcome.block_number, outcome.extrinsic_index)
+        return PhalaDeposit(outcome.extrinsic_hash, outcome.block_number, outcome.extrinsic_index, keypair.public_key)
 
     def message_of(self, deposit: PhalaDeposit) -> str | None:
         """The message id of a deposit: its number comes from counting deposits from the start block, the same scan

@@ -3,6 +3,13 @@
     header  = version u8 (1) | epoch u32 | sourceDomain u32 | tokenCount u8 | token (20) * tokenCount
     token   = 0x01 | nonce u64 | tokenIndex u8 | recipient (20) | amount u128           (46 bytes)
     call    = 0x02 | nonce u64 | target (20) | gasLimit u32 | dataLength u32 | data    (37 + dataLength bytes)
+    call with origin
+            = 0x03 | nonce u64 | target (20) | gasLimit u32 | dataLength u32 | sender (32) | data
+                                                                                       (69 + dataLength bytes)
+
+A call with origin (kind 3) carries the message's sender on its source chain (a Phala AccountId32, or a confidential
+contract's id for its reply); the bridge exposes it to the target as `messageOrigin()` during the call only. Being
+batch bytes, it is covered by the committee's signature like everything else. Kind 2 (no origin) stays valid.
 
 A token item names its token by its index in the header's table (built here in order of first use, no
 duplicates: the contract refuses a token listed twice). Packing instead of ABI-encoding an array of structs saves
@@ -19,25 +26,31 @@ __all__ = [
     "CALL_ITEM_HEADER_LENGTH",
     "HEADER_LENGTH",
     "ITEM_CALL",
+    "ITEM_CALL_WITH_ORIGIN",
     "ITEM_TOKEN",
     "MAX_TOKENS",
+    "ORIGIN_LENGTH",
     "TOKEN_ITEM_LENGTH",
     "Batch",
     "BatchEncodingError",
     "BatchItem",
     "ContractCall",
+    "MessageOrigin",
     "TokenRelease",
     "decode_batch",
     "encode_batch",
+    "message_origin",
 ]
 
 BATCH_VERSION = 1
 ITEM_TOKEN = 1
 ITEM_CALL = 2
+ITEM_CALL_WITH_ORIGIN = 3
 HEADER_LENGTH = 10
 TOKEN_ITEM_LENGTH = 46
 MAX_TOKENS = 255
 CALL_ITEM_HEADER_LENGTH = 37
+ORIGIN_LENGTH = 32
 
 _U32 = 2**32 - 1
 _U64 = 2**64 - 1
@@ -89,20 +102,27 @@ class TokenRelease:
 
 @dataclass(frozen=True, slots=True)
 class ContractCall:
-    """Call allow-listed `target` with `data` and exactly `gas_limit` gas; the outcome is recorded in an event."""
+    """Call allow-listed `target` with `data` and exactly `gas_limit` gas; the outcome is recorded in an event.
+
+    `sender`: the message's 32-byte sender on its source chain, which the target reads with `messageOrigin()` (item
+    kind 3); None encodes a call without origin (kind 2)."""
 
     nonce: int
     target: str
     gas_limit: int
     data: bytes
+    sender: bytes | None = None
 
     def encode(self) -> bytes:
+        if self.sender is not None and (not isinstance(self.sender, bytes) or len(self.sender) != ORIGIN_LENGTH):
+            raise BatchEncodingError(f"a call's origin sender must be {ORIGIN_LENGTH} bytes, got {self.sender!r}")
         return (
-            bytes([ITEM_CALL])
+            bytes([ITEM_CALL if self.sender is None else ITEM_CALL_WITH_ORIGIN])
             + _uint(self.nonce, _U64, "nonce").to_bytes(8, "big")
             + _address(self.target, "target")
             + _uint(self.gas_limit, _U32, "gas limit").to_bytes(4, "big")
             + _uint(len(self.data), _U32, "call data length").to_bytes(4, "big")
+            + (self.sender or b"")
             + bytes(self.data)
         )
 
@@ -185,18 +205,21 @@ def decode_batch(data: bytes) -> Batch:
                 recipient=_hex_address(data[offset + 10 : offset + 30]),
                 amount=int.from_bytes(data[offset + 30 : end], "big"),
             )
-        elif kind == ITEM_CALL:
-            if offset + CALL_ITEM_HEADER_LENGTH > len(data):
-                raise BatchEncodingError(f"truncated call item at offset {offset}")
+        elif kind in (ITEM_CALL, ITEM_CALL_WITH_ORIGIN):
+            header = CALL_ITEM_HEADER_LENGTH + (ORIGIN_LENGTH if kind == ITEM_CALL_WITH_ORIGIN else 0)
+            if offset + header > len(data):
+                what = "call item with origin" if kind == ITEM_CALL_WITH_ORIGIN else "call item"
+                raise BatchEncodingError(f"truncated {what} at offset {offset}: its header is {header} bytes")
             length = int.from_bytes(data[offset + 33 : offset + 37], "big")
-            end = offset + CALL_ITEM_HEADER_LENGTH + length
+            end = offset + header + length
             if end > len(data):
                 raise BatchEncodingError(f"call item at offset {offset} claims {length} bytes of data past the end")
             item = ContractCall(
                 nonce=int.from_bytes(data[offset + 1 : offset + 9], "big"),
                 target=_hex_address(data[offset + 9 : offset + 29]),
                 gas_limit=int.from_bytes(data[offset + 29 : offset + 33], "big"),
-                data=bytes(data[offset + 37 : end]),
+                data=bytes(data[offset + header : end]),
+                sender=bytes(data[offset + 37 : offset + 69]) if kind == ITEM_CALL_WITH_ORIGIN else None,
             )
         else:
             raise BatchEncodingError(f"unknown item kind {kind} at offset {offset}")
@@ -205,3 +228,22 @@ def decode_batch(data: bytes) -> Batch:
     if not items:
         raise BatchEncodingError("a batch needs at least one item")
     return Batch(epoch=epoch, source_domain=source_domain, items=tuple(items))
+
+
+@dataclass(frozen=True, slots=True)
+class MessageOrigin:
+    """What `Bridge.messageOrigin()` returns to a call's target: the source domain, the 32-byte sender there (a Phala
+    AccountId32, or a confidential contract's id for its reply) and the message's nonce on that domain."""
+
+    source_domain: int
+    sender: bytes
+    nonce: int
+
+
+def message_origin(batch: Batch, nonce: int) -> MessageOrigin | None:
+    """The origin the target of call item `nonce` of `batch` sees; None when the batch has no such call item, or the
+    item carries no origin (kind 2)."""
+    for item in batch.items:
+        if isinstance(item, ContractCall) and item.nonce == nonce and item.sender is not None:
+            return MessageOrigin(batch.source_domain, item.sender, nonce)
+    return None

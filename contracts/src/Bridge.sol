@@ -23,9 +23,11 @@ contract Bridge is IBridgeErrors, IBridgeEvents {
     uint32 public constant DOMAIN_ID = 1;
     /// @notice Version byte that every batch starts with.
     uint8 internal constant BATCH_VERSION = 1;
-    /// @notice Item kinds: a token release (46 bytes) and a generic call (37 bytes + calldata).
+    /// @notice Item kinds: a token release (46 bytes), a generic call (37 bytes + calldata) and a generic call with
+    /// its authenticated origin (69 bytes + calldata: the call's 37-byte header, then the 32-byte source sender).
     uint8 internal constant ITEM_TOKEN = 1;
     uint8 internal constant ITEM_CALL = 2;
+    uint8 internal constant ITEM_CALL_WITH_ORIGIN = 3;
     /// @notice Token handler kinds.
     uint8 internal constant KIND_LOCK = 1;
     uint8 internal constant KIND_MINT = 2;
@@ -42,6 +44,7 @@ contract Bridge is IBridgeErrors, IBridgeEvents {
     uint256 internal constant HEADER_LENGTH = 10; // version u8 | epoch u32 | sourceDomain u32 | tokenCount u8
     uint256 internal constant TOKEN_ITEM_LENGTH = 46; // kind | nonce u64 | tokenIndex u8 | recipient | amount u128
     uint256 internal constant CALL_ITEM_HEADER_LENGTH = 37; // kind | nonce u64 | target | gasLimit u32 | len u32
+    uint256 internal constant ORIGIN_LENGTH = 32; // kind 3: the sender after the call header, before the data
     /// @notice Where the batch starts in executeBatch's packed calldata: selector (4) | R.x | R.y | z | PK.x.
     uint256 internal constant PACKED_BATCH_OFFSET = 132;
 
@@ -118,6 +121,10 @@ contract Bridge is IBridgeErrors, IBridgeEvents {
     /// destinations 0..62 (domain d is bit 192 + d) | bit 255 a copy of the pause flag (bit 0 of `_keyState`, which
     /// batches read): `_pause` and `unpause`, the only writers of the flag, write both.
     uint256 private _outbound;
+    /// @dev The message origin (EIP-1153 transient storage), set only while a kind 3 call item's target runs and
+    /// put back to what it was right after (`_runCall`): sourceDomain << 64 | nonce (0 = no origin), and the sender.
+    uint256 private transient _originWord;
+    bytes32 private transient _originSender;
 
     struct Resource {
         address token;
@@ -564,9 +571,15 @@ contract Bridge is IBridgeErrors, IBridgeEvents {
                     }
                     q := add(q, 46)
                 }
-                case 2 {
-                    // call item: kind | nonce u64 | target (20) | gasLimit u32 | dataLength u32 | data
-                    let next := add(add(q, 37), and(shr(192, calldataload(add(q, 29))), MASK32))
+                default {
+                    // call item: kind | nonce u64 | target (20) | gasLimit u32 | dataLength u32 | data, and kind 3
+                    // (call with origin): the same header, then sender (32), then data. Token items never get here.
+                    let kind := shr(248, head)
+                    if iszero(or(eq(kind, 2), eq(kind, 3))) {
+                        failure := or(shl(8, q), 3)
+                        break
+                    }
+                    let next := add(add(q, add(37, shl(5, eq(kind, 3)))), and(shr(192, calldataload(add(q, 29))), MASK32))
                     if gt(next, e) {
                         failure := or(shl(8, q), 2)
                         break
@@ -578,10 +591,6 @@ contract Bridge is IBridgeErrors, IBridgeEvents {
                         break
                     }
                     q := next
-                }
-                default {
-                    failure := or(shl(8, q), 3)
-                    break
                 }
             }
             if iszero(failure) { sstore(wordSlot, word) }
@@ -682,12 +691,13 @@ contract Bridge is IBridgeErrors, IBridgeEvents {
         }
         uint256 d; // index of the next queued item in `deferred`
         while (p < end) {
-            uint256 halt; // 1 = call item at p, 2 = its token call failed, 3 = queued in pass 1, 4 = too little gas
+            // halt: 1 = call item (kind 2 or 3) at p, 2 = its token call failed, 3 = queued in pass 1, 4 = too little gas
+            uint256 halt;
             uint256 skip = d < deferred.length ? (deferred[d] >> 8) & MASK56 : type(uint256).max;
             assembly ("memory-safe") {
                 for {} lt(p, end) { p := add(p, 46) } {
                     let head := calldataload(p)
-                    if eq(shr(248, head), 2) {
+                    if gt(shr(248, head), 1) {
                         halt := 1
                         break
                     }
@@ -738,7 +748,11 @@ contract Bridge is IBridgeErrors, IBridgeEvents {
     }
 
     /// @dev Generic call handler: the allow-listed target (checked in pass 1) gets exactly gasLimit gas and no
-    /// value; the outcome (success or revert, with up to MAX_RESULT_LENGTH bytes of data) is recorded.
+    /// value; the outcome (success or revert, with up to MAX_RESULT_LENGTH bytes of data) is recorded. A kind 3 item
+    /// sets the message origin (`messageOrigin`) for the length of the call; a kind 2 item hides any origin of an
+    /// enclosing call (a target re-entering executeBatch), so a target only ever sees its own item's origin. Both
+    /// put back what was there before (nothing at the outermost level), also after a reverting or out-of-gas target:
+    /// the transient words are written in this frame, which the call cannot revert.
     /// @param p calldata position of the call item  @return next calldata position of the next item
     function _runCall(uint32 sourceDomain, uint256 p) private returns (uint256 next) {
         uint256 head;
@@ -754,14 +768,41 @@ contract Bridge is IBridgeErrors, IBridgeEvents {
         // EIP-150 passes at most 63/64 of what is left: make sure the target really gets gasLimit, or a relayer
         // could make a good call fail (and use up its nonce) by sending too little gas.
         if (gasleft() < gasLimit + gasLimit / 63 + CALL_GAS_RESERVE) revert InsufficientGasForCall(nonce, gasLimit);
+        bool withOrigin = head >> 248 == ITEM_CALL_WITH_ORIGIN;
+        uint256 data;
+        unchecked {
+            data = p + CALL_ITEM_HEADER_LENGTH;
+        }
+        // The enclosing call's origin (0 outside executeBatch's calls). Invariant: the sender word is 0 whenever the
+        // origin word is, so it is read (and saved) only when there is an enclosing origin.
+        uint256 outer = _originWord;
+        bytes32 outerSender;
+        if (outer != 0) outerSender = _originSender;
+        if (withOrigin) {
+            // sourceDomain is never 0 (`_openBatch`), so a set origin word is never 0
+            _originWord = (uint256(sourceDomain) << 64) | nonce;
+            _originSender = bytes32(_word(data));
+            unchecked {
+                data += ORIGIN_LENGTH; // a calldata position, far below 2^64
+            }
+        } else if (outer != 0) {
+            _originWord = 0;
+            _originSender = 0;
+        }
         bool success;
         assembly ("memory-safe") {
             let m := mload(0x40)
-            calldatacopy(m, add(p, 37), length)
+            calldatacopy(m, data, length)
             success := call(gasLimit, target, 0, m, length, 0, 0)
         }
+        if (withOrigin || outer != 0) {
+            _originWord = outer;
+            _originSender = outerSender;
+        }
+        unchecked {
+            next = data + length; // pass 1 checked it is within the batch
+        }
         emit CallExecuted(sourceDomain, nonce, target, success, _returnDataPrefix());
-        return p + CALL_ITEM_HEADER_LENGTH + length;
     }
 
     function _queue(
@@ -987,6 +1028,20 @@ contract Bridge is IBridgeErrors, IBridgeEvents {
     /// @notice Fee in wei for sendMessage.
     function messageFee() external view returns (uint128) {
         return uint128(_outbound >> 64);
+    }
+
+    /// @notice The origin of the call item being executed: the source domain (Phala = 2), the sender there as the
+    /// committee signed it (a Phala AccountId32 for an intent; a confidential contract's id for its reply) and the
+    /// message's nonce on that domain. Set only while the bridge calls a target for a call item that carries its origin
+    /// (kind 3); reverts with NoMessageOrigin at any other time (outside executeBatch, during a call item without
+    /// origin, during the token calls of a batch sent from outside). A target must also check `msg.sender == bridge`:
+    /// a contract called by a target during its bridge call (a token of a batch the target sends included) would
+    /// otherwise read that target's origin.
+    function messageOrigin() external view returns (uint32 sourceDomain, bytes32 sender, uint64 nonce) {
+        uint256 word = _originWord;
+        if (word == 0) revert NoMessageOrigin();
+        sender = _originSender;
+        return (uint32(word >> 64), sender, uint64(word));
     }
 
     /// @notice Whether generic calls may target `target`.

@@ -32,6 +32,8 @@ interface IBridgeErrors {
     error UnknownToken(address token);
     error TargetNotAllowed(address target);
     error InsufficientGasForCall(uint64 nonce, uint256 gasLimit);
+    /// @notice `messageOrigin` was read while no call item with an origin was running.
+    error NoMessageOrigin();
     // ---- why a release was queued (recorded as `reason` in ReleaseQueued, never thrown) ----
     error RateLimited(address token, uint256 amount, uint256 available);
     error LargeTransferDelayed(address token, uint256 amount, uint256 threshold);
@@ -114,4 +116,13 @@ interface IBridgeEvents {
     event TargetAllowed(address indexed target, bool allowed);
     event MessageFeeSet(uint256 fee);
     event FeesWithdrawn(address to, uint256 amount);
+}
+
+/// @title What a call target reads from the bridge: the authenticated origin of the call it is receiving
+/// @notice Import this in a target (see contracts/src/examples/PhalaOwnedRecorder.sol and docs/ethereum-side.md,
+/// "Receiving calls from Phala"). Check `msg.sender == bridge` first, then the origin.
+interface IMessageOrigin {
+    /// @notice (source domain, sender there, nonce) of the call item being executed, exactly as the committee signed
+    /// it; reverts NoMessageOrigin when the bridge is not running a call item that carries an origin.
+    function messageOrigin() external view returns (uint32 sourceDomain, bytes32 sender, uint64 nonce);
 }

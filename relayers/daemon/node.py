@@ -142,6 +142,7 @@ def _record_json(rec: Any) -> dict[str, Any]:
         "kind": m.kind.value,
         "confidential": is_confidential_call(m),
         "amount": str(m.amount),
+        "sender": "0x" + m.sender.hex(),  # for a call into Ethereum: the origin its target reads (messageOrigin)
         "recipient": "0x" + m.recipient.hex(),
         "source_tx": "0x" + m.source.tx_hash.hex(),
         "source_block": m.source.block_number,

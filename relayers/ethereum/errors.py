@@ -8,7 +8,7 @@
     ├── SignatureError                  WrongSigningKey, InvalidSignature
     ├── BatchError                      MalformedBatch, UnsupportedBatchVersion, InvalidSourceDomain, EmptyBatch,
     │                                   UnknownItemKind, NonceAlreadyUsed, UnknownToken, TargetNotAllowed,
-    │                                   InsufficientGasForCall (retryable)
+    │                                   InsufficientGasForCall (retryable), NoMessageOrigin
     ├── ReleaseDeferred                 why a release was queued (ReleaseQueued.reason, never thrown by the chain):
     │                                   RateLimited, LargeTransferDelayed, TokenCallReverted
     ├── QueueError                      ReleaseNotPending, ReleaseNotReady (retryable), TokenCallFailed
@@ -18,7 +18,7 @@
     ├── TokenError                      InsufficientBalance, InsufficientAllowance, InvalidReceiver, NotBridge,
     │                                   NotOwner, TokenPaused
     ├── ExampleContractError            AlwaysReverts, AuctionAlreadySettled, PriceTooLarge, BadSignature,
-    │                                   BadSignatureCount
+    │                                   BadSignatureCount, NotOwnerOrigin, Refused
     ├── RevertedWithReason              Error(string)
     ├── PanicError                      Panic(uint256)
     └── UnknownRevert                   any other revert data (kept raw)
@@ -96,12 +96,14 @@ __all__ = [
     "KeyNotInitialized",
     "LargeTransferDelayed",
     "MalformedBatch",
+    "NoMessageOrigin",
     "NonceAlreadyUsed",
     "NotAContract",
     "NotAdmin",
     "NotBridge",
     "NotGuardian",
     "NotOwner",
+    "NotOwnerOrigin",
     "NotPaused",
     "NotPendingAdmin",
     "NothingToExecute",
@@ -113,6 +115,7 @@ __all__ = [
     "PriceTooLarge",
     "QueueError",
     "RateLimited",
+    "Refused",
     "ReleaseDeferred",
     "ReleaseNotPending",
     "ReleaseNotReady",
@@ -345,7 +348,7 @@ class EmptyBatch(BatchError):
 class UnknownItemKind(BatchError):
     signature = "UnknownItemKind(uint256,uint8)"
     fields = ("offset", "kind")
-    template = "unknown item kind {kind} at byte {offset} (1 = token release, 2 = call)"
+    template = "unknown item kind {kind} at byte {offset} (1 = token release, 2 = call, 3 = call with origin)"
 
 
 class NonceAlreadyUsed(BatchError):
@@ -371,6 +374,11 @@ class InsufficientGasForCall(BatchError):
     fields = ("nonce", "gasLimit")
     template = "too little gas left to give item {nonce} its {gasLimit} gas: send the batch with more gas"
     retryable = True
+
+
+class NoMessageOrigin(BatchError):
+    signature = "NoMessageOrigin()"
+    template = "no message origin: messageOrigin() is set only while the bridge runs a call item that carries one"
 
 
 # ---- why a release was queued (recorded in ReleaseQueued.reason) -----------------------------------------------
@@ -534,7 +542,7 @@ class InvalidReceiver(TokenError):
 class NotBridge(TokenError):
     signature = "NotBridge(address)"
     fields = ("caller",)
-    template = "{caller} is not the bridge; only the bridge mints and burns"
+    template = "{caller} is not the bridge; only the bridge may call this (mint, burn, a bridge-only target)"
 
 
 class NotOwner(TokenError):
@@ -584,6 +592,17 @@ class BadSignatureCount(ExampleContractError):
     signature = "BadSignatureCount(uint256)"
     fields = ("length",)
     template = "{length} bytes of ECDSA signatures is not threshold * 65"
+
+
+class NotOwnerOrigin(ExampleContractError):
+    signature = "NotOwnerOrigin(uint32,bytes32)"
+    fields = ("sourceDomain", "sender")
+    template = "the call came from {sender} on domain {sourceDomain}, not from the target's owner"
+
+
+class Refused(ExampleContractError):
+    signature = "Refused()"
+    template = "the test target refused the call"
 
 
 # ---- generic reverts -------------------------------------------------------------------------------------------

@@ -4,14 +4,21 @@ A batch serves ONE source domain and ONE key epoch. Its items are in canonical o
 the set alone, so every member rebuilds the same bytes. Each message becomes:
 
     transfer -> TokenRelease(nonce, token of its resource on the bridge, recipient (20 bytes), amount)
-    call     -> ContractCall(nonce, target = recipient (20 bytes), gas limit, payload); the gas limit is the
-                message's own (a confidential reply: what its contract asked for, at most the configured call gas)
-                or else the configured call gas
+    call     -> ContractCall(nonce, target = recipient (20 bytes), gas limit, payload, sender): a call with origin
+                (item kind 3), the origin being the message's sender (a Phala AccountId32 for an intent: the
+                extrinsic's signer; a confidential contract's id for its reply), which the target reads with
+                `Bridge.messageOrigin()`; the gas limit is the message's own (a confidential reply: what its contract
+                asked for, at most the configured call gas) or else the configured call gas
+
+The origin is never taken from the request: each member rebuilds it from the message, which its own source view has
+checked field by field (the sender included), so a batch whose origin is not the message's real sender differs from
+the rebuilt one and is refused.
 
 A message is
 - `executed` when its nonce is already used on the bridge (never again),
 - `refused`  when it can never execute here (wrong chain or kind, a resource without a token on the bridge, a
-             recipient that is not a usable 20-byte address, amount 0 or above u128, a target not allow-listed):
+             recipient that is not a usable 20-byte address, amount 0 or above u128, a target not allow-listed, a
+             call whose sender is not 32 bytes):
              permanent, with the reason,
 - `deferred` when it could execute in a later batch (another source domain than the one chosen, the batch is full),
 - `included` otherwise.
@@ -27,7 +34,7 @@ from __future__ import annotations
 from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
 
-from bridge.evm import BatchItem, ContractCall, TokenRelease, batch_digest, encode_batch
+from bridge.evm import ORIGIN_LENGTH, BatchItem, ContractCall, TokenRelease, batch_digest, encode_batch
 from bridge.messages import BridgeMessage, MessageKind
 from bridge.ports import SigningRequest
 from relayers.ethereum.errors import VerificationRefused
@@ -91,6 +98,8 @@ def refusal(message: BridgeMessage, facts: DestinationFacts) -> str | None:
     if message.kind is MessageKind.CALL:
         if _address(recipient) not in facts.allowed_targets:
             return f"call target {_address(recipient)} is not allow-listed on the bridge"
+        if len(message.sender) != ORIGIN_LENGTH:
+            return f"the call's sender must be {ORIGIN_LENGTH} bytes to be its origin, got {len(message.sender)}"
         if message.gas_limit is not None and message.gas_limit > facts.call_gas_limit:
             return f"the call asks {message.gas_limit} gas, above this bridge's call_gas_limit ({facts.call_gas_limit})"
         return None
@@ -132,7 +141,7 @@ def batch_items(included: Sequence[BridgeMessage], facts: DestinationFacts) -> l
             items.append(TokenRelease(m.nonce, facts.tokens[m.resource_id], _address(m.recipient), m.amount))
         else:
             gas = facts.call_gas_limit if m.gas_limit is None else m.gas_limit
-            items.append(ContractCall(m.nonce, _address(m.recipient), gas, bytes(m.payload)))
+            items.append(ContractCall(m.nonce, _address(m.recipient), gas, bytes(m.payload), bytes(m.sender)))
     return items
 
 

@@ -1,6 +1,8 @@
 """Replies of confidential calls, read back from Phala: every Ethereum output of an executed call becomes a message
 for Ethereum (source domain 2, nonce `reply_nonce(counter)`, the counters numbered from the note's `first_reply`,
-kind CALL, recipient = the target, payload = the calldata, gas limit = the output's).
+kind CALL, recipient = the target, payload = the calldata, gas limit = the output's, sender = the id of the
+confidential contract that produced it, read from the call's execution record just before the note in the same
+extrinsic). The sender is the reply's origin on Ethereum (`Bridge.messageOrigin()` during the call).
 
 They come only from the outputs notes of the bridge account's successful finalized extrinsics (which the committee
 signed together with the call's record), so relayers derive them and enclaves check them the same way, from their
@@ -13,7 +15,7 @@ from collections.abc import Sequence
 
 import structlog
 
-from bridge.confidential import OUTPUTS_MAGIC, ConfidentialError, decode_outputs_note
+from bridge.confidential import OUTPUTS_MAGIC, RECORD_MAGIC, ConfidentialError, decode_outputs_note, decode_record
 from bridge.domains import Domain
 from bridge.messages import BridgeMessage, MessageKind, SourceRef
 from bridge.ports import ChainPosition, VerificationRefused, WatchResult
@@ -36,22 +38,36 @@ def replies_of(
     extrinsic: BridgeExtrinsic, bridge_account: bytes, domain: int = int(Domain.PHALA)
 ) -> list[BridgeMessage]:
     out: list[BridgeMessage] = []
+    contracts: dict[tuple[int, int], bytes] = {}  # (source domain, nonce) of a call -> its contract id
     for note in extrinsic.notes:
+        if note.startswith(RECORD_MAGIC):
+            try:
+                record = decode_record(note)
+            except ConfidentialError as exc:
+                log.error("execution_record_malformed", tx=extrinsic.hash, error=str(exc))
+                continue
+            contracts[(record.source_domain, record.source_nonce)] = record.contract_id
+            continue
         if not note.startswith(OUTPUTS_MAGIC):
             continue
         try:
-            items = decode_outputs_note(note).reply_items()
+            outputs = decode_outputs_note(note)
         except ConfidentialError as exc:
             log.error("outputs_note_malformed", tx=extrinsic.hash, error=str(exc))
             continue
-        for item in items:
+        contract_id = contracts.get((outputs.source_domain, outputs.source_nonce))
+        if contract_id is None:
+            # the engine writes a call's record before its outputs; without it, no origin to vouch for
+            log.error("outputs_note_without_record", tx=extrinsic.hash, source_nonce=outputs.source_nonce)
+            continue
+        for item in outputs.reply_items():
             out.append(
                 BridgeMessage(
                     source_domain=domain,
                     dest_domain=int(Domain.ETHEREUM),
                     nonce=item.nonce,
                     kind=MessageKind.CALL,
-                    sender=bridge_account,
+                    sender=contract_id,
                     recipient=bytes.fromhex(item.target.removeprefix("0x")),
                     payload=item.data,
                     gas_limit=item.gas_limit,

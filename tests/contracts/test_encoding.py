@@ -19,6 +19,7 @@ from bridge.evm import (
     BatchEncodingError,
     ContractCall,
     GovernanceAction,
+    MessageOrigin,
     TokenRelease,
     batch_digest,
     compress_point,
@@ -28,6 +29,7 @@ from bridge.evm import (
     execute_batch_calldata,
     governance_digest,
     key_tag,
+    message_origin,
     parse_execute_batch_calldata,
     signature_bytes,
 )
@@ -39,7 +41,14 @@ addresses = st.binary(min_size=20, max_size=20).map(lambda b: "0x" + b.hex())
 tokens = st.sampled_from(["0x" + "11" * 20, "0x" + "22" * 20, "0x" + "ab" * 20])
 items = st.one_of(
     st.builds(TokenRelease, st.integers(0, 2**64 - 1), tokens, addresses, st.integers(0, 2**128 - 1)),
-    st.builds(ContractCall, st.integers(0, 2**64 - 1), addresses, st.integers(0, 2**32 - 1), st.binary(max_size=80)),
+    st.builds(
+        ContractCall,
+        st.integers(0, 2**64 - 1),
+        addresses,
+        st.integers(0, 2**32 - 1),
+        st.binary(max_size=80),
+        st.none() | st.binary(min_size=32, max_size=32),  # with origin (kind 3) or without (kind 2)
+    ),
 )
 unique_items = st.lists(items, min_size=1, max_size=8, unique_by=lambda i: i.nonce)
 
@@ -60,6 +69,16 @@ def test_batch_layout_is_the_documented_one() -> None:
         + bytes.fromhex("02" "0000000000000006") + bytes.fromhex("cc" * 20) + bytes.fromhex("00000009" "00000001" "01")
     )  # fmt: skip
     assert data == expected
+    with_origin = encode_batch(3, 2, [ContractCall(6, "0x" + "cc" * 20, 9, b"\x01", b"\x5e" * 32)])
+    assert with_origin == (
+        bytes.fromhex("01" "00000003" "00000002" "00")
+        + bytes.fromhex("03" "0000000000000006") + bytes.fromhex("cc" * 20) + bytes.fromhex("00000009" "00000001")
+        + b"\x5e" * 32 + b"\x01"
+    )  # fmt: skip
+    batch = decode_batch(with_origin)
+    assert message_origin(batch, 6) == MessageOrigin(2, b"\x5e" * 32, 6)
+    assert message_origin(batch, 7) is None
+    assert message_origin(decode_batch(data), 6) is None  # a call without origin
 
 
 def test_encoding_refuses_bad_input() -> None:

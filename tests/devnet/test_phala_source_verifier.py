@@ -60,6 +60,12 @@ def test_verifier_agrees_with_the_watcher_and_refuses_anything_else(devnet: Devn
             assert (first.nonce, second.nonce) == (1, 2)  # dense deposit numbers from the start block
             assert result.position.sequence == 2
             await verifier.check_messages([first, second])  # agrees
+            # the sender is the extrinsic's signer: what a call's origin on Ethereum is built from
+            assert first.sender == alice.public_key
+
+            with pytest.raises(VerificationRefused) as info:
+                await verifier.check_messages([first.model_copy(update={"sender": os.urandom(32)})])
+            assert info.value.code == "mismatch" and "sender" in info.value.reason
 
             with pytest.raises(VerificationRefused) as info:
                 await verifier.check_messages([second.model_copy(update={"amount": second.amount + 10**6})])

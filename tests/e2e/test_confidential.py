@@ -23,6 +23,7 @@ from bridge.client.confidential import decrypt_answer, encrypt_call, prepare_que
 from bridge.confidential import RECORD_MAGIC, CallStatus, ExecutionRecord, decode_record
 from bridge.devnet import Devnet
 from bridge.devnet.accounts import ethereum_dev_accounts
+from bridge.evm import ContractCall, MessageOrigin, decode_batch, message_origin, parse_execute_batch_calldata
 from bridge.ids import message_id
 from enclave_signer.contracts import SealedBidAuction, contract_id_for
 from enclave_signer.contracts.auction_codec import (
@@ -156,7 +157,25 @@ def test_sealed_bid_auction_end_to_end(auctioneer: Auctioneer) -> None:
     _, winner, price = a.wait_settled(auction_id)
     assert (winner, price) == (_address(3), AMOUNTS[3])
     assert a.records()[closed].status is CallStatus.EXECUTED
+    _settle_origin_is_the_auction(a, auction_id)
     _no_plaintext_bids(a, [*AMOUNTS.values(), 10**9])
+
+
+def _settle_origin_is_the_auction(a: Auctioneer, auction_id: int) -> None:
+    """The executeBatch that delivered `settle` carried the reply with its origin: the auction's contract id, which
+    the settlement could read with messageOrigin() during the call."""
+    settlement = contract_at(a.w3, "SealedBidAuction", "0x" + a.contract.settlement.hex())
+    (log,) = settlement.events.Settled().get_logs(
+        from_block=a.bridge.net.ethereum.start_block, argument_filters={"auctionId": auction_id}
+    )
+    tx = a.w3.eth.get_transaction(log["transactionHash"])
+    parsed = parse_execute_batch_calldata(bytes(tx["input"]))
+    assert parsed is not None
+    batch = decode_batch(parsed[0])
+    (item,) = [
+        i for i in batch.items if isinstance(i, ContractCall) and bytes.fromhex(i.target[2:]) == a.contract.settlement
+    ]
+    assert message_origin(batch, item.nonce) == MessageOrigin(2, a.contract.contract_id, item.nonce)
 
 
 def _no_plaintext_bids(a: Auctioneer, amounts: list[int]) -> None:

@@ -1,7 +1,8 @@
 """Phala -> Ethereum calls on the real bridge: an intent submitted on Phala becomes a committee-signed call item of
 `executeBatch`; its outcome (success, or the target's revert reason) is what `phala-bridge status` reports.
 Targets: an allow-listed recorder, an allow-listed target that always reverts, a contract not on the allow-list,
-and the auction's settlement (allow-listed, but it takes only confidential contracts' replies)."""
+the auction's settlement (allow-listed, but it takes only confidential contracts' replies), and targets that read
+`Bridge.messageOrigin()`: the calling Phala account, as the committee signed it."""
 
 from __future__ import annotations
 
@@ -14,6 +15,7 @@ from typing import Any
 import pytest
 from eth_account import Account
 from substrateinterface import Keypair
+from web3.logs import DISCARD
 
 from bridge.devnet import Devnet
 from bridge.devnet.accounts import ethereum_dev_accounts
@@ -35,9 +37,9 @@ def calls(bridge_devnet: Devnet) -> Iterator[FaultBridge]:
         bridge.close()
 
 
-def _deploy(bridge: FaultBridge, name: str, *, allow: bool) -> Any:
+def _deploy(bridge: FaultBridge, name: str, *args: Any, allow: bool) -> Any:
     admin = Account.from_key(ethereum_dev_accounts(1)[0].private_key)
-    address = deploy_contract(bridge.w3, admin, name)
+    address = deploy_contract(bridge.w3, admin, name, *args)
     if allow:
         send(bridge.w3, bridge.bridge.functions.setAllowedTarget(address, True), admin)
     return contract_at(bridge.w3, name, address)
@@ -105,3 +107,31 @@ def test_a_user_cannot_call_the_auction_settlement(calls: FaultBridge) -> None:
     rec = _call(calls, settlement.address, bytes.fromhex(data[2:]))
     assert rec["state"] == "failed" and "only confidential contracts' replies" in rec["reason"], rec
     assert settlement.functions.outcome(forged_id).call()[0] is False
+
+
+def test_the_target_reads_the_calling_phala_account_as_its_origin(calls: FaultBridge) -> None:
+    charlie = Keypair.create_from_uri("//Charlie").public_key  # `_call` submits as //Charlie
+    probe = _deploy(calls, "OriginProbe", calls.bridge.address, allow=True)
+    rec = _call(calls, probe.address, bytes.fromhex(probe.functions.probe()._encode_transaction_data()[2:]))
+    assert rec["state"] == "executed", rec
+    receipt = calls.w3.eth.get_transaction_receipt(rec["dest_tx"])
+    (seen,) = probe.events.Seen().process_receipt(receipt, errors=DISCARD)  # the bridge's own logs: not Seen
+    assert seen["args"]["has"] is True
+    assert (seen["args"]["sourceDomain"], seen["args"]["sender"], seen["args"]["nonce"]) == (2, charlie, rec["nonce"])
+    assert rec["sender"] == "0x" + charlie.hex()
+    status = _status(calls, rec["id"])
+    assert "origin seen by the target" in status and charlie.hex() in status
+
+
+def test_a_target_owned_by_one_phala_account_refuses_the_others(calls: FaultBridge) -> None:
+    charlie = Keypair.create_from_uri("//Charlie").public_key
+    dave = Keypair.create_from_uri("//Dave").public_key
+    mine = _deploy(calls, "PhalaOwnedRecorder", calls.bridge.address, 2, charlie, allow=True)
+    theirs = _deploy(calls, "PhalaOwnedRecorder", calls.bridge.address, 2, dave, allow=True)
+    data = bytes.fromhex(mine.functions.record(b"\x42" * 32)._encode_transaction_data()[2:])
+    ok = _call(calls, mine.address, data)
+    assert ok["state"] == "executed", ok
+    assert mine.functions.count().call() == 1 and mine.functions.lastNonce().call() == ok["nonce"]
+    refused = _call(calls, theirs.address, data)
+    assert refused["state"] == "failed" and "not from the target's owner" in refused["reason"], refused
+    assert theirs.functions.count().call() == 0

@@ -10,9 +10,11 @@ import pytest
 
 from bridge.client.confidential import encrypt_call
 from bridge.confidential import (
+    CallStatus,
     ConfidentialError,
     EthereumCall,
     ExecutedCall,
+    ExecutionRecord,
     OutputsNote,
     PhalaPayout,
     confidential_call,
@@ -21,6 +23,7 @@ from bridge.confidential import (
     decode_share_envelopes,
     encode_output,
     encode_outputs_note,
+    encode_record,
     encode_share_envelopes,
     next_reply_counter,
     phala_batch_parts,
@@ -166,18 +169,30 @@ def test_a_member_signs_only_the_extrinsic_its_own_results_make() -> None:
         rebuild_confidential(request, mine, done)
 
 
+def _record(contract_id: bytes, nonce: int) -> bytes:
+    return encode_record(ExecutionRecord(contract_id, 1, nonce, 0, CallStatus.EXECUTED, 1, "", "", 0, ()))
+
+
 def test_replies_are_the_ethereum_outputs_of_finalized_outputs_notes() -> None:
-    notes = (b"PHCR-record", encode_outputs_note(OutputsNote(1, NONCE, 41, (PAY, SETTLE))))
+    auction, other = b"\xac" * 32, b"\x0c" * 32
+    notes = (
+        _record(other, NONCE - 1),  # another call of the same extrinsic, without outputs
+        _record(auction, NONCE),
+        encode_outputs_note(OutputsNote(1, NONCE, 41, (PAY, SETTLE))),
+    )
     ext = BridgeExtrinsic(12, "0x" + "aa" * 32, 3, "0x" + "bb" * 32, 5, (), None, notes)
     (reply,) = replies_of(ext, BRIDGE)
     assert reply.nonce == reply_nonce(41)  # the note's first reply counter: payouts take none
     assert reply.gas_limit == SETTLE.gas_limit  # what the contract asked for, not the destination's default
     assert (reply.source_domain, reply.dest_domain, reply.kind) == (2, 1, MessageKind.CALL)
-    assert (reply.recipient, reply.payload, reply.sender) == (SETTLE.target, SETTLE.data, BRIDGE)
+    # the sender (the reply's origin on Ethereum) is the contract whose record precedes the note, not the bridge
+    assert (reply.recipient, reply.payload, reply.sender) == (SETTLE.target, SETTLE.data, auction)
     assert reply.source.block_number == 12 and reply.source.index == 3
     assert is_reply(reply)
     broken = replace(ext, notes=(b"PHCO\x01\x01",))
     assert replies_of(broken, BRIDGE) == []
+    orphan = replace(ext, notes=notes[::2])  # a note whose call has no record here: no origin to vouch for
+    assert replies_of(orphan, BRIDGE) == []
 
 
 def _call(source: int, nonce: int, target: bytes) -> BridgeMessage:

@@ -31,7 +31,7 @@ def test_batch_and_digest_are_exactly_bridge_evm() -> None:
         2,
         [
             TokenRelease(1, TOKEN, "0x" + ordered[0].recipient.hex(), 10**18),
-            ContractCall(2, TARGET, 200_000, b"\xca\x11"),
+            ContractCall(2, TARGET, 200_000, b"\xca\x11", b"\x11" * 32),  # with its origin: the message's sender
             TokenRelease(3, TOKEN, "0x" + ordered[2].recipient.hex(), 2 * 10**18),
         ],
     )
@@ -135,3 +135,40 @@ def test_rebuild_refuses_tampered_requests() -> None:
     mixed = [messages[0], inbound(2, source_domain=3)]
     mixed_request = replace(request, message_ids=(mixed[0].id_hex, mixed[1].id_hex))
     assert "one source domain" in str(refused(mixed_request, mixed))
+
+
+def test_a_call_carries_its_message_sender_as_origin() -> None:
+    alice, contract = b"\xa1" * 32, b"\xc0" * 32
+    intent = call_message(1).model_copy(update={"sender": alice})
+    reply = call_message(2).model_copy(update={"sender": contract, "gas_limit": 60_000})
+    batch, _ = build_batch([intent, reply], facts())
+    calls = [i for i in decode_batch(batch).items if isinstance(i, ContractCall)]
+    assert [c.sender for c in calls] == [alice, contract]
+    assert batch[10] == 3  # item kind 3: a call with origin (no token table in this batch)
+    reason = refusal(intent.model_copy(update={"sender": b"\xa1" * 20}), facts())
+    assert reason is not None and "sender must be 32 bytes" in reason
+
+
+def test_rebuild_refuses_a_batch_whose_origin_is_not_the_messages_sender() -> None:
+    """A rogue leader that keeps the message but puts another origin in the batch (and signs its digest) is refused:
+    the member rebuilds the origin from the message its own chain view checked."""
+    alice, mallory = b"\xa1" * 32, b"\x66" * 32
+    intent = call_message(1).model_copy(update={"sender": alice})
+    f = facts()
+    request = signing_request(plan_batch([intent], f), f, block_number=1)
+    assert rebuild_and_check_batch(request, [intent], f) == request.payload
+    forged = encode_batch(1, 2, [ContractCall(1, TARGET, 200_000, b"\xca\x11", mallory)])
+    tampered = replace(
+        request, payload=batch_digest(31337, BRIDGE, forged), context={**request.context, "batch": "0x" + forged.hex()}
+    )
+    with pytest.raises(VerificationRefused) as info:
+        rebuild_and_check_batch(tampered, [intent], f)
+    assert info.value.field == "context.batch"
+    without = encode_batch(1, 2, [ContractCall(1, TARGET, 200_000, b"\xca\x11")])  # the origin dropped (kind 2)
+    dropped = replace(
+        request,
+        payload=batch_digest(31337, BRIDGE, without),
+        context={**request.context, "batch": "0x" + without.hex()},
+    )
+    with pytest.raises(VerificationRefused):
+        rebuild_and_check_batch(dropped, [intent], f)
