@@ -233,9 +233,13 @@ contract Bridge is IBridgeErrors, IBridgeEvents {
     // Pause
     // ---------------------------------------------------------------------------------------------------------
 
-    /// @notice Pause the bridge (guardian only). Deposits, messages, batches and claims then revert.
+    /// @notice Pause the bridge (guardian only). Deposits, messages, batches and claims then revert. Also moves
+    /// `governanceNonce`, voiding every committee governance signature made before it.
     function pause() external {
         if (msg.sender != guardian || msg.sender == address(0)) revert NotGuardian(msg.sender);
+        // A committee signature made before this pause (an UNPAUSE whose transaction reverted is public) must not
+        // lift it: every governance signature names the nonce, so moving it voids them all.
+        ++governanceNonce;
         _pause();
     }
 

@@ -1,6 +1,4 @@
-"""Audit findings on Bridge.sol, each shown on a live anvil. Marked xfail(strict) while the fix waits: Bridge.sol,
-its artifacts and the anvil fixture are being changed by the message-origin work, and one rebuild should carry both
-(docs/decisions.md, "Pre-launch audit")."""
+"""Audit findings on Bridge.sol, each shown on a live anvil (docs/decisions.md, "Pre-launch audit")."""
 
 from __future__ import annotations
 
@@ -12,11 +10,6 @@ from relayers.ethereum.contracts import send
 from tests.contracts.conftest import PHA, Chain
 
 
-@pytest.mark.xfail(
-    strict=True,
-    reason="guardian pause() does not advance governanceNonce: an unconsumed UNPAUSE signature lifts it "
-    "(fix: ++governanceNonce in pause())",
-)
 def test_an_unconsumed_unpause_signature_cannot_lift_a_later_guardian_pause(chain: Chain) -> None:
     # An UNPAUSE signed while the bridge runs (ahead of time, or raced by events): its transaction reverts, and its
     # calldata, the signature included, is now public in that reverted transaction.
