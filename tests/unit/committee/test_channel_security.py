@@ -120,7 +120,9 @@ def test_a_member_with_a_bad_quote_or_unknown_build_cannot_join(how: str) -> Non
                 assert 6 not in c.node(m).channel.directory
             # Its envelopes are refused too: it is on nobody's roster.
             await until(lambda: c.node(1).status().quote_rejections.get(how, 0) >= 1)
-            record, _ = await c.node(1).dkg(timeout_s=5)  # the honest five still run their ceremony
+            # The honest five still run their ceremony. A generous bound: each DKG phase gets a quarter of it, and a
+            # member that misses a phase on a loaded machine is rightly excluded (seen in CI at 5 s).
+            record, _ = await c.node(1).dkg(timeout_s=20)
             assert record.member_ids == IDS
 
     run(scenario)
