@@ -4,9 +4,9 @@ Five enclave processes (`phala-bridge enclave run`) over a real Mosquitto, the D
 then batches signed through member 1's socket the way the relayer does it (`EnclaveBatchSigner`). Latency: one batch
 at a time. Throughput: several batches in flight at once.
 
-Two brokers: a Mosquitto with `set_tcp_nodelay true` (the figures without a prefix), and the devnet's broker as
-`bridge.devnet.broker` configures it today (`committee.devnet_broker.*`): Mosquitto leaves Nagle's algorithm on,
-which with the clients' delayed ACKs costs ~40 ms per hop of a session.
+The broker is the devnet's own (`bridge.devnet.broker`: Mosquitto with `set_tcp_nodelay true`, or the embedded
+broker where Mosquitto is not installed). Before the devnet set nodelay, Nagle's algorithm with the clients' delayed
+ACKs cost ~40 ms per hop of a session (p50 ~91 ms instead of ~11 ms).
 Run: `python -m bench.bench_committee` (or `python -m bench committee`).
 """
 
@@ -24,8 +24,7 @@ from collections.abc import Sequence
 from pathlib import Path
 
 from bench.results import record
-from bridge.devnet.broker import BrokerNode, _wait_port, mosquitto_binary, start_broker
-from bridge.devnet.ports import free_port
+from bridge.devnet.broker import start_broker
 from bridge.devnet.processes import ProcessSupervisor
 from bridge.enclave_api import KeyName, SigningRequestModel
 from bridge.messages import BridgeMessage, MessageKind, SourceRef
@@ -149,10 +148,9 @@ async def _throughput(signer: EnclaveBatchSigner, dest: int) -> float:
     return THROUGHPUT_BATCHES / (time.perf_counter() - t0)
 
 
-async def _bench(work: Path, prefix: str, *, full: bool) -> None:
+async def _bench(work: Path, prefix: str, *, where: str) -> None:
     sockets = [work / f"e{m}.sock" for m in IDS]
     await _wait_ready(sockets)
-    where = "Mosquitto with TCP_NODELAY" if full else "the devnet broker (Mosquitto defaults: Nagle on)"
     async with EnclaveClient(sockets[0], timeout=60) as client:
         t0 = time.perf_counter()
         ceremony = await client.dkg(timeout_s=60)
@@ -169,55 +167,33 @@ async def _bench(work: Path, prefix: str, *, full: bool) -> None:
             request, msgs = _batch(dest, 1)
             sig = await signer.sign(request.to_port(), msgs)  # warm-up, and a correctness check
             assert verify(suite, keys.get(name), request.payload, sig)
-            runs = LATENCY_RUNS if full else max(20, LATENCY_RUNS // 4)
+            runs = LATENCY_RUNS
             latencies = await _latency(signer, dest, runs)
             p50, p99 = statistics.median(latencies), _pct(latencies, 0.99)
             note = f"3-of-5, 5 enclave processes, {where}, {BATCH}-message batch, one at a time, {runs} runs"
             record(f"{prefix}sign_{key}.p50_ms", p50, "ms", target="<= 50", met=p50 <= 50, note=note)
             record(f"{prefix}sign_{key}.p99_ms", p99, "ms", target="<= 1000", met=p99 <= 1000, note=note)
-            if full:
-                rate = await _throughput(signer, dest)
-                record(
-                    f"{prefix}sign_{key}.batches_per_s",
-                    rate,
-                    "batch/s",
-                    note=f"{IN_FLIGHT} sessions in flight, {BATCH}-message batches ({rate * BATCH:.0f} messages/s), "
-                    f"{where}, 2 cores shared by 5 enclaves, the broker and this client",
-                )
-
-
-def _nodelay_broker(supervisor: ProcessSupervisor, work: Path) -> BrokerNode:
-    binary = mosquitto_binary()
-    if binary is None:
-        return start_broker(supervisor, work_dir=work, preference="embedded")
-    port = free_port()
-    conf = work / "mosquitto-nodelay.conf"
-    user = __import__("pwd").getpwuid(os.getuid()).pw_name
-    conf.write_text(
-        f"listener {port} 127.0.0.1\nallow_anonymous true\nuser {user}\npersistence false\n"
-        "set_tcp_nodelay true\nmax_queued_messages 100000\nlog_dest stdout\nlog_type error\n"
-    )
-    proc = supervisor.spawn("broker-nodelay", [binary, "-c", str(conf)])
-    _wait_port(proc, port, 10)
-    return BrokerNode(kind="mosquitto", host="127.0.0.1", port=port, process=proc)
-
-
-def _run(full: bool) -> None:
-    work = Path(tempfile.mkdtemp(prefix="pb-bench-"))
-    supervisor = ProcessSupervisor(work / "logs")
-    try:
-        broker = _nodelay_broker(supervisor, work) if full else start_broker(supervisor, work_dir=work)
-        for m, cfg in zip(IDS, _configs(work, broker.url), strict=True):
-            supervisor.spawn(f"enclave-{m}", [CLI, "enclave", "run", "--config", str(cfg)], cwd=ROOT)
-        asyncio.run(_bench(work, "committee." if full else "committee.devnet_broker.", full=full))
-    finally:
-        supervisor.stop_all()
-        shutil.rmtree(work, ignore_errors=True)
+            rate = await _throughput(signer, dest)
+            record(
+                f"{prefix}sign_{key}.batches_per_s",
+                rate,
+                "batch/s",
+                note=f"{IN_FLIGHT} sessions in flight, {BATCH}-message batches ({rate * BATCH:.0f} messages/s), "
+                f"{where}, 2 cores shared by 5 enclaves, the broker and this client",
+            )
 
 
 def main() -> None:
-    _run(full=True)
-    _run(full=False)
+    work = Path(tempfile.mkdtemp(prefix="pb-bench-"))
+    supervisor = ProcessSupervisor(work / "logs")
+    try:
+        broker = start_broker(supervisor, work_dir=work)
+        for m, cfg in zip(IDS, _configs(work, broker.url), strict=True):
+            supervisor.spawn(f"enclave-{m}", [CLI, "enclave", "run", "--config", str(cfg)], cwd=ROOT)
+        asyncio.run(_bench(work, "committee.", where=f"the devnet broker ({broker.kind}, TCP_NODELAY)"))
+    finally:
+        supervisor.stop_all()
+        shutil.rmtree(work, ignore_errors=True)
 
 
 if __name__ == "__main__":
