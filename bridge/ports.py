@@ -44,7 +44,7 @@ class Rejection:
 @dataclass(frozen=True)
 class WatchResult:
     messages: Sequence[BridgeMessage]
-    position: ChainPosition  # persist together with the messages
+    position: ChainPosition  # persist after the messages: a crash between the two re-reads blocks (ids dedupe)
     head: int  # the chain's current head, for lag metrics
     reorg_from: int | None = None  # set when the watcher rewound past a replaced block
     rejected: Sequence[Rejection] = ()
