@@ -42,8 +42,8 @@ class BridgePolicy:
     resources: Mapping[bytes, Resource]
     domains: frozenset[int] = frozenset(int(d) for d in Domain)
     call_targets: Mapping[int, frozenset[bytes]] = field(default_factory=dict)  # domain -> allowed targets
-    # Targets only confidential contracts' replies may call (e.g. SealedBidAuction.settle trusts the bridge as the
-    # enclaves' voice): a user's Phala -> Ethereum call to one is refused, or anyone could "settle" an auction.
+    # Targets only confidential contracts' replies may call (e.g. SealedBidAuction.settle): a user's Phala -> Ethereum
+    # call to one is refused before it is signed (settle also checks the origin; this keeps such calls off chain).
     reply_only_targets: frozenset[bytes] = frozenset()
 
     @classmethod

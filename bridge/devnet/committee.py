@@ -354,13 +354,15 @@ verifier = "chain"
         from eth_account import Account
         from web3 import Web3
 
+        from bridge.domains import Domain
         from relayers.ethereum.contracts import contract_at, send
         from relayers.ethereum.deploy import deploy_contract
 
         w3 = Web3(Web3.HTTPProvider(self.state.ethereum.rpc_url))
         admin = Account.from_key(ethereum_dev_accounts(1)[0].private_key)
         bridge_address = self.addresses["contracts"]["Bridge"]
-        address = deploy_contract(w3, admin, "SealedBidAuction", bridge_address)
+        # settle accepts only replies from Phala (chains.phala.domain_id below) sent by this auction's contract id
+        address = deploy_contract(w3, admin, "SealedBidAuction", bridge_address, int(Domain.PHALA))
         send(w3, contract_at(w3, "Bridge", bridge_address).functions.setAllowedTarget(address, True), admin)
         log.info("auction_deployed", address=address)
         return address

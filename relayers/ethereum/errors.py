@@ -18,7 +18,7 @@
     ├── TokenError                      InsufficientBalance, InsufficientAllowance, InvalidReceiver, NotBridge,
     │                                   NotOwner, TokenPaused
     ├── ExampleContractError            AlwaysReverts, AuctionAlreadySettled, PriceTooLarge, BadSignature,
-    │                                   BadSignatureCount, NotOwnerOrigin, Refused
+    │                                   BadSignatureCount, NotOwnerOrigin, Refused, WrongOrigin, InvalidDomain
     ├── RevertedWithReason              Error(string)
     ├── PanicError                      Panic(uint256)
     └── UnknownRevert                   any other revert data (kept raw)
@@ -85,6 +85,7 @@ __all__ = [
     "InsufficientAllowance",
     "InsufficientBalance",
     "InsufficientGasForCall",
+    "InvalidDomain",
     "InvalidPayloadLength",
     "InvalidPublicKey",
     "InvalidReceiver",
@@ -140,6 +141,7 @@ __all__ = [
     "UnsupportedBatchVersion",
     "UnsupportedDestination",
     "VerificationRefused",
+    "WrongOrigin",
     "WrongSigningKey",
     "ZeroAddress",
     "ZeroAmount",
@@ -580,6 +582,18 @@ class PriceTooLarge(ExampleContractError):
     signature = "PriceTooLarge(uint256,uint256)"
     fields = ("price", "maxPrice")
     template = "price {price} does not fit the auction's outcome word (at most {maxPrice})"
+
+
+class WrongOrigin(ExampleContractError):
+    signature = "WrongOrigin(uint32,bytes32)"
+    fields = ("sourceDomain", "sender")
+    template = "the call came from {sender} on domain {sourceDomain}, not from this auction's confidential contract"
+
+
+class InvalidDomain(ExampleContractError):
+    signature = "InvalidDomain(uint32)"
+    fields = ("domain",)
+    template = "domain id {domain} is not a source domain (0 means none)"
 
 
 class BadSignature(ExampleContractError):

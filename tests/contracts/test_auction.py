@@ -1,6 +1,7 @@
 """SealedBidAuction on anvil: `settle` is accepted only from the bridge (an executeBatch call item signed by the
-committee), once per auction; direct calls revert. End to end: encrypted bids through Bridge.sendMessage, the
-enclave runtime in process, the reply executed by the bridge."""
+committee) carrying the auction's own origin (Phala's domain, the contract id the enclaves compute), once per auction;
+direct calls revert, and so do other contracts' replies, other domains and call items without origin. End to end:
+encrypted bids through Bridge.sendMessage, the enclave runtime in process, the reply executed by the bridge."""
 
 from __future__ import annotations
 
@@ -20,30 +21,90 @@ from bridge.confidential import (
 )
 from bridge.evm import ContractCall
 from bridge.messages import BridgeMessage
-from enclave_signer.contracts import ExecutionResult, Registry, SealedBidAuction
-from enclave_signer.contracts.auction import MAX_PRICE, SETTLE_GAS, settle_calldata
+from enclave_signer.contracts import ExecutionResult, Registry, SealedBidAuction, contract_id_for
+from enclave_signer.contracts.auction import MAX_PRICE, NAME, SETTLE_GAS, settle_calldata
 from enclave_signer.contracts.auction_codec import Close, Open, PlaceBid, encode_input
 from relayers.ethereum import errors
 from relayers.ethereum.contracts import contract_at, send
 from relayers.ethereum.deploy import deploy_contract
 from relayers.ethereum.logs import decode_source_log
 from relayers.ethereum.views import raw_log
-from tests.contracts.conftest import Chain, Committee
+from tests.contracts.conftest import PHALA, Chain, Committee
 from tests.unit.confidential.helpers import Enclave, EncryptionCommittee
 
 AUCTION_ID = 0xA0C7 << 200
+OWN_ORIGIN = b"own"  # _settle_item's default origin: the auction's own contract id (never a valid 32-byte sender)
 
 
 @pytest.fixture
 def auction(chain: Chain):  # type: ignore[no-untyped-def]
-    address = deploy_contract(chain.w3, chain.admin, "SealedBidAuction", chain.deployment.bridge)
+    address = deploy_contract(chain.w3, chain.admin, "SealedBidAuction", chain.deployment.bridge, PHALA)
     send(chain.w3, chain.bridge.functions.setAllowedTarget(address, True), chain.admin)
     return contract_at(chain.w3, "SealedBidAuction", address)
 
 
-def _settle_item(auction, nonce: int, auction_id: int, winner: str, price: int) -> ContractCall:  # type: ignore[no-untyped-def]
+def _id(auction) -> bytes:  # type: ignore[no-untyped-def]
+    """The auction's contract id as the enclaves compute it (SealedBidAuction.contract_id), from its address."""
+    return SealedBidAuction(bytes.fromhex(auction.address[2:])).contract_id
+
+
+def _settle_item(  # type: ignore[no-untyped-def]
+    auction, nonce: int, auction_id: int, winner: str, price: int, sender: bytes | None = OWN_ORIGIN
+) -> ContractCall:
+    """A settle call item; by default with the auction's own origin, as the relayers build its replies."""
     data = settle_calldata(auction_id, bytes.fromhex(winner[2:]), price)
-    return ContractCall(nonce, auction.address, SETTLE_GAS, data)
+    return ContractCall(nonce, auction.address, SETTLE_GAS, data, _id(auction) if sender is OWN_ORIGIN else sender)
+
+
+def test_the_contract_id_computed_on_chain_is_the_enclaves(chain: Chain, auction) -> None:  # type: ignore[no-untyped-def]
+    on_chain = bytes(auction.functions.contractId().call())
+    assert on_chain == contract_id_for(NAME, bytes.fromhex(auction.address[2:])) == _id(auction)
+    assert auction.functions.CONTRACT_NAME().call() == NAME
+    assert auction.functions.phalaDomain().call() == PHALA
+    # another deployment, another address, another id: each auction accepts only its own replies
+    other = deploy_contract(chain.w3, chain.admin, "SealedBidAuction", chain.deployment.bridge, PHALA)
+    other_id = bytes(contract_at(chain.w3, "SealedBidAuction", other).functions.contractId().call())
+    assert other_id == contract_id_for(NAME, bytes.fromhex(other[2:])) != on_chain
+
+
+def test_a_zero_domain_is_refused_at_deployment(chain: Chain) -> None:
+    with pytest.raises(errors.InvalidDomain):
+        deploy_contract(chain.w3, chain.admin, "SealedBidAuction", chain.deployment.bridge, 0)
+
+
+def test_settle_only_with_the_auctions_own_origin(chain: Chain, auction) -> None:  # type: ignore[no-untyped-def]
+    winner = chain.accounts[3]
+    rogue = SealedBidAuction(b"\x42" * 20).contract_id  # another confidential contract's reply
+    receipt = chain.execute(
+        [
+            _settle_item(auction, reply_nonce(30), AUCTION_ID, winner, 1, sender=rogue),
+            _settle_item(auction, reply_nonce(31), AUCTION_ID, winner, 2, sender=None),  # kind 2: no origin
+            _settle_item(auction, reply_nonce(32), AUCTION_ID, winner, 3, sender=b"\x00" * 32),
+        ]
+    )
+    calls = chain.events(receipt, "CallExecuted")
+    assert [(c["nonce"], c["success"]) for c in calls] == [(reply_nonce(n), False) for n in (30, 31, 32)]
+    refused = [errors.decode_error(c["result"]) for c in calls]
+    assert isinstance(refused[0], errors.WrongOrigin)
+    assert refused[0].values == {"sourceDomain": PHALA, "sender": rogue}
+    assert isinstance(refused[1], errors.NoMessageOrigin)  # the bridge's error, bubbled up unchanged
+    assert isinstance(refused[2], errors.WrongOrigin) and refused[2].values["sender"] == b"\x00" * 32
+    assert not chain.events(receipt, "Settled", auction)
+    assert auction.functions.outcome(AUCTION_ID).call() == [False, "0x" + "00" * 20, 0]
+
+    # the right contract id from another source domain (a batch of domain 3): refused, the batch still executes
+    elsewhere = chain.execute([_settle_item(auction, reply_nonce(33), AUCTION_ID, winner, 4)], domain=3)
+    (called,) = chain.events(elsewhere, "CallExecuted")
+    assert called["success"] is False and called["sourceDomain"] == 3
+    refused_domain = errors.decode_error(called["result"])
+    assert isinstance(refused_domain, errors.WrongOrigin)
+    assert refused_domain.values == {"sourceDomain": 3, "sender": _id(auction)}
+    assert auction.functions.outcome(AUCTION_ID).call()[0] is False
+
+    # the auction's own reply settles
+    settled = chain.execute([_settle_item(auction, reply_nonce(34), AUCTION_ID, winner, 5)])
+    assert [c["success"] for c in chain.events(settled, "CallExecuted")] == [True]
+    assert auction.functions.outcome(AUCTION_ID).call() == [True, winner, 5]
 
 
 def test_settle_through_a_signed_call_item_once(chain: Chain, auction) -> None:  # type: ignore[no-untyped-def]
@@ -150,7 +211,8 @@ def test_sealed_bid_auction_end_to_end(chain: Chain, auction) -> None:  # type: 
     assert result.outputs == (
         EthereumCall(contract.settlement, SETTLE_GAS, settle_calldata(auction_id, bytes.fromhex(bidders[1][2:]), 900)),
     )
-    receipt = chain.execute(reply_items(0, result.outputs))
+    # as the relayers build it: a call item with origin, the sender being the contract that produced the output
+    receipt = chain.execute(reply_items(0, result.outputs, contract.contract_id))
     (settled,) = chain.events(receipt, "Settled", auction)
     assert (settled["auctionId"], settled["winner"], settled["price"]) == (auction_id, bidders[1], 900)
     # the losing bids are nowhere on chain: the payloads are ciphertexts, the settlement names the winner only
