@@ -59,7 +59,8 @@ class PhalaClient:
 
     def call(self, keypair: Keypair, target: bytes, calldata: bytes, amount: int, dest_domain: int = 1) -> PhalaDeposit:
         """A call of `target` (an allow-listed contract on Ethereum) with `calldata`, by the bridge: the same
-        extrinsic as a deposit, with a call intent; `amount` (planck) pays for it and stays with the bridge."""
+        extrinsic as a deposit, with a call intent; `amount` (planck) pays for it and stays with the bridge. Both
+        refuse (`BelowMinimum`) an amount under the destination's minimum for its kind, before signing."""
         return self._submit(keypair, Intent(IntentKind.CALL, dest_domain, self.resource_id, target, calldata), amount)
 
     def check_amount(self, dest_domain: int, amount: int, *, call: bool = False) -> None:
