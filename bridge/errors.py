@@ -3,6 +3,7 @@
 BridgeError
 ├── InputError (also ValueError)        permanent: the input is wrong; report it, do not retry
 │   ├── AmountError                      zero, negative, too many decimals, not exactly convertible
+│   │   └── BelowMinimum (bridge.minimums) a Phala deposit under its destination's minimum
 │   ├── AddressError                     malformed address or account id
 │   ├── UnknownChainError                a chain or domain id nobody configured
 │   └── UnknownResourceError             a resource (token) nobody configured

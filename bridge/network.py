@@ -5,10 +5,12 @@ from __future__ import annotations
 
 from typing import Annotated, Literal
 
-from pydantic import BaseModel, ConfigDict, Field
+from pydantic import BaseModel, ConfigDict, Field, field_validator
 
 from bridge.config.types import EthAddress, EthRpcUrl, SubstrateUrl
+from bridge.domains import Domain, domain_by_name
 from bridge.gateway import DEFAULT_WEIGHT_LIMIT_BASE
+from bridge.minimums import DepositMinimum
 
 Hex32 = Annotated[str, Field(pattern=r"^0x[0-9a-fA-F]{64}$")]
 
@@ -26,12 +28,37 @@ class EthereumSide(_Model):
     start_block: Annotated[int, Field(ge=0)] = 0
 
 
+class DepositMinimumSide(_Model):
+    """Planck the smallest deposit to one destination must carry (bridge/minimums.py); 0: no minimum."""
+
+    transfer: Annotated[int, Field(ge=0, lt=2**128)] = 0
+    call: Annotated[int, Field(ge=0, lt=2**128)] | None = None  # default: `transfer`, as in the nodes' config
+
+
 class PhalaSide(_Model):
     ws_url: SubstrateUrl
     para_id: Annotated[int, Field(ge=0)]
     bridge_account: Hex32  # the committee's FROST Ed25519 group key
     start_block: Annotated[int, Field(ge=0)] = 0  # deposits are numbered from here (a deployment constant)
     ss58_format: Annotated[int, Field(ge=0, lt=16384)] = 42
+    # Destination chain name (bridge.domains: "ethereum") -> its minimum. Also a deployment constant: it decides
+    # which transfers are numbered deposits, so the client counts with the nodes' value.
+    min_deposit: dict[str, DepositMinimumSide] = {}
+
+    @field_validator("min_deposit")
+    @classmethod
+    def _known_destinations(cls, value: dict[str, DepositMinimumSide]) -> dict[str, DepositMinimumSide]:
+        for name in value:
+            if domain_by_name(name) == Domain.PHALA:
+                raise ValueError("min_deposit names phala itself")
+        return value
+
+    def minimums(self) -> dict[int, DepositMinimum]:
+        """By destination domain id, as `PhalaConfig.min_deposit`."""
+        return {
+            int(domain_by_name(name)): DepositMinimum(m.transfer, m.transfer if m.call is None else m.call)
+            for name, m in self.min_deposit.items()
+        }
 
 
 class GatewayParachainSide(_Model):

@@ -1,10 +1,11 @@
 """`phala-bridge transfer` and `phala-bridge status`: what a user runs to bridge PHA and to follow a transfer.
 
 Every input is checked before anything moves: the chains, the recipient's format for the destination chain, and
-the amount (its decimals on the source chain, and an exact conversion to the destination's: 18 on Ethereum, 12 on
-Phala). `--to <parachain>` (a name the network's XCM gateway serves, or `para:<id>`) sends an Ethereum deposit on
-through Phala: the parachain, the beneficiary's form, the asset, the XCM version and the fee are checked against the
-gateway's routes first, and `status` follows it on all three chains (bridge/client/gateway.py)."""
+the amount (its decimals on the source chain, an exact conversion to the destination's: 18 on Ethereum, 12 on
+Phala, and from Phala the destination's minimum, `phala.min_deposit` in the network file). `--to <parachain>` (a
+name the network's XCM gateway serves, or `para:<id>`) sends an Ethereum deposit on through Phala: the parachain,
+the beneficiary's form, the asset, the XCM version and the fee are checked against the gateway's routes first, and
+`status` follows it on all three chains (bridge/client/gateway.py)."""
 
 from __future__ import annotations
 
@@ -35,6 +36,7 @@ from bridge.gateway import (
     encode_destination,
     is_destination,
 )
+from bridge.minimums import check_minimum
 from bridge.network import NetworkInfo
 
 console = Console()
@@ -199,6 +201,11 @@ def transfer(
     if secret is None:
         raise UsageError("give the sender's key: --key-file, or --dev-account on the devnet")
     net = load_network(network)
+    if plan.source == Domain.PHALA:  # below the minimum the bridge holds the funds: refuse before signing
+        try:
+            check_minimum(net.phala.minimums(), int(plan.dest), plan.source_amount, call=False)
+        except InputError as exc:
+            raise UsageError(str(exc)) from None
     console.print(
         f"{format_units(plan.source_amount, DECIMALS[plan.source])} PHA {plan.source.name.lower()} -> "
         f"{plan.dest.name.lower()} ({format_units(plan.dest_amount, DECIMALS[plan.dest])} PHA on arrival)"

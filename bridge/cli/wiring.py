@@ -8,6 +8,7 @@ from pathlib import Path
 from bridge.config.schema import EthereumChain, GatewaySection, NodeConfig, SubstrateChain
 from bridge.errors import InputError
 from bridge.gateway import GatewayConfig
+from bridge.minimums import DepositMinimum
 from bridge.policy import BridgePolicy, Resource
 from relayers.ethereum import EthereumConfig
 from relayers.substrate import PhalaConfig
@@ -86,10 +87,19 @@ def phala_config(cfg: NodeConfig, bridge_account: bytes) -> PhalaConfig:
         domain=chain.domain_id,
         native_decimals=res.decimals[name],
         dest_decimals=dest_decimals,
+        min_deposit=minimums_of(cfg, chain),
         start_block=chain.start_block,
         index_start_block=chain.start_block if chain.index_start_block is None else chain.index_start_block,
         gateway=gateway_config(chain.gateway, bytes.fromhex(res.resource_id[2:])) if chain.gateway else None,
     )
+
+
+def minimums_of(cfg: NodeConfig, chain: SubstrateChain) -> dict[int, DepositMinimum]:
+    """`[chains.phala.min_deposit]` by destination domain (a `call` not given is the `transfer` minimum)."""
+    return {
+        cfg.chains[dest].domain_id: DepositMinimum(m.transfer, m.transfer if m.call is None else m.call)
+        for dest, m in chain.min_deposit.items()
+    }
 
 
 def index_checkpoints(cfg: NodeConfig, store: CheckpointStore | None, role: str) -> IndexCheckpoints | None:

@@ -8,6 +8,7 @@ from dataclasses import dataclass
 from substrateinterface import Keypair
 
 from bridge.intents import Intent, IntentKind, encode_intent
+from bridge.minimums import check_minimum
 from bridge.network import PhalaSide
 from bridge.ports import ChainPosition
 from relayers.substrate import PhalaConfig, PhalaWatcher, SubstrateClient
@@ -30,6 +31,7 @@ class PhalaClient:
         self.resource_id = resource_id
         self.client = SubstrateClient(net.ws_url, timeout=timeout)
         self.bridge_account = bytes.fromhex(net.bridge_account.removeprefix("0x"))
+        self.minimums = net.minimums()
 
     def close(self) -> None:
         self.client.close()
@@ -40,6 +42,7 @@ class PhalaClient:
             url=self.net.ws_url,
             bridge_account=self.bridge_account,
             resource_id=self.resource_id,
+            min_deposit=self.minimums,  # counting deposits as the nodes do: the same minimums
             start_block=start,
             index_start_block=start,
         )
@@ -56,10 +59,17 @@ class PhalaClient:
 
     def call(self, keypair: Keypair, target: bytes, calldata: bytes, amount: int, dest_domain: int = 1) -> PhalaDeposit:
         """A call of `target` (an allow-listed contract on Ethereum) with `calldata`, by the bridge: the same
-        extrinsic as a deposit, with a call intent; `amount` (planck) pays for it and stays with the bridge."""
+        extrinsic as a deposit, with a call intent; `amount` (planck) pays for it and stays with the bridge. Both
+        refuse (`BelowMinimum`) an amount under the destination's minimum for its kind, before signing."""
         return self._submit(keypair, Intent(IntentKind.CALL, dest_domain, self.resource_id, target, calldata), amount)
 
+    def check_amount(self, dest_domain: int, amount: int, *, call: bool = False) -> None:
+        """Raise `BelowMinimum` (naming the minimum in PHA) when the bridge would refuse and hold `amount` planck."""
+        check_minimum(self.minimums, dest_domain, amount, call=call)
+
     def _submit(self, keypair: Keypair, intent_value: Intent, amount: int) -> PhalaDeposit:
+        # Before anything is signed: below its minimum a deposit would be refused and its funds held by the bridge.
+        self.check_amount(intent_value.dest_domain, amount, call=intent_value.kind is IntentKind.CALL)
         intent = encode_intent(intent_value)
         c = self.client
         call = c.compose_call(

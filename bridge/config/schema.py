@@ -129,6 +129,13 @@ class GatewaySection(_Section):
         return self
 
 
+class DepositMinimumSection(_Section):
+    """Planck the smallest Phala deposit to one destination must carry (bridge/minimums.py); 0: no minimum."""
+
+    transfer: Annotated[int, Field(ge=0, lt=2**128)] = 0
+    call: Annotated[int, Field(ge=0, lt=2**128)] | None = None  # a call intent's amount; default: `transfer`
+
+
 class SubstrateChain(_Section):
     kind: Literal["substrate"]
     domain_id: Annotated[int, Field(ge=1, le=255)]
@@ -138,6 +145,9 @@ class SubstrateChain(_Section):
     start_block: Annotated[int, Field(ge=0)] = 0
     # The bridge account's first block (where the executed-ids scan starts); default: start_block.
     index_start_block: Annotated[int, Field(ge=0)] | None = None
+    # The smallest deposit to each destination (a key of [chains]); smaller ones are refused and held
+    # (`below_minimum`). It decides the deposit numbering too: a deployment constant, the same for every member.
+    min_deposit: dict[str, DepositMinimumSection] = {}
     gateway: GatewaySection | None = None  # the XCM gateway on to other parachains; none: such deposits fail
 
 
@@ -236,6 +246,15 @@ class NodeConfig(_Section):
             unknown = sorted(set(res.decimals) - set(self.chains))
             if unknown:
                 raise ValueError(f"resources.{name}.decimals names unknown chain(s): {', '.join(unknown)}")
+        return self
+
+    @model_validator(mode="after")
+    def _minimums_name_chains(self) -> NodeConfig:
+        for name, chain in self.chains.items():
+            if isinstance(chain, SubstrateChain):
+                wrong = sorted(d for d in chain.min_deposit if d not in self.chains or d == name)
+                if wrong:
+                    raise ValueError(f"chains.{name}.min_deposit names no other chain: {', '.join(wrong)}")
         return self
 
     @model_validator(mode="after")

@@ -28,6 +28,7 @@ from bridge.devnet.state import DevnetState
 from bridge.devnet.tools import PROJECT_ROOT
 from bridge.network import (
     ConfidentialSide,
+    DepositMinimumSide,
     EthereumSide,
     GatewayParachainSide,
     GatewaySide,
@@ -46,6 +47,10 @@ CONFIRMATIONS = 2
 # the value phala's sovereign account pays out on the peer (a fixed, keyless devnet account).
 GATEWAY_MIN_FEE = 20_000_000
 GATEWAY_MIN_DEPOSIT = 3_333_333
+# The smallest Phala -> Ethereum deposit (docs/phala-side.md, section 2): 1 PHA, transfers and calls alike. Every
+# devnet test, the demo and the benchmark send at least that from Phala; `tests/devnet/test_deposit_minimum.py` sends
+# less.
+MIN_DEPOSIT_PLANCK = 10**12
 GATEWAY_RESERVE = "0x" + hashlib.blake2b(b"phala-bridge/devnet/xcm-gateway-reserve", digest_size=32).hexdigest()
 CLI = [sys.executable, "-m", "bridge.cli.main"]
 
@@ -173,6 +178,10 @@ ws_url = "{self.state.phala.ws_url}"
 para_id = {self.state.phala.para_id}
 start_block = {phala_start_block}
 
+[chains.phala.min_deposit.ethereum]
+transfer = {MIN_DEPOSIT_PLANCK}
+call = {MIN_DEPOSIT_PLANCK}
+
 [chains.phala.gateway]
 reserve_account = "{GATEWAY_RESERVE}"
 
@@ -289,6 +298,7 @@ verifier = "chain"
                 para_id=self.state.phala.para_id,
                 bridge_account=keys["ed25519"],
                 start_block=start_block,
+                min_deposit={"ethereum": DepositMinimumSide(transfer=MIN_DEPOSIT_PLANCK, call=MIN_DEPOSIT_PLANCK)},
             ),
             pha_resource_id=self.addresses["resources"]["PHA"],
             relayer_status_urls=[m.status_url for m in self.members],

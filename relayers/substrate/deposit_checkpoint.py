@@ -3,23 +3,29 @@ count there), and for every block that held deposits, its hash and the count bef
 themselves: a deposit from before the snapshot is re-read from its one block when a signing session asks about it,
 numbered from the count before that block, by the same watcher code (so exactly as a full scan would number it).
 
-Encoding, version 1, big-endian:
+Encoding, version 2, big-endian:
 
-    b"PBDV" | version u8 = 1 | bridge account (32) | start block u64
+    b"PBDV" | version u8 = 2 | bridge account (32) | start block u64
+    minimums: u8 n, n x (destination domain u8 | transfer u128 | call u128)  ascending, none all-zero
     position: block u64 | hash (32) | deposits counted u64
     blocks:   u32 n, n x (block u64 | hash (32) | deposits before it u64)     ascending, each with >= 1 deposit
     blake2b-256 of everything before it (32)
 
-`decode_deposit_snapshot` refuses anything else with a `SnapshotError` (never a partial snapshot).
+Version 1 (no minimums field) is still read, as made with no minimum. The snapshot carries the deposit minimums it
+was counted under, like its start block: a view configured with other minimums numbers deposits differently, so
+it does not take the snapshot (`OtherConfig`) and rescans. `decode_deposit_snapshot` refuses anything else with a
+`SnapshotError` (never a partial snapshot).
 """
 
 from __future__ import annotations
 
 import hashlib
 import struct
-from dataclasses import dataclass
+from collections.abc import Mapping
+from dataclasses import dataclass, field
 from typing import TYPE_CHECKING
 
+from bridge.minimums import DepositMinimum
 from bridge.ports import ChainPosition
 from relayers.substrate.index_checkpoint import Loaded, OtherConfig, ViewCheckpoints
 from relayers.substrate.index_snapshot import SnapshotError
@@ -28,8 +34,10 @@ if TYPE_CHECKING:
     from relayers.substrate.source_verifier import PhalaSourceVerifier
 
 MAGIC = b"PBDV"
-VERSION = 1
+VERSION = 2
+_READS = (1, 2)
 _ENTRY = struct.Struct(">Q32sQ")
+_MINIMUM = struct.Struct(">B16s16s")
 
 
 @dataclass(frozen=True)
@@ -45,13 +53,29 @@ class DepositSnapshot:
     start_block: int
     position: ChainPosition  # `sequence`: deposits counted up to and including this block
     blocks: tuple[DepositBlock, ...]
+    # Destination domain -> the minimums the deposits were counted under; only the non-zero ones (see `rules`).
+    minimums: Mapping[int, DepositMinimum] = field(default_factory=dict)
+
+    def __post_init__(self) -> None:
+        object.__setattr__(self, "minimums", rules(self.minimums))
+
+
+def rules(minimums: Mapping[int, DepositMinimum]) -> dict[int, DepositMinimum]:
+    """The minimums in one form per rule: ascending domains, no all-zero entry (a listed 0 is no minimum)."""
+    return {d: m for d, m in sorted(minimums.items()) if m != DepositMinimum()}
 
 
 def encode_deposit_snapshot(snap: DepositSnapshot) -> bytes:
     out = bytearray(MAGIC + bytes([VERSION]))
     if len(snap.bridge_account) != 32:
         raise SnapshotError("bridge account must be 32 bytes")
-    out += snap.bridge_account + struct.pack(">QQ", snap.start_block, snap.position.block_number)
+    out += snap.bridge_account + struct.pack(">Q", snap.start_block)
+    if any(not 1 <= d <= 255 for d in snap.minimums):
+        raise SnapshotError("a destination domain is 1..255")
+    out += bytes([len(snap.minimums)])
+    for d, m in snap.minimums.items():
+        out += _MINIMUM.pack(d, m.transfer.to_bytes(16, "big"), m.call.to_bytes(16, "big"))
+    out += struct.pack(">Q", snap.position.block_number)
     out += _raw32(snap.position.block_hash) + struct.pack(">QI", snap.position.sequence, len(snap.blocks))
     for b in snap.blocks:
         out += _ENTRY.pack(b.number, _raw32(b.hash), b.before)
@@ -64,19 +88,25 @@ def decode_deposit_snapshot(data: bytes) -> DepositSnapshot:
     data = bytes(data)
     if data[: len(MAGIC)] != MAGIC or len(data) < len(MAGIC) + 1:
         raise SnapshotError("not a deposit-view snapshot (wrong magic)")
-    if data[len(MAGIC)] != VERSION:
-        raise SnapshotError(f"unsupported snapshot version {data[len(MAGIC)]} (this build reads {VERSION})")
-    fixed = len(MAGIC) + 1 + 32 + 8 + 8 + 32 + 8 + 4
-    if len(data) < fixed + 32:
+    version = data[len(MAGIC)]
+    if version not in _READS:
+        raise SnapshotError(f"unsupported snapshot version {version} (this build reads {', '.join(map(str, _READS))})")
+    if len(data) < len(MAGIC) + 1 + 32 + 8 + 32:
         raise SnapshotError("snapshot truncated")
     body, digest = data[:-32], data[-32:]
     if hashlib.blake2b(body, digest_size=32).digest() != digest:
         raise SnapshotError("snapshot checksum mismatch (truncated or corrupted)")
     at = len(MAGIC) + 1
     account = body[at : at + 32]
-    start, number = struct.unpack_from(">QQ", body, at + 32)
-    block_hash = "0x" + body[at + 48 : at + 80].hex()
-    counted, n = struct.unpack_from(">QI", body, at + 80)
+    (start,) = struct.unpack_from(">Q", body, at + 32)
+    at += 40
+    minimums, at = _minimums(body, at) if version >= 2 else ({}, at)
+    fixed = at + 8 + 32 + 8 + 4
+    if len(body) < fixed:
+        raise SnapshotError("snapshot truncated")
+    (number,) = struct.unpack_from(">Q", body, at)
+    block_hash = "0x" + body[at + 8 : at + 40].hex()
+    counted, n = struct.unpack_from(">QI", body, at + 40)
     if len(body) != fixed + n * _ENTRY.size:
         raise SnapshotError(f"{n} blocks do not fit the snapshot's {len(body) - fixed} bytes")
     if number + 1 < max(start, 1):
@@ -95,7 +125,23 @@ def decode_deposit_snapshot(data: bytes) -> DepositSnapshot:
         )
     if not blocks and counted:
         raise SnapshotError(f"{counted} deposits counted in no block")
-    return DepositSnapshot(account, start, ChainPosition(number, block_hash, counted), tuple(blocks))
+    return DepositSnapshot(account, start, ChainPosition(number, block_hash, counted), tuple(blocks), minimums)
+
+
+def _minimums(body: bytes, at: int) -> tuple[dict[int, DepositMinimum], int]:
+    if len(body) < at + 1:
+        raise SnapshotError("snapshot truncated")
+    n, at = body[at], at + 1
+    if len(body) < at + n * _MINIMUM.size:
+        raise SnapshotError(f"{n} minimums do not fit the snapshot")
+    out: dict[int, DepositMinimum] = {}
+    for i in range(n):
+        domain, transfer, call = _MINIMUM.unpack_from(body, at + i * _MINIMUM.size)
+        minimum = DepositMinimum(int.from_bytes(transfer, "big"), int.from_bytes(call, "big"))
+        if domain == 0 or (out and domain <= max(out)) or minimum == DepositMinimum():
+            raise SnapshotError(f"minimum for domain {domain}: out of order, domain 0, or all zero")
+        out[domain] = minimum
+    return out, at + n * _MINIMUM.size
 
 
 def _raw32(value: str) -> bytes:
@@ -121,8 +167,18 @@ class DepositCheckpoints(ViewCheckpoints["PhalaSourceVerifier"]):
         config = view.config
         if snap.bridge_account != config.bridge_account or snap.start_block != config.start_block:
             raise OtherConfig("the snapshot is of another bridge account or start block")
+        if snap.minimums != rules(config.min_deposit):
+            raise OtherConfig(
+                f"the snapshot counted deposits under other minimums ({_show(snap.minimums)}; this config: "
+                f"{_show(rules(config.min_deposit))})"
+            )
         summary = {"deposits": snap.position.sequence, "deposit_blocks": len(snap.blocks)}
         return Loaded(snap.position, lambda: view.restore(snap), summary)
+
+
+def _show(minimums: Mapping[int, DepositMinimum]) -> str:
+    items = [f"domain {d}: transfer {m.transfer}, call {m.call} planck" for d, m in minimums.items()]
+    return "; ".join(items) or "none"
 
 
 __all__ = [
@@ -131,4 +187,5 @@ __all__ = [
     "DepositSnapshot",
     "decode_deposit_snapshot",
     "encode_deposit_snapshot",
+    "rules",
 ]

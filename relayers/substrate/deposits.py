@@ -5,7 +5,8 @@ Funds arriving is decided by the events, not by the call: every `Balances.Transf
 successful extrinsic is either a deposit, which becomes a `BridgeMessage`, or a `RejectedDeposit` with the reason
 (funds arrived but there is no valid intent: the operator must see it). A deposit is exactly
 `utility.batch_all([balances.transfer_keep_alive(Id(bridge), a), system.remark_with_event(intent)])`, signed
-directly by the sender, whose single transfer event to the bridge says `sender -> bridge, a`.
+directly by the sender, whose single transfer event to the bridge says `sender -> bridge, a`, with `a` at least the
+destination's minimum (`PhalaConfig.min_deposit`; below it: `below_minimum`).
 """
 
 from __future__ import annotations
@@ -20,6 +21,7 @@ from bridge.amounts import convert_amount
 from bridge.errors import AmountError
 from bridge.intents import IntentError, IntentKind, decode_intent
 from bridge.messages import BridgeMessage, MessageKind, SourceRef
+from bridge.minimums import below_minimum
 from bridge.ports import Rejection
 from relayers.substrate.bridge_calls import CallIndices, parse_deposit
 from relayers.substrate.chain import RawBlock, SignedExtrinsic, account_bytes
@@ -126,6 +128,16 @@ def _deposit(
             f"the intent names resource 0x{intent.resource_id.hex()}, but the deposit is the native token "
             f"(0x{config.resource_id.hex()})"
         )
+    # Dust: the relayers would pay Ethereum gas for a deposit worth less than it (docs/phala-side.md, section 2).
+    short = below_minimum(
+        config.min_deposit,
+        intent.dest_domain,
+        transfer.amount,
+        call=intent.kind is IntentKind.CALL,
+        decimals=config.native_decimals,
+    )
+    if short is not None:
+        raise _NotADeposit(short)
     try:
         amount = convert_amount(transfer.amount, config.native_decimals, config.dest_decimals[intent.dest_domain])
     except AmountError as exc:

@@ -58,7 +58,8 @@ class PhalaSourceVerifier:
         if self._position is None:
             return None
         blocks = tuple(self._blocks[n] for n in sorted(self._blocks))
-        return DepositSnapshot(self.config.bridge_account, self.config.start_block, self._position, blocks)
+        config = self.config
+        return DepositSnapshot(config.bridge_account, config.start_block, self._position, blocks, config.min_deposit)
 
     def restore(self, snap: DepositSnapshot) -> None:
         self._position = snap.position

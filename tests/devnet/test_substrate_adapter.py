@@ -2,7 +2,8 @@
 
 Out of Phala: a user's `batch_all([transfer_keep_alive(bridge), remark_with_event(intent)])` is seen by the watcher
 with the right fields; failed deposits, bad intents and plain transfers are not turned into messages (funds that
-arrived are reported); resuming from the cursor does not duplicate; a replaced cursor block is rewound.
+arrived are reported); resuming from the cursor does not duplicate; a replaced cursor block is rewound; a deposit
+below its destination's minimum is held and not numbered (the client, watcher and source verifier agree on it).
 Into Phala: batches of Ethereum -> Phala messages are prepared, checked by an independent verifier, signed by a
 3-of-5 FROST Ed25519 group (trusted dealer), submitted and confirmed; exactly once; a message below the existential
 deposit fails alone with its reason; a batch that fails on chain is isolated by halves with the runtime's reason.
@@ -17,16 +18,23 @@ import asyncio
 import os
 import time
 from collections.abc import Callable, Iterator, Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
+from pathlib import Path
 
 import pytest
+import structlog
 from substrateinterface import Keypair
 
+from bridge.client import PhalaClient
 from bridge.devnet import DevnetState
 from bridge.intents import Intent, IntentKind, encode_intent
 from bridge.messages import BridgeMessage, MessageKind, SourceRef
-from bridge.ports import ChainPosition, Confirmation, SigningRefused, SigningRequest
+from bridge.minimums import BelowMinimum, DepositMinimum
+from bridge.network import DepositMinimumSide, PhalaSide
+from bridge.ports import ChainPosition, Confirmation, SigningRefused, SigningRequest, VerificationRefused
+from enclave_signer.checkpoints import SealedCheckpoints
 from enclave_signer.frost import ED25519, KeyShare, sign_with_shares, trusted_dealer_keygen
+from enclave_signer.sealing import Sealer
 from relayers.substrate import (
     NothingToExecute,
     PhalaConfig,
@@ -40,6 +48,8 @@ from relayers.substrate import (
     set_free_balance,
 )
 from relayers.substrate.chain import ChainReader
+from relayers.substrate.deposit_checkpoint import DepositCheckpoints
+from relayers.substrate.source_verifier import PhalaSourceVerifier
 
 pytestmark = pytest.mark.devnet
 
@@ -223,6 +233,104 @@ async def poll_until(
         after = result.position
         if after.block_number >= head:
             return messages, rejected, after
+
+
+@pytest.mark.usefixtures("all_log_levels")
+def test_a_deposit_below_the_minimum_is_held_and_the_next_one_at_it_is_numbered(
+    devnet: DevnetState, chain: SubstrateClient, bridge: Bridge, tmp_path: Path
+) -> None:
+    """Dust protection on the real runtime: with a minimum of 1 PHA per transfer and 2 PHA per call to Ethereum, the
+    SDK refuses 0.5 PHA before signing; sent anyway (by hand), it and a 1-PHA call are rejected with `below_minimum`,
+    their funds in the bridge account; a transfer of exactly 1 PHA takes the next nonce. The client, the relayer's
+    watcher and the enclave's source verifier all count so from the one value; a member configured without the
+    minimum numbers differently (refused), and does not take a deposit snapshot made under it."""
+    account = os.urandom(32)  # a fresh bridge account: this test's deposits are the only ones
+    set_free_balance(chain, account, 10 * UNIT)
+    start = ChainReader(chain).finalized_head().block_number + 1
+    minimums = {1: DepositMinimum(transfer=UNIT, call=2 * UNIT)}
+    config = replace(bridge.config, bridge_account=account, start_block=start, min_deposit=minimums)
+    side = PhalaSide(
+        ws_url=devnet.phala.ws_url,
+        para_id=devnet.phala.para_id,
+        bridge_account="0x" + account.hex(),
+        start_block=start,
+        min_deposit={"ethereum": DepositMinimumSide(transfer=UNIT, call=2 * UNIT)},
+    )
+    alice = keypair_from_uri("//Alice", chain.ss58_format)
+    client = PhalaClient(side, RID)
+    try:
+        first = client.deposit(alice, 1, ETH_RECIPIENT, 3 * UNIT)
+        nonce_before = chain.interface.get_account_nonce(alice.ss58_address)
+        with pytest.raises(BelowMinimum, match=r"^below_minimum: a transfer to domain 1 must carry at least 1 PHA"):
+            client.deposit(alice, 1, ETH_RECIPIENT, UNIT // 2)
+        with pytest.raises(BelowMinimum, match="a call to domain 1 must carry at least 2 PHA"):
+            client.call(alice, ETH_RECIPIENT, b"\x01", UNIT)
+        assert chain.interface.get_account_nonce(alice.ss58_address) == nonce_before  # nothing was signed
+
+        held_before = chain.free_balance(account)
+        dust = chain.submit(_deposit_call(chain, account, UNIT // 2, IntentKind.TRANSFER), alice).raise_for_failure()
+        cheap_call = chain.submit(_deposit_call(chain, account, UNIT, IntentKind.CALL), alice).raise_for_failure()
+        assert chain.free_balance(account) == held_before + UNIT // 2 + UNIT  # the funds are in the bridge account
+        at_minimum = client.deposit(alice, 1, ETH_RECIPIENT, UNIT)
+        head = ChainReader(chain).finalized_head().block_number
+
+        watcher = PhalaWatcher(config)
+        try:
+            messages, rejected, position = asyncio.run(poll_until(watcher, None, head))
+        finally:
+            watcher.close()
+        assert [(m.source.block_number, m.source.index, m.nonce) for m in messages] == [
+            (first.block_number, first.extrinsic_index, 1),
+            (at_minimum.block_number, at_minimum.extrinsic_index, 2),  # the next nonce: the dust was not counted
+        ]
+        assert messages[1].source_amount == UNIT and position.sequence == 2
+        reasons = {r.extrinsic_hash: (r.amount, r.reason) for r in rejected}
+        assert set(reasons) == {dust.extrinsic_hash, cheap_call.extrinsic_hash}
+        amount, reason = reasons[dust.extrinsic_hash]
+        assert amount == UNIT // 2
+        assert reason.startswith("below_minimum: a transfer to domain 1 must carry at least 1 PHA (1000000000000")
+        assert reasons[cheap_call.extrinsic_hash][1].startswith(
+            "below_minimum: a call to domain 1 must carry at least 2"
+        )
+        assert client.message_of(at_minimum) == messages[1].id_hex  # the client counts as the nodes do
+    finally:
+        client.close()
+
+    store = SealedCheckpoints(Sealer(b"\x07" * 32), tmp_path / "checkpoints")
+
+    async def members() -> list[dict[str, object]]:
+        agrees = PhalaSourceVerifier(config, checkpoints=DepositCheckpoints(store, "deposits"))
+        other = replace(config, min_deposit={})  # a member configured without the minimum
+        differs = PhalaSourceVerifier(other, checkpoints=DepositCheckpoints(store, "deposits"))
+        try:
+            await agrees.check_messages(messages)
+            assert agrees.save_checkpoint()  # made under the minimum
+            with structlog.testing.capture_logs() as logs, pytest.raises(VerificationRefused) as info:
+                await differs.check_messages([messages[1]])  # it counts the dust: nonce 2 is another deposit
+            assert info.value.code == "mismatch"
+            return logs
+        finally:
+            agrees.close()
+            differs.close()
+
+    logs = asyncio.run(members())
+    fallback = [e for e in logs if e["event"] == "index_checkpoint_fallback"]
+    assert [e["reason"] for e in fallback] == ["other_config"] and "other minimums" in str(fallback[0]["detail"])
+
+
+def _deposit_call(chain: SubstrateClient, account: bytes, amount: int, kind: IntentKind) -> object:
+    """The deposit extrinsic's call, built by hand (what a client ignoring the minimum sends)."""
+    intent = Intent(kind, 1, RID, ETH_RECIPIENT, b"\x01" if kind is IntentKind.CALL else b"")
+    return chain.compose_call(
+        "Utility",
+        "batch_all",
+        {
+            "calls": [
+                chain.compose_call("Balances", "transfer_keep_alive", {"dest": "0x" + account.hex(), "value": amount}),
+                chain.compose_call("System", "remark_with_event", {"remark": "0x" + encode_intent(intent).hex()}),
+            ]
+        },
+    )
 
 
 # ---- into Phala: the destination -------------------------------------------------------------------------------------

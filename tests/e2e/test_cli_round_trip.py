@@ -1,4 +1,5 @@
-"""The user's commands against the real bridge: `phala-bridge transfer` both ways, and `phala-bridge status`."""
+"""The user's commands against the real bridge: `phala-bridge transfer` both ways (and one below the minimum from
+Phala, refused before signing), and `phala-bridge status`."""
 
 from __future__ import annotations
 
@@ -67,5 +68,15 @@ def test_transfer_both_ways_through_the_cli(bridge_devnet: Devnet) -> None:
         assert mid is not None
         status = _cli("status", mid.group(1), "--network", network)
         assert status.returncode == 0 and "nonce used (executed)" in status.stdout
+
+        # Below the devnet's 1 PHA minimum: refused before anything is signed, naming the minimum.
+        eve_free = phala.free_balance(eve.public_key)
+        out = _cli(
+            "transfer", "--from", "phala", "--to", "ethereum", "--amount", "0.5", "--recipient", user.address,
+            "--dev-account", "//Eve", "--network", network,
+        )  # fmt: skip
+        assert out.returncode == 2, out.stdout + out.stderr
+        assert "below_minimum: a transfer to domain 1 must carry at least 1 PHA" in out.stderr
+        assert phala.free_balance(eve.public_key) == eve_free  # no fee paid: nothing was submitted
     finally:
         phala.close()

@@ -1,20 +1,27 @@
-"""The deposit-view snapshot codec: round trip, and every malformed input refused with a reason."""
+"""The deposit-view snapshot codec: round trip, and every malformed input refused with a reason; a snapshot counted
+under other deposit minimums (or another start block) is not taken."""
 
 from __future__ import annotations
 
 import hashlib
 import struct
+from dataclasses import dataclass, replace
+from typing import Any, cast
 
 import pytest
 
+from bridge.minimums import DepositMinimum
 from bridge.ports import ChainPosition
+from relayers.substrate.config import PhalaConfig
 from relayers.substrate.deposit_checkpoint import (
     MAGIC,
     DepositBlock,
+    DepositCheckpoints,
     DepositSnapshot,
     decode_deposit_snapshot,
     encode_deposit_snapshot,
 )
+from relayers.substrate.index_checkpoint import OtherConfig
 from relayers.substrate.index_snapshot import SnapshotError
 
 H = "0x" + "ab" * 32
@@ -26,6 +33,7 @@ def reseal(body: bytes) -> bytes:
 
 
 def body(start: int = 5, number: int = 40, counted: int = 7, blocks: tuple[tuple[int, int], ...] = ()) -> bytes:
+    """Version 1 (no minimums), which this build still reads."""
     out = MAGIC + b"\x01" + b"\xbb" * 32 + struct.pack(">QQ", start, number) + b"\xab" * 32
     out += struct.pack(">QI", counted, len(blocks))
     return out + b"".join(struct.pack(">Q32sQ", n, b"\xab" * 32, before) for n, before in blocks)
@@ -55,7 +63,7 @@ def test_every_truncation_and_flipped_byte_is_refused() -> None:
     [
         (reseal(body(blocks=((6, 0), (30, 4)))), None),  # the baseline the others break
         (b"PBXI\x01" + b"\x00" * 200, "wrong magic"),
-        (MAGIC + b"\x02" + b"\x00" * 200, "unsupported snapshot version 2"),
+        (MAGIC + b"\x03" + b"\x00" * 200, "unsupported snapshot version 3"),
         (reseal(body(blocks=((6, 0), (30, 4))) + b"\x00"), "do not fit"),
         (reseal(body(start=50, blocks=())), "before the start block"),
         (reseal(body(blocks=((41, 0),))), "outside 5..40"),
@@ -72,3 +80,86 @@ def test_malformed(data: bytes, error: str | None) -> None:
         return
     with pytest.raises(SnapshotError, match=error):
         decode_deposit_snapshot(data)
+
+
+MIN = {1: DepositMinimum(transfer=10**12, call=5 * 10**12)}
+
+
+def test_the_minimums_are_part_of_the_snapshot() -> None:
+    snap = replace(SNAP, minimums=MIN)
+    data = encode_deposit_snapshot(snap)
+    assert data[len(MAGIC)] == 2 and decode_deposit_snapshot(data) == snap
+    assert decode_deposit_snapshot(data).minimums == MIN
+    # A listed all-zero minimum is no minimum: the same rule, the same bytes.
+    assert encode_deposit_snapshot(replace(SNAP, minimums={1: DepositMinimum()})) == encode_deposit_snapshot(SNAP)
+
+
+def test_a_version_1_snapshot_reads_as_counted_without_minimums() -> None:
+    old = decode_deposit_snapshot(reseal(body(blocks=((6, 0), (30, 4)))))
+    assert old.minimums == {} and old.position.sequence == 7
+
+
+def v2(minimums: bytes, n: int) -> bytes:
+    out = MAGIC + b"\x02" + b"\xbb" * 32 + struct.pack(">Q", 5) + bytes([n]) + minimums
+    return reseal(out + struct.pack(">Q", 40) + b"\xab" * 32 + struct.pack(">QI", 0, 0))
+
+
+def entry(domain: int, transfer: int, call: int) -> bytes:
+    return bytes([domain]) + transfer.to_bytes(16, "big") + call.to_bytes(16, "big")
+
+
+@pytest.mark.parametrize(
+    ("data", "error"),
+    [
+        (v2(entry(1, 5, 0) + entry(3, 0, 1), 2), None),
+        (v2(entry(1, 5, 0), 9), "do not fit"),
+        (v2(entry(0, 5, 0), 1), "domain 0"),
+        (v2(entry(3, 5, 0) + entry(1, 5, 0), 2), "out of order"),
+        (v2(entry(1, 5, 0) + entry(1, 6, 0), 2), "out of order"),
+        (v2(entry(1, 0, 0), 1), "all zero"),
+    ],
+)
+def test_malformed_minimums(data: bytes, error: str | None) -> None:
+    if error is None:
+        assert decode_deposit_snapshot(data).minimums == {1: DepositMinimum(5, 0), 3: DepositMinimum(0, 1)}
+        return
+    with pytest.raises(SnapshotError, match=error):
+        decode_deposit_snapshot(data)
+
+
+@dataclass
+class _View:
+    config: PhalaConfig
+    restored: DepositSnapshot | None = None
+
+    def restore(self, snap: DepositSnapshot) -> None:
+        self.restored = snap
+
+
+class _Store:
+    def load_checkpoint(self, name: str) -> bytes | None:
+        return None
+
+    def save_checkpoint(self, name: str, data: bytes, block_number: int) -> None:
+        pass
+
+
+def test_a_snapshot_counted_under_other_minimums_is_not_taken() -> None:
+    config = PhalaConfig(url="ws://127.0.0.1:1", bridge_account=b"\xbb" * 32, resource_id=b"\x07" * 32, start_block=5)
+    checkpoints = DepositCheckpoints(_Store(), "deposits")
+    made_with = encode_deposit_snapshot(replace(SNAP, minimums=MIN))
+
+    def decode(cfg: PhalaConfig, data: bytes) -> _View:
+        view = _View(cfg)
+        checkpoints.decode(cast(Any, view), data).apply()
+        return view
+
+    assert decode(replace(config, min_deposit=MIN), made_with).restored == replace(SNAP, minimums=MIN)
+    with pytest.raises(OtherConfig, match=r"other minimums .*domain 1: transfer 1000000000000, call 5000000000000"):
+        decode(config, made_with)  # this member has no minimum
+    with pytest.raises(OtherConfig, match="other minimums"):
+        decode(replace(config, min_deposit={1: DepositMinimum(10**12, 10**12)}), made_with)
+    with pytest.raises(OtherConfig, match="other minimums"):
+        decode(replace(config, min_deposit=MIN), encode_deposit_snapshot(SNAP))  # an old snapshot, no minimum
+    # no minimum, and a minimum of 0 listed: the same rule
+    assert decode(replace(config, min_deposit={1: DepositMinimum()}), encode_deposit_snapshot(SNAP)).restored == SNAP

@@ -2,9 +2,12 @@
 
 from __future__ import annotations
 
+from dataclasses import replace
+
 from bridge.ids import message_id
 from bridge.intents import Intent, IntentKind, encode_intent
 from bridge.messages import BridgeMessage, MessageKind
+from bridge.minimums import DepositMinimum
 from relayers.substrate.bridge_calls import Transfer, encode_batch, encode_transfer
 from relayers.substrate.chain import RawBlock, SignedExtrinsic
 from relayers.substrate.deposits import RejectedDeposit, recognize
@@ -103,3 +106,31 @@ def test_deposits_are_numbered_densely_in_extrinsic_order_skipping_rejections() 
     messages, rejected = scan(events, calls)
     assert [(m.source.index, m.nonce) for m in messages] == [(1, 41), (5, 42)]
     assert [r.extrinsic_index for r in rejected] == [3]
+
+
+MIN_CONFIG = replace(CONFIG, min_deposit={1: DepositMinimum(transfer=UNIT, call=3 * UNIT)})
+
+
+def test_below_the_minimum_is_held_not_numbered_and_at_it_takes_the_next_nonce() -> None:
+    events = events_for(1, UNIT - 1) + events_for(2, UNIT) + events_for(3, 1)
+    calls = {1: deposit_call(UNIT - 1), 2: deposit_call(UNIT), 3: deposit_call(1)}
+    messages, rejected = recognize(
+        block(8), events, {i: SignedExtrinsic(ALICE, 0, c) for i, c in calls.items()}, MIN_CONFIG, INDICES, 41
+    )
+    assert [(m.source.index, m.nonce, m.source_amount) for m in messages] == [(2, 41, UNIT)]
+    assert [(r.extrinsic_index, r.amount, r.sender) for r in rejected] == [(1, UNIT - 1, ALICE), (3, 1, ALICE)]
+    assert all(r.reason.startswith("below_minimum: a transfer to domain 1 must carry at least 1 PHA") for r in rejected)
+    # The same block without a minimum: three deposits, numbered 41..43 (the minimum changes the numbering).
+    unlimited, none = scan(events, calls)
+    assert [m.nonce for m in unlimited] == [41, 42, 43] and none == []
+
+
+def test_a_call_intent_meets_the_call_minimum() -> None:
+    intent = encode_intent(Intent(IntentKind.CALL, 1, RID, ETH, b"\x01"))
+    events = events_for(1, 2 * UNIT) + events_for(2, 3 * UNIT)
+    calls = {1: deposit_call(2 * UNIT, intent), 2: deposit_call(3 * UNIT, intent)}
+    messages, (r,) = recognize(
+        block(8), events, {i: SignedExtrinsic(ALICE, 0, c) for i, c in calls.items()}, MIN_CONFIG, INDICES, 1
+    )
+    assert [(m.kind, m.nonce, m.source.index) for m in messages] == [(MessageKind.CALL, 1, 2)]
+    assert r.extrinsic_index == 1 and "a call to domain 1 must carry at least 3 PHA" in r.reason
