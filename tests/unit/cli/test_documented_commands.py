@@ -22,12 +22,16 @@ def _code(text: str) -> list[str]:
     """The code of a Markdown text: fenced blocks, indented blocks and inline spans, one logical line each."""
     out: list[str] = []
     fenced = False
+    indented = False  # an indented code block starts after a blank line; else it continues a list item's text
+    prev_blank = True
     pending = ""
     for line in text.splitlines():
         if line.lstrip().startswith("```"):
             fenced = not fenced
             continue
-        if fenced or line.startswith("    "):
+        indented = line.startswith("    ") and (indented or prev_blank)
+        prev_blank = not line.strip()
+        if fenced or indented:
             joined = pending + line.split(" #", 1)[0].strip()
             if joined.endswith("\\"):
                 pending = joined[:-1] + " "
