@@ -121,6 +121,9 @@ class ChainBatchVerifier:
                 await asyncio.to_thread(index.save_checkpoint)
             if self._phala_source is not None:  # on this thread: the view changes only on it (small file)
                 self._phala_source.save_checkpoint()
+            chain = None if self.confidential is None else self.confidential.chain
+            if isinstance(chain, MemberChainView):  # on the loop too: the engine's Ethereum scan changes only on it
+                chain.save_checkpoint()
 
     def _indexes(self) -> list[ExecutedIndex]:
         views = [self._replies]

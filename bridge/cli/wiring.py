@@ -5,6 +5,7 @@ from __future__ import annotations
 
 from pathlib import Path
 
+from bridge.cli.engine_scan import EngineScanCheckpoints
 from bridge.config.schema import EthereumChain, GatewaySection, NodeConfig, SubstrateChain
 from bridge.errors import InputError
 from bridge.gateway import GatewayConfig
@@ -118,6 +119,15 @@ def deposit_checkpoints(cfg: NodeConfig, store: CheckpointStore | None) -> Depos
     name, _ = _chain(cfg, "substrate")
     policy = CheckpointPolicy(cfg.checkpoints.every_blocks, cfg.checkpoints.every_seconds)
     return DepositCheckpoints(store, f"{name}/deposits/verifier", policy)
+
+
+def engine_scan_checkpoints(cfg: NodeConfig, store: CheckpointStore | None) -> EngineScanCheckpoints | None:
+    """Checkpoints of the confidential engine's Ethereum scan (an enclave's `MemberChainView`), when enabled."""
+    if store is None or not cfg.checkpoints.enabled:
+        return None
+    name, _ = _chain(cfg, "ethereum")
+    policy = CheckpointPolicy(cfg.checkpoints.every_blocks, cfg.checkpoints.every_seconds)
+    return EngineScanCheckpoints(store, f"{name}/engine-scan/confidential-calls", policy)
 
 
 def gateway_config(section: GatewaySection, resource_id: bytes | None = None) -> GatewayConfig:

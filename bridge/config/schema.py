@@ -219,8 +219,9 @@ class BatchingSection(_Section):
 
 
 class CheckpointsSection(_Section):
-    """Snapshots of the Phala executed index, so a restart reads only the blocks since the last one (relayer: in
-    the store; enclave: sealed files in `[enclave] sealed_dir`). docs/operations.md, "Restarts and failures"."""
+    """Snapshots of the Phala executed index (and, in the enclave, of its deposit view and the confidential
+    engine's Ethereum scan), so a restart reads only the blocks since the last one (relayer: in the store; enclave:
+    sealed files in `[enclave] sealed_dir`). docs/operations.md, "Restarts and failures"."""
 
     enabled: bool = True
     every_blocks: Annotated[int, Field(ge=1, le=10_000_000)] = 1_000  # save after this many blocks scanned...

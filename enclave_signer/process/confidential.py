@@ -122,7 +122,8 @@ class ConfidentialChain(Protocol):
         ...
 
     async def final_calls(self) -> Sequence[BridgeMessage]:
-        """Every confidential-call message final on its source chain, as the source watcher decodes it."""
+        """Every confidential-call message final on its source chain, as the source watcher decodes it; calls
+        whose record is in the log `records()` last returned may be left out (they are done)."""
         ...
 
 
@@ -227,14 +228,15 @@ class ConfidentialEngine:
             states = dict(await self._sync(keyring))
             final = {m.id_hex: m for m in await self.chain.final_calls()}
             ordered = sorted(messages, key=lambda m: (m.source_domain, m.nonce))
-            for m in ordered:
-                if final.get(m.id_hex) != m:
-                    raise SigningRefusal("absent", f"message {m.id_hex} is not a final confidential call here")
             executed = set().union(*(s.executed for s in states.values()))
             batch = {m.id for m in ordered}
+            # "executed" before "absent": the chain port may drop a call once its record is in the log it served
             for m in ordered:
                 if m.id in executed:
                     raise SigningRefusal("executed", f"call {m.id_hex} is already in the log")
+            for m in ordered:
+                if final.get(m.id_hex) != m:
+                    raise SigningRefusal("absent", f"message {m.id_hex} is not a final confidential call here")
             if ordered:
                 last = ordered[-1]
                 waiting = [

@@ -21,7 +21,6 @@ from typing import TYPE_CHECKING, Generic, Protocol, TypeVar
 import structlog
 
 from bridge.ports import ChainPosition
-from relayers.substrate.chain import ChainReader
 from relayers.substrate.index_snapshot import SnapshotError, decode_snapshot, encode_snapshot
 
 if TYPE_CHECKING:
@@ -29,6 +28,12 @@ if TYPE_CHECKING:
 
 log = structlog.get_logger("substrate.index")
 V = TypeVar("V")
+
+
+class BlockHashes(Protocol):
+    """The one read a resume needs: the node's (finalized) block hash at a height (`ChainReader` has it)."""
+
+    def block_hash(self, number: int) -> str | None: ...
 
 
 class CheckpointStore(Protocol):
@@ -62,7 +67,14 @@ class Loaded:
 
 
 class ViewCheckpoints(Generic[V]):
-    """Resume-or-fallback and periodic saves for one chain view; subclasses say how a view is encoded and decoded."""
+    """Resume-or-fallback and periodic saves for one chain view; subclasses say how a view is encoded and decoded
+    (and may name their log events: an operator greps for the view, not for the machinery)."""
+
+    log = log
+    resumed_event = "index_resumed"
+    fallback_event = "index_checkpoint_fallback"
+    saved_event = "index_checkpoint_saved"
+    save_failed_event = "index_checkpoint_save_failed"
 
     def __init__(
         self,
@@ -95,7 +107,7 @@ class ViewCheckpoints(Generic[V]):
 
     # -- the same for every view -------------------------------------------------------------------------------------
 
-    def resume(self, view: V, reader: ChainReader, head: ChainPosition) -> bool:
+    def resume(self, view: V, reader: BlockHashes, head: ChainPosition) -> bool:
         """Restore `view` from its snapshot when the snapshot is on this chain; False (logged) when not."""
         self.resumed_from = None
         try:
@@ -121,8 +133,8 @@ class ViewCheckpoints(Generic[V]):
         loaded.apply()
         self._saved_block, self._saved_at = at.block_number, self.clock()
         self.resumed_from = at
-        log.info(
-            "index_resumed",
+        self.log.info(
+            self.resumed_event,
             checkpoint=self.name,
             block=at.block_number,
             block_hash=at.block_hash,
@@ -149,12 +161,12 @@ class ViewCheckpoints(Generic[V]):
                 return False
             self.store.save_checkpoint(self.name, data, at.block_number)
         except Exception as exc:  # the view goes on without it; the next save tries again
-            log.warning("index_checkpoint_save_failed", checkpoint=self.name, error=f"{type(exc).__name__}: {exc}")
+            self.log.warning(self.save_failed_event, checkpoint=self.name, error=f"{type(exc).__name__}: {exc}")
             self._saved_at = self.clock()
             return False
         self._saved_block, self._saved_at = at.block_number, self.clock()
-        log.info(
-            "index_checkpoint_saved",
+        self.log.info(
+            self.saved_event,
             checkpoint=self.name,
             block=at.block_number,
             size=len(data),
@@ -163,8 +175,8 @@ class ViewCheckpoints(Generic[V]):
         return True
 
     def _fallback(self, reason: str, detail: str) -> bool:
-        log_ = log.info if reason == "none" else log.warning
-        log_("index_checkpoint_fallback", checkpoint=self.name, reason=reason, detail=detail, action="full_scan")
+        log_ = self.log.info if reason == "none" else self.log.warning
+        log_(self.fallback_event, checkpoint=self.name, reason=reason, detail=detail, action="full_scan")
         return False
 
 
@@ -187,4 +199,12 @@ class IndexCheckpoints(ViewCheckpoints["ExecutedIndex"]):
         return Loaded(snap.scanned, lambda: view.restore(snap), summary)
 
 
-__all__ = ["CheckpointPolicy", "CheckpointStore", "IndexCheckpoints", "Loaded", "OtherConfig", "ViewCheckpoints"]
+__all__ = [
+    "BlockHashes",
+    "CheckpointPolicy",
+    "CheckpointStore",
+    "IndexCheckpoints",
+    "Loaded",
+    "OtherConfig",
+    "ViewCheckpoints",
+]

@@ -243,6 +243,10 @@ def test_all_enclaves_restarted_rebuild_state_from_phala(auctioneer: Auctioneer)
     again = a.send(2, encode_input(PlaceBid(auction_id, 800)))
     second = a.send(4, encode_input(PlaceBid(auction_id, 750)))
     records = a.wait_records([again, second])
+    # the enclaves' Ethereum scans resumed from their sealed checkpoints (at least the t that signed ran one)
+    resumed = [i for i in ALL_MEMBERS if a.bridge.logged(i, "enclave", "engine_scan_resumed")]
+    assert len(resumed) >= 3, resumed
+    assert not any(a.bridge.logged(i, "enclave", "engine_scan_checkpoint_fallback") for i in ALL_MEMBERS)
     assert records[again].code == "already_bid"
     assert records[second].status is CallStatus.EXECUTED
     a.wait_block(close_block)
