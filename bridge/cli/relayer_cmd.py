@@ -7,6 +7,7 @@ import contextlib
 import signal
 import sys
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 import structlog
 import typer
@@ -17,6 +18,9 @@ from bridge.cli.loading import load_config
 from bridge.cli.wiring import ethereum_config, index_checkpoints, phala_config, policy_of
 from bridge.config import NodeConfig
 from bridge.telemetry import configure_logging
+
+if TYPE_CHECKING:
+    from relayers.substrate import PhalaDestination
 
 app = typer.Typer(help="The relayer daemon: observe -> verify -> sign -> submit -> confirm.")
 log = structlog.get_logger("relayer")
@@ -40,6 +44,20 @@ def run(
 
 class _StartError(RuntimeError):
     pass
+
+
+async def _check_phala_endpoint(dest: PhalaDestination) -> None:
+    """Connect once at start, so an endpoint serving another parachain than `[chains.phala] para_id` stops the
+    relayer with that sentence (every later connection checks it again). An endpoint that is down is not fatal:
+    the stages retry, as on any outage."""
+    from relayers.substrate.errors import ParaIdMismatch, SubstrateError
+
+    try:
+        await dest.session.run(lambda _reader: None)
+    except ParaIdMismatch as exc:
+        raise _StartError(str(exc)) from None
+    except SubstrateError as exc:
+        log.warning("phala_unreachable_at_start", url=dest.session.url, error=str(exc))
 
 
 async def _main(cfg: NodeConfig, keys_timeout: float) -> None:
@@ -89,6 +107,7 @@ async def _main(cfg: NodeConfig, keys_timeout: float) -> None:
         executor=enclave.confidential_run,
         checkpoints=index_checkpoints(cfg, checkpoint_store, "destination"),
     )
+    await _check_phala_endpoint(phala_dest)
     b = cfg.batching
     parts = RelayerParts(
         member_id=cfg.node.member_index,

@@ -3,6 +3,7 @@ that knows both the config schema and the adapters' own config types)."""
 
 from __future__ import annotations
 
+from decimal import Decimal
 from pathlib import Path
 
 from bridge.cli.engine_scan import EngineScanCheckpoints
@@ -12,6 +13,7 @@ from bridge.gateway import GatewayConfig
 from bridge.minimums import DepositMinimum
 from bridge.policy import BridgePolicy, Resource
 from relayers.ethereum import EthereumConfig
+from relayers.ethereum.config import GWEI
 from relayers.substrate import PhalaConfig
 from relayers.substrate.deposit_checkpoint import DepositCheckpoints
 from relayers.substrate.index_checkpoint import CheckpointPolicy, CheckpointStore, IndexCheckpoints
@@ -69,7 +71,20 @@ def ethereum_config(cfg: NodeConfig, *, group_public_key: bytes | None = None) -
         submitter_key_file=Path(chain.submitter_key_file) if chain.submitter_key_file else None,
         use_access_lists=chain.use_access_lists,
         stuck_timeout=chain.stuck_timeout_s,
+        max_fee_per_gas=_wei(chain.max_fee_per_gas_gwei),
+        max_priority_fee_per_gas=_wei(chain.max_priority_fee_per_gas_gwei),
+        base_fee_multiplier=chain.base_fee_multiplier,
+        fee_bump_bps=chain.fee_bump_bps,
+        gas_headroom_bps=chain.gas_headroom_bps,
+        max_batch_bytes=chain.max_batch_bytes,
+        rewind_depth=chain.rewind_depth,
+        rpc_timeout=chain.rpc_timeout_s,
+        # call_gas_limit and max_batch_items stay the adapter's: every member's rebuild uses them (docs/operations.md)
     )
+
+
+def _wei(gwei: Decimal) -> int:
+    return int(gwei * GWEI)  # exact: the schema allows at most 9 decimal places
 
 
 def phala_config(cfg: NodeConfig, bridge_account: bytes) -> PhalaConfig:
@@ -92,6 +107,12 @@ def phala_config(cfg: NodeConfig, bridge_account: bytes) -> PhalaConfig:
         start_block=chain.start_block,
         index_start_block=chain.start_block if chain.index_start_block is None else chain.index_start_block,
         gateway=gateway_config(chain.gateway, bytes.fromhex(res.resource_id[2:])) if chain.gateway else None,
+        para_id=chain.para_id,
+        max_blocks_per_poll=chain.max_blocks_per_poll,
+        rewind_depth=chain.rewind_depth,
+        rpc_timeout=chain.rpc_timeout_s,
+        pending_timeout=chain.pending_timeout_s,
+        fee_reserve=chain.fee_reserve,
     )
 
 

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from decimal import Decimal
 from typing import Annotated, Literal
 
 from pydantic import BaseModel, ConfigDict, Field, model_validator
@@ -104,6 +105,27 @@ class EthereumChain(_Section):
     max_block_range: Annotated[int, Field(ge=1, le=10_000)] = 500
     use_access_lists: bool = True
     stuck_timeout_s: Annotated[float, Field(gt=0, le=3600)] = 60.0
+    # Relayer-local: what this member's submitter pays and how long it waits (docs/operations.md, "Per-node chain
+    # settings"). What every member must agree on (call_gas_limit, max_batch_items) is not here: it is a constant
+    # of the adapter, the same in every build.
+    max_fee_per_gas_gwei: Annotated[Decimal, Field(gt=0, le=100_000, decimal_places=9)] = Decimal(300)
+    max_priority_fee_per_gas_gwei: Annotated[Decimal, Field(ge=0, le=100_000, decimal_places=9)] = Decimal(5)
+    base_fee_multiplier: Annotated[int, Field(ge=1, le=10)] = 2
+    # replacement bump; at least 12.5%: nodes refuse a replacement bumped less than 10%
+    fee_bump_bps: Annotated[int, Field(ge=1_250, le=10_000)] = 1_250
+    gas_headroom_bps: Annotated[int, Field(ge=0, le=10_000)] = 2_000
+    max_batch_bytes: Annotated[int, Field(ge=16 * 1024, le=128 * 1024)] = 112 * 1024
+    rewind_depth: Annotated[int, Field(ge=1, le=10_000)] = 128
+    rpc_timeout_s: Annotated[float, Field(gt=0, le=300)] = 10.0
+
+    @model_validator(mode="after")
+    def _tip_under_cap(self) -> EthereumChain:
+        if self.max_priority_fee_per_gas_gwei > self.max_fee_per_gas_gwei:
+            raise ValueError(
+                f"max_priority_fee_per_gas_gwei {self.max_priority_fee_per_gas_gwei} exceeds "
+                f"max_fee_per_gas_gwei {self.max_fee_per_gas_gwei}"
+            )
+        return self
 
 
 class GatewayParachain(_Section):
@@ -140,6 +162,7 @@ class SubstrateChain(_Section):
     kind: Literal["substrate"]
     domain_id: Annotated[int, Field(ge=1, le=255)]
     ws_url: SubstrateUrl
+    # Checked against the chain's `ParachainInfo.ParachainId` on every connection: another parachain is refused.
     para_id: Annotated[int, Field(ge=0, lt=2**32)]
     # Deposits are numbered from here: a deployment constant, the same for every member.
     start_block: Annotated[int, Field(ge=0)] = 0
@@ -149,6 +172,13 @@ class SubstrateChain(_Section):
     # (`below_minimum`). It decides the deposit numbering too: a deployment constant, the same for every member.
     min_deposit: dict[str, DepositMinimumSection] = {}
     gateway: GatewaySection | None = None  # the XCM gateway on to other parachains; none: such deposits fail
+    # Relayer-local (docs/operations.md, "Per-node chain settings"); the weights behind `gas_of` are measured
+    # runtime constants of the adapter, not settings.
+    max_blocks_per_poll: Annotated[int, Field(ge=1, le=1_000)] = 50
+    rewind_depth: Annotated[int, Field(ge=1, le=10_000)] = 64
+    rpc_timeout_s: Annotated[float, Field(gt=0, le=300)] = 10.0
+    pending_timeout_s: Annotated[float, Field(gt=0, le=3_600)] = 120.0
+    fee_reserve: Annotated[int, Field(ge=0, lt=2**128)] = 10**11  # planck kept for fees (0.1 PHA)
 
 
 ChainSection = Annotated[EthereumChain | SubstrateChain, Field(discriminator="kind")]

@@ -12,6 +12,7 @@ from typing import Any, Generic, TypeVar
 
 from scalecodec.base import ScaleBytes
 from scalecodec.utils.ss58 import ss58_decode
+from substrateinterface.exceptions import StorageFunctionNotFound
 
 from bridge.ports import ChainPosition
 from relayers.substrate.bridge_calls import BatchCall, CallIndices, Remark, Transfer, encode_batch
@@ -119,6 +120,14 @@ class ChainReader:
             free=int(info["data"]["free"]),
             exists=int(info["providers"]) > 0 or int(info["sufficients"]) > 0,
         )
+
+    def para_id(self) -> int | None:
+        """`ParachainInfo.ParachainId`: which parachain this node serves; None when the runtime has no such storage."""
+        try:
+            value = self.client.query("ParachainInfo", "ParachainId")
+        except StorageFunctionNotFound:
+            return None
+        return int(value)
 
     def existential_deposit(self) -> int:
         return int(self.client.constant("Balances", "ExistentialDeposit"))

@@ -52,6 +52,7 @@ class PhalaConfig:
     batch_base_weight: int = DEFAULT_BATCH_BASE_WEIGHT
     weight_per_gas: int = DEFAULT_WEIGHT_PER_GAS
     gateway: GatewayConfig | None = None  # the XCM gateway (deposits whose recipient is an XCM destination)
+    para_id: int | None = None  # checked against the node's ParachainInfo.ParachainId on connecting; None: unchecked
 
     def __post_init__(self) -> None:
         if not self.url.startswith(("ws://", "wss://")):
@@ -75,6 +76,8 @@ class PhalaConfig:
                 raise ConfigError(f"{name} must be positive")
         if self.rpc_timeout <= 0 or self.pending_timeout <= 0:
             raise ConfigError("timeouts must be positive")
+        if self.para_id is not None and not 0 <= self.para_id < 2**32:
+            raise ConfigError(f"para_id must be a u32, got {self.para_id}")
 
     @property
     def transfer_gas(self) -> int:

@@ -103,7 +103,7 @@ class PhalaDestination:
         self.domain = config.domain
         # Every batch is signed at the bridge account's finalized nonce: one in flight at a time (docs/relayer.md).
         self.max_in_flight: int | None = 1
-        self.session = session or ClientSession(config.url, timeout=config.rpc_timeout)
+        self.session = session or ClientSession(config.url, timeout=config.rpc_timeout, para_id=config.para_id)
         self.index = ExecutedIndex(config, checkpoints=checkpoints)
         self.isolator = FailureIsolator()
         self.clock = clock

@@ -10,6 +10,7 @@ SubstrateError                       `retryable` says whether the same call may 
 ├── IndexBehind                the executed-ids index has not reached the finalized head yet (retry)
 ├── InsufficientLiquidity      the bridge account cannot pay these transfers now (retry once topped up)
 ├── UnsupportedRuntime         the runtime's calls or extensions are not what this adapter encodes (operator)
+├── ParaIdMismatch             the endpoint serves another parachain than `para_id` (operator: fix the URL)
 ├── InvalidSignature           a signature that does not verify for the bridge account over the payload
 ├── RebuildMismatch            a signing request is not exactly the batch for its messages: do not sign
 │   └── StaleRequest           ... because it is behind this member's finalized view (code `executed`)
@@ -70,6 +71,16 @@ class InsufficientLiquidity(SubstrateError):
 
 class UnsupportedRuntime(SubstrateError):
     pass
+
+
+class ParaIdMismatch(SubstrateError):
+    """The endpoint's `ParachainInfo.ParachainId` is not the configured `para_id` (None: it has no such storage)."""
+
+    def __init__(self, expected: int, actual: int | None, url: str) -> None:
+        serves = "no parachain id (not a parachain)" if actual is None else f"parachain {actual}"
+        super().__init__(f"the node at {url} serves {serves}, but the configuration says para_id {expected}")
+        self.expected = expected
+        self.actual = actual
 
 
 class InvalidSignature(SubstrateError):

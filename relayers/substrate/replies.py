@@ -93,7 +93,7 @@ class ReplyView:
         checkpoints: IndexCheckpoints | None = None,
     ) -> None:
         self.config = config
-        self.session = session or ClientSession(config.url, timeout=config.rpc_timeout)
+        self.session = session or ClientSession(config.url, timeout=config.rpc_timeout, para_id=config.para_id)
         self.index = ExecutedIndex(config, checkpoints=checkpoints)
 
     def sync(self, reader: ChainReader) -> tuple[ChainPosition, int]:

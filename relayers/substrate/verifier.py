@@ -55,7 +55,7 @@ class PhalaVerifier:
     ) -> None:
         self.config = config
         self.catch_up_wait = catch_up_wait
-        self.session = session or ClientSession(config.url, timeout=config.rpc_timeout)
+        self.session = session or ClientSession(config.url, timeout=config.rpc_timeout, para_id=config.para_id)
         self.index = ExecutedIndex(config, checkpoints=checkpoints)
         self._nonces: OrderedDict[str, int] = OrderedDict()  # finalized block hash -> the bridge account's nonce
 

@@ -42,7 +42,7 @@ class PhalaWatcher:
         self.config = config
         self.name = config.name
         self.domain = config.domain
-        self.session = session or ClientSession(config.url, timeout=config.rpc_timeout)
+        self.session = session or ClientSession(config.url, timeout=config.rpc_timeout, para_id=config.para_id)
         self._recent: OrderedDict[int, ChainPosition] = OrderedDict()  # blocks this watcher read, by number
         # Finalized heads wake the pipeline's observe loop (run by the pipeline; a hint: every poll reads the
         # chain). Unused when the watcher is polled by other code (an enclave's source check, the client).

@@ -26,6 +26,8 @@ from relayers.substrate import (
     keypair_from_ed25519_seed,
     keypair_from_uri,
 )
+from relayers.substrate.errors import ParaIdMismatch
+from relayers.substrate.session import ClientSession
 
 pytestmark = pytest.mark.devnet
 
@@ -136,3 +138,17 @@ def test_connect_gives_up_after_its_timeout_on_a_silent_endpoint() -> None:
         with pytest.raises(SubstrateTimeout):
             SubstrateClient(f"ws://127.0.0.1:{silent.getsockname()[1]}", timeout=0.5)
         assert time.monotonic() - started < 2
+
+
+def test_a_session_checks_the_parachain_it_is_connected_to(devnet: DevnetState) -> None:
+    """`[chains.phala] para_id` against `ParachainInfo.ParachainId`: the peer's endpoint is refused for Phala's id."""
+    right = ClientSession(devnet.phala.ws_url, para_id=devnet.phala.para_id)
+    wrong = ClientSession(devnet.peer.ws_url, para_id=devnet.phala.para_id)
+    try:
+        assert right.run_sync(lambda r: r.para_id()) == devnet.phala.para_id
+        with pytest.raises(ParaIdMismatch) as info:
+            wrong.run_sync(lambda r: None)
+        assert (info.value.expected, info.value.actual) == (devnet.phala.para_id, devnet.peer.para_id)
+    finally:
+        right.close()
+        wrong.close()
