@@ -139,7 +139,7 @@ class MemberChainView:
         if self._phala is None or self._phala_key != keys.ed25519:
             self._phala = ReplyView(
                 phala_config(self.cfg, keys.ed25519),
-                checkpoints=index_checkpoints(self.cfg, self.checkpoints, "replies"),
+                checkpoints=index_checkpoints(self.cfg, self.checkpoints, "engine-replies"),
             )
             self._phala_key = keys.ed25519
         return self._phala
