@@ -135,7 +135,16 @@ class ChainTap:
     def _run(self) -> None:
         asyncio.set_event_loop(self._loop)
         self._stop = asyncio.Event()
-        self._loop.run_until_complete(self._serve())
+        try:
+            self._loop.run_until_complete(self._serve())
+        finally:
+            # connection handlers outlive the server: end them on this loop, then close it (else they are finalized
+            # later, by the garbage collector, against a closed loop)
+            pending = asyncio.all_tasks(self._loop)
+            for task in pending:
+                task.cancel()
+            self._loop.run_until_complete(asyncio.gather(*pending, return_exceptions=True))
+            self._loop.close()
 
     def _fire(self, message: str) -> bool:
         """True when this message is the submission to intercept (once)."""
