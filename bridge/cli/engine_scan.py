@@ -26,7 +26,6 @@ The checksum catches a torn or rotted file; the enclave's copy is sealed, which 
 
 from __future__ import annotations
 
-import hashlib
 import struct
 from dataclasses import dataclass
 from typing import TYPE_CHECKING
@@ -38,7 +37,7 @@ from bridge.confidential import is_confidential_call
 from bridge.messages import BridgeMessage, MessageKind, SourceRef
 from bridge.ports import ChainPosition
 from relayers.substrate.index_checkpoint import Loaded, OtherConfig, ViewCheckpoints
-from relayers.substrate.index_snapshot import SnapshotError
+from relayers.substrate.index_snapshot import SnapshotError, SnapshotReader, hex32, open_body, seal_body
 
 if TYPE_CHECKING:
     from bridge.cli.confidential_wiring import MemberChainView
@@ -66,35 +65,26 @@ def encode_scan_snapshot(snap: ScanSnapshot) -> bytes:
         raise SnapshotError("a bridge address is 20 bytes and a bridge account 32")
     out = bytearray(MAGIC + bytes([VERSION]))
     out += struct.pack(">Q", snap.chain_id) + snap.bridge_address + struct.pack(">BQ", snap.domain, snap.start_block)
-    out += snap.bridge_account + struct.pack(">Q", snap.position.block_number) + _raw32(snap.position.block_hash)
+    out += (
+        snap.bridge_account
+        + struct.pack(">Q", snap.position.block_number)
+        + hex32(snap.position.block_hash, "position block hash")
+    )
     out += struct.pack(">QI", snap.records, len(snap.calls))
     for m in snap.calls:
         out += _message(m)
-    return bytes(out + hashlib.blake2b(out, digest_size=32).digest())
+    return seal_body(out)
 
 
 def decode_scan_snapshot(data: bytes) -> ScanSnapshot:
-    if not isinstance(data, bytes | bytearray | memoryview):
-        raise SnapshotError(f"a snapshot is bytes, got {type(data).__name__}")
-    data = bytes(data)
-    if len(data) < len(MAGIC) + 1 or data[: len(MAGIC)] != MAGIC:
-        raise SnapshotError("not an engine-scan snapshot (wrong magic)")
-    if data[len(MAGIC)] != VERSION:
-        raise SnapshotError(f"unsupported snapshot version {data[len(MAGIC)]} (this build reads {VERSION})")
-    if len(data) < len(MAGIC) + 1 + 32:
-        raise SnapshotError("snapshot truncated")
-    body, digest = data[:-32], data[-32:]
-    if hashlib.blake2b(body, digest_size=32).digest() != digest:
-        raise SnapshotError("snapshot checksum mismatch (truncated or corrupted)")
-    r = _Reader(body, len(MAGIC) + 1)
+    _, body = open_body(data, MAGIC, (VERSION,), "an engine-scan")
+    r = SnapshotReader(body, len(MAGIC) + 1)
     chain_id, address = r.uint(8, "chain id"), r.take(20, "bridge address")
     domain, start, account = r.uint(1, "domain"), r.uint(8, "start block"), r.take(32, "bridge account")
     number, block_hash = r.uint(8, "position block"), "0x" + r.take(32, "position hash").hex()
     if number + 1 < max(start, 1):
         raise SnapshotError(f"position {number} is before the start block {start}")
-    records, n = r.uint(8, "records"), r.uint(4, "call count")
-    if n * _MESSAGE_MIN > r.left():
-        raise SnapshotError(f"call count {n} exceeds the snapshot's size")
+    records, n = r.uint(8, "records"), r.count(_MESSAGE_MIN, "call")
     calls: dict[bytes, BridgeMessage] = {}
     for i in range(n):
         m = _read_message(r, f"call {i}")
@@ -127,7 +117,7 @@ def _message(m: BridgeMessage) -> bytes:
     return bytes(out + struct.pack(">Q", s.block_number) + s.block_hash + s.tx_hash + struct.pack(">I", s.index))
 
 
-def _read_message(r: _Reader, what: str) -> BridgeMessage:
+def _read_message(r: SnapshotReader, what: str) -> BridgeMessage:
     source_domain, dest_domain, nonce = r.uint(1, what), r.uint(1, what), r.uint(8, what)
     kind = r.uint(1, f"{what} kind")
     if kind >= len(_KINDS):
@@ -151,38 +141,6 @@ def _read_message(r: _Reader, what: str) -> BridgeMessage:
         )  # fmt: skip
     except ValidationError as exc:
         raise SnapshotError(f"{what} is not a valid message: {exc.errors()[0]['msg']}") from None
-
-
-def _raw32(value: str) -> bytes:
-    try:
-        raw = bytes.fromhex(value.removeprefix("0x"))
-    except ValueError:
-        raise SnapshotError(f"{value!r} is not hex") from None
-    if len(raw) != 32:
-        raise SnapshotError(f"a block hash is 32 bytes, got {len(raw)}")
-    return raw
-
-
-class _Reader:
-    def __init__(self, data: bytes, offset: int) -> None:
-        self.data, self.at = data, offset
-
-    def take(self, n: int, what: str) -> bytes:
-        if self.at + n > len(self.data):
-            raise SnapshotError(f"snapshot truncated in {what}")
-        out = self.data[self.at : self.at + n]
-        self.at += n
-        return out
-
-    def uint(self, size: int, what: str) -> int:
-        return int.from_bytes(self.take(size, what), "big")
-
-    def left(self) -> int:
-        return len(self.data) - self.at
-
-    def end(self) -> None:
-        if self.at != len(self.data):
-            raise SnapshotError(f"{len(self.data) - self.at} unexpected bytes after the snapshot")
 
 
 class EngineScanCheckpoints(ViewCheckpoints["MemberChainView"]):

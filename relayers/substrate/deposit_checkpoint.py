@@ -19,7 +19,6 @@ it does not take the snapshot (`OtherConfig`) and rescans. `decode_deposit_snaps
 
 from __future__ import annotations
 
-import hashlib
 import struct
 from collections.abc import Mapping
 from dataclasses import dataclass, field
@@ -28,7 +27,7 @@ from typing import TYPE_CHECKING
 from bridge.minimums import DepositMinimum
 from bridge.ports import ChainPosition
 from relayers.substrate.index_checkpoint import Loaded, OtherConfig, ViewCheckpoints
-from relayers.substrate.index_snapshot import SnapshotError
+from relayers.substrate.index_snapshot import SnapshotError, hex32, open_body, seal_body
 
 if TYPE_CHECKING:
     from relayers.substrate.source_verifier import PhalaSourceVerifier
@@ -76,27 +75,19 @@ def encode_deposit_snapshot(snap: DepositSnapshot) -> bytes:
     for d, m in snap.minimums.items():
         out += _MINIMUM.pack(d, m.transfer.to_bytes(16, "big"), m.call.to_bytes(16, "big"))
     out += struct.pack(">Q", snap.position.block_number)
-    out += _raw32(snap.position.block_hash) + struct.pack(">QI", snap.position.sequence, len(snap.blocks))
+    out += hex32(snap.position.block_hash, "position block hash") + struct.pack(
+        ">QI", snap.position.sequence, len(snap.blocks)
+    )
     for b in snap.blocks:
-        out += _ENTRY.pack(b.number, _raw32(b.hash), b.before)
-    return bytes(out + hashlib.blake2b(out, digest_size=32).digest())
+        out += _ENTRY.pack(b.number, hex32(b.hash, "deposit block hash"), b.before)
+    return seal_body(out)
 
 
 def decode_deposit_snapshot(data: bytes) -> DepositSnapshot:
-    if not isinstance(data, bytes | bytearray | memoryview):
-        raise SnapshotError(f"a snapshot is bytes, got {type(data).__name__}")
-    data = bytes(data)
-    if data[: len(MAGIC)] != MAGIC or len(data) < len(MAGIC) + 1:
-        raise SnapshotError("not a deposit-view snapshot (wrong magic)")
-    version = data[len(MAGIC)]
-    if version not in _READS:
-        raise SnapshotError(f"unsupported snapshot version {version} (this build reads {', '.join(map(str, _READS))})")
-    if len(data) < len(MAGIC) + 1 + 32 + 8 + 32:
-        raise SnapshotError("snapshot truncated")
-    body, digest = data[:-32], data[-32:]
-    if hashlib.blake2b(body, digest_size=32).digest() != digest:
-        raise SnapshotError("snapshot checksum mismatch (truncated or corrupted)")
+    version, body = open_body(data, MAGIC, _READS, "a deposit-view")
     at = len(MAGIC) + 1
+    if len(body) < at + 40:
+        raise SnapshotError("snapshot truncated")
     account = body[at : at + 32]
     (start,) = struct.unpack_from(">Q", body, at + 32)
     at += 40
@@ -142,16 +133,6 @@ def _minimums(body: bytes, at: int) -> tuple[dict[int, DepositMinimum], int]:
             raise SnapshotError(f"minimum for domain {domain}: out of order, domain 0, or all zero")
         out[domain] = minimum
     return out, at + n * _MINIMUM.size
-
-
-def _raw32(value: str) -> bytes:
-    try:
-        raw = bytes.fromhex(value.removeprefix("0x"))
-    except ValueError:
-        raise SnapshotError(f"{value!r} is not hex") from None
-    if len(raw) != 32:
-        raise SnapshotError(f"a block hash is 32 bytes, got {len(raw)}")
-    return raw
 
 
 class DepositCheckpoints(ViewCheckpoints["PhalaSourceVerifier"]):

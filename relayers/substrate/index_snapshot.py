@@ -39,15 +39,90 @@ class SnapshotError(ValueError):
     """The bytes are not a snapshot this build can load; the message says why."""
 
 
+# ---- shared by every snapshot codec (executed index, deposit view, engine scan) -------------------------------------
+
+
+def seal_body(body: bytes | bytearray) -> bytes:
+    """The snapshot: its body (magic, version, fields) and the blake2b-256 of it."""
+    return bytes(body) + hashlib.blake2b(body, digest_size=_DIGEST).digest()
+
+
+def open_body(data: bytes, magic: bytes, versions: tuple[int, ...], kind: str) -> tuple[int, bytes]:
+    """(version, body) of a snapshot of `kind` after its magic, version and checksum are checked; the body still
+    starts with the magic and version byte."""
+    if not isinstance(data, bytes | bytearray | memoryview):
+        raise SnapshotError(f"a snapshot is bytes, got {type(data).__name__}")
+    data = bytes(data)
+    if len(data) < len(magic) + 1 or data[: len(magic)] != magic:
+        raise SnapshotError(f"not {kind} snapshot (wrong magic)")
+    version = data[len(magic)]
+    if version not in versions:
+        reads = ", ".join(map(str, versions))
+        raise SnapshotError(f"unsupported snapshot version {version} (this build reads {reads})")
+    if len(data) < len(magic) + 1 + _DIGEST:
+        raise SnapshotError("snapshot truncated")
+    body, digest = data[:-_DIGEST], data[-_DIGEST:]
+    if hashlib.blake2b(body, digest_size=_DIGEST).digest() != digest:
+        raise SnapshotError("snapshot checksum mismatch (truncated or corrupted)")
+    return version, body
+
+
+def hex32(value: str, what: str) -> bytes:
+    """The 32 bytes of a 0x-hex hash field."""
+    try:
+        raw = bytes.fromhex(value.removeprefix("0x"))
+    except ValueError:
+        raise SnapshotError(f"{what} {value!r} is not hex") from None
+    return _bytes32(raw, what)
+
+
+class SnapshotReader:
+    """Reads a snapshot body front to back; every read past the end is a `SnapshotError` naming the field."""
+
+    def __init__(self, data: bytes, offset: int) -> None:
+        self.data, self.at = data, offset
+
+    def take(self, n: int, what: str) -> bytes:
+        if self.at + n > len(self.data):
+            raise SnapshotError(f"snapshot truncated in {what}")
+        out = self.data[self.at : self.at + n]
+        self.at += n
+        return out
+
+    def uint(self, size: int, what: str) -> int:
+        return int.from_bytes(self.take(size, what), "big")
+
+    def u32(self, what: str) -> int:
+        return self.uint(4, what)
+
+    def u64(self, what: str) -> int:
+        return self.uint(8, what)
+
+    def hex32(self, what: str) -> str:
+        return "0x" + self.take(32, what).hex()
+
+    def count(self, min_size: int, what: str) -> int:
+        """A count whose items (each at least `min_size` bytes) must fit in what remains: no huge allocation from a
+        corrupt count."""
+        n = self.u32(f"{what} count")
+        if n * min_size > len(self.data) - self.at:
+            raise SnapshotError(f"{what} count {n} exceeds the snapshot's size")
+        return n
+
+    def end(self) -> None:
+        if self.at != len(self.data):
+            raise SnapshotError(f"{len(self.data) - self.at} unexpected bytes after the snapshot")
+
+
 def encode_snapshot(snapshot: IndexSnapshot) -> bytes:
     out = bytearray(MAGIC)
     out.append(VERSION)
     out += _bytes32(snapshot.bridge_account, "bridge account")
     out += struct.pack(">QQ", snapshot.index_start_block, snapshot.scanned.block_number)
-    out += _hex32(snapshot.scanned.block_hash, "scanned block hash")
+    out += hex32(snapshot.scanned.block_hash, "scanned block hash")
     out += struct.pack(">I", len(snapshot.executed))
     for message_id, tx in snapshot.executed:
-        out += _hex32(message_id, "message id") + _hex32(tx, "extrinsic hash")
+        out += hex32(message_id, "message id") + hex32(tx, "extrinsic hash")
     records: dict[BridgeExtrinsic, int] = {}
     for e in (*snapshot.extrinsics, *snapshot.noted):
         records.setdefault(e, len(records))
@@ -58,23 +133,12 @@ def encode_snapshot(snapshot: IndexSnapshot) -> bytes:
         out += struct.pack(">I", len(group))
         for e in group:
             out += struct.pack(">I", records[e])
-    return bytes(out + hashlib.blake2b(out, digest_size=_DIGEST).digest())
+    return seal_body(out)
 
 
 def decode_snapshot(data: bytes) -> IndexSnapshot:
-    if not isinstance(data, bytes | bytearray | memoryview):
-        raise SnapshotError(f"a snapshot is bytes, got {type(data).__name__}")
-    data = bytes(data)
-    if len(data) < len(MAGIC) + 1 or data[: len(MAGIC)] != MAGIC:
-        raise SnapshotError("not an executed-index snapshot (wrong magic)")
-    if data[len(MAGIC)] != VERSION:
-        raise SnapshotError(f"unsupported snapshot version {data[len(MAGIC)]} (this build reads {VERSION})")
-    if len(data) < len(MAGIC) + 1 + _DIGEST:
-        raise SnapshotError("snapshot truncated")
-    body, digest = data[:-_DIGEST], data[-_DIGEST:]
-    if hashlib.blake2b(body, digest_size=_DIGEST).digest() != digest:
-        raise SnapshotError("snapshot checksum mismatch (truncated or corrupted)")
-    r = _Reader(body, len(MAGIC) + 1)
+    _, body = open_body(data, MAGIC, (VERSION,), "an executed-index")
+    r = SnapshotReader(body, len(MAGIC) + 1)
     bridge_account = r.take(32, "bridge account")
     start, scanned_number = r.u64("index start block"), r.u64("scanned block")
     scanned = ChainPosition(scanned_number, r.hex32("scanned block hash"))
@@ -104,10 +168,10 @@ def decode_snapshot(data: bytes) -> IndexSnapshot:
 
 def _record(e: BridgeExtrinsic) -> bytes:
     out = bytearray(struct.pack(">Q", e.block_number))
-    out += _hex32(e.block_hash, "block hash") + struct.pack(">I", e.index) + _hex32(e.hash, "extrinsic hash")
+    out += hex32(e.block_hash, "block hash") + struct.pack(">I", e.index) + hex32(e.hash, "extrinsic hash")
     out += struct.pack(">QI", e.nonce, len(e.ids))
     for i in e.ids:
-        out += _hex32(i, "message id")
+        out += hex32(i, "message id")
     if e.failure is None:
         out.append(0)
     else:
@@ -119,7 +183,7 @@ def _record(e: BridgeExtrinsic) -> bytes:
     return bytes(out)
 
 
-def _read_record(r: _Reader, i: int, scanned: int) -> BridgeExtrinsic:
+def _read_record(r: SnapshotReader, i: int, scanned: int) -> BridgeExtrinsic:
     what = f"record {i}"
     block = r.u64(f"{what} block")
     if block > scanned:
@@ -142,7 +206,7 @@ def _read_record(r: _Reader, i: int, scanned: int) -> BridgeExtrinsic:
     return BridgeExtrinsic(block, block_hash, index, tx, nonce, ids, failure, notes)
 
 
-def _refs(r: _Reader, records: list[BridgeExtrinsic], what: str) -> list[BridgeExtrinsic]:
+def _refs(r: SnapshotReader, records: list[BridgeExtrinsic], what: str) -> list[BridgeExtrinsic]:
     out = []
     for _ in range(r.count(4, what)):
         n = r.u32(what)
@@ -152,51 +216,20 @@ def _refs(r: _Reader, records: list[BridgeExtrinsic], what: str) -> list[BridgeE
     return out
 
 
-class _Reader:
-    def __init__(self, data: bytes, offset: int) -> None:
-        self.data, self.at = data, offset
-
-    def take(self, n: int, what: str) -> bytes:
-        if self.at + n > len(self.data):
-            raise SnapshotError(f"snapshot truncated in {what}")
-        out = self.data[self.at : self.at + n]
-        self.at += n
-        return out
-
-    def u32(self, what: str) -> int:
-        return int(struct.unpack(">I", self.take(4, what))[0])
-
-    def u64(self, what: str) -> int:
-        return int(struct.unpack(">Q", self.take(8, what))[0])
-
-    def hex32(self, what: str) -> str:
-        return "0x" + self.take(32, what).hex()
-
-    def count(self, min_size: int, what: str) -> int:
-        """A count whose items (each at least `min_size` bytes) must fit in what remains: no huge allocation from a
-        corrupt count."""
-        n = self.u32(f"{what} count")
-        if n * min_size > len(self.data) - self.at:
-            raise SnapshotError(f"{what} count {n} exceeds the snapshot's size")
-        return n
-
-    def end(self) -> None:
-        if self.at != len(self.data):
-            raise SnapshotError(f"{len(self.data) - self.at} unexpected bytes after the snapshot")
-
-
 def _bytes32(value: bytes, what: str) -> bytes:
     if len(value) != 32:
         raise SnapshotError(f"{what} must be 32 bytes, got {len(value)}")
     return value
 
 
-def _hex32(value: str, what: str) -> bytes:
-    try:
-        raw = bytes.fromhex(value.removeprefix("0x"))
-    except ValueError:
-        raise SnapshotError(f"{what} {value!r} is not hex") from None
-    return _bytes32(raw, what)
-
-
-__all__ = ["MAGIC", "VERSION", "SnapshotError", "decode_snapshot", "encode_snapshot"]
+__all__ = [
+    "MAGIC",
+    "VERSION",
+    "SnapshotError",
+    "SnapshotReader",
+    "decode_snapshot",
+    "encode_snapshot",
+    "hex32",
+    "open_body",
+    "seal_body",
+]
