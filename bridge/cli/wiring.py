@@ -5,6 +5,7 @@ from __future__ import annotations
 
 from decimal import Decimal
 from pathlib import Path
+from typing import TypeVar
 
 from bridge.cli.engine_scan import EngineScanCheckpoints
 from bridge.config.schema import EthereumChain, GatewaySection, NodeConfig, SubstrateChain
@@ -126,29 +127,32 @@ def minimums_of(cfg: NodeConfig, chain: SubstrateChain) -> dict[int, DepositMini
 
 def index_checkpoints(cfg: NodeConfig, store: CheckpointStore | None, role: str) -> IndexCheckpoints | None:
     """Checkpoints of the Phala executed index kept by `role` (one snapshot per role), when enabled."""
-    if store is None or not cfg.checkpoints.enabled:
-        return None
-    name, _ = _chain(cfg, "substrate")
-    policy = CheckpointPolicy(cfg.checkpoints.every_blocks, cfg.checkpoints.every_seconds)
-    return IndexCheckpoints(store, f"{name}/executed-index/{role}", policy)
+    return _checkpoints(IndexCheckpoints, cfg, store, "substrate", f"executed-index/{role}")
 
 
 def deposit_checkpoints(cfg: NodeConfig, store: CheckpointStore | None) -> DepositCheckpoints | None:
     """Checkpoints of an enclave's Phala deposit view, when enabled."""
-    if store is None or not cfg.checkpoints.enabled:
-        return None
-    name, _ = _chain(cfg, "substrate")
-    policy = CheckpointPolicy(cfg.checkpoints.every_blocks, cfg.checkpoints.every_seconds)
-    return DepositCheckpoints(store, f"{name}/deposits/verifier", policy)
+    return _checkpoints(DepositCheckpoints, cfg, store, "substrate", "deposits/verifier")
 
 
 def engine_scan_checkpoints(cfg: NodeConfig, store: CheckpointStore | None) -> EngineScanCheckpoints | None:
     """Checkpoints of the confidential engine's Ethereum scan (an enclave's `MemberChainView`), when enabled."""
+    return _checkpoints(EngineScanCheckpoints, cfg, store, "ethereum", "engine-scan/confidential-calls")
+
+
+_C = TypeVar("_C", IndexCheckpoints, DepositCheckpoints, EngineScanCheckpoints)
+
+
+def _checkpoints(
+    kind: type[_C], cfg: NodeConfig, store: CheckpointStore | None, chain_kind: str, snapshot: str
+) -> _C | None:
+    """One view's checkpoints, named `<chain>/<snapshot>` after the chain it reads, when enabled."""
     if store is None or not cfg.checkpoints.enabled:
         return None
-    name, _ = _chain(cfg, "ethereum")
-    policy = CheckpointPolicy(cfg.checkpoints.every_blocks, cfg.checkpoints.every_seconds)
-    return EngineScanCheckpoints(store, f"{name}/engine-scan/confidential-calls", policy)
+    name, _ = _chain(cfg, chain_kind)
+    return kind(
+        store, f"{name}/{snapshot}", CheckpointPolicy(cfg.checkpoints.every_blocks, cfg.checkpoints.every_seconds)
+    )
 
 
 def gateway_config(section: GatewaySection, resource_id: bytes | None = None) -> GatewayConfig:
