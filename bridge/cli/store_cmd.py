@@ -119,6 +119,23 @@ def show(
         )
 
 
+def _relayer_answers(listen: str, timeout: float = 2.0) -> bool:
+    """Whether something answers HTTP on the relayer's status address (`[metrics] listen`): a running relayer would
+    write its cursors and messages back over a rebind."""
+    import urllib.error
+    import urllib.request
+
+    host, _, port = listen.rpartition(":")
+    host = "127.0.0.1" if host in ("0.0.0.0", "", "::") else host.strip("[]")  # noqa: S104 (a listen address, read)
+    try:
+        with urllib.request.urlopen(f"http://{host}:{port}/health", timeout=timeout):
+            return True
+    except urllib.error.HTTPError:
+        return True  # 503: a relayer whose enclave or a stage is down still runs
+    except (OSError, ValueError):
+        return False
+
+
 async def _current(cfg: NodeConfig) -> list[ChainIdentity]:
     from bridge.cli.store_identity import current_identity
     from relayers.enclave_client import EnclaveClient
@@ -150,6 +167,11 @@ def rebind(
     from relayers.substrate.errors import ParaIdMismatch
 
     cfg = load_config(config, NodeConfig)
+    if _relayer_answers(cfg.metrics.listen):
+        raise _fail(
+            f"a relayer answers on {cfg.metrics.listen} ([metrics] listen): stop it before rebinding its store "
+            "(nothing changed)"
+        )
     try:
         current = asyncio.run(_current(cfg))
     except EnclaveClientError as exc:

@@ -8,6 +8,7 @@ from __future__ import annotations
 import asyncio
 import json
 import re
+import socket
 import subprocess
 import sys
 from dataclasses import replace
@@ -27,15 +28,27 @@ OTHER_BRIDGE = "0x" + "de" * 20
 
 
 def _member_config(devnet: Devnet, tmp_path: Path) -> tuple[Path, str]:
-    """Member 1's node.toml with a store of its own (the running relayer keeps its store)."""
+    """Member 1's node.toml with a store and a status port of its own (the running relayer keeps its store, and
+    `store rebind` refuses while a relayer answers on the status port)."""
     assert devnet.committee is not None
     text = devnet.committee.members[0].config.read_text()
     url = f"sqlite:///{tmp_path}/other.db"
     text, n = re.subn(r'(?m)^url = "sqlite:///.*"$', f'url = "{url}"', text)
-    assert n == 1
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        port = s.getsockname()[1]
+    text, m = re.subn(r'(?m)^listen = "127\.0\.0\.1:\d+"$', f'listen = "127.0.0.1:{port}"', text)
+    assert n == 1 and m == 1
     path = tmp_path / "node.toml"
     path.write_text(text)
     return path, url
+
+
+def _listen(devnet: Devnet) -> str:
+    assert devnet.committee is not None
+    found = re.search(r'(?m)^listen = "(.*)"$', devnet.committee.members[0].config.read_text())
+    assert found is not None
+    return found.group(1)
 
 
 def _current(config: Path) -> list[ChainIdentity]:
@@ -82,6 +95,13 @@ def test_a_store_of_another_bridge_stops_the_relayer_and_rebind_binds_it(bridge_
     assert {r["value"] for r in json.loads(shown.stdout)["deployment"] if r["field"] == "bridge_address"} == {
         OTHER_BRIDGE
     }
+
+    member_1 = config.with_name("member-1.toml")  # member 1's own status port: its relayer is running
+    member_1.write_text(re.sub(r"(?m)^listen = .*$", f'listen = "{_listen(bridge_devnet)}"', config.read_text()))
+    refused = subprocess.run(
+        [CLI, "store", "rebind", "--config", str(member_1), "--yes"], capture_output=True, text=True
+    )
+    assert refused.returncode == 1 and "stop it before rebinding its store" in refused.stderr, refused.stderr
 
     rebound = subprocess.run(
         [CLI, "store", "rebind", "--config", str(config), "--yes"], capture_output=True, text=True, timeout=120

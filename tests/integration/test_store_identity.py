@@ -5,7 +5,10 @@ deployment's messages aside (refused while some are pending unless forced), and 
 from __future__ import annotations
 
 import json
+import socket
+import threading
 from collections.abc import Iterator
+from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from pathlib import Path
 
 import pytest
@@ -158,12 +161,20 @@ def test_a_forced_rebind_moves_the_old_deployment_aside(store: SqlStore) -> None
 # ---- the commands ------------------------------------------------------------------------------------------------
 
 
-def _config(tmp_path: Path, url: str) -> Path:
+def _free_port() -> int:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return int(s.getsockname()[1])
+
+
+def _config(tmp_path: Path, url: str, status_port: int | None = None) -> Path:
     text = (ROOT / "config" / "node.example.toml").read_text()
     old = 'url = "postgresql://phala_bridge@127.0.0.1:5432/phala_bridge"'
-    assert old in text
+    assert old in text and 'listen = "127.0.0.1:9101"' in text
+    text = text.replace(old, f'url = "{url}"')
+    text = text.replace('listen = "127.0.0.1:9101"', f'listen = "127.0.0.1:{status_port or _free_port()}"')
     path = tmp_path / "node.toml"
-    path.write_text(text.replace(old, f'url = "{url}"') + RESOURCE)
+    path.write_text(text + RESOURCE)
     return path
 
 
@@ -217,3 +228,25 @@ def test_store_rebind_command(url: str, tmp_path: Path, monkeypatch: pytest.Monk
     s.close()
     again = runner.invoke(app, ["store", "rebind", "--config", config])
     assert again.exit_code == 0 and "already bound to this deployment" in again.output
+
+
+def test_store_rebind_refuses_while_a_relayer_answers(url: str, tmp_path: Path) -> None:
+    class Health(BaseHTTPRequestHandler):
+        def do_GET(self) -> None:  # a relayer whose enclave is down answers 503: still running
+            self.send_response(503)
+            self.end_headers()
+
+        def log_message(self, *_: object) -> None:
+            pass
+
+    server = ThreadingHTTPServer(("127.0.0.1", 0), Health)
+    thread = threading.Thread(target=server.serve_forever, daemon=True)
+    thread.start()
+    try:
+        config = _config(tmp_path, url, status_port=server.server_address[1])
+        result = CliRunner().invoke(app, ["store", "rebind", "--config", str(config), "--yes", "--force"])
+    finally:
+        server.shutdown()
+        server.server_close()
+    assert result.exit_code == 1
+    assert "stop it before rebinding its store (nothing changed)" in result.output
