@@ -37,6 +37,13 @@ def _fail(message: str) -> typer.Exit:
 
 @contextmanager
 def _opened(url: str) -> Iterator[SqlStore]:
+    # Opening a SQLite path creates the file: a mistyped path must say so, not show an empty store.
+    if (
+        url.startswith("sqlite:///")
+        and url != "sqlite:///:memory:"
+        and not Path(url.removeprefix("sqlite:///")).exists()
+    ):
+        raise _fail(f"no store at {url} (the relayer creates it on its first start)")
     try:
         store = open_store(url)
     except StoreError as exc:

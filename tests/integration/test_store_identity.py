@@ -250,3 +250,10 @@ def test_store_rebind_refuses_while_a_relayer_answers(url: str, tmp_path: Path) 
         server.server_close()
     assert result.exit_code == 1
     assert "stop it before rebinding its store (nothing changed)" in result.output
+
+
+def test_store_show_does_not_create_a_missing_sqlite_store(tmp_path: Path) -> None:
+    url = f"sqlite:///{tmp_path}/missing.db"
+    result = CliRunner().invoke(app, ["store", "show", "--config", str(_config(tmp_path, url))])
+    assert result.exit_code == 1 and "no store at" in result.output
+    assert not (tmp_path / "missing.db").exists()
