@@ -6,7 +6,17 @@ from typing import Literal
 
 import typer
 
-from bridge.cli import call_cmd, committee_cmd, config_cmd, demo_cmd, devnet_cmd, enclave_cmd, relayer_cmd, transfer_cmd
+from bridge.cli import (
+    call_cmd,
+    committee_cmd,
+    config_cmd,
+    demo_cmd,
+    devnet_cmd,
+    enclave_cmd,
+    relayer_cmd,
+    store_cmd,
+    transfer_cmd,
+)
 from bridge.telemetry import configure_logging
 
 app = typer.Typer(
@@ -21,6 +31,7 @@ app.add_typer(config_cmd.app, name="config")
 app.add_typer(enclave_cmd.app, name="enclave")
 app.add_typer(committee_cmd.app, name="committee")
 app.add_typer(relayer_cmd.app, name="relayer")
+app.add_typer(store_cmd.app, name="store")
 app.add_typer(call_cmd.app, name="call")
 app.command(name="demo")(demo_cmd.demo)
 app.command(name="transfer")(transfer_cmd.transfer)

@@ -15,12 +15,15 @@ import typer
 from bridge.batching import BatchPolicy
 from bridge.cli.errors import EXIT_FAILURE, handle_errors
 from bridge.cli.loading import load_config
+from bridge.cli.store_identity import current_identity
 from bridge.cli.wiring import ethereum_config, index_checkpoints, phala_config, policy_of
 from bridge.config import NodeConfig
 from bridge.telemetry import configure_logging
 
 if TYPE_CHECKING:
-    from relayers.substrate import PhalaDestination
+    from relayers.ethereum import EthereumConfig
+    from relayers.store import SqlStore
+    from relayers.substrate import PhalaConfig, PhalaDestination
 
 app = typer.Typer(help="The relayer daemon: observe -> verify -> sign -> submit -> confirm.")
 log = structlog.get_logger("relayer")
@@ -36,7 +39,7 @@ def run(
     cfg = load_config(config, NodeConfig)
     configure_logging(cfg.node.log_format, cfg.node.log_level)
     try:
-        asyncio.run(_main(cfg, keys_timeout))
+        asyncio.run(_main(cfg, keys_timeout, str(config)))
     except _StartError as exc:
         print(f"error: {exc}", file=sys.stderr)
         raise typer.Exit(EXIT_FAILURE) from None
@@ -60,7 +63,31 @@ async def _check_phala_endpoint(dest: PhalaDestination) -> None:
         log.warning("phala_unreachable_at_start", url=dest.session.url, error=str(exc))
 
 
-async def _main(cfg: NodeConfig, keys_timeout: float) -> None:
+async def _bind_store(
+    store: SqlStore, cfg: NodeConfig, eth: EthereumConfig, phala: PhalaConfig, config: str, stop: asyncio.Event
+) -> bool:
+    """Check the store was made for this deployment (record it on first use) before anything reads a cursor or
+    writes: a mismatch stops the relayer with every differing field and the remedy. False: stopped while waiting
+    for an endpoint."""
+    from relayers.ethereum.errors import ChainIdMismatch
+    from relayers.store import redact_url
+    from relayers.store.identity import IdentityMismatch, bind
+    from relayers.substrate.errors import ParaIdMismatch
+
+    try:
+        identity = await current_identity(eth, phala, stop=stop)
+    except (ChainIdMismatch, ParaIdMismatch) as exc:
+        raise _StartError(str(exc)) from None
+    if identity is None:
+        return False
+    try:
+        await asyncio.to_thread(bind, store, identity, store_name=redact_url(cfg.store.url), config=config)
+    except IdentityMismatch as exc:
+        raise _StartError(str(exc)) from None
+    return True
+
+
+async def _main(cfg: NodeConfig, keys_timeout: float, config: str = "node.toml") -> None:
     from relayers.daemon.node import RelayerParts, run_relayer
     from relayers.daemon.pipeline import PipelineConfig
     from relayers.enclave_client import EnclaveClient, EnclaveClientError
@@ -91,15 +118,27 @@ async def _main(cfg: NodeConfig, keys_timeout: float) -> None:
                 await asyncio.wait_for(stop.wait(), 1.0)
     if keys is None:
         return
+    eth = ethereum_config(cfg, group_public_key=keys.secp256k1)
+    phala = phala_config(cfg, keys.ed25519)
     try:
         store = open_store(cfg.store.url)
+    except StoreError as exc:
+        raise _StartError(str(exc)) from None
+    try:
+        bound = await _bind_store(store, cfg, eth, phala, config, stop)
+    except BaseException:
+        store.close()
+        raise
+    if not bound:
+        store.close()
+        return
+    try:
         # Checkpoints are written from the chain sessions' worker threads: their own connection, so a save never
         # commits in the middle of the pipeline's transactions.
         checkpoint_store = open_store(cfg.store.url) if cfg.checkpoints.enabled else None
     except StoreError as exc:
+        store.close()
         raise _StartError(str(exc)) from None
-    eth = ethereum_config(cfg, group_public_key=keys.secp256k1)
-    phala = phala_config(cfg, keys.ed25519)
     host, _, port = cfg.metrics.listen.rpartition(":")
     replies = ReplyWatcher(phala, checkpoints=index_checkpoints(cfg, checkpoint_store, "replies"))
     phala_dest = PhalaDestination(

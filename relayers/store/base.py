@@ -23,6 +23,29 @@ class StoreError(RuntimeError):
     pass
 
 
+class PendingMessages(StoreError):
+    """A rebind would abandon messages still in flight; nothing was changed."""
+
+    def __init__(self, pending: dict[str, int]) -> None:
+        self.pending = dict(pending)
+        total = sum(self.pending.values())
+        states = ", ".join(f"{n} {s}" for s, n in sorted(self.pending.items()))
+        super().__init__(
+            f"{total} message(s) in this store are still pending ({states}): rebinding would abandon them (this "
+            "relayer would never relay them). Let them finish under the old deployment first (run the relayer "
+            "with the old config until `phala-bridge store show` lists none pending), or pass --force to move them "
+            "aside anyway (they stay in the table archived_messages, with the identity they were observed under)."
+        )
+
+
+@dataclass(frozen=True)
+class Rebound:
+    archived: int  # messages moved to archived_messages
+    pending: dict[str, int]  # of them, those neither executed nor failed, by state
+    cursors: int  # cursors removed: the watchers start again from their start block
+    checkpoints: int  # snapshots removed (always safe: the views rebuild from the chain)
+
+
 @dataclass(frozen=True)
 class Cursor:
     chain: str
@@ -123,7 +146,42 @@ SCHEMA = (
         body {blob} NOT NULL,
         updated_at DOUBLE PRECISION NOT NULL
     )""",
+    # The deployment the store is bound to (relayers.store.identity), one row per chain and field. Added later like
+    # checkpoints: a store from before it gains the table on open and adopts the config it is next started with.
+    """CREATE TABLE IF NOT EXISTS deployment (
+        chain TEXT NOT NULL,
+        field TEXT NOT NULL,
+        value TEXT NOT NULL,
+        origin TEXT NOT NULL,
+        recorded_at DOUBLE PRECISION NOT NULL,
+        PRIMARY KEY (chain, field)
+    )""",
+    # Messages of a deployment the store was rebound away from (`phala-bridge store rebind`), with that deployment.
+    """CREATE TABLE IF NOT EXISTS archived_messages (
+        id TEXT NOT NULL,
+        source_domain INTEGER NOT NULL,
+        dest_domain INTEGER NOT NULL,
+        nonce TEXT NOT NULL,
+        kind TEXT NOT NULL,
+        state TEXT NOT NULL,
+        body TEXT NOT NULL,
+        reason TEXT,
+        batch_id TEXT,
+        dest_tx TEXT,
+        source_tx TEXT NOT NULL,
+        observed_at DOUBLE PRECISION NOT NULL,
+        updated_at DOUBLE PRECISION NOT NULL,
+        archived_at DOUBLE PRECISION NOT NULL,
+        deployment TEXT NOT NULL,
+        PRIMARY KEY (archived_at, id)
+    )""",
 )
+
+_MESSAGE_COLUMNS = (
+    "id, source_domain, dest_domain, nonce, kind, state, body, reason, batch_id, dest_tx, source_tx, observed_at, "
+    "updated_at"
+)
+_PENDING = tuple(s.value for s in MessageState if s not in (MessageState.EXECUTED, MessageState.FAILED))
 
 
 class SqlStore:
@@ -320,6 +378,101 @@ class SqlStore:
             except Exception:
                 self._conn.rollback()
                 raise
+
+    # ---- the deployment (relayers.store.identity) -------------------------------------------------------------
+
+    def deployment(self) -> dict[str, dict[str, str]]:
+        """The recorded identity: chain -> field -> value."""
+        out: dict[str, dict[str, str]] = {}
+        for chain, name, value in self._exec("SELECT chain, field, value FROM deployment ORDER BY chain").fetchall():
+            out.setdefault(chain, {})[name] = value
+        self._conn.commit()
+        return out
+
+    def deployment_rows(self) -> list[tuple[str, str, str, str, float]]:
+        """(chain, field, value, origin, recorded at), as recorded."""
+        rows = self._exec(
+            "SELECT chain, field, value, origin, recorded_at FROM deployment ORDER BY chain, recorded_at"
+        ).fetchall()
+        self._conn.commit()
+        return [(r[0], r[1], r[2], r[3], float(r[4])) for r in rows]
+
+    def record_deployment(self, rows: Iterable[tuple[str, str, str, str]]) -> None:
+        """Add (chain, field, value, origin) rows in one transaction; a field already recorded is an error."""
+        now = time.time()
+        try:
+            for chain, name, value, origin in rows:
+                self._exec(
+                    "INSERT INTO deployment (chain, field, value, origin, recorded_at) VALUES (?, ?, ?, ?, ?)",
+                    (chain, name, value, origin, now),
+                )
+            self._conn.commit()
+        except Exception:
+            self._conn.rollback()
+            raise
+
+    def rebind_deployment(
+        self, rows: Sequence[tuple[str, str, str, str]], *, archived_under: str, allow_pending: bool
+    ) -> Rebound:
+        """One transaction: move every message to `archived_messages` (tagged `archived_under`), drop cursors and
+        checkpoints, replace the recorded identity by `rows`. Pending messages and not `allow_pending`:
+        `PendingMessages`, nothing changed. Rejections and batches stay (funds to return, transactions sent)."""
+        now = time.time()
+        try:
+            marks = ", ".join("?" for _ in _PENDING)
+            found = self._exec(
+                "SELECT state, COUNT(*) FROM messages WHERE state IN (" + marks + ") GROUP BY state",  # noqa: S608
+                _PENDING,
+            ).fetchall()
+            pending = {str(s): int(n) for s, n in found}
+            if pending and not allow_pending:
+                raise PendingMessages(pending)
+            archived = self._exec(
+                f"INSERT INTO archived_messages ({_MESSAGE_COLUMNS}, archived_at, deployment) "  # noqa: S608
+                f"SELECT {_MESSAGE_COLUMNS}, ?, ? FROM messages",
+                (now, archived_under),
+            ).rowcount
+            self._exec("DELETE FROM messages")
+            cursors = self._exec("DELETE FROM cursors").rowcount
+            with self._checkpoint_lock:
+                checkpoints = self._exec("DELETE FROM checkpoints").rowcount
+            self._exec("DELETE FROM deployment")
+            for chain, name, value, origin in rows:
+                self._exec(
+                    "INSERT INTO deployment (chain, field, value, origin, recorded_at) VALUES (?, ?, ?, ?, ?)",
+                    (chain, name, value, origin, now),
+                )
+            self._conn.commit()
+        except Exception:
+            self._conn.rollback()
+            raise
+        return Rebound(max(archived, 0), pending, max(cursors, 0), max(checkpoints, 0))
+
+    def archived(self) -> list[tuple[float, str, int, dict[str, int]]]:
+        """Per rebind: (archived at, the deployment it was, messages, of them pending by state)."""
+        rows = self._exec(
+            "SELECT archived_at, deployment, state, COUNT(*) FROM archived_messages "
+            "GROUP BY archived_at, deployment, state ORDER BY archived_at"
+        ).fetchall()
+        self._conn.commit()
+        out: dict[float, tuple[str, int, dict[str, int]]] = {}
+        for at, dep, state, n in rows:
+            _, total, pending = out.setdefault(float(at), (dep, 0, {}))
+            if state in _PENDING:
+                pending[state] = int(n)
+            out[float(at)] = (dep, total + int(n), pending)
+        return [(at, dep, total, pending) for at, (dep, total, pending) in out.items()]
+
+    def cursors(self) -> list[Cursor]:
+        rows = self._exec("SELECT chain, block_number, block_hash, sequence FROM cursors ORDER BY chain").fetchall()
+        self._conn.commit()
+        return [Cursor(r[0], int(r[1]), r[2], int(r[3])) for r in rows]
+
+    def checkpoint_list(self) -> list[tuple[str, int, float]]:
+        """(name, block, saved at) of every snapshot."""
+        rows = self._exec("SELECT name, block_number, updated_at FROM checkpoints ORDER BY name").fetchall()
+        self._conn.commit()
+        return [(r[0], int(r[1]), float(r[2])) for r in rows]
 
     # ---- batches ---------------------------------------------------------------------------------------------
 

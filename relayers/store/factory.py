@@ -21,3 +21,12 @@ def open_store(url: str) -> SqlStore:
 
         return PostgresStore(url)
     raise StoreError(f"unsupported store URL scheme {scheme!r}: use sqlite:///PATH or postgresql://...")
+
+
+def redact_url(url: str) -> str:
+    """The store URL without its password, for logs and errors."""
+    if "@" in url and "://" in url:
+        scheme, rest = url.split("://", 1)
+        creds, host = rest.rsplit("@", 1)
+        return f"{scheme}://{creds.split(':', 1)[0]}:***@{host}" if ":" in creds else url
+    return url
