@@ -69,8 +69,8 @@ class PhalaSide(_Model):
     bridge_account: Hex32  # the committee's FROST Ed25519 group key
     start_block: Annotated[int, Field(ge=0)] = 0  # deposits are numbered from here (a deployment constant)
     ss58_format: Annotated[int, Field(ge=0, lt=16384)] = 42
-    # Destination chain name (bridge.domains: "ethereum") -> its minimum. Also a deployment constant: it decides
-    # which transfers are numbered deposits, so the client counts with the nodes' value.
+    # Destination chain name (bridge.domains: "ethereum") -> its minimum schedule. It decides which transfers are
+    # numbered deposits, so the client counts with the nodes' schedule.
     min_deposit: dict[str, DepositMinimumSide] = {}
 
     @field_validator("min_deposit")

@@ -188,7 +188,8 @@ class SubstrateChain(_Section):
     # The bridge account's first block (where the executed-ids scan starts); default: start_block.
     index_start_block: Annotated[int, Field(ge=0)] | None = None
     # The smallest deposit to each destination (a key of [chains]); smaller ones are refused and held
-    # (`below_minimum`). It decides the deposit numbering too: a deployment constant, the same for every member.
+    # (`below_minimum`). It decides the deposit numbering too: the same schedule on every member; a change is an
+    # entry from a block ahead (`changes`), never one already counted (docs/operations.md).
     min_deposit: dict[str, DepositMinimumSection] = {}
     gateway: GatewaySection | None = None  # the XCM gateway on to other parachains; none: such deposits fail
     # Relayer-local (docs/operations.md, "Per-node chain settings"); the weights behind `gas_of` are measured
