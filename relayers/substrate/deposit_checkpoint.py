@@ -29,7 +29,7 @@ from __future__ import annotations
 
 import struct
 from collections.abc import Mapping
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from typing import TYPE_CHECKING
 
 from bridge.errors import InputError
@@ -71,8 +71,9 @@ class DepositSnapshot:
     position: ChainPosition  # `sequence`: deposits counted up to and including this block
     blocks: tuple[DepositBlock, ...]
     # Destination domain -> the schedule the deposits were counted under, in one form per rule (see `rules`).
-    minimums: Mapping[int, MinimumSchedule] = field(default_factory=dict)
+    minimums: Mapping[int, MinimumSchedule]
 
+    # By hand: `minimums` may be given as plain minimums or any schedules, and is kept in its one form.
     def __init__(
         self,
         bridge_account: bytes,
