@@ -5,12 +5,13 @@ from __future__ import annotations
 
 from typing import Annotated, Literal
 
-from pydantic import BaseModel, ConfigDict, Field, field_validator
+from pydantic import BaseModel, ConfigDict, Field, field_validator, model_validator
 
 from bridge.config.types import EthAddress, EthRpcUrl, SubstrateUrl
 from bridge.domains import Domain, domain_by_name
+from bridge.errors import InputError
 from bridge.gateway import DEFAULT_WEIGHT_LIMIT_BASE
-from bridge.minimums import DepositMinimum
+from bridge.minimums import DepositMinimum, MinimumChange, MinimumSchedule
 
 Hex32 = Annotated[str, Field(pattern=r"^0x[0-9a-fA-F]{64}$")]
 
@@ -28,11 +29,38 @@ class EthereumSide(_Model):
     start_block: Annotated[int, Field(ge=0)] = 0
 
 
+class MinimumChangeSide(_Model):
+    """The minimum in force from Phala block `from_block` on, as in the nodes' config."""
+
+    from_block: Annotated[int, Field(ge=1, lt=2**64)]
+    transfer: Annotated[int, Field(ge=0, lt=2**128)] = 0
+    call: Annotated[int, Field(ge=0, lt=2**128)] | None = None  # default: this change's `transfer`
+
+
 class DepositMinimumSide(_Model):
-    """Planck the smallest deposit to one destination must carry (bridge/minimums.py); 0: no minimum."""
+    """Planck the smallest deposit to one destination must carry (bridge/minimums.py); 0: no minimum. `transfer`
+    and `call` hold from the start, each of `changes` from its block on (strictly increasing)."""
 
     transfer: Annotated[int, Field(ge=0, lt=2**128)] = 0
     call: Annotated[int, Field(ge=0, lt=2**128)] | None = None  # default: `transfer`, as in the nodes' config
+    changes: list[MinimumChangeSide] = []
+
+    @model_validator(mode="after")
+    def _valid_schedule(self) -> DepositMinimumSide:
+        try:
+            self.schedule()
+        except InputError as exc:
+            raise ValueError(str(exc)) from None
+        return self
+
+    def schedule(self) -> MinimumSchedule:
+        return MinimumSchedule(
+            DepositMinimum(self.transfer, self.transfer if self.call is None else self.call),
+            tuple(
+                MinimumChange(c.from_block, DepositMinimum(c.transfer, c.transfer if c.call is None else c.call))
+                for c in self.changes
+            ),
+        )
 
 
 class PhalaSide(_Model):
@@ -41,8 +69,8 @@ class PhalaSide(_Model):
     bridge_account: Hex32  # the committee's FROST Ed25519 group key
     start_block: Annotated[int, Field(ge=0)] = 0  # deposits are numbered from here (a deployment constant)
     ss58_format: Annotated[int, Field(ge=0, lt=16384)] = 42
-    # Destination chain name (bridge.domains: "ethereum") -> its minimum. Also a deployment constant: it decides
-    # which transfers are numbered deposits, so the client counts with the nodes' value.
+    # Destination chain name (bridge.domains: "ethereum") -> its minimum schedule. It decides which transfers are
+    # numbered deposits, so the client counts with the nodes' schedule.
     min_deposit: dict[str, DepositMinimumSide] = {}
 
     @field_validator("min_deposit")
@@ -53,12 +81,9 @@ class PhalaSide(_Model):
                 raise ValueError("min_deposit names phala itself")
         return value
 
-    def minimums(self) -> dict[int, DepositMinimum]:
-        """By destination domain id, as `PhalaConfig.min_deposit`."""
-        return {
-            int(domain_by_name(name)): DepositMinimum(m.transfer, m.transfer if m.call is None else m.call)
-            for name, m in self.min_deposit.items()
-        }
+    def minimums(self) -> dict[int, MinimumSchedule]:
+        """Each destination's schedule by domain id, as `PhalaConfig.min_deposit`."""
+        return {int(domain_by_name(name)): m.schedule() for name, m in self.min_deposit.items()}
 
 
 class GatewayParachainSide(_Model):

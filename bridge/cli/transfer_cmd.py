@@ -36,7 +36,7 @@ from bridge.gateway import (
     encode_destination,
     is_destination,
 )
-from bridge.minimums import check_minimum
+from bridge.minimums import check_minimum, schedule_for
 from bridge.network import NetworkInfo
 
 console = Console()
@@ -203,7 +203,7 @@ def transfer(
     net = load_network(network)
     if plan.source == Domain.PHALA:  # below the minimum the bridge holds the funds: refuse before signing
         try:
-            check_minimum(net.phala.minimums(), int(plan.dest), plan.source_amount, call=False)
+            _check_phala_minimum(net, int(plan.dest), plan.source_amount)
         except InputError as exc:
             raise UsageError(str(exc)) from None
     console.print(
@@ -317,6 +317,22 @@ def _deposit_on_ethereum(net: NetworkInfo, plan: TransferPlan, secret: str) -> t
     dep = eth.deposit_pha(int(plan.dest), plan.recipient, plan.source_amount, bytes.fromhex(net.pha_resource_id[2:]))
     console.print(f"deposited on ethereum in {dep.tx_hash} (block {dep.block_number}, nonce {dep.nonce})")
     return dep.message_id, start
+
+
+def _check_phala_minimum(net: NetworkInfo, dest: int, amount: int) -> None:
+    """The SDK's rule (`PhalaClient.check_amount`), before connecting when the minimum never changes: by the minimum
+    at Phala's finalized head, or a higher one scheduled within the next CLIENT_MARGIN_BLOCKS blocks."""
+    minimums = net.phala.minimums()
+    if schedule_for(minimums, dest).is_constant:
+        check_minimum(minimums, dest, amount, call=False, head=0)
+        return
+    from bridge.client import PhalaClient
+
+    phala = PhalaClient(net.phala, bytes.fromhex(net.pha_resource_id[2:]))
+    try:
+        phala.check_amount(dest, amount)
+    finally:
+        phala.close()
 
 
 def _deposit_on_phala(net: NetworkInfo, plan: TransferPlan, secret: str) -> tuple[str, int]:

@@ -11,7 +11,7 @@ from bridge.cli.engine_scan import EngineScanCheckpoints
 from bridge.config.schema import EthereumChain, GatewaySection, NodeConfig, SubstrateChain
 from bridge.errors import InputError
 from bridge.gateway import GatewayConfig
-from bridge.minimums import DepositMinimum
+from bridge.minimums import DepositMinimum, MinimumChange, MinimumSchedule
 from bridge.policy import BridgePolicy, Resource
 from relayers.ethereum import EthereumConfig
 from relayers.ethereum.config import GWEI
@@ -117,10 +117,18 @@ def phala_config(cfg: NodeConfig, bridge_account: bytes) -> PhalaConfig:
     )
 
 
-def minimums_of(cfg: NodeConfig, chain: SubstrateChain) -> dict[int, DepositMinimum]:
-    """`[chains.phala.min_deposit]` by destination domain (a `call` not given is the `transfer` minimum)."""
+def minimums_of(cfg: NodeConfig, chain: SubstrateChain) -> dict[int, MinimumSchedule]:
+    """`[chains.phala.min_deposit]` by destination domain: the minimum from the start and its `changes`, each from
+    its block (a `call` not given is the same entry's `transfer` minimum)."""
+
+    def minimum(transfer: int, call: int | None) -> DepositMinimum:
+        return DepositMinimum(transfer, transfer if call is None else call)
+
     return {
-        cfg.chains[dest].domain_id: DepositMinimum(m.transfer, m.transfer if m.call is None else m.call)
+        cfg.chains[dest].domain_id: MinimumSchedule(
+            minimum(m.transfer, m.call),
+            tuple(MinimumChange(c.from_block, minimum(c.transfer, c.call)) for c in m.changes),
+        )
         for dest, m in chain.min_deposit.items()
     }
 

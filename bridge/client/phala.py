@@ -8,7 +8,7 @@ from dataclasses import dataclass
 from substrateinterface import Keypair
 
 from bridge.intents import Intent, IntentKind, encode_intent
-from bridge.minimums import check_minimum
+from bridge.minimums import CLIENT_MARGIN_BLOCKS, check_minimum, schedule_for
 from bridge.network import PhalaSide
 from bridge.ports import ChainPosition
 from relayers.substrate import PhalaConfig, PhalaWatcher, SubstrateClient
@@ -26,12 +26,15 @@ class PhalaDeposit:
 
 
 class PhalaClient:
-    def __init__(self, net: PhalaSide, resource_id: bytes, *, timeout: float = 10.0) -> None:
+    def __init__(
+        self, net: PhalaSide, resource_id: bytes, *, timeout: float = 10.0, margin: int = CLIENT_MARGIN_BLOCKS
+    ) -> None:
         self.net = net
         self.resource_id = resource_id
         self.client = SubstrateClient(net.ws_url, timeout=timeout)
         self.bridge_account = bytes.fromhex(net.bridge_account.removeprefix("0x"))
         self.minimums = net.minimums()
+        self.margin = margin  # blocks ahead of the head a scheduled change of the minimum is applied already
 
     def close(self) -> None:
         self.client.close()
@@ -64,8 +67,12 @@ class PhalaClient:
         return self._submit(keypair, Intent(IntentKind.CALL, dest_domain, self.resource_id, target, calldata), amount)
 
     def check_amount(self, dest_domain: int, amount: int, *, call: bool = False) -> None:
-        """Raise `BelowMinimum` (naming the minimum in PHA) when the bridge would refuse and hold `amount` planck."""
-        check_minimum(self.minimums, dest_domain, amount, call=call)
+        """Raise `BelowMinimum` (naming the minimum in PHA) when the bridge would refuse and hold `amount` planck: by
+        the minimum at the finalized head, or a higher one scheduled within `margin` blocks of it (the deposit may
+        land after the switch). A destination whose minimum never changes needs no read of the chain."""
+        constant = schedule_for(self.minimums, dest_domain).is_constant
+        head = 0 if constant else self.finalized_block()
+        check_minimum(self.minimums, dest_domain, amount, call=call, head=head, margin=self.margin)
 
     def _submit(self, keypair: Keypair, intent_value: Intent, amount: int) -> PhalaDeposit:
         # Before anything is signed: below its minimum a deposit would be refused and its funds held by the bridge.

@@ -3,12 +3,14 @@
 from __future__ import annotations
 
 from decimal import Decimal
+from itertools import pairwise
 from typing import Annotated, Literal
 
 from pydantic import BaseModel, ConfigDict, Field, model_validator
 
 from bridge.config.types import EthAddress, EthRpcUrl, HostPort, MqttUrl, PositiveInt, StoreUrl, SubstrateUrl
 from bridge.gateway import DEFAULT_WEIGHT_LIMIT_BASE
+from bridge.minimums import MAX_CHANGES
 
 
 class _Section(BaseModel):
@@ -151,11 +153,28 @@ class GatewaySection(_Section):
         return self
 
 
+class MinimumChangeSection(_Section):
+    """`[[chains.phala.min_deposit.<chain>.changes]]`: the minimum in force from Phala block `from_block` on."""
+
+    from_block: Annotated[int, Field(ge=1, lt=2**64)]
+    transfer: Annotated[int, Field(ge=0, lt=2**128)] = 0
+    call: Annotated[int, Field(ge=0, lt=2**128)] | None = None  # default: this change's `transfer`
+
+
 class DepositMinimumSection(_Section):
-    """Planck the smallest Phala deposit to one destination must carry (bridge/minimums.py); 0: no minimum."""
+    """Planck the smallest Phala deposit to one destination must carry (bridge/minimums.py); 0: no minimum.
+    `transfer`/`call` hold from the start; each of `changes` from its `from_block` on (strictly increasing)."""
 
     transfer: Annotated[int, Field(ge=0, lt=2**128)] = 0
     call: Annotated[int, Field(ge=0, lt=2**128)] | None = None  # a call intent's amount; default: `transfer`
+    changes: Annotated[list[MinimumChangeSection], Field(max_length=MAX_CHANGES)] = []
+
+    @model_validator(mode="after")
+    def _increasing(self) -> DepositMinimumSection:
+        blocks = [c.from_block for c in self.changes]
+        if any(b <= a for a, b in pairwise(blocks)):
+            raise ValueError(f"min_deposit changes must have strictly increasing from_block, got {blocks}")
+        return self
 
 
 class SubstrateChain(_Section):
@@ -169,7 +188,8 @@ class SubstrateChain(_Section):
     # The bridge account's first block (where the executed-ids scan starts); default: start_block.
     index_start_block: Annotated[int, Field(ge=0)] | None = None
     # The smallest deposit to each destination (a key of [chains]); smaller ones are refused and held
-    # (`below_minimum`). It decides the deposit numbering too: a deployment constant, the same for every member.
+    # (`below_minimum`). It decides the deposit numbering too: the same schedule on every member; a change is an
+    # entry from a block ahead (`changes`), never one already counted (docs/operations.md).
     min_deposit: dict[str, DepositMinimumSection] = {}
     gateway: GatewaySection | None = None  # the XCM gateway on to other parachains; none: such deposits fail
     # Relayer-local (docs/operations.md, "Per-node chain settings"); the weights behind `gas_of` are measured

@@ -48,8 +48,8 @@ CONFIRMATIONS = 2
 GATEWAY_MIN_FEE = 20_000_000
 GATEWAY_MIN_DEPOSIT = 3_333_333
 # The smallest Phala -> Ethereum deposit (docs/phala-side.md, section 2): 1 PHA, transfers and calls alike. Every
-# devnet test, the demo and the benchmark send at least that from Phala; `tests/devnet/test_deposit_minimum.py` sends
-# less.
+# devnet test, the demo and the benchmark send at least that from Phala; tests/devnet/test_substrate_adapter.py sends
+# less (and schedules a raise) against its own bridge account.
 MIN_DEPOSIT_PLANCK = 10**12
 GATEWAY_RESERVE = "0x" + hashlib.blake2b(b"phala-bridge/devnet/xcm-gateway-reserve", digest_size=32).hexdigest()
 CLI = [sys.executable, "-m", "bridge.cli.main"]

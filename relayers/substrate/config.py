@@ -17,7 +17,7 @@ from types import MappingProxyType
 from bridge.domains import Domain
 from bridge.errors import InputError
 from bridge.gateway import GatewayConfig
-from bridge.minimums import DepositMinimum
+from bridge.minimums import Minimums, as_schedules
 
 DEFAULT_TRANSFER_WEIGHT = 156_000_000  # rounded up from the measured ~155.2 M
 DEFAULT_BATCH_BASE_WEIGHT = 260_000_000  # rounded up from the measured ~253.4 M
@@ -38,9 +38,10 @@ class PhalaConfig:
     native_decimals: int = 12
     # Decimals of the native token on each destination a deposit may name; others are refused.
     dest_decimals: Mapping[int, int] = field(default_factory=lambda: MappingProxyType({int(Domain.ETHEREUM): 18}))
-    # Planck a deposit to each destination must carry (bridge.minimums); none listed: no minimum. Like start_block
-    # it decides the deposit numbering: a deployment constant, the same for every member and client.
-    min_deposit: Mapping[int, DepositMinimum] = field(default_factory=lambda: MappingProxyType({}))
+    # Planck a deposit to each destination must carry, by the deposit's block (bridge.minimums: a DepositMinimum is
+    # in force from the start, a MinimumSchedule changes at blocks; stored as schedules); none listed: no minimum.
+    # Like start_block it decides the deposit numbering: the same schedule for every member and client.
+    min_deposit: Minimums = field(default_factory=lambda: MappingProxyType({}))
     start_block: int = 0  # the watcher's first block when it has no cursor
     index_start_block: int = 0  # the first block that can hold a bridge execution (the bridge account's birth)
     max_blocks_per_poll: int = 50
@@ -66,8 +67,10 @@ class PhalaConfig:
         unserved = sorted(set(self.min_deposit) - set(self.dest_decimals))
         if unserved:
             raise ConfigError(f"min_deposit names domain(s) {unserved}, which deposits from here cannot name")
-        if not all(isinstance(m, DepositMinimum) for m in self.min_deposit.values()):
-            raise ConfigError("min_deposit maps a destination domain to a DepositMinimum")
+        try:
+            object.__setattr__(self, "min_deposit", MappingProxyType(as_schedules(self.min_deposit)))
+        except InputError as exc:
+            raise ConfigError(f"min_deposit: {exc}") from None
         for name in ("start_block", "index_start_block", "fee_reserve"):
             if getattr(self, name) < 0:
                 raise ConfigError(f"{name} must not be negative")

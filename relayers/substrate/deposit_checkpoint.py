@@ -3,17 +3,25 @@ count there), and for every block that held deposits, its hash and the count bef
 themselves: a deposit from before the snapshot is re-read from its one block when a signing session asks about it,
 numbered from the count before that block, by the same watcher code (so exactly as a full scan would number it).
 
-Encoding, version 2, big-endian:
+Encoding, version 3, big-endian:
 
-    b"PBDV" | version u8 = 2 | bridge account (32) | start block u64
-    minimums: u8 n, n x (destination domain u8 | transfer u128 | call u128)  ascending, none all-zero
+    b"PBDV" | version u8 = 3 | bridge account (32) | start block u64
+    schedules: u8 n, n x (destination domain u8 | transfer u128 | call u128 | u16 k,
+                          k x (from block u64 | transfer u128 | call u128))   ascending domains, none all-zero
     position: block u64 | hash (32) | deposits counted u64
     blocks:   u32 n, n x (block u64 | hash (32) | deposits before it u64)     ascending, each with >= 1 deposit
     blake2b-256 of everything before it (32)
 
-Version 1 (no minimums field) is still read, as made with no minimum. The snapshot carries the deposit minimums it
-was counted under, like its start block: a view configured with other minimums numbers deposits differently, so
-it does not take the snapshot (`OtherConfig`) and rescans. `decode_deposit_snapshot` refuses anything else with a
+A destination's schedule is its minimum at the start block and the changes after it, in one form
+(`MinimumSchedule.from_start`: ascending, each a real change). Version 2 (one minimum per destination) and version 1
+(no minimums) are still read, as schedules with one entry from the start (v1: none).
+
+The snapshot carries the schedules it was counted under, like its start block, and a view takes it only if its own
+schedules judge every block up to the snapshot's position alike (`first_difference`): a change scheduled ABOVE the
+position (added, moved or dropped) judged no counted deposit, so the snapshot holds and the view carries on under
+its config, which is how an operator schedules a change without a full re-scan. A difference at or below the
+position means the counted deposits would be numbered otherwise: another deployment's numbering, refused
+(`OtherConfig`, saying so) and re-scanned. `decode_deposit_snapshot` refuses anything malformed with a
 `SnapshotError` (never a partial snapshot).
 """
 
@@ -21,10 +29,18 @@ from __future__ import annotations
 
 import struct
 from collections.abc import Mapping
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from typing import TYPE_CHECKING
 
-from bridge.minimums import DepositMinimum
+from bridge.errors import InputError
+from bridge.minimums import (
+    DepositMinimum,
+    MinimumChange,
+    Minimums,
+    MinimumSchedule,
+    as_schedules,
+    first_difference,
+)
 from bridge.ports import ChainPosition
 from relayers.substrate.index_checkpoint import Loaded, OtherConfig, ViewCheckpoints
 from relayers.substrate.index_snapshot import SnapshotError, hex32, open_body, seal_body
@@ -33,10 +49,12 @@ if TYPE_CHECKING:
     from relayers.substrate.source_verifier import PhalaSourceVerifier
 
 MAGIC = b"PBDV"
-VERSION = 2
-_READS = (1, 2)
+VERSION = 3
+_READS = (1, 2, 3)
 _ENTRY = struct.Struct(">Q32sQ")
-_MINIMUM = struct.Struct(">B16s16s")
+_MINIMUM = struct.Struct(">B16s16s")  # v2: domain, transfer, call
+_SCHEDULE = struct.Struct(">B16s16sH")  # v3: domain, transfer, call (from the start), changes
+_CHANGE = struct.Struct(">Q16s16s")  # v3: from block, transfer, call
 
 
 @dataclass(frozen=True)
@@ -52,16 +70,30 @@ class DepositSnapshot:
     start_block: int
     position: ChainPosition  # `sequence`: deposits counted up to and including this block
     blocks: tuple[DepositBlock, ...]
-    # Destination domain -> the minimums the deposits were counted under; only the non-zero ones (see `rules`).
-    minimums: Mapping[int, DepositMinimum] = field(default_factory=dict)
+    # Destination domain -> the schedule the deposits were counted under, in one form per rule (see `rules`).
+    minimums: Mapping[int, MinimumSchedule]
 
-    def __post_init__(self) -> None:
-        object.__setattr__(self, "minimums", rules(self.minimums))
+    # By hand: `minimums` may be given as plain minimums or any schedules, and is kept in its one form.
+    def __init__(
+        self,
+        bridge_account: bytes,
+        start_block: int,
+        position: ChainPosition,
+        blocks: tuple[DepositBlock, ...],
+        minimums: Minimums | None = None,
+    ) -> None:
+        object.__setattr__(self, "bridge_account", bridge_account)
+        object.__setattr__(self, "start_block", start_block)
+        object.__setattr__(self, "position", position)
+        object.__setattr__(self, "blocks", blocks)
+        object.__setattr__(self, "minimums", rules(minimums or {}, start_block))
 
 
-def rules(minimums: Mapping[int, DepositMinimum]) -> dict[int, DepositMinimum]:
-    """The minimums in one form per rule: ascending domains, no all-zero entry (a listed 0 is no minimum)."""
-    return {d: m for d, m in sorted(minimums.items()) if m != DepositMinimum()}
+def rules(minimums: Minimums, start_block: int) -> dict[int, MinimumSchedule]:
+    """The schedules in one form per rule from `start_block` on: ascending domains, each from the start with only
+    real changes after it, no destination whose minimum is always 0 (a listed 0 is no minimum)."""
+    out = {d: s.from_start(start_block) for d, s in as_schedules(minimums).items()}
+    return {d: s for d, s in out.items() if s != MinimumSchedule()}
 
 
 def encode_deposit_snapshot(snap: DepositSnapshot) -> bytes:
@@ -72,8 +104,11 @@ def encode_deposit_snapshot(snap: DepositSnapshot) -> bytes:
     if any(not 1 <= d <= 255 for d in snap.minimums):
         raise SnapshotError("a destination domain is 1..255")
     out += bytes([len(snap.minimums)])
-    for d, m in snap.minimums.items():
-        out += _MINIMUM.pack(d, m.transfer.to_bytes(16, "big"), m.call.to_bytes(16, "big"))
+    for d, schedule in snap.minimums.items():
+        first = schedule.initial
+        out += _SCHEDULE.pack(d, _u128(first.transfer), _u128(first.call), len(schedule.changes))
+        for c in schedule.changes:
+            out += _CHANGE.pack(c.from_block, _u128(c.minimum.transfer), _u128(c.minimum.call))
     out += struct.pack(">Q", snap.position.block_number)
     out += hex32(snap.position.block_hash, "position block hash") + struct.pack(
         ">QI", snap.position.sequence, len(snap.blocks)
@@ -91,7 +126,11 @@ def decode_deposit_snapshot(data: bytes) -> DepositSnapshot:
     account = body[at : at + 32]
     (start,) = struct.unpack_from(">Q", body, at + 32)
     at += 40
-    minimums, at = _minimums(body, at) if version >= 2 else ({}, at)
+    minimums: dict[int, MinimumSchedule] = {}
+    if version == 2:
+        minimums, at = _minimums_v2(body, at)
+    elif version >= 3:
+        minimums, at = _schedules(body, at, start)
     fixed = at + 8 + 32 + 8 + 4
     if len(body) < fixed:
         raise SnapshotError("snapshot truncated")
@@ -119,20 +158,60 @@ def decode_deposit_snapshot(data: bytes) -> DepositSnapshot:
     return DepositSnapshot(account, start, ChainPosition(number, block_hash, counted), tuple(blocks), minimums)
 
 
-def _minimums(body: bytes, at: int) -> tuple[dict[int, DepositMinimum], int]:
+def _u128(value: int) -> bytes:
+    return value.to_bytes(16, "big")
+
+
+def _minimum(transfer: bytes, call: bytes) -> DepositMinimum:
+    return DepositMinimum(int.from_bytes(transfer, "big"), int.from_bytes(call, "big"))
+
+
+def _minimums_v2(body: bytes, at: int) -> tuple[dict[int, MinimumSchedule], int]:
     if len(body) < at + 1:
         raise SnapshotError("snapshot truncated")
     n, at = body[at], at + 1
     if len(body) < at + n * _MINIMUM.size:
         raise SnapshotError(f"{n} minimums do not fit the snapshot")
-    out: dict[int, DepositMinimum] = {}
+    out: dict[int, MinimumSchedule] = {}
     for i in range(n):
         domain, transfer, call = _MINIMUM.unpack_from(body, at + i * _MINIMUM.size)
-        minimum = DepositMinimum(int.from_bytes(transfer, "big"), int.from_bytes(call, "big"))
+        minimum = _minimum(transfer, call)
         if domain == 0 or (out and domain <= max(out)) or minimum == DepositMinimum():
             raise SnapshotError(f"minimum for domain {domain}: out of order, domain 0, or all zero")
-        out[domain] = minimum
+        out[domain] = MinimumSchedule(minimum)  # one value from the start
     return out, at + n * _MINIMUM.size
+
+
+def _schedules(body: bytes, at: int, start: int) -> tuple[dict[int, MinimumSchedule], int]:
+    if len(body) < at + 1:
+        raise SnapshotError("snapshot truncated")
+    n, at = body[at], at + 1
+    out: dict[int, MinimumSchedule] = {}
+    for _ in range(n):
+        if len(body) < at + _SCHEDULE.size:
+            raise SnapshotError(f"{n} schedules do not fit the snapshot")
+        domain, transfer, call, k = _SCHEDULE.unpack_from(body, at)
+        at += _SCHEDULE.size
+        if len(body) < at + k * _CHANGE.size:
+            raise SnapshotError(f"{k} minimum changes for domain {domain} do not fit the snapshot")
+        try:
+            changes = []
+            for _ in range(k):
+                block, c_transfer, c_call = _CHANGE.unpack_from(body, at)
+                changes.append(MinimumChange(block, _minimum(c_transfer, c_call)))
+                at += _CHANGE.size
+            schedule = MinimumSchedule(_minimum(transfer, call), tuple(changes))
+        except InputError as exc:
+            raise SnapshotError(f"schedule for domain {domain}: {exc}") from None
+        if domain == 0 or (out and domain <= max(out)):
+            raise SnapshotError(f"schedule for domain {domain}: out of order, or domain 0")
+        if schedule != schedule.from_start(start) or schedule == MinimumSchedule():
+            raise SnapshotError(
+                f"schedule for domain {domain}: not in its one form (a change at or before the start "
+                "block, one that changes nothing, or a minimum always 0)"
+            )
+        out[domain] = schedule
+    return out, at
 
 
 class DepositCheckpoints(ViewCheckpoints["PhalaSourceVerifier"]):
@@ -148,17 +227,29 @@ class DepositCheckpoints(ViewCheckpoints["PhalaSourceVerifier"]):
         config = view.config
         if snap.bridge_account != config.bridge_account or snap.start_block != config.start_block:
             raise OtherConfig("the snapshot is of another bridge account or start block")
-        if snap.minimums != rules(config.min_deposit):
+        # Only the blocks the snapshot counted matter: a change scheduled above its position judged nothing in it.
+        differ = first_difference(snap.minimums, config.min_deposit, snap.start_block)
+        if differ is not None and differ.block <= snap.position.block_number:
+            ours = rules(config.min_deposit, config.start_block)
             raise OtherConfig(
                 f"the snapshot counted deposits under other minimums ({_show(snap.minimums)}; this config: "
-                f"{_show(rules(config.min_deposit))})"
+                f"{_show(ours)}): from block {differ.block}, at or before its position {snap.position.block_number}, "
+                f"domain {differ.dest_domain} is judged otherwise, so the deposits already counted would be "
+                "numbered differently: this config is another deployment's numbering (a change must be scheduled "
+                "from a block no member has counted yet)"
             )
         summary = {"deposits": snap.position.sequence, "deposit_blocks": len(snap.blocks)}
         return Loaded(snap.position, lambda: view.restore(snap), summary)
 
 
-def _show(minimums: Mapping[int, DepositMinimum]) -> str:
-    items = [f"domain {d}: transfer {m.transfer}, call {m.call} planck" for d, m in minimums.items()]
+def _show(minimums: Mapping[int, MinimumSchedule]) -> str:
+    def one(m: DepositMinimum) -> str:
+        return f"transfer {m.transfer}, call {m.call} planck"
+
+    items = [
+        f"domain {d}: {one(s.initial)}" + "".join(f", from block {c.from_block}: {one(c.minimum)}" for c in s.changes)
+        for d, s in minimums.items()
+    ]
     return "; ".join(items) or "none"
 
 

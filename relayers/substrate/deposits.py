@@ -6,7 +6,8 @@ successful extrinsic is either a deposit, which becomes a `BridgeMessage`, or a 
 (funds arrived but there is no valid intent: the operator must see it). A deposit is exactly
 `utility.batch_all([balances.transfer_keep_alive(Id(bridge), a), system.remark_with_event(intent)])`, signed
 directly by the sender, whose single transfer event to the bridge says `sender -> bridge, a`, with `a` at least the
-destination's minimum (`PhalaConfig.min_deposit`; below it: `below_minimum`).
+destination's minimum in force at the deposit's block (`PhalaConfig.min_deposit`, a schedule; below it:
+`below_minimum`).
 """
 
 from __future__ import annotations
@@ -129,11 +130,13 @@ def _deposit(
             f"(0x{config.resource_id.hex()})"
         )
     # Dust: the relayers would pay Ethereum gas for a deposit worth less than it (docs/phala-side.md, section 2).
+    # By the minimum in force at THIS block: every member judges the deposit alike whenever it reads it.
     short = below_minimum(
         config.min_deposit,
         intent.dest_domain,
         transfer.amount,
         call=intent.kind is IntentKind.CALL,
+        block=block.number,
         decimals=config.native_decimals,
     )
     if short is not None:

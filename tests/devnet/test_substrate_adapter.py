@@ -3,7 +3,8 @@
 Out of Phala: a user's `batch_all([transfer_keep_alive(bridge), remark_with_event(intent)])` is seen by the watcher
 with the right fields; failed deposits, bad intents and plain transfers are not turned into messages (funds that
 arrived are reported); resuming from the cursor does not duplicate; a replaced cursor block is rewound; a deposit
-below its destination's minimum is held and not numbered (the client, watcher and source verifier agree on it).
+below its destination's minimum is held and not numbered (the client, watcher and source verifier agree on it), by
+the minimum in force at its block when a schedule raises it.
 Into Phala: batches of Ethereum -> Phala messages are prepared, checked by an independent verifier, signed by a
 3-of-5 FROST Ed25519 group (trusted dealer), submitted and confirmed; exactly once; a message below the existential
 deposit fails alone with its reason; a batch that fails on chain is isolated by halves with the runtime's reason.
@@ -29,8 +30,8 @@ from bridge.client import PhalaClient
 from bridge.devnet import DevnetState
 from bridge.intents import Intent, IntentKind, encode_intent
 from bridge.messages import BridgeMessage, MessageKind, SourceRef
-from bridge.minimums import BelowMinimum, DepositMinimum
-from bridge.network import DepositMinimumSide, PhalaSide
+from bridge.minimums import BelowMinimum, DepositMinimum, MinimumChange, MinimumSchedule
+from bridge.network import DepositMinimumSide, MinimumChangeSide, PhalaSide
 from bridge.ports import ChainPosition, Confirmation, SigningRefused, SigningRequest, VerificationRefused
 from enclave_signer.checkpoints import SealedCheckpoints
 from enclave_signer.frost import ED25519, KeyShare, sign_with_shares, trusted_dealer_keygen
@@ -45,6 +46,7 @@ from relayers.substrate import (
     RejectedDeposit,
     SubstrateClient,
     keypair_from_uri,
+    new_block,
     set_free_balance,
 )
 from relayers.substrate.chain import ChainReader
@@ -316,6 +318,123 @@ def test_a_deposit_below_the_minimum_is_held_and_the_next_one_at_it_is_numbered(
     logs = asyncio.run(members())
     fallback = [e for e in logs if e["event"] == "index_checkpoint_fallback"]
     assert [e["reason"] for e in fallback] == ["other_config"] and "other minimums" in str(fallback[0]["detail"])
+
+
+@pytest.mark.usefixtures("all_log_levels")
+def test_a_scheduled_raise_of_the_minimum_applies_from_its_block_for_every_member(
+    devnet: DevnetState, chain: SubstrateClient, bridge: Bridge, tmp_path: Path
+) -> None:
+    """The minimum to Ethereum rises from 1 PHA to 2 PHA at a block a few ahead. Before it, 1.5 PHA is numbered;
+    from it, 1.5 PHA is held and 2 PHA takes the next nonce. The client refuses 1.5 PHA while the raise is within
+    its margin (saying so) and after it; the watcher, two enclave source verifiers (one resuming from a snapshot
+    made BEFORE the change was configured: taken, the change lies above its position) and the client's own count
+    agree; a member that put the change in the past of counted deposits refuses that snapshot as another
+    deployment, and a member without the change numbers differently (refused)."""
+    account = os.urandom(32)  # a fresh bridge account: this test's deposits are the only ones
+    set_free_balance(chain, account, 10 * UNIT)
+    head = ChainReader(chain).finalized_head().block_number
+    start, switch = head + 1, head + 4  # instant mode: one block per extrinsic, so the switch is 3 blocks ahead
+    before, after = DepositMinimum(UNIT, UNIT), DepositMinimum(2 * UNIT, 2 * UNIT)
+    schedule = {1: MinimumSchedule(before, (MinimumChange(switch, after),))}
+    config = replace(bridge.config, bridge_account=account, start_block=start, min_deposit=schedule)
+    unchanged = replace(config, min_deposit={1: before})  # the config before the operator scheduled the raise
+
+    def side(margin_changes: list[MinimumChangeSide]) -> PhalaSide:
+        return PhalaSide(
+            ws_url=devnet.phala.ws_url,
+            para_id=devnet.phala.para_id,
+            bridge_account="0x" + account.hex(),
+            start_block=start,
+            min_deposit={"ethereum": DepositMinimumSide(transfer=UNIT, changes=margin_changes)},
+        )
+
+    network_side = side([MinimumChangeSide(from_block=switch, transfer=2 * UNIT)])
+    alice = keypair_from_uri("//Alice", chain.ss58_format)
+    client = PhalaClient(network_side, RID)
+    store = SealedCheckpoints(Sealer(b"\x09" * 32), tmp_path / "checkpoints")
+    try:
+        nonce_before = chain.interface.get_account_nonce(alice.ss58_address)
+        with pytest.raises(BelowMinimum, match=rf"at least 2 PHA .*rises to this from Phala block {switch}"):
+            client.deposit(alice, 1, ETH_RECIPIENT, 3 * UNIT // 2)  # the raise is within the client's margin
+        assert chain.interface.get_account_nonce(alice.ss58_address) == nonce_before  # nothing was signed
+        # Sent anyway before the switch (a client without a margin): numbered under 1 PHA.
+        early = PhalaClient(network_side, RID, margin=0)
+        try:
+            numbered = early.deposit(alice, 1, ETH_RECIPIENT, 3 * UNIT // 2)
+        finally:
+            early.close()
+        assert numbered.block_number < switch
+
+        # A member that counted up to here under the old config saves a snapshot (position below the switch).
+        async def snapshot_before_the_change() -> ChainPosition | None:
+            old = PhalaSourceVerifier(unchanged, checkpoints=DepositCheckpoints(store, "deposits"))
+            try:
+                position = await old.catch_up()
+                assert old.save_checkpoint()
+                return position
+            finally:
+                old.close()
+
+        saved_at = asyncio.run(snapshot_before_the_change())
+        assert saved_at is not None and saved_at.block_number < switch
+
+        while ChainReader(chain).finalized_head().block_number < switch - 1:
+            new_block(chain)
+        dust = chain.submit(_deposit_call(chain, account, 3 * UNIT // 2, IntentKind.TRANSFER), alice)
+        dust.raise_for_failure()
+        assert dust.block_number >= switch
+        with pytest.raises(BelowMinimum) as refused:
+            client.deposit(alice, 1, ETH_RECIPIENT, 3 * UNIT // 2)  # in force now: no scheduled raise to explain
+        assert "at least 2 PHA" in str(refused.value) and "rises" not in str(refused.value)
+        at_new_minimum = client.deposit(alice, 1, ETH_RECIPIENT, 2 * UNIT)
+        final = ChainReader(chain).finalized_head().block_number
+
+        watcher = PhalaWatcher(config)
+        try:
+            messages, rejected, position = asyncio.run(poll_until(watcher, None, final))
+        finally:
+            watcher.close()
+        assert [(m.source.block_number, m.source.index, m.nonce, m.source_amount) for m in messages] == [
+            (numbered.block_number, numbered.extrinsic_index, 1, 3 * UNIT // 2),
+            (at_new_minimum.block_number, at_new_minimum.extrinsic_index, 2, 2 * UNIT),
+        ]
+        assert position.sequence == 2
+        ((held, reason),) = [(r.extrinsic_hash, r.reason) for r in rejected]
+        assert held == dust.extrinsic_hash
+        assert reason.startswith("below_minimum: a transfer to domain 1 must carry at least 2 PHA (2000000000000")
+        assert client.message_of(at_new_minimum) == messages[1].id_hex  # the client counts as the nodes do
+        assert client.message_of(numbered) == messages[0].id_hex
+    finally:
+        client.close()
+
+    async def members() -> list[dict[str, object]]:
+        resumed = PhalaSourceVerifier(config, checkpoints=DepositCheckpoints(store, "deposits"))
+        fresh = PhalaSourceVerifier(config)  # a full scan under the schedule
+        past = replace(config, min_deposit={1: MinimumSchedule(before, (MinimumChange(numbered.block_number, after),))})
+        rewritten = PhalaSourceVerifier(past, checkpoints=DepositCheckpoints(store, "deposits"))
+        differs = PhalaSourceVerifier(unchanged)  # a member that never scheduled the raise
+        try:
+            with structlog.testing.capture_logs() as logs:
+                await resumed.check_messages(messages)  # resumed from the old config's snapshot, then read on
+                await fresh.check_messages(messages)
+                with pytest.raises(VerificationRefused) as info:
+                    await rewritten.check_messages([messages[0]])  # 1.5 PHA under 2 PHA there: never numbered
+                assert info.value.code in {"mismatch", "absent"}
+                with pytest.raises(VerificationRefused) as info:
+                    await differs.check_messages([messages[1]])  # it numbers the held 1.5 PHA as deposit 2
+                assert info.value.code == "mismatch"
+            return logs
+        finally:
+            for verifier in (resumed, fresh, rewritten, differs):
+                verifier.close()
+
+    logs = asyncio.run(members())
+    taken = [e for e in logs if e["event"] == "index_resumed"]
+    assert len(taken) == 1 and taken[0]["block"] == saved_at.block_number  # the change lay above its position
+    ((fallback),) = [e for e in logs if e["event"] == "index_checkpoint_fallback"]
+    assert fallback["reason"] == "other_config"
+    assert f"from block {numbered.block_number}" in str(fallback["detail"])
+    assert "another deployment's numbering" in str(fallback["detail"])
 
 
 def _deposit_call(chain: SubstrateClient, account: bytes, amount: int, kind: IntentKind) -> object:

@@ -47,6 +47,8 @@ def _resolve(path: list[str]) -> bool:
         if typing.get_origin(annotation) is dict:  # e.g. chains.<name>, resources.<name>
             value_models = _models(typing.get_args(annotation)[1])
             return len(rest) == 1 or any(walk(m, rest[2:]) for m in value_models) or not value_models
+        if typing.get_origin(annotation) is list:  # an array of tables, e.g. [[...min_deposit.<chain>.changes]]
+            annotation = typing.get_args(annotation)[0]
         models = _models(annotation)
         return len(rest) == 1 or any(walk(m, rest[1:]) for m in models)
 
@@ -76,6 +78,10 @@ def _paths(table: dict[str, Any], prefix: tuple[str, ...] = ()) -> list[list[str
         out.append(path)
         if isinstance(value, dict):
             out.extend(_paths(value, tuple(path)))
+        elif isinstance(value, list):  # an array of tables: each table's keys under the array's name
+            for item in value:
+                if isinstance(item, dict):
+                    out.extend(_paths(item, tuple(path)))
     return out
 
 
@@ -96,3 +102,6 @@ def test_the_guard_catches_a_wrong_key() -> None:
     assert not _resolve(["checkpoints", "every_block"])
     assert not _resolve(["chains", "phala", "bridge_account"])
     assert not _resolve(["committee", "verifyer"])
+    assert _resolve(["chains", "phala", "min_deposit", "ethereum", "changes", "from_block"])
+    assert not _resolve(["chains", "phala", "min_deposit", "ethereum", "changes", "from_blok"])
+    assert ["chains", "phala", "min_deposit", "ethereum", "changes", "from_block"] in [p for _, p in _documented()]

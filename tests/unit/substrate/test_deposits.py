@@ -7,7 +7,7 @@ from dataclasses import replace
 from bridge.ids import message_id
 from bridge.intents import Intent, IntentKind, encode_intent
 from bridge.messages import BridgeMessage, MessageKind
-from bridge.minimums import DepositMinimum
+from bridge.minimums import DepositMinimum, MinimumChange, MinimumSchedule
 from relayers.substrate.bridge_calls import Transfer, encode_batch, encode_transfer
 from relayers.substrate.chain import RawBlock, SignedExtrinsic
 from relayers.substrate.deposits import RejectedDeposit, recognize
@@ -134,3 +134,20 @@ def test_a_call_intent_meets_the_call_minimum() -> None:
     )
     assert [(m.kind, m.nonce, m.source.index) for m in messages] == [(MessageKind.CALL, 1, 2)]
     assert r.extrinsic_index == 1 and "a call to domain 1 must carry at least 3 PHA" in r.reason
+
+
+def test_a_deposit_is_judged_by_the_minimum_in_force_at_its_block() -> None:
+    """A raise from block 100 (the test block's number): the same 1-PHA deposit is numbered in block 99 and held in
+    block 100; the count carries on (the next deposit takes the next nonce)."""
+    raised = MinimumSchedule(DepositMinimum(UNIT, UNIT), (MinimumChange(100, DepositMinimum(2 * UNIT, 2 * UNIT)),))
+    config = replace(CONFIG, min_deposit={1: raised})
+    events = events_for(1, UNIT) + events_for(2, 2 * UNIT)
+    decoded = {1: SignedExtrinsic(ALICE, 0, deposit_call(UNIT)), 2: SignedExtrinsic(ALICE, 0, deposit_call(2 * UNIT))}
+    before = replace(block(3), number=99)
+    messages, rejected = recognize(before, events, decoded, config, INDICES, 7)
+    assert [(m.source.index, m.nonce) for m in messages] == [(1, 7), (2, 8)] and rejected == []
+    messages, (held,) = recognize(block(3), events, decoded, config, INDICES, 7)  # block 100: the raise applies
+    assert [(m.source.index, m.nonce) for m in messages] == [(2, 7)]
+    assert held.extrinsic_index == 1 and held.reason.startswith(
+        "below_minimum: a transfer to domain 1 must carry at least 2 PHA"
+    )
