@@ -9,16 +9,20 @@ Bound per chain (text, compared as is):
 - Phala: domain, genesis hash, para id, bridge account (the Ed25519 group key: kept by resharing, new only after a
   new DKG), start block (deposits are numbered from it), index start block (the replies' cursor), and what decides
   which transfers are numbered deposits: the native token's resource id and decimals, the destinations it may name
-  with their decimals, the deposit minimums.
+  with their decimals, the deposit minimums. The minimums are a schedule by block (bridge/minimums.py): a schedule
+  that differs from the recorded one only above the deposit cursor's block judged every counted deposit alike, so
+  it replaces the record (`store_identity_updated`); one that differs at or below it is a mismatch.
 """
 
 from __future__ import annotations
 
 import asyncio
-from collections.abc import Callable
+from collections.abc import Callable, Mapping
 
 import structlog
 
+from bridge.errors import InputError
+from bridge.minimums import DepositMinimum, MinimumChange, Minimums, MinimumSchedule, as_schedules, first_difference
 from relayers.ethereum import EthereumConfig
 from relayers.store.identity import ChainIdentity
 from relayers.substrate import PhalaConfig
@@ -41,10 +45,63 @@ def ethereum_identity(eth: EthereumConfig, genesis_hash: str) -> ChainIdentity:
     )
 
 
+def minimums_text(minimums: Minimums, start_block: int) -> str:
+    """One text per rule from `start_block` on: `<domain>:<transfer>/<call>[@<from block>:<transfer>/<call>]...`,
+    destinations ascending and joined by `,`, those without any minimum left out; `none` when there is none."""
+    parts = []
+    for domain, schedule in as_schedules(minimums).items():
+        s = schedule.from_start(start_block)
+        if s == MinimumSchedule():
+            continue
+        text = f"{domain}:{s.initial.transfer}/{s.initial.call}"
+        text += "".join(f"@{c.from_block}:{c.minimum.transfer}/{c.minimum.call}" for c in s.changes)
+        parts.append(text)
+    return ",".join(parts) or "none"
+
+
+def parse_minimums_text(text: str) -> dict[int, MinimumSchedule]:
+    """The schedules `minimums_text` wrote; ValueError for anything else."""
+    if text == "none":
+        return {}
+    out: dict[int, MinimumSchedule] = {}
+    try:
+        for part in text.split(","):
+            domain, _, rest = part.partition(":")
+            values = rest.split("@")
+
+            def pair(value: str) -> DepositMinimum:
+                transfer, call = value.split("/")
+                return DepositMinimum(int(transfer), int(call))
+
+            changes = []
+            for item in values[1:]:
+                block, _, value = item.partition(":")
+                changes.append(MinimumChange(int(block), pair(value)))
+            out[int(domain)] = MinimumSchedule(pair(values[0]), tuple(changes))
+    except (ValueError, InputError) as exc:
+        raise ValueError(f"not a recorded minimum schedule: {text!r} ({exc})") from None
+    return out
+
+
+def minimums_successor(start_block: int) -> Callable[[str, str, int | None], bool]:
+    """The recorded schedule may be replaced by one that judges every deposit up to the counted block alike (a
+    change scheduled above it); before anything was counted, by any."""
+
+    def may_follow(recorded: str, current: str, counted_to: int | None) -> bool:
+        try:
+            old: Mapping[int, MinimumSchedule] = parse_minimums_text(recorded)
+            new: Mapping[int, MinimumSchedule] = parse_minimums_text(current)
+        except ValueError:
+            return False
+        if counted_to is None:
+            return True
+        diff = first_difference(old, new, start_block)
+        return diff is None or diff.block > counted_to
+
+    return may_follow
+
+
 def phala_identity(phala: PhalaConfig, genesis_hash: str) -> ChainIdentity:
-    minimums = ",".join(
-        f"{d}:transfer={m.transfer}/call={m.call}" for d, m in sorted(phala.min_deposit.items()) if m.transfer or m.call
-    )
     return ChainIdentity(
         phala.name,
         {
@@ -58,9 +115,11 @@ def phala_identity(phala: PhalaConfig, genesis_hash: str) -> ChainIdentity:
             "resource_id": "0x" + phala.resource_id.hex(),
             "native_decimals": str(phala.native_decimals),
             "destinations": ",".join(f"{d}:{n}" for d, n in sorted(phala.dest_decimals.items())),
-            "min_deposit": minimums or "none",
+            "min_deposit": minimums_text(phala.min_deposit, phala.start_block),
         },
         (phala.name, f"{phala.name}-replies"),  # the deposit watcher and the replies watcher
+        successors={"min_deposit": minimums_successor(phala.start_block)},
+        counted_by=phala.name,  # deposits are counted (and judged by the minimum) up to the watcher's cursor
     )
 
 
@@ -139,6 +198,9 @@ __all__ = [
     "current_identity",
     "ethereum_genesis",
     "ethereum_identity",
+    "minimums_successor",
+    "minimums_text",
+    "parse_minimums_text",
     "phala_genesis",
     "phala_identity",
 ]

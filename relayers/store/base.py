@@ -411,6 +411,23 @@ class SqlStore:
             self._conn.rollback()
             raise
 
+    def update_deployment(self, rows: Iterable[tuple[str, str, str, str]]) -> None:
+        """Replace recorded (chain, field) values with (value, origin) in one transaction; a field not recorded is an
+        error (nothing is changed)."""
+        now = time.time()
+        try:
+            for chain, name, value, origin in rows:
+                cur = self._exec(
+                    "UPDATE deployment SET value = ?, origin = ?, recorded_at = ? WHERE chain = ? AND field = ?",
+                    (value, origin, now, chain, name),
+                )
+                if cur.rowcount != 1:
+                    raise StoreError(f"no recorded {chain}.{name} to update")
+            self._conn.commit()
+        except Exception:
+            self._conn.rollback()
+            raise
+
     def rebind_deployment(
         self, rows: Sequence[tuple[str, str, str, str]], *, archived_under: str, allow_pending: bool
     ) -> Rebound:

@@ -21,8 +21,8 @@ from __future__ import annotations
 
 import json
 import time
-from collections.abc import Mapping, Sequence
-from dataclasses import dataclass
+from collections.abc import Callable, Mapping, Sequence
+from dataclasses import dataclass, field
 
 import structlog
 
@@ -32,12 +32,21 @@ log = structlog.get_logger("relayer.store")
 
 MISSING_CHAIN = "(chain)"  # the field naming a recorded chain that the config no longer has
 
+# (recorded value, current value, block up to which the chain was counted, None before any) -> may the current value
+# replace the recorded one? For a rule that changes only from a block on (a deposit-minimum schedule): the values
+# agree on everything the store's messages were counted under.
+Successor = Callable[[str, str, int | None], bool]
+
 
 @dataclass(frozen=True)
 class ChainIdentity:
     chain: str  # the [chains] name
     fields: Mapping[str, str]  # field -> canonical text, in display order
     cursors: tuple[str, ...] = ()  # the watchers (cursor names) that read this chain
+    # Fields whose value may change while the deployment lives, under a rule; the cursor whose block bounds what was
+    # counted (`counted_by`, one of `cursors`) is what the rule is judged against.
+    successors: Mapping[str, Successor] = field(default_factory=dict)
+    counted_by: str | None = None
 
 
 @dataclass(frozen=True)
@@ -56,6 +65,7 @@ class Comparison:
     differences: tuple[Difference, ...]
     new_chains: tuple[ChainIdentity, ...]  # in the config, not recorded yet
     added_fields: tuple[tuple[str, str, str], ...]  # (chain, field, value): recorded chain, field new to this build
+    updated_fields: tuple[tuple[str, str, str, str], ...] = ()  # (chain, field, recorded, current): a successor
 
     @property
     def matches(self) -> bool:
@@ -65,13 +75,19 @@ class Comparison:
 RecordedIdentity = Mapping[str, Mapping[str, str]]  # chain -> field -> value
 
 
-def compare(recorded: RecordedIdentity, current: Sequence[ChainIdentity]) -> Comparison:
+def compare(
+    recorded: RecordedIdentity, current: Sequence[ChainIdentity], counted: Mapping[str, int | None] | None = None
+) -> Comparison:
     """Differences between what the store recorded and the current identity. A field the record lacks (added by a
     later build) is not a difference: it is recorded on first use like a new store's. A recorded chain the config no
-    longer names is one (a renamed chain would otherwise look new, and its cursors start over beside the old ids)."""
+    longer names is one (a renamed chain would otherwise look new, and its cursors start over beside the old ids).
+    A changed field with a successor rule is not a difference when the rule takes it at the block its chain was
+    counted up to (`counted`: cursor name -> block): it is an update."""
     diffs: list[Difference] = []
     new: list[ChainIdentity] = []
     added: list[tuple[str, str, str]] = []
+    updated: list[tuple[str, str, str, str]] = []
+    counted = counted or {}
     names = {c.chain for c in current}
     for ident in current:
         old = recorded.get(ident.chain)
@@ -82,10 +98,17 @@ def compare(recorded: RecordedIdentity, current: Sequence[ChainIdentity]) -> Com
             if name not in old:
                 added.append((ident.chain, name, value))
             elif old[name] != value:
-                diffs.append(Difference(ident.chain, name, old[name], value))
+                rule = ident.successors.get(name)
+                # Judged only where the counted block is known (None: nothing counted yet); unknown: a difference.
+                known = ident.counted_by is not None and ident.counted_by in counted
+                block = counted.get(ident.counted_by) if ident.counted_by is not None else None
+                if rule is not None and known and rule(old[name], value, block):
+                    updated.append((ident.chain, name, old[name], value))
+                else:
+                    diffs.append(Difference(ident.chain, name, old[name], value))
     for chain in sorted(set(recorded) - names):
         diffs.append(Difference(chain, MISSING_CHAIN, "recorded", "not in the config's [chains]"))
-    return Comparison(tuple(diffs), tuple(new), tuple(added))
+    return Comparison(tuple(diffs), tuple(new), tuple(added), tuple(updated))
 
 
 class IdentityMismatch(StoreError):
@@ -114,7 +137,12 @@ class Binding:
 def bind(store: SqlStore, current: Sequence[ChainIdentity], *, store_name: str, config: str = "node.toml") -> Binding:
     """Check the store against `current`; record what is not recorded yet. A difference raises `IdentityMismatch`
     before anything is written."""
-    comparison = compare(store.deployment(), current)
+    counted: dict[str, int | None] = {}
+    for ident in current:
+        if ident.counted_by is not None:
+            cursor = store.cursor(ident.counted_by)
+            counted[ident.counted_by] = None if cursor is None else cursor.block_number
+    comparison = compare(store.deployment(), current, counted)
     if not comparison.matches:
         for d in comparison.differences:
             log.error("store_identity_mismatch", chain=d.chain, field=d.field, recorded=d.recorded, current=d.current)
@@ -132,6 +160,10 @@ def bind(store: SqlStore, current: Sequence[ChainIdentity], *, store_name: str, 
     rows.extend((chain, k, v, "added") for chain, k, v in comparison.added_fields)
     if rows:
         store.record_deployment(rows)
+    if comparison.updated_fields:
+        store.update_deployment([(chain, k, now, "updated") for chain, k, _, now in comparison.updated_fields])
+        for chain, k, was, now in comparison.updated_fields:
+            log.warning("store_identity_updated", store=store_name, chain=chain, field=k, recorded=was, current=now)
     for ident in comparison.new_chains:
         if ident.chain in adopted:
             log.warning("store_identity_adopted", store=store_name, chain=ident.chain, **dict(ident.fields))
@@ -139,7 +171,7 @@ def bind(store: SqlStore, current: Sequence[ChainIdentity], *, store_name: str, 
             log.info("store_identity_recorded", store=store_name, chain=ident.chain, **dict(ident.fields))
     for chain, k, v in comparison.added_fields:
         log.info("store_identity_field_added", store=store_name, chain=chain, field=k, value=v)
-    if not rows:
+    if not rows and not comparison.updated_fields:
         log.info("store_identity_checked", store=store_name, chains=[c.chain for c in current])
     return Binding(tuple(recorded), tuple(adopted), comparison.added_fields)
 
@@ -179,6 +211,7 @@ __all__ = [
     "IdentityMismatch",
     "PendingMessages",
     "Rebound",
+    "Successor",
     "bind",
     "compare",
     "rebind",

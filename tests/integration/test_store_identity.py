@@ -16,6 +16,7 @@ from typer.testing import CliRunner
 
 from bridge.cli import store_cmd
 from bridge.cli.main import app
+from bridge.cli.store_identity import minimums_successor
 from bridge.lifecycle import MessageState
 from bridge.messages import BridgeMessage, MessageKind, SourceRef
 from relayers.store import Cursor, PendingMessages, SqlStore, open_store
@@ -93,6 +94,44 @@ def test_a_mismatch_names_each_field_and_changes_nothing(store: SqlStore) -> Non
     ]
     assert "store rebind --config n.toml" in str(err.value)
     assert _snapshot(store) == before
+
+
+def _phala_minimums(schedule: str) -> list[ChainIdentity]:
+    eth, phala = ident()
+    fields = {**phala.fields, "min_deposit": schedule}
+    return [
+        eth,
+        ChainIdentity(
+            "phala", fields, phala.cursors, successors={"min_deposit": minimums_successor(0)}, counted_by="phala"
+        ),
+    ]
+
+
+def test_a_minimum_change_above_the_deposit_cursor_updates_the_record_and_one_below_is_refused(store: SqlStore) -> None:
+    flat = "1:1000/1000"
+    bind(store, _phala_minimums(flat), store_name="s")
+    store.set_cursor(Cursor("phala", 150, "0xaa", 3))  # deposits counted up to block 150
+    store.add_observed([_msg(1)])
+    # A change scheduled in the past of the counted deposits: they were judged by other values. Nothing written.
+    before = _snapshot(store)
+    with pytest.raises(IdentityMismatch) as err:
+        bind(store, _phala_minimums(flat + "@150:2000/2000"), store_name="s")
+    assert [(d.field, d.recorded, d.current) for d in err.value.differences] == [
+        ("min_deposit", flat, flat + "@150:2000/2000")
+    ]
+    assert _snapshot(store) == before
+    # A change from a block after the cursor: every counted deposit judged alike. Recorded as an update, and the
+    # cursor, messages and checkpoints stay.
+    ahead = flat + "@151:2000/2000"
+    bind(store, _phala_minimums(ahead), store_name="s")
+    rows = {(c, f): (v, o) for c, f, v, o, _ in store.deployment_rows()}
+    assert rows[("phala", "min_deposit")] == (ahead, "updated")
+    assert store.cursor("phala") == Cursor("phala", 150, "0xaa", 3) and store.counts() == before[2]
+    # the next start compares against the new record: the same schedule matches, the old one is now a difference
+    assert bind(store, _phala_minimums(ahead), store_name="s").recorded == ()
+    store.set_cursor(Cursor("phala", 200, "0xbb", 5))
+    with pytest.raises(IdentityMismatch):
+        bind(store, _phala_minimums(flat), store_name="s")
 
 
 def test_a_store_made_before_the_record_adopts_the_config_once(url: str) -> None:

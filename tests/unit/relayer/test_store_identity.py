@@ -7,7 +7,14 @@ from pathlib import Path
 
 import pytest
 
-from bridge.cli.store_identity import ChainUnreachable, current_identity, ethereum_identity, phala_identity
+from bridge.cli.store_identity import (
+    ChainUnreachable,
+    current_identity,
+    ethereum_identity,
+    minimums_text,
+    parse_minimums_text,
+    phala_identity,
+)
 from bridge.cli.wiring import ethereum_config, phala_config
 from bridge.config import NodeConfig, parse_config
 from relayers.ethereum import EthereumConfig
@@ -62,7 +69,7 @@ def test_the_identity_holds_what_a_cursor_depends_on() -> None:
     f = phala.fields
     assert f["bridge_account"] == "0x" + ACCOUNT.hex() and f["genesis_hash"] == PHALA_GENESIS
     assert f["para_id"] == "2035" and f["domain"] == "2" and f["destinations"] == "1:18"
-    assert f["min_deposit"] == "1:transfer=1000000000000/call=5000000000000"  # the template's 1 PHA / 5 PHA
+    assert f["min_deposit"] == "1:1000000000000/5000000000000"  # the template's 1 PHA / 5 PHA, from the start
     for name in ("start_block", "index_start_block", "resource_id", "native_decimals"):
         assert name in f
 
@@ -76,6 +83,65 @@ def test_no_minimum_is_written_none() -> None:
     phala = phala_config(cfg, ACCOUNT)
     no_min = PhalaConfig(url=phala.url, bridge_account=ACCOUNT, resource_id=phala.resource_id)
     assert phala_identity(no_min, PHALA_GENESIS).fields["min_deposit"] == "none"
+
+
+SCHEDULED = (
+    "# [[chains.phala.min_deposit.ethereum.changes]]\n# from_block = 1200000 ",
+    "[[chains.phala.min_deposit.ethereum.changes]]\nfrom_block = 1200000 #",
+)  # the template's commented change, made real: 2 PHA / 6 PHA from Phala block 1,200,000
+
+
+def scheduled(from_block: int = 1_200_000) -> list[ChainIdentity]:
+    text = (SCHEDULED[0], SCHEDULED[1].replace("1200000", str(from_block)))
+    edited = parse_config(
+        config_text(text)
+        .replace("# transfer = 2000000000000", "transfer = 2000000000000")
+        .replace("# call = 6000000000000 ", "call = 6000000000000 #")
+        + RESOURCE,
+        NodeConfig,
+        source="node.toml",
+    )
+    return identities(edited)
+
+
+def config_text(edit: tuple[str, str]) -> str:
+    text = (ROOT / "config" / "node.example.toml").read_text()
+    text = text.replace('bridge_address = "0x0000000000000000000000000000000000000000"', f'bridge_address = "{BRIDGE}"')
+    assert edit[0] in text
+    return text.replace(*edit)
+
+
+def test_a_scheduled_minimum_is_written_with_its_block_and_read_back() -> None:
+    phala = scheduled()[1]
+    text = phala.fields["min_deposit"]
+    assert text == "1:1000000000000/5000000000000@1200000:2000000000000/6000000000000"
+    back = parse_minimums_text(text)
+    assert back[1].at(1_199_999).transfer == 10**12 and back[1].at(1_200_000).call == 6 * 10**12
+    assert minimums_text(back, 0) == text
+    for bad in ("1:1/2@", "x:1/2", "1:1/2/3", "1:1/2@5:3/4@5:6/7", ""):
+        with pytest.raises(ValueError, match="not a recorded minimum schedule"):
+            parse_minimums_text(bad)
+
+
+def test_a_minimum_change_above_the_counted_block_updates_the_record_and_one_at_or_below_is_a_difference() -> None:
+    before = recorded(identities(node()))
+    after = scheduled(1_200_000)
+    # counted up to just below the change: every counted deposit was judged alike: an update
+    ok = compare(before, after, {"phala": 1_199_999})
+    assert ok.matches and [(c, f) for c, f, _, _ in ok.updated_fields] == [("phala", "min_deposit")]
+    # nothing counted yet: any schedule
+    assert compare(before, after, {"phala": None}).matches
+    # counted up to the change's block or past it: deposits were judged under the old value: refused
+    for counted in (1_200_000, 2_000_000):
+        result = compare(before, after, {"phala": counted})
+        assert [(d.chain, d.field) for d in result.differences] == [("phala", "min_deposit")], counted
+        assert not result.updated_fields
+    # the counted block unknown (no cursor read): strict
+    assert [(d.chain, d.field) for d in compare(before, after).differences] == [("phala", "min_deposit")]
+    # a recorded text that does not parse is a difference, never an update
+    broken = recorded(identities(node()))
+    broken["phala"]["min_deposit"] = "garbage"
+    assert not compare(broken, after, {"phala": 0}).matches
 
 
 def test_the_same_deployment_matches() -> None:
