@@ -98,6 +98,7 @@ class ChainBatchVerifier:
                 keys.ed25519,
             )
             self._replies = ReplyView(pc, checkpoints=index_checkpoints(self.cfg, self.checkpoints, "replies"))
+            self._executed_below = 0  # another bridge account: its deposits count from the start
         return self._phala_source, self._phala_dest
 
     async def follow(self, interval: float = 0.5) -> None:

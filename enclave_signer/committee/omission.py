@@ -32,7 +32,7 @@ from __future__ import annotations
 
 import time
 from collections.abc import Callable, Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from typing import Protocol, runtime_checkable
 
 from bridge.confidential import is_confidential_call
@@ -89,7 +89,7 @@ class Skipped:
 @dataclass
 class _Lane:
     high: int = -1  # the highest position the leader proposed in the lane
-    ids: dict[str, int] | None = None  # id (lower-case hex) -> position, every message the leader proposed
+    ids: dict[str, int] = field(default_factory=dict)  # id (lower-case hex) -> position, every message it proposed
 
 
 class OmissionWatch:
@@ -122,18 +122,15 @@ class OmissionWatch:
         lanes = self._lanes.setdefault(leader, {})
         for m in messages:
             state = lanes.setdefault(lane_of(m), _Lane())
-            ids = state.ids if state.ids is not None else {}
-            state.ids = ids
-            ids[m.id_hex.lower()] = m.nonce
+            state.ids[m.id_hex.lower()] = m.nonce
             state.high = max(state.high, m.nonce)
             self._since.pop((leader, m.id_hex.lower()), None)
-            if len(ids) > _MAX_IDS_PER_LANE:
-                keep = sorted(ids.items(), key=lambda kv: kv[1])[len(ids) // 2 :]
-                state.ids = dict(keep)
+            if len(state.ids) > _MAX_IDS_PER_LANE:
+                state.ids = dict(sorted(state.ids.items(), key=lambda kv: kv[1])[len(state.ids) // 2 :])
 
     def proposed_by(self, leader: int, message_id: str) -> bool:
         lanes = self._lanes.get(leader, {})
-        return any(s.ids is not None and message_id.lower() in s.ids for s in lanes.values())
+        return any(message_id.lower() in s.ids for s in lanes.values())
 
     def passed_over(self) -> dict[str, float]:
         """Message id -> seconds since the current leader passed it over (for status and tests)."""
@@ -150,7 +147,7 @@ class OmissionWatch:
             return []
         out: list[Skipped] = []
         for lane, state in sorted(self._lanes.get(leader, {}).items()):
-            if state.high < 0 or state.ids is None:
+            if state.high < 0:
                 continue
             waiting = await view.outstanding(lane, state.high, self.limit)
             now = self._clock()

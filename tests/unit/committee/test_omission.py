@@ -6,7 +6,10 @@ from __future__ import annotations
 import asyncio
 from collections.abc import Sequence
 
+import pytest
+
 from bridge.messages import BridgeMessage, MessageKind
+from enclave_signer.committee import omission
 from enclave_signer.committee.omission import REPLY_NONCE_FLOOR, Lane, OmissionView, OmissionWatch, Skipped, lane_of
 from tests.unit.committee.helpers import message
 
@@ -203,3 +206,11 @@ def test_the_watch_trusts_only_what_it_asked_for_and_ignores_its_own_proposals()
     assert [s.message_id for s in _check(w, 1, view)] == [m2.id_hex]  # not m5 (above), not the other lane
     clock.now += GRACE
     assert _check(w, ME, view) == []
+
+
+def test_the_ids_remembered_per_lane_are_bounded_keeping_the_highest(monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setattr(omission, "_MAX_IDS_PER_LANE", 10)
+    w = _watch(Clock())
+    w.proposed(1, [message(n) for n in range(1, 12)])
+    assert not w.proposed_by(1, message(5).id_hex)
+    assert all(w.proposed_by(1, message(n).id_hex) for n in range(6, 12))
