@@ -5,16 +5,16 @@ the executed prefix) are the real ones."""
 from __future__ import annotations
 
 import asyncio
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from pathlib import Path
 
 import pytest
 
 from bridge.cli.chain_verifier import ChainBatchVerifier
 from bridge.config import NodeConfig, parse_config
-from bridge.messages import BridgeMessage
+from bridge.messages import BridgeMessage, MessageKind
 from bridge.policy import PolicyRefusal
-from enclave_signer.committee.omission import Lane, OmissionView
+from enclave_signer.committee.omission import REPLY_NONCE_FLOOR, Lane, OmissionView
 from enclave_signer.committee.verification import SigningRefusal
 from relayers.ethereum.errors import EthereumAdapterError
 from relayers.ethereum.rebuild import DestinationFacts
@@ -23,6 +23,7 @@ from tests.unit.committee.helpers import message
 ROOT = Path(__file__).resolve().parents[3]
 LANE = Lane(1, 2, "message")
 RID = b"\x33" * 32
+TARGET = bytes([0x44] * 20)
 
 
 def deposit(nonce: int) -> BridgeMessage:
@@ -56,7 +57,7 @@ class EthBatch:
             bridge="0x" + "ab" * 20,
             epoch=1,
             tokens={RID: "0x" + "cd" * 20} if self.enabled else {},
-            allowed_targets=frozenset(),
+            allowed_targets=frozenset({"0x" + TARGET.hex()}) if self.enabled else frozenset(),
             used=frozenset((2, m.nonce) for m in messages if m.nonce in self.used),
             call_gas_limit=100_000,
         )
@@ -94,7 +95,7 @@ def test_outstanding_is_final_valid_and_unexecuted_below_the_leaders_position() 
     assert _out(v, below=7, limit=1) == [3]
     eth.enabled = False  # the token is not enabled on the bridge: Ethereum would refuse them all
     assert _out(v, below=7) == []
-    assert _out(v, lane=Lane(1, 2, "reply")) == []  # a lane this view cannot enumerate: no evidence
+    assert _out(v, lane=Lane(1, 2, "confidential")) == []  # a lane this view cannot enumerate: no evidence
     assert _out(v, lane=Lane(2, 1, "message")) == []
 
 
@@ -119,3 +120,43 @@ def test_no_view_is_no_evidence() -> None:
     assert info.value.code == "chain_unavailable"
     v.group_keys = lambda: None  # type: ignore[assignment]
     assert _out(v) == []  # no DKG yet: no bridge account, nothing to say
+
+
+def reply(counter: int, gas: int = 50_000) -> BridgeMessage:
+    return message(REPLY_NONCE_FLOOR + counter, dest=1).model_copy(
+        update={"kind": MessageKind.CALL, "recipient": TARGET, "sender": b"\x55" * 32, "gas_limit": gas}
+    )
+
+
+class Replies:
+    """The outputs notes' replies in this member's finalized Phala view."""
+
+    def __init__(self, *messages: BridgeMessage) -> None:
+        self.messages = list(messages)
+        self.session = self
+        self.synced = 0
+
+    async def run(self, fn: Callable[[object], object]) -> object:
+        return fn(None)
+
+    def sync(self, _reader: object) -> None:
+        self.synced += 1
+
+    def replies(self) -> list[BridgeMessage]:
+        return list(self.messages)
+
+
+def test_replies_waiting_are_the_unexecuted_executable_ones() -> None:
+    replies = Replies(*(reply(c) for c in range(1, 6)), reply(6, gas=10**7), deposit(3))
+    eth = EthBatch()
+    v = _verifier(Source(), eth)
+    v._reply_view = lambda: replies  # type: ignore[assignment,method-assign,return-value]
+    lane = Lane(1, 2, "reply")
+    eth.used = {REPLY_NONCE_FLOOR + 1}
+    floor = REPLY_NONCE_FLOOR
+    # 6 asks for more gas than the bridge's call_gas_limit: Ethereum refuses it for good; the deposit is another lane
+    assert _out(v, lane=lane, below=floor + 10) == [floor + c for c in (2, 3, 4, 5)]
+    assert _out(v, lane=lane, below=floor + 4) == [floor + 2, floor + 3]
+    assert replies.synced == 2  # read at this member's finalized head each time
+    eth.enabled = False  # the target is no longer allow-listed: none is executable
+    assert _out(v, lane=lane, below=floor + 10) == []
