@@ -18,11 +18,14 @@ from bridge.config.schema import NodeConfig
 from bridge.domains import Domain
 from bridge.enclave_api import GroupKeys
 from bridge.messages import BridgeMessage
+from bridge.policy import PolicyRefusal
 from bridge.ports import SigningRequest, VerificationRefused
+from enclave_signer.committee.omission import Lane, lane_of
 from enclave_signer.committee.verification import PolicyVerifier, SigningRefusal
 from enclave_signer.process.confidential import ConfidentialEngine
 from relayers.ethereum import EthereumBatchVerifier, EthereumSourceVerifier
 from relayers.ethereum.errors import EthereumAdapterError
+from relayers.ethereum.rebuild import refusal as ethereum_refusal
 from relayers.heads import SUBSTRATE_FINALIZED_HEADS, HeadNotifier, follow_heads
 from relayers.substrate.dispatcher import SHARES_CONTEXT_KEY
 from relayers.substrate.errors import SubstrateError
@@ -46,7 +49,9 @@ class ChainBatchVerifier:
         self.cfg = cfg
         self.group_keys = group_keys
         self.checkpoints = checkpoints  # where the executed indexes' snapshots are kept (sealed files)
-        self.policy = PolicyVerifier(policy_of(cfg))
+        self.bridge_policy = policy_of(cfg)
+        self.policy = PolicyVerifier(self.bridge_policy)
+        self._executed_below: dict[Lane, int] = {}  # per lane: every nonce up to here is executed in this view
         eth = ethereum_config(cfg)
         self.eth_source = EthereumSourceVerifier(eth)
         self.eth_batch = EthereumBatchVerifier(eth)
@@ -93,6 +98,7 @@ class ChainBatchVerifier:
                 keys.ed25519,
             )
             self._replies = ReplyView(pc, checkpoints=index_checkpoints(self.cfg, self.checkpoints, "replies"))
+            self._executed_below = {}  # another bridge account: its messages count from the start
         return self._phala_source, self._phala_dest
 
     async def follow(self, interval: float = 0.5) -> None:
@@ -139,6 +145,60 @@ class ChainBatchVerifier:
             source, dest = self._phala()
             await source.catch_up()
             await dest.follow_once()
+
+    # Lanes this member's view can enumerate (OmissionView); other lanes gather no evidence of omission yet.
+    OMISSION_LANES = frozenset(
+        {
+            Lane(int(Domain.ETHEREUM), int(Domain.PHALA), "message"),
+            Lane(int(Domain.ETHEREUM), int(Domain.PHALA), "reply"),
+        }
+    )
+    _OMISSION_SCAN = 4  # candidates read per message asked for (some are refused for good)
+
+    async def outstanding(self, lane: Lane, below: int, limit: int) -> Sequence[BridgeMessage]:
+        """`OmissionView` (enclave_signer/committee/omission.py) for Phala deposits and confidential replies to
+        Ethereum: the messages of this member's own finalized Phala view (its deposit view; the outputs notes of
+        the bridge account's extrinsics) below `below` that its policy lets through, that Ethereum would execute
+        (`refusal` with facts read through its own connection: token enabled, recipient, target allow-listed, gas)
+        and whose nonce is not used on the bridge. Anything this view cannot read raises: no evidence either way."""
+        if lane not in self.OMISSION_LANES or self.group_keys() is None:
+            return []
+        source, _ = self._phala()
+        floor = self._executed_below.get(lane, 0)
+        if lane.kind == "reply":
+            view = self._reply_view()
+            await view.session.run(view.sync)
+            found = sorted((m for m in view.replies() if floor < m.nonce < below), key=lambda m: m.nonce)
+        else:
+            await source.catch_up()
+            found = source.known(floor, below)
+        candidates = [m for m in found if m.dest_domain == Domain.ETHEREUM and lane_of(m) == lane]
+        candidates = candidates[: limit * self._OMISSION_SCAN]
+        if not candidates:
+            return []
+        passed: list[BridgeMessage] = []
+        for m in candidates:
+            try:
+                self.bridge_policy.check(m)
+            except PolicyRefusal:
+                continue  # the honest leader's relayer failed it too (same policy)
+            passed.append(m)
+        try:
+            facts = await self.eth_batch.facts(passed) if passed else None
+        except (EthereumAdapterError, OSError, TimeoutError) as exc:
+            raise SigningRefusal("chain_unavailable", f"{type(exc).__name__}: {exc}") from None
+        used = facts.used if facts is not None else frozenset()
+        # The executed prefix never comes back: later rounds start above it.
+        for m in candidates:
+            if (m.source_domain, m.nonce) not in used:
+                break
+            self._executed_below[lane] = m.nonce
+        out = [
+            m
+            for m in passed
+            if facts is not None and (m.source_domain, m.nonce) not in used and ethereum_refusal(m, facts) is None
+        ]
+        return out[:limit]
 
     async def check(self, request: SigningRequest, messages: Sequence[BridgeMessage]) -> None:
         await self.policy.check(request, messages)

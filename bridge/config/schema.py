@@ -235,6 +235,9 @@ class CommitteeSection(_Section):
     # distrust_ttl_ms (docs/committee.md, "Who leads").
     distrust_strikes: Annotated[int, Field(ge=1, le=100)] = 3
     distrust_ttl_ms: Annotated[int, Field(ge=1_000, le=86_400_000)] = 300_000
+    # A leader that passes over a message this member's own view says it should deliver (a later message of the same
+    # lane proposed, that one never) is struck `skipped` once per this period (docs/committee.md, "Who leads").
+    omission_grace_ms: Annotated[int, Field(ge=10_000, le=3_600_000)] = 60_000
     api_max_connections: Annotated[int, Field(ge=1, le=1024)] = 16
 
     @model_validator(mode="after")
@@ -245,6 +248,11 @@ class CommitteeSection(_Section):
             raise ValueError(f"threshold {self.threshold} exceeds members {len(self.members)}")
         if self.verifier == "static" and not self.static_chain_file:
             raise ValueError("verifier 'static' needs static_chain_file")
+        if self.omission_grace_ms * (self.distrust_strikes - 1) >= self.distrust_ttl_ms:
+            raise ValueError(
+                f"omission_grace_ms x (distrust_strikes - 1) must be below distrust_ttl_ms ({self.distrust_ttl_ms}):"
+                " otherwise a leader passing a message over is never struck often enough within the window"
+            )
         return self
 
 

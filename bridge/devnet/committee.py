@@ -90,12 +90,17 @@ class BridgeCommittee:
         threshold: int = 3,
         batch_wait_ms: int = 0,  # see bridge.batching.BatchPolicy.max_wait
         enclave_builds: Mapping[int, Path] | None = None,
+        relayer_builds: Mapping[int, Path] | None = None,
+        omission_grace_ms: int | None = None,
     ) -> None:
         """`enclave_builds` is for tests only (off by default; a constructor argument, never a config key): member
         index -> a directory holding another copy of the `enclave_signer` package, which that member's enclave runs
         instead of this checkout's. Each copy's measurement is added to every member's allow-list, as a committee
         that accepted that build would have it (tests/e2e/test_confidential_rogue.py: a member whose enclave computes
-        another result)."""
+        another result). `relayer_builds` likewise: member index -> a directory holding another copy of the `relayers`
+        package, which that member's relayer runs (tests/e2e/test_censoring_leader.py: a leader whose relayer never
+        proposes one message). `omission_grace_ms` sets `[committee] omission_grace_ms` on every member (a test that
+        waits for `skipped` strikes shortens it)."""
         self.state = state
         self.supervisor = supervisor
         self.dir = work_dir / "committee"
@@ -109,9 +114,12 @@ class BridgeCommittee:
         self.xcm_origin: ManagedProcess | None = None
         self.auction: str | None = None  # SealedBidAuction.sol, deployed and allow-listed at start
         self.enclave_builds = {i: Path(root).resolve() for i, root in (enclave_builds or {}).items()}
-        outside = sorted(set(self.enclave_builds) - set(range(1, members + 1)))
-        if outside:
-            raise CommitteeError(f"enclave builds for members {outside}, not in 1..{members}")
+        self.relayer_builds = {i: Path(root).resolve() for i, root in (relayer_builds or {}).items()}
+        self.omission_grace_ms = omission_grace_ms
+        for what, builds in (("enclave", self.enclave_builds), ("relayer", self.relayer_builds)):
+            outside = sorted(set(builds) - set(range(1, members + 1)))
+            if outside:
+                raise CommitteeError(f"{what} builds for members {outside}, not in 1..{members}")
 
     # ---- configs --------------------------------------------------------------------------------------------------
 
@@ -212,6 +220,8 @@ trusted_roots = {{ {", ".join(f'"{k}" = "{v}"' for k, v in roots.items())} }}
 allowed_measurements = {json.dumps(allowed)}
 verifier = "chain"
 """
+            if self.omission_grace_ms is not None:
+                text += f"omission_grace_ms = {self.omission_grace_ms}\n"
             member.config.write_text(text)
             self.members.append(member)
 
@@ -229,7 +239,14 @@ verifier = "chain"
         m.enclave = self.supervisor.spawn(f"enclave-{m.index}", argv, cwd=root, env={"PYTHONPATH": path})
 
     def start_relayer(self, m: Member) -> None:
-        m.relayer = self.supervisor.spawn(f"relayer-{m.index}", [*CLI, "relayer", "run", "--config", str(m.config)])
+        argv = [*CLI, "relayer", "run", "--config", str(m.config)]
+        root = self.relayer_builds.get(m.index)
+        if root is None:
+            m.relayer = self.supervisor.spawn(f"relayer-{m.index}", argv)
+            return
+        # Another build of `relayers` (tests only), imported from `root` as for an enclave build below.
+        path = os.pathsep.join(p for p in (str(root), os.environ.get("PYTHONPATH", "")) if p)
+        m.relayer = self.supervisor.spawn(f"relayer-{m.index}", argv, cwd=root, env={"PYTHONPATH": path})
 
     def start_xcm_origin(self, bridge_account: str, start_block: int) -> None:
         """The relay stand-in that sends the gateway's XCM with root origin (relayers/substrate/xcm_origin.py)."""

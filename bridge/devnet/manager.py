@@ -48,6 +48,8 @@ class Devnet:
         work_dir: Path | None = None,
         committee: bool | None = None,
         enclave_builds: Mapping[int, Path] | None = None,
+        relayer_builds: Mapping[int, Path] | None = None,
+        omission_grace_ms: int | None = None,
     ) -> None:
         self.config = config or DevnetSection()
         # The bridge (enclaves + relayers) on top of the chains: on for `devnet up`, off for chain-only fixtures.
@@ -55,6 +57,8 @@ class Devnet:
         # Tests only (see BridgeCommittee): members whose enclave runs another copy of enclave_signer. Deliberately
         # not in DevnetSection, so no config file can ask for it.
         self.enclave_builds = dict(enclave_builds or {})
+        self.relayer_builds = dict(relayer_builds or {})
+        self.omission_grace_ms = omission_grace_ms
         base = Path(work_dir or self.config.work_dir)
         self.work_dir = (base if base.is_absolute() else PROJECT_ROOT / base).resolve()
         self.state_path = self.work_dir / STATE_FILE_NAME
@@ -108,6 +112,7 @@ class Devnet:
             self.committee = BridgeCommittee(
                 state, self.supervisor, self.work_dir, members=self.config.committee.members,
                 threshold=self.config.committee.threshold, enclave_builds=self.enclave_builds,
+                relayer_builds=self.relayer_builds, omission_grace_ms=self.omission_grace_ms,
             )  # fmt: skip
             self.committee.start()
         except (CommitteeError, ProcessStartError, OSError) as exc:

@@ -1,7 +1,8 @@
 """Distrust of a leader whose proposals this member keeps refusing: the committee moves the lead past it.
 
 A rogue leader (a modified but allow-listed build holding a genuine share) cannot get a wrong result signed, but
-while it leads that result's messages wait. So every member counts, per proposer, its refusals for a reason about
+while it leads that result's messages wait. (A leader that leaves a message out instead of proposing it wrongly is
+struck through omission.py, code `skipped`.) So every member counts, per proposer, its refusals for a reason about
 the proposal's CONTENT (`CONTENT_REFUSALS`) within a sliding window (`window`, by default the distrust `ttl`). A
 share it sends that leader in between does NOT clear them: a leader that interleaves honest batches with bad ones
 (censoring some messages by proposing them wrongly again and again) is struck as surely as one that proposes only
@@ -37,8 +38,12 @@ _log = structlog.get_logger(__name__)
 # verifier.py), `chain_unavailable`, `verify_timeout`, `verifier_error`, `no_keys`, `no_confidential`, `log_broken`
 # (this member's own trouble), and any code not listed here. From threshold-decryption requests: `not_an_enclave`
 # (shares asked for a key that is no enclave of this committee: an attempt to take plaintext out); not
-# `unknown_ciphertext` (a member whose view lags does not know the call yet) nor `bad_request`.
-CONTENT_REFUSALS = frozenset({"mismatch", "duplicate", "empty", "policy", "unknown_destination", "not_an_enclave"})
+# `unknown_ciphertext` (a member whose view lags does not know the call yet) nor `bad_request`. And `skipped`, not a
+# refusal but evidence of the same weight: the leader passed over a message this member's own view says it should
+# deliver, for the grace period (omission.py).
+CONTENT_REFUSALS = frozenset(
+    {"mismatch", "duplicate", "empty", "policy", "unknown_destination", "not_an_enclave", "skipped"}
+)
 
 
 @dataclass

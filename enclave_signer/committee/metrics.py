@@ -24,6 +24,12 @@ class CommitteeMetrics:
             "Members skipped for the lead: t members up distrust them (their proposals kept being refused)",
             registry=r,
         )
+        self.skipped = Counter(
+            "phala_bridge_committee_skipped_messages_total",
+            "Strikes against a leader that passed over a message this member's view says it should deliver",
+            ["destination", "lane"],
+            registry=r,
+        )
         self.sessions = Counter(
             "phala_bridge_committee_sessions_total",
             "Sessions by kind, role and outcome",

@@ -35,6 +35,7 @@ from enclave_signer.committee.errors import EnvelopeRejectedError, TooManySessio
 from enclave_signer.committee.heartbeat import Liveness, heartbeat_session
 from enclave_signer.committee.messages import Heartbeat, PayloadError, SignRequest, decode, encode
 from enclave_signer.committee.metrics import CommitteeMetrics
+from enclave_signer.committee.omission import OmissionView, OmissionWatch
 from enclave_signer.committee.replay import ReplayGuard
 from enclave_signer.committee.sessions.common import (
     BusyError,
@@ -93,6 +94,11 @@ class CommitteeConfig:
     # `distrust_ttl` seconds; t members distrusting it move the lead past it (distrust.py).
     distrust_strikes: int = 3
     distrust_ttl: float = 300.0
+    # A leader that passes over a message this member's own view says it should deliver (omission.py), for this
+    # long, is struck (`skipped`); checked every `omission_check_interval`. Only with a verifier that implements
+    # `OmissionView`.
+    omission_grace: float = 60.0
+    omission_check_interval: float = 5.0
     attest_interval: float = 1.0
     sessions: SessionSettings = field(default_factory=SessionSettings)
 
@@ -157,6 +163,7 @@ class CommitteeNode:
             measurement_of=self._measurement_of,
         )
         directory.listeners.append(lambda m: self.distrust.readmitted(m.member_id, m.measurement.value))
+        self.omission = OmissionWatch(config.member_id, grace=config.omission_grace)
         if keys is None and keystore is not None:
             keys = keystore.load()
         self._keys = keys
@@ -252,6 +259,7 @@ class CommitteeNode:
             tg.create_task(self._heartbeats(), name="committee-heartbeats")
             tg.create_task(self.admission.run(), name="committee-admission")
             tg.create_task(self._housekeeping(), name="committee-housekeeping")
+            tg.create_task(self._omission_checks(), name="committee-omission")
             self._started.set()
 
     async def wait_started(self) -> None:
@@ -345,6 +353,32 @@ class CommitteeNode:
                     self.metrics.quote_rejections.labels(reason).inc(delta)
                     self._quote_rejections_seen[reason] = count
             await asyncio.sleep(1.0)
+
+    async def _omission_checks(self) -> None:
+        """Strike the leader for messages it passes over (omission.py), when the verifier can say what waits."""
+        interval = self.config.omission_check_interval
+        while True:
+            await asyncio.sleep(interval)
+            view = self.verifier
+            if not isinstance(view, OmissionView):
+                continue
+            try:
+                async with asyncio.timeout(max(interval, self.settings.verify_timeout)):
+                    skips = await self.omission.check(self.leader(), view)
+            except Exception as exc:
+                # This member cannot see what waits right now: no evidence either way (never a strike).
+                self._log.warning("omission_check_failed", error=f"{type(exc).__name__}: {exc}")
+                continue
+            for s in skips:
+                self.metrics.skipped.labels(str(s.lane.destination), s.lane.kind).inc()
+                self._log.warning(
+                    "leader_skipped_message",
+                    leader=s.leader,
+                    message_id=s.message_id[:18],
+                    lane=str(s.lane),
+                    age_s=round(s.age, 1),
+                )
+                self.distrust.refused(s.leader, "skipped")
 
     async def _publish(self, topic: str, payload: bytes) -> None:
         try:

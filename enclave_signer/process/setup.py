@@ -80,6 +80,7 @@ def committee_config(cfg: NodeConfig, c: CommitteeSection) -> CommitteeConfig:
         relayer_timeout=c.relayer_timeout_ms / 1000,
         distrust_strikes=c.distrust_strikes,
         distrust_ttl=c.distrust_ttl_ms / 1000,
+        omission_grace=c.omission_grace_ms / 1000,
         sessions=sessions,
     )
 

@@ -124,6 +124,11 @@ class PhalaSourceVerifier:
             raise ChainInconsistent(f"block {entry.number} is {position.block_hash}, the snapshot had {entry.hash}")
         return messages
 
+    def known(self, above: int, below: int) -> list[BridgeMessage]:
+        """The deposits this view has read (final), with `above` < nonce < `below`, lowest first. Deposits from
+        before a resumed snapshot are not listed (they are read back only when asked about)."""
+        return sorted((m for m in self._seen.values() if above < m.nonce < below), key=lambda m: m.nonce)
+
     async def check_messages(self, messages: Sequence[BridgeMessage]) -> None:
         ours = [m for m in messages if m.source_domain == self.config.domain]
         if not ours:

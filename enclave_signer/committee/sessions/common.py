@@ -17,6 +17,7 @@ from enclave_signer.committee.channel import Channel
 from enclave_signer.committee.distrust import DistrustBook
 from enclave_signer.committee.heartbeat import Liveness
 from enclave_signer.committee.metrics import CommitteeMetrics
+from enclave_signer.committee.omission import OmissionWatch
 from enclave_signer.committee.replay import SESSION_ID_SIZE
 from enclave_signer.committee.verification import BatchVerifier, DecryptionVerifier
 from enclave_signer.frost.ciphersuites import ED25519, SECP256K1, Ciphersuite
@@ -150,6 +151,7 @@ class Services(Protocol):
     admission: Admission
     liveness: Liveness
     distrust: DistrustBook
+    omission: OmissionWatch
     keystore: Keystore | None
     verifier: BatchVerifier
     decryption_verifier: DecryptionVerifier

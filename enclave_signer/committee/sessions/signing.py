@@ -373,6 +373,8 @@ class SigningParticipant:
             if keys is None or msg.sender not in keys.record.member_ids:
                 return  # not a signer of this epoch, or a leader outside it: say nothing
             digest = hashlib.sha256(encode(req.model_copy(update={"attempt": 0}))).digest()
+            # What this leader proposed, refused or not: evidence against passing messages over (omission.py).
+            self.svc.omission.proposed(msg.sender, req.messages)
             now = asyncio.get_running_loop().time()
             s = _MemberSession(
                 msg.sender, msg.epoch, digest, req.key, req.request.payload, now + self.svc.settings.member_session_ttl

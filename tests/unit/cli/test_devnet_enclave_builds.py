@@ -38,3 +38,10 @@ def test_a_build_for_a_member_outside_the_committee_is_refused(tmp_path: Path) -
     no_devnet = cast(Any, None)  # refused in the constructor, before the state or the supervisor is used
     with pytest.raises(CommitteeError, match=r"members \[6\], not in 1\.\.5"):
         BridgeCommittee(no_devnet, no_devnet, tmp_path, members=5, enclave_builds={6: _copy(tmp_path)})
+
+
+def test_a_relayer_build_for_a_member_outside_the_committee_is_refused(tmp_path: Path) -> None:
+    """`relayer_builds` likewise (tests/e2e/test_censoring_leader.py: a leader whose relayer censors)."""
+    no_devnet = cast(Any, None)
+    with pytest.raises(CommitteeError, match=r"relayer builds for members \[0\], not in 1\.\.5"):
+        BridgeCommittee(no_devnet, no_devnet, tmp_path, members=5, relayer_builds={0: tmp_path})

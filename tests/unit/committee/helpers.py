@@ -73,6 +73,8 @@ class Cluster:
         setup: Callable[[CommitteeNode], None] | None = None,
         distrust_strikes: int = 3,
         distrust_ttl: float = 300.0,
+        omission_grace: float = 60.0,
+        omission_check_interval: float = 5.0,
         **kw: object,
     ) -> CommitteeNode:
         platform = self.platforms.setdefault(member, SimulatedPlatform.generate(f"node-{member}"))
@@ -93,6 +95,8 @@ class Cluster:
             relayer_timeout=0.6,
             distrust_strikes=distrust_strikes,
             distrust_ttl=distrust_ttl,
+            omission_grace=omission_grace,
+            omission_check_interval=omission_check_interval,
             attest_interval=0.1,
             sessions=FAST,
         )

@@ -9,7 +9,7 @@ import pytest
 
 from bridge.config import ConfigError, NodeConfig, parse_config
 from enclave_signer.measurement import current_measurement
-from enclave_signer.process.setup import EnclaveStartError, parts_of
+from enclave_signer.process.setup import EnclaveStartError, committee_config, parts_of
 
 ROOT = Path(__file__).resolve().parents[3]
 EXAMPLE = (ROOT / "config" / "node.example.toml").read_text()
@@ -41,6 +41,11 @@ def test_the_committee_section_is_optional_and_validated(tmp_path: Path) -> None
         parse_config(_committee(seed, 'verifier = "static"'), NodeConfig, source="node.toml")
     with pytest.raises(ConfigError, match="unknown key 'treshold'"):
         parse_config(_committee(seed, "treshold = 3"), NodeConfig, source="node.toml")
+    # `skipped` strikes come once per omission grace: they must be able to add up within the distrust window.
+    with pytest.raises(ConfigError, match=r"omission_grace_ms x \(distrust_strikes - 1\) must be below"):
+        parse_config(_committee(seed, "omission_grace_ms = 150000"), NodeConfig, source="node.toml")
+    cfg = parse_config(_committee(seed, "omission_grace_ms = 20000"), NodeConfig, source="node.toml")
+    assert cfg.committee is not None and committee_config(cfg, cfg.committee).omission_grace == 20.0
 
 
 def test_start_up_problems_are_one_clear_sentence(tmp_path: Path) -> None:
