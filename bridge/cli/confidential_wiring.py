@@ -190,7 +190,6 @@ class MemberChainView:
                     f"this member's Phala view has {self._records} execution records, the Ethereum scan's checkpoint "
                     f"was pruned against {self._records_floor}: waiting for the view to catch up"
                 )
-            self._pruned_for = self._phala_key
             prefix = self._hashes[position] if 0 <= position < len(self._hashes) else None
             return NoteTail(position, prefix, tuple(self._notes[position:]) if prefix is not None else ())
 
@@ -206,28 +205,33 @@ class MemberChainView:
             self._executed, self._records = set(), 0
             self._notes_of = view
         new = view.index.noted_since(self._noted_read)
+        records = []
         for e in new:
             for note in e.notes:
                 data = bytes(note)
                 self._notes.append(data)
                 self._hashes.append(note_log_hash((data,), self._hashes[-1]))
                 if data[: len(RECORD_MAGIC)] == RECORD_MAGIC:
-                    self._learn(data)
+                    records.append(data)
         if new:
             self._noted_read += len(new)
             self._last_noted = new[-1]
-            for call_id in [c for c in self._calls if c in self._executed]:
-                del self._calls[call_id]
+        self._learn(records)
 
-    def _learn(self, record: bytes) -> None:
-        """A call id the engine will count as executed (it replays exactly these records)."""
-        self._records += 1
-        try:
-            rec = decode_record(record)
-        except ConfidentialError:
-            return  # the engine refuses a log that does not replay (log_broken); nothing is dropped for it
-        if not (rec.status is CallStatus.REFUSED and rec.code == REPLAYED):
-            self._executed.add(rec.call_id)
+    def _learn(self, records: list[bytes]) -> None:
+        """Records appended to the log the engine reads: their call ids count as executed there (it replays exactly
+        these records); drop those calls."""
+        for data in records:
+            self._records += 1
+            try:
+                rec = decode_record(data)
+            except ConfidentialError:
+                continue  # the engine refuses a log that does not replay (log_broken); nothing is dropped for it
+            if not (rec.status is CallStatus.REFUSED and rec.code == REPLAYED):
+                self._executed.add(rec.call_id)
+        self._pruned_for = self._phala_key
+        for call_id in [c for c in self._calls if c in self._executed]:
+            del self._calls[call_id]
 
 
 class _EthBlocks:
