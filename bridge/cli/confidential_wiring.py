@@ -49,14 +49,14 @@ class MemberChainView:
     """`enclave_signer.process.confidential.ConfidentialChain` from this member's own endpoints.
 
     The Ethereum scan keeps only the calls not yet executed: a call whose execution record is in the Phala log that
-    the engine last replayed (`records()`, read only by the engine, under its lock) is dropped, and a call seen
+    the engine last read (`notes_after()`, read only by the engine, under its lock) is dropped, and a call seen
     after its record is not kept. That changes no answer of the engine: `run` refuses an executed call (checked
     before "absent"), leaves executed calls out of the calls an earlier-nonce batch waits for, and computes
     `executed` from the same records, so what is dropped is always in its `executed`; a decryption of an executed
     call serves nothing (refusing it is `unknown_ciphertext`, which counts no strike). The finalized log only grows,
     so what was dropped stays executed, with two exceptions handled here: another bridge account (a new DKG: the scan
     starts over from `start_block`) and, after a restart from a checkpoint, a Phala view that has not yet read as
-    many records as the log the checkpoint was pruned against (`records()` is `not_ready` until it has).
+    many records as the log the checkpoint was pruned against (`notes_after()` is `not_ready` until it has).
     Checkpoints (`bridge/cli/engine_scan.py`) save the position and these calls; a restart reads only the blocks
     after the position.
 
@@ -79,7 +79,7 @@ class MemberChainView:
         self._resume_tried = False
         self._eth_position: ChainPosition | None = None
         self._calls: dict[bytes, BridgeMessage] = {}  # call id -> a final confidential call not executed yet
-        self._executed: set[bytes] = set()  # call ids with a record in the log `records()` last read
+        self._executed: set[bytes] = set()  # call ids with a record in the log `notes_after()` last served
         self._records = 0  # PHCR records in that log
         # The note log of the current Phala view, flattened once: notes, running hashes (hashes[i]: of the first i
         # notes), the noted extrinsics read so far and the last of them (to tell a replaced index).

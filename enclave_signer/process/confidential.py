@@ -141,7 +141,7 @@ class ConfidentialChain(Protocol):
 
     async def final_calls(self) -> Sequence[BridgeMessage]:
         """Every confidential-call message final on its source chain, as the source watcher decodes it; calls
-        whose record is in the log `records()` last returned may be left out (they are done)."""
+        whose record is in the log `notes_after()` last served may be left out (they are done)."""
         ...
 
 
