@@ -342,8 +342,8 @@ class ConfidentialEngine:
         self._unverified, self._saved_records = snap.log, snap.log.records
         return snap.log
 
-    def _snapshot_bytes(self, log: ConfidentialLog) -> tuple[str, bytes] | None:
-        cp, of = self.checkpoints, self._log_of
+    def _snapshot_bytes(self, log: ConfidentialLog, of: tuple[bytes | None, bytes] | None) -> tuple[str, bytes] | None:
+        cp = self.checkpoints
         if cp is None or of is None:
             return None
         account, key_id = of
@@ -353,14 +353,14 @@ class ConfidentialEngine:
             StateSnapshot(account, key_id, registry_id(self.registry), log), self.registry
         )
 
-    def _save(self, log: ConfidentialLog) -> bool:
+    def _save(self, log: ConfidentialLog, of: tuple[bytes | None, bytes] | None) -> bool:
         """Seal and write `log` (immutable: safe on any thread). Failures are logged: snapshots only save time."""
         cp = self.checkpoints
         if cp is None:
             return False
         started = time.perf_counter()
         try:
-            named = self._snapshot_bytes(log)
+            named = self._snapshot_bytes(log, of)
             if named is None:
                 return False
             name, data = named
@@ -383,9 +383,10 @@ class ConfidentialEngine:
         if self._saving is not None and not self._saving.done():
             return  # one at a time; the next sync past the interval saves again
         self._saved_records = log.records  # no retry storm on every call if the disk refuses
+        of = self._log_of  # whose log it is, taken now: the save runs on another thread
 
         async def save() -> None:
-            await asyncio.to_thread(self._save, log)
+            await asyncio.to_thread(self._save, log, of)
 
         self._saving = asyncio.get_running_loop().create_task(save(), name="confidential-state-save")
 
@@ -396,7 +397,7 @@ class ConfidentialEngine:
         log = self._log
         if log is None or self.checkpoints is None or log is self._unverified:
             return False
-        return await asyncio.to_thread(self._save, log)
+        return await asyncio.to_thread(self._save, log, self._log_of)
 
     # ---- calls ----------------------------------------------------------------------------------------------------
 
