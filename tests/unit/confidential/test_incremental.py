@@ -342,3 +342,16 @@ def test_the_null_log_and_unknown_contracts_are_in_the_snapshot() -> None:
     snap = decode_state_snapshot(snapshot_bytes(notes), REGISTRY)
     assert snap.log.states[OTHER].position == 1 and snap.log.states[OTHER].value is None
     assert NULL_CONTRACT_ID in snap.log.states and snap.log == full(notes)
+
+
+def test_another_bridge_account_resets_the_states() -> None:
+    notes = auction_log()
+    chain = Chain(notes)
+    e = engine(chain)
+    asyncio.run(e._sync(KEYRING))
+    e.node.record.group_keys.ed25519 = b"\xad" * 32  # type: ignore[attr-defined]  # a new DKG: another account
+    chain.notes = notes[:2]  # ...whose log is another (here: shorter) one
+    with structlog.testing.capture_logs() as logs:
+        asyncio.run(e._sync(KEYRING))
+    assert [x["reason"] for x in logs if x["event"] == "confidential_state_reset"] == ["bridge_account_or_key_changed"]
+    assert e._log == full(notes[:2]) and e.stats["full_replays"] == 2
