@@ -17,6 +17,7 @@ BENCHMARKS = {
     "xcm": "bench.bench_xcm",
     "confidential": "bench.bench_confidential",
     "checkpoint": "bench.bench_checkpoint",
+    "confidential-state": "bench.bench_confidential_state",
 }
 
 

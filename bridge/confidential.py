@@ -70,6 +70,7 @@ __all__ = [
     "MAX_OUTPUTS",
     "MAX_REASON",
     "MAX_REPLY_COUNTER",
+    "NOTE_LOG_ROOT",
     "NULL_CONTRACT_ID",
     "OUTPUTS_MAGIC",
     "OUTPUTS_VERSION",
@@ -84,6 +85,7 @@ __all__ = [
     "EthereumCall",
     "ExecutedCall",
     "ExecutionRecord",
+    "NoteTail",
     "Output",
     "OutputsNote",
     "PhalaPayout",
@@ -114,6 +116,7 @@ __all__ = [
     "is_call_payload",
     "is_confidential_call",
     "next_reply_counter",
+    "note_log_hash",
     "phala_batch_parts",
     "query_digest",
     "query_signing_hash",
@@ -417,6 +420,36 @@ def next_reply_counter(notes: Iterable[bytes]) -> int:
             note = decode_outputs_note(bytes(data))
             nxt = max(nxt, note.first_reply + note.reply_count)
     return nxt
+
+
+NOTE_LOG_ROOT = bytes(32)  # the running hash of an empty note log
+_NOTE_LOG_DOMAIN = b"phala-bridge/confidential-note-log/v1\x00"
+
+
+def note_log_hash(notes: Iterable[bytes], start: bytes = NOTE_LOG_ROOT) -> bytes:
+    """The running hash of the bridge account's note log (records and outputs notes, in chain order) after `notes`,
+    continuing from `start` (the hash of the notes before them): h' = SHA-256(domain | h | len u32 | note). Two logs
+    with the same count and hash have the same notes: an engine checks with it that a log still extends what it
+    applied (or what its sealed state snapshot was taken at)."""
+    h = start
+    for note in notes:
+        data = bytes(note)
+        h = hashlib.sha256(_NOTE_LOG_DOMAIN + h + len(data).to_bytes(4, "big") + data).digest()
+    return h
+
+
+@dataclass(frozen=True)
+class NoteTail:
+    """The notes of the log after `position` notes (the confidential engine's read of its chain port), and the
+    running hash of the first `position` notes as the port has them (None: the log has fewer notes than that)."""
+
+    position: int
+    prefix_hash: bytes | None
+    notes: tuple[bytes, ...]
+
+    @property
+    def end(self) -> int:
+        return self.position + len(self.notes)
 
 
 def reply_nonce(counter: int) -> int:

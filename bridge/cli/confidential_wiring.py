@@ -11,7 +11,16 @@ import structlog
 
 from bridge.cli.engine_scan import ScanSnapshot
 from bridge.cli.wiring import engine_scan_checkpoints, ethereum_config, index_checkpoints, phala_config
-from bridge.confidential import RECORD_MAGIC, CallStatus, ConfidentialError, decode_record, is_confidential_call
+from bridge.confidential import (
+    NOTE_LOG_ROOT,
+    RECORD_MAGIC,
+    CallStatus,
+    ConfidentialError,
+    NoteTail,
+    decode_record,
+    is_confidential_call,
+    note_log_hash,
+)
 from bridge.config.schema import NodeConfig
 from bridge.domains import Domain
 from bridge.enclave_api import GroupKeys
@@ -23,6 +32,7 @@ from enclave_signer.contracts.runtime import REPLAYED
 from enclave_signer.process.confidential import NotReady
 from relayers.ethereum import EthereumWatcher
 from relayers.ethereum.rpc import EthRpc
+from relayers.substrate.executed_index import BridgeExtrinsic
 from relayers.substrate.index_checkpoint import CheckpointStore
 from relayers.substrate.replies import ReplyView
 
@@ -39,16 +49,20 @@ class MemberChainView:
     """`enclave_signer.process.confidential.ConfidentialChain` from this member's own endpoints.
 
     The Ethereum scan keeps only the calls not yet executed: a call whose execution record is in the Phala log that
-    the engine last replayed (`records()`, read only by the engine, under its lock) is dropped, and a call seen
+    the engine last read (`notes_after()`, read only by the engine, under its lock) is dropped, and a call seen
     after its record is not kept. That changes no answer of the engine: `run` refuses an executed call (checked
     before "absent"), leaves executed calls out of the calls an earlier-nonce batch waits for, and computes
     `executed` from the same records, so what is dropped is always in its `executed`; a decryption of an executed
     call serves nothing (refusing it is `unknown_ciphertext`, which counts no strike). The finalized log only grows,
     so what was dropped stays executed, with two exceptions handled here: another bridge account (a new DKG: the scan
     starts over from `start_block`) and, after a restart from a checkpoint, a Phala view that has not yet read as
-    many records as the log the checkpoint was pruned against (`records()` is `not_ready` until it has).
+    many records as the log the checkpoint was pruned against (`notes_after()` is `not_ready` until it has).
     Checkpoints (`bridge/cli/engine_scan.py`) save the position and these calls; a restart reads only the blocks
-    after the position."""
+    after the position.
+
+    The Phala side keeps the note log decoded once: each read appends only the notes of the extrinsics indexed
+    since the last one (with their running hashes), and the engine asks for the notes after the position it holds
+    (`notes_after`), so neither side re-reads the whole log per call."""
 
     def __init__(
         self,
@@ -65,8 +79,15 @@ class MemberChainView:
         self._resume_tried = False
         self._eth_position: ChainPosition | None = None
         self._calls: dict[bytes, BridgeMessage] = {}  # call id -> a final confidential call not executed yet
-        self._executed: frozenset[bytes] = frozenset()  # call ids with a record in the log `records()` last read
+        self._executed: set[bytes] = set()  # call ids with a record in the log `notes_after()` last served
         self._records = 0  # PHCR records in that log
+        # The note log of the current Phala view, flattened once: notes, running hashes (hashes[i]: of the first i
+        # notes), the noted extrinsics read so far and the last of them (to tell a replaced index).
+        self._notes: list[bytes] = []
+        self._hashes: list[bytes] = [NOTE_LOG_ROOT]
+        self._noted_read = 0
+        self._last_noted: BridgeExtrinsic | None = None
+        self._notes_of: ReplyView | None = None
         self._records_floor = 0  # PHCR records the restored calls were pruned against
         self._pruned_for: bytes | None = None  # the bridge account whose log the calls are pruned against
         self._eth_lock = asyncio.Lock()
@@ -150,36 +171,65 @@ class MemberChainView:
         return self._phala
 
     async def records(self) -> Sequence[bytes]:
+        """The whole note log (`notes_after(0)`)."""
+        return list((await self.notes_after(0)).notes)
+
+    async def notes_after(self, position: int) -> NoteTail:
         async with self._phala_lock:
             view = self.view()
             if self._pruned_for is not None and self._pruned_for != self._phala_key:
                 async with self._eth_lock:  # calls dropped for another account's log may be pending here
                     _log.warning("engine_scan_restarted", reason="bridge_account_changed", action="full_scan")
-                    self._eth_position, self._calls, self._executed = None, {}, frozenset()
+                    self._eth_position, self._calls, self._executed = None, {}, set()
                     self._records = self._records_floor = 0
                     self._pruned_for = None
             await view.session.run(view.sync)
-            notes = view.notes()
-            records = [bytes(n) for n in notes if bytes(n[:4]) == RECORD_MAGIC]
-            if len(records) < self._records_floor:
+            self._catch_up(view)
+            if self._records < self._records_floor:
                 raise NotReady(
-                    f"this member's Phala view has {len(records)} execution records, the Ethereum scan's checkpoint "
+                    f"this member's Phala view has {self._records} execution records, the Ethereum scan's checkpoint "
                     f"was pruned against {self._records_floor}: waiting for the view to catch up"
                 )
-            self._learn(records)
-            return notes
+            prefix = self._hashes[position] if 0 <= position < len(self._hashes) else None
+            return NoteTail(position, prefix, tuple(self._notes[position:]) if prefix is not None else ())
+
+    def _catch_up(self, view: ReplyView) -> None:
+        """Append the notes of the extrinsics `view` indexed since the last read; start over for another view."""
+        read = self._noted_read
+        if (
+            self._notes_of is not view
+            or view.index.noted_count() < read
+            or (read and view.index.noted_since(read - 1)[0] != self._last_noted)
+        ):
+            self._notes, self._hashes, self._noted_read, self._last_noted = [], [NOTE_LOG_ROOT], 0, None
+            self._executed, self._records = set(), 0
+            self._notes_of = view
+        new = view.index.noted_since(self._noted_read)
+        records = []
+        for e in new:
+            for note in e.notes:
+                data = bytes(note)
+                self._notes.append(data)
+                self._hashes.append(note_log_hash((data,), self._hashes[-1]))
+                if data[: len(RECORD_MAGIC)] == RECORD_MAGIC:
+                    records.append(data)
+        if new:
+            self._noted_read += len(new)
+            self._last_noted = new[-1]
+        self._learn(records)
 
     def _learn(self, records: list[bytes]) -> None:
-        """The call ids the engine will count as executed (it replays exactly these records); drop those calls."""
-        executed = set()
+        """Records appended to the log the engine reads: their call ids count as executed there (it replays exactly
+        these records); drop those calls."""
         for data in records:
+            self._records += 1
             try:
                 rec = decode_record(data)
             except ConfidentialError:
                 continue  # the engine refuses a log that does not replay (log_broken); nothing is dropped for it
             if not (rec.status is CallStatus.REFUSED and rec.code == REPLAYED):
-                executed.add(rec.call_id)
-        self._executed, self._records, self._pruned_for = frozenset(executed), len(records), self._phala_key
+                self._executed.add(rec.call_id)
+        self._pruned_for = self._phala_key
         for call_id in [c for c in self._calls if c in self._executed]:
             del self._calls[call_id]
 

@@ -36,6 +36,7 @@ def run(config: Path = ConfigOpt) -> None:
     if cfg.committee is not None and cfg.committee.verifier == "chain":
         from bridge.cli.chain_verifier import ChainBatchVerifier
         from bridge.cli.confidential_wiring import MemberChainView, registry_of
+        from bridge.cli.wiring import state_checkpoints
         from enclave_signer.checkpoints import SealedCheckpoints
         from enclave_signer.process import ConfidentialSetup
         from enclave_signer.process.setup import parts_of
@@ -49,7 +50,11 @@ def run(config: Path = ConfigOpt) -> None:
                 raise _fail(str(exc)) from None
             checkpoints = SealedCheckpoints(sealer, Path(cfg.enclave.sealed_dir) / "checkpoints")
         verifier = lambda keys: ChainBatchVerifier(cfg, keys, checkpoints)  # noqa: E731 - built once the node exists
-        confidential = ConfidentialSetup(registry_of(cfg), lambda keys: MemberChainView(cfg, keys, checkpoints))
+        confidential = ConfidentialSetup(
+            registry_of(cfg),
+            lambda keys: MemberChainView(cfg, keys, checkpoints),
+            state_checkpoints(cfg, checkpoints),
+        )
     try:
         run_enclave(cfg, verifier=verifier, confidential=confidential)
     except EnclaveStartError as exc:

@@ -5,7 +5,7 @@ from __future__ import annotations
 
 from decimal import Decimal
 from pathlib import Path
-from typing import TypeVar
+from typing import TYPE_CHECKING, TypeVar
 
 from bridge.cli.engine_scan import EngineScanCheckpoints
 from bridge.config.schema import EthereumChain, GatewaySection, NodeConfig, SubstrateChain
@@ -18,6 +18,9 @@ from relayers.ethereum.config import GWEI
 from relayers.substrate import PhalaConfig
 from relayers.substrate.deposit_checkpoint import DepositCheckpoints
 from relayers.substrate.index_checkpoint import CheckpointPolicy, CheckpointStore, IndexCheckpoints
+
+if TYPE_CHECKING:
+    from enclave_signer.process.confidential import StateCheckpoints
 
 
 class WiringError(InputError):
@@ -146,6 +149,17 @@ def deposit_checkpoints(cfg: NodeConfig, store: CheckpointStore | None) -> Depos
 def engine_scan_checkpoints(cfg: NodeConfig, store: CheckpointStore | None) -> EngineScanCheckpoints | None:
     """Checkpoints of the confidential engine's Ethereum scan (an enclave's `MemberChainView`), when enabled."""
     return _checkpoints(EngineScanCheckpoints, cfg, store, "ethereum", "engine-scan/confidential-calls")
+
+
+def state_checkpoints(cfg: NodeConfig, store: CheckpointStore | None) -> StateCheckpoints | None:
+    """Where the engine seals its state snapshots (`<phala chain>/confidential-state/<bridge account prefix>`, every
+    `[checkpoints] state_every_records` records and on a clean stop), when checkpoints are on."""
+    from enclave_signer.process.confidential import StateCheckpoints  # the enclave's only: not on a relayer's path
+
+    if store is None or not cfg.checkpoints.enabled:
+        return None
+    name, _ = _chain(cfg, "substrate")
+    return StateCheckpoints(store, f"{name}/confidential-state", cfg.checkpoints.state_every_records)
 
 
 _C = TypeVar("_C", IndexCheckpoints, DepositCheckpoints, EngineScanCheckpoints)

@@ -284,6 +284,8 @@ class CheckpointsSection(_Section):
     enabled: bool = True
     every_blocks: Annotated[int, Field(ge=1, le=10_000_000)] = 1_000  # save after this many blocks scanned...
     every_seconds: Annotated[float, Field(gt=0, le=86_400)] = 600.0  # ...or this long, whichever comes first
+    # the confidential engine's sealed state snapshot: after this many execution records applied (and on a clean stop)
+    state_every_records: Annotated[int, Field(ge=1, le=10_000_000)] = 1_000
 
 
 class NodeConfig(_Section):

@@ -17,10 +17,11 @@ from __future__ import annotations
 
 from dataclasses import dataclass, field, replace
 from types import MappingProxyType
+from typing import TypeVar
 
 from eth_utils.crypto import keccak
 
-from bridge.confidential import EthereumCall, Querier, QuerierKind
+from bridge.confidential import ConfidentialError, EthereumCall, Querier, QuerierKind, Reader
 from enclave_signer.contracts import auction_codec as codec
 from enclave_signer.contracts.auction_codec import (
     AuctionEvent,
@@ -188,6 +189,51 @@ class SealedBidAuction:
     def decode_event(self, data: bytes) -> AuctionEvent:
         return codec.decode_event(data)
 
+    # ---- state snapshots (the engine's sealed checkpoint; never logged, never unsealed on disk) --------------------
+
+    def encode_state(self, state: Book) -> bytes:
+        """The state as the events that rebuild it, per auction in opening order, then the grants (sorted):
+        u32 n, n x (opened event | u32 bids, bid events | u8 settled, settled event?) | u32 n, n x (u16 len | granted)
+        """
+        out = bytearray(len(state.auctions).to_bytes(4, "big"))
+        for a in state.auctions.values():
+            out += codec.encode_event(Opened(a.auction_id, a.seller, a.close_block))
+            out += len(a.bids).to_bytes(4, "big") + b"".join(codec.encode_event(b) for b in a.bids)
+            out += b"\x00" if a.settled is None else b"\x01" + codec.encode_event(a.settled)
+        grants = sorted(codec.encode_event(Granted(h, aid, q)) for h, aid, q in state.grants)
+        out += len(grants).to_bytes(4, "big") + b"".join(len(g).to_bytes(2, "big") + g for g in grants)
+        return bytes(out)
+
+    def decode_state(self, data: bytes) -> Book:
+        """`encode_state`'s inverse; ConfidentialError for anything else (never part of a state)."""
+        r = Reader(data, "auction state")
+        auctions: dict[int, Auction] = {}
+        for _ in range(r.uint(4, "auctions")):
+            opened = _event(r, _OPENED, Opened)
+            if opened.auction_id in auctions:
+                raise ConfidentialError("auction state: an auction is listed twice")
+            n = r.uint(4, "bids")
+            if n > MAX_BIDS:
+                raise ConfidentialError("auction state: too many bids")
+            bids = tuple(_event(r, _BID, BidPlaced) for _ in range(n))
+            flag = r.uint(1, "settled flag")
+            if flag not in (0, 1):
+                raise ConfidentialError("auction state: bad settled flag")
+            settled = _event(r, _SETTLED, Settled) if flag else None
+            if any(b.auction_id != opened.auction_id for b in bids) or (
+                settled is not None and settled.auction_id != opened.auction_id
+            ):
+                raise ConfidentialError("auction state: an event of another auction")
+            auctions[opened.auction_id] = Auction(opened.auction_id, opened.seller, opened.close_block, bids, settled)
+        grants = set()
+        for _ in range(r.uint(4, "grants")):
+            g = codec.decode_event(r.take(r.uint(2, "grant length"), "grant"))
+            if not isinstance(g, Granted):
+                raise ConfidentialError("auction state: a grant is not a granted event")
+            grants.add((g.holder, g.auction_id, g.querier))
+        r.end()
+        return Book(MappingProxyType(auctions), frozenset(grants))
+
     # ---- queries --------------------------------------------------------------------------------------------------
 
     def query(self, state: Book, querier: Querier, body: bytes) -> bytes:
@@ -205,6 +251,17 @@ class SealedBidAuction:
         auction = state.auctions.get(q.auction_id)
         bid = next((b for b in auction.bids if b.bidder == q.bidder), None) if auction else None
         return codec.encode_bid_answer(None if bid is None else bid.amount)
+
+
+_OPENED, _BID, _SETTLED = 1 + 32 + 20 + 8, 1 + 32 + 20 + 16 + 8, 1 + 32 + 20 + 16  # fixed-width events
+_T = TypeVar("_T", Opened, BidPlaced, Settled)
+
+
+def _event(r: Reader, size: int, kind: type[_T]) -> _T:
+    e = codec.decode_event(r.take(size, kind.__name__))
+    if not isinstance(e, kind):
+        raise ConfidentialError(f"auction state: expected a {kind.__name__} event")
+    return e
 
 
 def _settle_args(s: Settled) -> tuple[int, bytes, int]:

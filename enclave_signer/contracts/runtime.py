@@ -52,6 +52,7 @@ __all__ = [
     "initial_state",
     "public_reason",
     "replay",
+    "replay_from",
 ]
 
 _log = structlog.get_logger(__name__)
@@ -228,11 +229,26 @@ def replay(
     """Rebuild the state from the log, checking it as it goes: contract id, positions and sequence numbers
     contiguous, each call id once (plus `replayed` refusals of ids already seen), nonces increasing per domain,
     every event authentic at its position. Anything else raises ReplayError naming the position."""
+    return replay_from(initial_state(contract_id, registry), records, keyring, registry=registry)
+
+
+def replay_from(
+    state: ContractState,
+    records: Iterable[ExecutionRecord | bytes],
+    keyring: StateKeyring,
+    *,
+    registry: Registry,
+) -> ContractState:
+    """The incremental form of `replay` (which is this fold from the initial state): `state` (the log's first
+    `state.position` records, replayed) extended with the records that follow them, with the same checks and
+    errors. `replay_from(replay(log[:k]), log[k:]) == replay(log)`. `state` is not changed: on a ReplayError
+    nothing is applied."""
+    contract_id = state.contract_id
     contract = registry.get(contract_id)
-    value = None if contract is None else contract.initial_state()
-    position, seq = 0, 0
-    executed: set[bytes] = set()
-    nonces: dict[int, int] = {}
+    value = state.value
+    position, seq = state.position, state.next_seq
+    executed: set[bytes] = set(state.executed)
+    nonces: dict[int, int] = dict(state.last_nonces)
     for item in records:
         try:
             rec = decode_record(item) if isinstance(item, bytes) else item
@@ -258,6 +274,8 @@ def replay(
             value = _apply_sealed(contract, value, rec, keyring, where)
         seq += len(rec.events)
         position += 1
+    if position == state.position:
+        return state
     return ContractState(contract_id, value, position, seq, frozenset(executed), tuple(sorted(nonces.items())))
 
 

@@ -7,7 +7,10 @@
 - **State key**: recovered once, by a threshold decryption of `state_key_request()` led by this enclave with its
   own identity's X25519 key as the requester (the shares are opened and DLEQ-checked here).
 - **State**: every contract's state is `replay`ed from the bridge account's finalized `PHCR` records (the chain
-  port), so a restarted enclave, or a new committee, rebuilds it from the chain; nothing is kept on disk.
+  port), incrementally: each sync applies only the notes after the position it holds (`ConfidentialLog.extend`),
+  after checking, by the running hash of the notes, that the chain's log still extends it (else a full replay,
+  logged). With `StateCheckpoints`, the states are also saved as a SEALED snapshot every N records and on a clean
+  stop, and a restart replays only the notes after it; without it (or when it does not fit), from the chain alone.
 - **Calls**: only messages the chain port reports as final confidential calls; strictly in source order (a call
   whose earlier calls are not all in the finalized log yet is `NotReady`); each decrypted from t DLEQ-checked shares
   that this enclave requested and opened itself (no member trusts another's plaintext), run with `execute`.
@@ -21,6 +24,7 @@ Plaintext inputs live only in this process (the decrypted-call cache); logs carr
 from __future__ import annotations
 
 import asyncio
+import time
 from collections import OrderedDict
 from collections.abc import Sequence
 from typing import Protocol
@@ -30,18 +34,16 @@ import nacl.public
 import structlog
 
 from bridge.confidential import (
-    NULL_CONTRACT_ID,
-    RECORD_MAGIC,
     ConfidentialCall,
     ConfidentialError,
     EthereumCall,
     ExecutedCall,
+    NoteTail,
     confidential_call,
-    decode_record,
     decode_signed_query,
-    next_reply_counter,
 )
 from bridge.messages import BridgeMessage
+from bridge.snapshots import SnapshotError
 from enclave_signer.committee.node import CommitteeNode
 from enclave_signer.committee.sessions.tdec import parse_decryption_share
 from enclave_signer.committee.verification import SigningRefusal
@@ -58,19 +60,34 @@ from enclave_signer.contracts import (
     call_ciphertext,
     decrypt_call,
     execute,
-    initial_state,
-    replay,
     route,
     state_key_request,
 )
+from enclave_signer.contracts.log import ConfidentialLog
 from enclave_signer.contracts.policy import ConfidentialDecryptionPolicy
+from enclave_signer.contracts.state_snapshot import (
+    OtherRegistry,
+    StateSnapshot,
+    decode_state_snapshot,
+    encode_state_snapshot,
+    registry_id,
+    snapshot_support,
+)
 from enclave_signer.frost.ciphersuites import ED25519
 from enclave_signer.frost.errors import FrostError
 from enclave_signer.identity import InvalidIdentityKeyError, ed25519_to_x25519_public
 from enclave_signer.tdec.dleq import DleqProof
 from enclave_signer.tdec.threshold import DecryptionShare
 
-__all__ = ["ConfidentialChain", "ConfidentialEngine", "NotReady", "decode_bundle", "encode_bundle"]
+__all__ = [
+    "ConfidentialChain",
+    "ConfidentialEngine",
+    "NotReady",
+    "SnapshotStore",
+    "StateCheckpoints",
+    "decode_bundle",
+    "encode_bundle",
+]
 
 _log = structlog.get_logger(__name__)
 _CIPHERTEXT_OFFSET = 4 + 1 + 32  # "PHCC" | version | contract id
@@ -116,15 +133,37 @@ def decode_bundle(data: bytes) -> dict[bytes, list[DecryptionShare]]:
 class ConfidentialChain(Protocol):
     """The member's own chain view, wired by the application edge (relayers code stays outside this package)."""
 
-    async def records(self) -> Sequence[bytes]:
-        """Every note (confidential-call record or outputs note) of the bridge account's successful finalized
-        extrinsics, in chain order."""
+    async def notes_after(self, position: int) -> NoteTail:
+        """The notes (confidential-call records and outputs notes) of the bridge account's successful finalized
+        extrinsics after the first `position`, in chain order, with the running hash of those first `position` as
+        this view has them (None when it has fewer). `notes_after(0)` is the whole log."""
         ...
 
     async def final_calls(self) -> Sequence[BridgeMessage]:
         """Every confidential-call message final on its source chain, as the source watcher decodes it; calls
-        whose record is in the log `records()` last returned may be left out (they are done)."""
+        whose record is in the log `notes_after()` last served may be left out (they are done)."""
         ...
+
+
+class SnapshotStore(Protocol):
+    """Named opaque blobs, each replaced atomically (`enclave_signer.checkpoints.SealedCheckpoints`)."""
+
+    def load_checkpoint(self, name: str) -> bytes | None: ...
+    def save_checkpoint(self, name: str, data: bytes, block_number: int) -> None: ...
+
+
+class StateCheckpoints:
+    """Where and how often the engine saves its sealed state snapshot: `<prefix>/<16 hex of the bridge account>` in
+    `store` (sealed files: the snapshot holds plaintext contract state and never leaves sealed form), every
+    `every_records` execution records applied and on a clean stop."""
+
+    def __init__(self, store: SnapshotStore, prefix: str, every_records: int = 1_000) -> None:
+        if every_records < 1:
+            raise ValueError("every_records is at least 1")
+        self.store, self.prefix, self.every_records = store, prefix, every_records
+
+    def name(self, bridge_account: bytes) -> str:
+        return f"{self.prefix}/{bridge_account.hex()[:16]}"
 
 
 class NotReady(SigningRefusal):
@@ -135,14 +174,30 @@ class NotReady(SigningRefusal):
 
 
 class ConfidentialEngine:
-    def __init__(self, node: CommitteeNode, registry: Registry, chain: ConfidentialChain) -> None:
+    def __init__(
+        self,
+        node: CommitteeNode,
+        registry: Registry,
+        chain: ConfidentialChain,
+        *,
+        checkpoints: StateCheckpoints | None = None,
+    ) -> None:
         self.node = node
         self.registry = registry
         self.chain = chain
+        unsupported = snapshot_support(registry)
+        if checkpoints is not None and unsupported:  # a contract whose state has no codec: full replays only
+            _log.warning("confidential_state_snapshots_off", contracts=unsupported, reason="no_state_codec")
+            checkpoints = None
+        self.checkpoints = checkpoints
         self._keyring: StateKeyring | None = None
-        self._states: dict[bytes, ContractState] = {}
-        self._replayed = 0  # records applied into _states
-        self._next_reply = 0  # the reply counter after the finalized log's last reply (bridge.confidential.OutputsNote)
+        # The states as of a position of the finalized note log, and whose log with which key (None: not built yet).
+        self._log: ConfidentialLog | None = None
+        self._log_of: tuple[bytes | None, bytes] | None = None  # (bridge account, state key id)
+        self._unverified: ConfidentialLog | None = None  # a loaded snapshot not yet checked against the chain
+        self._saved_records = 0  # records in the last snapshot saved or loaded
+        self._saving: asyncio.Task[None] | None = None
+        self.stats = {"full_replays": 0, "records_applied": 0}  # for tests and benches
         self._decrypted: OrderedDict[bytes, Call] = OrderedDict()  # call id -> decrypted or refused call
         self._shares_of: OrderedDict[bytes, list[DecryptionShare]] = OrderedDict()  # call id -> t proven shares
         self._offered: dict[bytes, list[DecryptionShare]] = {}  # shares the leader forwarded, not checked yet
@@ -186,30 +241,163 @@ class ConfidentialEngine:
 
     # ---- state ----------------------------------------------------------------------------------------------------
 
-    async def _sync(self, keyring: StateKeyring) -> dict[bytes, ContractState]:
-        every = [bytes(n) for n in await self.chain.records()]
-        notes = [n for n in every if n[:4] == RECORD_MAGIC]
-        if len(notes) != self._replayed or not self._states:
-            by_log: dict[bytes, list[bytes]] = {}
-            try:
-                for data in notes:
-                    by_log.setdefault(decode_record(data).contract_id, []).append(data)
-                logs = {NULL_CONTRACT_ID, *(c.contract_id for c in self.registry), *by_log}
-                self._states = {
-                    cid: replay(cid, by_log.get(cid, []), keyring, registry=self.registry) for cid in sorted(logs)
-                }
-                self._next_reply = next_reply_counter(every)
-            except (ConfidentialError, ReplayError) as exc:
-                _log.error("confidential_log_broken", error=str(exc))
-                raise SigningRefusal("log_broken", f"the confidential log does not replay: {exc}") from None
-            self._replayed = len(notes)
+    def _account(self) -> bytes | None:
+        record = self.node.record
+        return None if record is None else record.group_keys.ed25519
+
+    async def _sync(self, keyring: StateKeyring) -> ConfidentialLog:
+        """The states as of the chain's finalized note log: only the notes after the position held are read and
+        applied; a log that does not extend it (another bridge account, a node behind after a restart) is replayed
+        in full."""
+        of = (self._account(), keyring.key_id())
+        if self._log is None or self._log_of != of:
+            if self._log is not None:
+                _log.warning("confidential_state_reset", reason="bridge_account_or_key_changed", action="full_replay")
+            self._log, self._log_of = self._resume(*of), of
+        base = self._log
+        tail = await self.chain.notes_after(base.notes)
+        if tail.position != base.notes or tail.prefix_hash != base.log_hash:
+            reason = "shorter_log" if tail.prefix_hash is None else "other_prefix"
+            if base is self._unverified:
+                self._fallback("log_mismatch", f"the chain's log does not extend the snapshot's ({reason})")
+            else:
+                _log.warning("confidential_log_diverged", reason=reason, notes=base.notes, action="full_replay")
+            self._unverified = None
+            base = ConfidentialLog.empty(self.registry)
+            tail = await self.chain.notes_after(0)
+        if not tail.notes and base is self._log and base is not self._unverified:
+            return base
+        started = time.perf_counter()
+        try:
+            new = base.extend(tail.notes, keyring, registry=self.registry)
+        except ReplayError as exc:
+            _log.error("confidential_log_broken", error=str(exc))
+            raise SigningRefusal("log_broken", f"the confidential log does not replay: {exc}") from None
+        full = base.notes == 0
+        self.stats["full_replays"] += full and bool(tail.notes)
+        self.stats["records_applied"] += new.records - base.records
+        if base is self._unverified:
             _log.info(
-                "confidential_state_replayed", records=len(notes), logs=len(self._states), next_reply=self._next_reply
+                "confidential_state_resumed",
+                notes=base.notes,
+                records=base.records,
+                replayed=new.records - base.records,
+                ms=round((time.perf_counter() - started) * 1e3, 1),
             )
-        return self._states
+            self._unverified = None
+        elif full or new.records - base.records > 1:
+            _log.info(
+                "confidential_state_replayed",
+                records=new.records,
+                applied=new.records - base.records,
+                full=full,
+                logs=len(new.states),
+                next_reply=new.next_reply,
+                ms=round((time.perf_counter() - started) * 1e3, 1),
+            )
+        self._log = new
+        if self.checkpoints is not None and new.records - self._saved_records >= self.checkpoints.every_records:
+            self._save_in_background(new)
+        return new
 
     def state_of(self, contract_id: bytes) -> ContractState:
-        return self._states.get(contract_id) or initial_state(contract_id, self.registry)
+        log = self._log or ConfidentialLog.empty(self.registry)
+        return log.state_of(contract_id, self.registry)
+
+    # ---- sealed state snapshots -----------------------------------------------------------------------------------
+
+    def _fallback(self, reason: str, detail: str) -> None:
+        level = _log.info if reason == "none" else _log.warning
+        level("confidential_state_snapshot_fallback", reason=reason, detail=detail, action="full_replay")
+
+    def _resume(self, account: bytes | None, key_id: bytes) -> ConfidentialLog:
+        """The loaded snapshot (checked against the chain by the first sync), or the empty log."""
+        empty = ConfidentialLog.empty(self.registry)
+        self._unverified, self._saved_records = None, 0
+        cp = self.checkpoints
+        if cp is None or account is None:
+            return empty
+        try:
+            data = cp.store.load_checkpoint(cp.name(account))
+        except Exception as exc:  # unreadable (another build, a modified file): the chain is always there
+            self._fallback("unreadable", type(exc).__name__)
+            return empty
+        if data is None:
+            self._fallback("none", "no snapshot saved yet")
+            return empty
+        try:
+            snap = decode_state_snapshot(data, self.registry)
+        except OtherRegistry as exc:
+            self._fallback("other_registry", str(exc))
+            return empty
+        except SnapshotError as exc:
+            self._fallback("malformed", str(exc))
+            return empty
+        if snap.bridge_account != account:
+            self._fallback("other_account", "the snapshot is of another bridge account's log")
+            return empty
+        if snap.key_id != key_id:
+            self._fallback("other_key", "the snapshot's states were opened with another state key")
+            return empty
+        self._unverified, self._saved_records = snap.log, snap.log.records
+        return snap.log
+
+    def _snapshot_bytes(self, log: ConfidentialLog, of: tuple[bytes | None, bytes] | None) -> tuple[str, bytes] | None:
+        cp = self.checkpoints
+        if cp is None or of is None:
+            return None
+        account, key_id = of
+        if account is None:
+            return None
+        return cp.name(account), encode_state_snapshot(
+            StateSnapshot(account, key_id, registry_id(self.registry), log), self.registry
+        )
+
+    def _save(self, log: ConfidentialLog, of: tuple[bytes | None, bytes] | None) -> bool:
+        """Seal and write `log` (immutable: safe on any thread). Failures are logged: snapshots only save time."""
+        cp = self.checkpoints
+        if cp is None:
+            return False
+        started = time.perf_counter()
+        try:
+            named = self._snapshot_bytes(log, of)
+            if named is None:
+                return False
+            name, data = named
+            cp.store.save_checkpoint(name, data, log.notes)
+        except Exception as exc:
+            _log.warning("confidential_state_save_failed", error=type(exc).__name__, records=log.records)
+            return False
+        self._saved_records = max(self._saved_records, log.records)
+        _log.info(
+            "confidential_state_saved",
+            checkpoint=name,
+            notes=log.notes,
+            records=log.records,
+            size=len(data),
+            ms=round((time.perf_counter() - started) * 1e3, 1),
+        )
+        return True
+
+    def _save_in_background(self, log: ConfidentialLog) -> None:
+        if self._saving is not None and not self._saving.done():
+            return  # one at a time; the next sync past the interval saves again
+        self._saved_records = log.records  # no retry storm on every call if the disk refuses
+        of = self._log_of  # whose log it is, taken now: the save runs on another thread
+
+        async def save() -> None:
+            await asyncio.to_thread(self._save, log, of)
+
+        self._saving = asyncio.get_running_loop().create_task(save(), name="confidential-state-save")
+
+    async def save_snapshot(self) -> bool:
+        """Save the states now (a clean stop); False when snapshots are off, nothing was built, or it failed."""
+        if self._saving is not None:
+            await asyncio.gather(self._saving, return_exceptions=True)
+        log = self._log
+        if log is None or self.checkpoints is None or log is self._unverified:
+            return False
+        return await asyncio.to_thread(self._save, log, self._log_of)
 
     # ---- calls ----------------------------------------------------------------------------------------------------
 
@@ -225,10 +413,11 @@ class ConfidentialEngine:
                 except (nacl.exceptions.CryptoError, ValueError, FrostError) as exc:
                     _log.warning("forwarded_shares_unusable", error=type(exc).__name__)
             keyring = await self.keyring()
-            states = dict(await self._sync(keyring))
+            log = await self._sync(keyring)
+            states = dict(log.states)
             final = {m.id_hex: m for m in await self.chain.final_calls()}
             ordered = sorted(messages, key=lambda m: (m.source_domain, m.nonce))
-            executed = set().union(*(s.executed for s in states.values()))
+            executed = log.executed()
             batch = {m.id for m in ordered}
             # "executed" before "absent": the chain port may drop a call once its record is in the log it served
             for m in ordered:
@@ -250,15 +439,16 @@ class ConfidentialEngine:
             # The decryptions are independent committee sessions: run them together, execute in order after.
             decrypted_calls = await asyncio.gather(*(self._decrypt(c, keyring) for c in calls))
             # Reply counters continue the finalized log's, in source order: the same on every member.
-            counter = self._next_reply
+            counter = log.next_reply
             out = []
             for m, call, decrypted in zip(ordered, calls, decrypted_calls, strict=True):
-                log = route(call, self.registry)
+                cid = route(call, self.registry)
                 try:
-                    result = execute(log, states[log], decrypted, keyring, registry=self.registry)
+                    result = execute(cid, log.state_of(cid, self.registry) if cid not in states else states[cid],
+                                     decrypted, keyring, registry=self.registry)  # fmt: skip
                 except CallOrderError as exc:
                     raise NotReady(f"call {m.id_hex} is out of order: {exc}") from None
-                states[log] = result.state
+                states[cid] = result.state
                 out.append(
                     ExecutedCall(call.source_domain, call.source_nonce, result.record_bytes, result.outputs,
                                  result.digest, counter)
@@ -330,5 +520,5 @@ class ConfidentialEngine:
         except ConfidentialError as exc:
             raise QueryError(f"malformed query: {exc}") from None
         async with self._lock:
-            await self._sync(await self.keyring())
-            return answer_query(self.state_of(contract_id), signed_query, registry=self.registry)
+            log = await self._sync(await self.keyring())
+            return answer_query(log.state_of(contract_id, self.registry), signed_query, registry=self.registry)

@@ -20,7 +20,7 @@ from enclave_signer.committee.verification import BatchVerifier, ChainFollower
 from enclave_signer.contracts import Registry
 from enclave_signer.keystore import Keystore, KeystoreError
 from enclave_signer.measurement import current_measurement
-from enclave_signer.process.confidential import ConfidentialChain, ConfidentialEngine
+from enclave_signer.process.confidential import ConfidentialChain, ConfidentialEngine, StateCheckpoints
 from enclave_signer.process.server import ApiServer, SocketInUseError
 from enclave_signer.process.setup import EnclaveStartError, committee_config, parts_of
 from enclave_signer.sealing import SealingError
@@ -36,10 +36,12 @@ VerifierFactory = Callable[[GroupKeysSource], BatchVerifier]
 
 @dataclass(frozen=True)
 class ConfidentialSetup:
-    """Confidential contracts: the registry this member runs and its own chain view (built once keys exist)."""
+    """Confidential contracts: the registry this member runs, its own chain view (built once keys exist) and where
+    the engine seals its state snapshots (None: every start replays the whole log)."""
 
     registry: Registry
     chain: Callable[[GroupKeysSource], ConfidentialChain]
+    checkpoints: StateCheckpoints | None = None
 
 
 def run_enclave(
@@ -89,7 +91,9 @@ async def _main(
     nodes.append(node)
     engine = None
     if confidential is not None:
-        engine = ConfidentialEngine(node, confidential.registry, confidential.chain(group_keys))
+        engine = ConfidentialEngine(
+            node, confidential.registry, confidential.chain(group_keys), checkpoints=confidential.checkpoints
+        )
         node.decryption_verifier = engine.policy
         attach = getattr(node.verifier, "attach_confidential", None)
         if attach is not None:
@@ -131,6 +135,9 @@ async def _main(
             if follower is not None:
                 follower.cancel()
     finally:
+        if engine is not None:  # a clean stop: the next start replays only the records after this
+            with contextlib.suppress(Exception):
+                await asyncio.wait_for(engine.save_snapshot(), 30)
         await server.close()
         with contextlib.suppress(Exception):
             await transport.close()

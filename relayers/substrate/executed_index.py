@@ -98,6 +98,13 @@ class ExecutedIndex:
         """Successful bridge extrinsics that carry notes (confidential-call records and outputs), in chain order."""
         return list(self._noted)
 
+    def noted_since(self, start: int) -> list[BridgeExtrinsic]:
+        """`noted()[start:]` without copying the rest (the confidential engine's view reads only what is new)."""
+        return self._noted[start:]
+
+    def noted_count(self) -> int:
+        return len(self._noted)
+
     def extrinsic(self, tx_hash: str) -> BridgeExtrinsic | None:
         return self._extrinsics.get(tx_hash.lower())
 

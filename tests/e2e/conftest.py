@@ -264,6 +264,16 @@ class FaultBridge:
     def kill_enclave(self, index: int) -> None:
         self._signal(self.member(index).enclave, signal.SIGKILL)
 
+    def stop_enclave(self, index: int) -> None:
+        """A clean stop (SIGTERM): the enclave saves its snapshots and exits."""
+        proc = self.member(index).enclave
+        assert proc is not None and self.devnet.supervisor is not None
+        with contextlib.suppress(ProcessLookupError):
+            os.killpg(proc.pid, signal.SIGTERM)
+        with contextlib.suppress(subprocess.TimeoutExpired):
+            proc.popen.wait(timeout=30)
+        self.devnet.supervisor.stop(proc, grace=1)
+
     def freeze_relayer(self, index: int) -> None:
         self._signal(self.member(index).relayer, signal.SIGSTOP)
 

@@ -10,6 +10,7 @@ import re
 import sqlite3
 import subprocess
 import sys
+import tomllib
 from collections.abc import Iterator
 from dataclasses import dataclass
 from pathlib import Path
@@ -253,6 +254,78 @@ def test_all_enclaves_restarted_rebuild_state_from_phala(auctioneer: Auctioneer)
     a.send(0, encode_input(Close(auction_id)))
     _, winner, price = a.wait_settled(auction_id)
     assert (winner, price) == (_address(4), 750)
+
+
+def test_enclaves_restarted_resume_from_their_sealed_state_snapshots(auctioneer: Auctioneer) -> None:
+    """A clean stop seals each engine's states (`confidential_state_saved`); on restart an enclave resumes from its
+    snapshot (`confidential_state_resumed`: the position, nothing replayed) and answers as before; one whose
+    snapshot was tampered with falls back to a full replay (logged) and answers the same; the auction continues and
+    settles correctly."""
+    a = auctioneer
+    close_block = a.w3.eth.block_number + 100  # the restart of five enclaves must fit before it
+    opened = a.send(0, encode_input(Open(close_block)))
+    auction_id = int.from_bytes(message_id(ETH, opened), "big")
+    first = a.send(2, encode_input(PlaceBid(auction_id, 700)))
+    other = a.send(3, encode_input(PlaceBid(auction_id, 650)))
+    a.wait_records([opened, first, other])
+    on_log = len(a.records())
+    bidder = ethereum_dev_accounts(3)[2]
+    body = encode_query(BidOf(auction_id, bytes.fromhex(bidder.address[2:])))
+
+    async def ask(index: int) -> int | None:
+        prepared = prepare_query(a.contract.contract_id, body, ethereum_key=bidder.private_key)
+        async with EnclaveClient(str(a.bridge.member(index).socket)) as client:
+            answer = decrypt_answer(prepared, await client.query(prepared.signed))
+        assert answer.ok, answer
+        return decode_bid_answer(answer.body)
+
+    for index in ALL_MEMBERS:  # a read syncs each engine to the finalized log
+        assert asyncio.run(ask(index)) == 700
+    for index in ALL_MEMBERS:  # clean stops: each enclave seals its states
+        a.bridge.stop_enclave(index)
+    saved = {}
+    for index in ALL_MEMBERS:
+        events = a.bridge.logged(index, "enclave", "confidential_state_saved")
+        assert events and events[-1]["records"] == on_log, (index, events)
+        saved[index] = events[-1]
+    tampered = 5
+    (path,) = _sealed_dir(a, tampered).glob("checkpoints/*confidential-state*.sealed")
+    raw = bytearray(path.read_bytes())
+    raw[len(raw) // 2] ^= 1
+    path.write_bytes(bytes(raw))
+    for index in ALL_MEMBERS:
+        a.bridge.start_enclave(index)
+    wait_for("the committee whole again", a.bridge.members_whole, timeout=90)
+
+    for index in saved:  # every one answers from its state, resumed or replayed
+        assert asyncio.run(ask(index)) == 700
+        replayed = [e for e in a.bridge.logged(index, "enclave", "confidential_state_replayed") if e["full"]]
+        if index == tampered:
+            (fallback,) = a.bridge.logged(index, "enclave", "confidential_state_snapshot_fallback")
+            assert fallback["reason"] == "unreadable" and fallback["action"] == "full_replay"
+            assert replayed and replayed[0]["records"] >= on_log  # the whole log, from the chain
+            assert not a.bridge.logged(index, "enclave", "confidential_state_resumed")
+        else:
+            (resumed,) = a.bridge.logged(index, "enclave", "confidential_state_resumed")
+            assert (resumed["records"], resumed["notes"]) == (on_log, saved[index]["notes"])
+            assert resumed["replayed"] == 0  # nothing was appended after the stop: nothing replayed
+            assert not replayed and not a.bridge.logged(index, "enclave", "confidential_state_snapshot_fallback")
+
+    # the state is the one before the restart: account 2 already bid (refused), account 4 outbids it
+    again = a.send(2, encode_input(PlaceBid(auction_id, 800)))
+    second = a.send(4, encode_input(PlaceBid(auction_id, 750)))
+    records = a.wait_records([again, second])
+    assert records[again].code == "already_bid"
+    assert records[second].status is CallStatus.EXECUTED
+    a.wait_block(close_block)
+    a.send(0, encode_input(Close(auction_id)))
+    _, winner, price = a.wait_settled(auction_id)
+    assert (winner, price) == (_address(4), 750)
+
+
+def _sealed_dir(a: Auctioneer, index: int) -> Path:
+    config = tomllib.loads(a.bridge.member(index).config.read_text())
+    return Path(config["enclave"]["sealed_dir"])
 
 
 def _cli(*args: str) -> subprocess.CompletedProcess[str]:

@@ -15,12 +15,21 @@ import pytest
 
 from bridge.cli.confidential_wiring import MemberChainView
 from bridge.cli.engine_scan import MAGIC, ScanSnapshot, decode_scan_snapshot, encode_scan_snapshot
-from bridge.confidential import CALL_MAGIC, VERSION, CallStatus, ExecutionRecord, encode_record
+from bridge.confidential import (
+    CALL_MAGIC,
+    NOTE_LOG_ROOT,
+    VERSION,
+    CallStatus,
+    ExecutionRecord,
+    encode_record,
+    note_log_hash,
+)
 from bridge.config import NodeConfig, parse_config
 from bridge.enclave_api import GroupKeys
 from bridge.messages import BridgeMessage, MessageKind, SourceRef
 from bridge.ports import ChainPosition
 from enclave_signer.process.confidential import NotReady
+from relayers.substrate.executed_index import BridgeExtrinsic
 from relayers.substrate.index_snapshot import SnapshotError
 
 ROOT = Path(__file__).resolve().parents[3]
@@ -109,31 +118,68 @@ def record(nonce: int, position: int, *, replayed: bool = False) -> bytes:
     return encode_record(ExecutionRecord(CONTRACT, 1, nonce, position, status, 1, code, "", 0, ()))
 
 
+class NotedView:
+    """A Phala view as the engine's chain port reads it: an executed index's noted extrinsics (one per list)."""
+
+    session = type("S", (), {"run": staticmethod(lambda fn: asyncio.sleep(0))})()
+
+    def __init__(self, *extrinsics: list[bytes]) -> None:
+        self.noted: list[BridgeExtrinsic] = []
+        noted = self.noted
+        self.index = type("I", (), {"noted_since": lambda _, k: noted[k:], "noted_count": lambda _: len(noted)})()
+        for notes in extrinsics:
+            self.add(notes)
+
+    def add(self, notes: list[bytes]) -> None:
+        i = len(self.noted)
+        self.noted.append(BridgeExtrinsic(i + 1, "0x" + "11" * 32, 0, "0x" + f"{i:064x}", i, (), None, tuple(notes)))
+
+    def sync(self) -> None: ...
+
+
 def test_calls_with_a_record_are_dropped_and_left_out_of_the_snapshot(tmp_path: Path) -> None:
     view = member_view(tmp_path)
     calls = [call(n, 100 + n) for n in (1, 2, 3, 4)]
     view.restore_scan(snapshot(tuple(calls), records=0))
+    view._phala = NotedView(  # type: ignore[assignment]
+        [record(1, 0), record(3, 1)], [record(1, 2, replayed=True), b"PHCR\x01 not a record"]
+    )
     view._phala_key = ACCOUNT
-    view._learn([record(1, 0), record(3, 1), record(1, 2, replayed=True), b"PHCR\x01 not a record"])
+    notes = asyncio.run(view.records())
+    assert len(notes) == 4
     assert [m.nonce for m in view._calls.values()] == [2, 4]
     snap = view.scan_snapshot()
     assert snap is not None and [m.nonce for m in snap.calls] == [2, 4] and snap.records == 4
     assert view._executed == {calls[0].id, calls[2].id}  # a call seen later on Ethereum is not kept either
 
 
+def test_the_note_log_is_handed_out_after_a_position_with_its_prefix_hash(tmp_path: Path) -> None:
+    view = member_view(tmp_path)
+    first = [record(1, 0), record(2, 1)]
+    phala = NotedView(first)
+    view._phala, view._phala_key = phala, ACCOUNT  # type: ignore[assignment]
+    whole = asyncio.run(view.notes_after(0))
+    assert (whole.prefix_hash, whole.notes) == (NOTE_LOG_ROOT, tuple(first))
+    tail = asyncio.run(view.notes_after(1))
+    assert tail.prefix_hash == note_log_hash(first[:1]) and tail.notes == (first[1],)
+    assert asyncio.run(view.notes_after(3)).prefix_hash is None  # past the end: the caller's log is not this one
+    # the index grows: only the new extrinsic's notes are read, and the hashes continue
+    phala.add([record(3, 2)])
+    tail = asyncio.run(view.notes_after(2))
+    assert tail.prefix_hash == note_log_hash(first) and tail.notes == (record(3, 2),)
+    assert view._notes[:2] == first and len(view._hashes) == 4
+    # another view (a new bridge account's): the log is read from its start, not appended to
+    other = NotedView([record(9, 0)])
+    view._phala = other  # type: ignore[assignment]
+    whole = asyncio.run(view.notes_after(0))
+    assert whole.notes == (record(9, 0),) and asyncio.run(view.notes_after(2)).prefix_hash is None
+
+
 def test_a_view_behind_the_restored_log_is_not_ready(tmp_path: Path) -> None:
     view = member_view(tmp_path)
     view.restore_scan(snapshot((call(7, 100),), records=3))
-
-    class Behind:  # the Phala view's read, as it stands: two records where the checkpoint was pruned against three
-        session = type("S", (), {"run": staticmethod(lambda fn: asyncio.sleep(0))})()
-
-        def sync(self) -> None: ...
-
-        def notes(self) -> list[bytes]:
-            return [record(1, 0), record(2, 1)]
-
-    view._phala, view._phala_key = Behind(), ACCOUNT  # type: ignore[assignment]
+    # the Phala view's read, as it stands: two records where the checkpoint was pruned against three
+    view._phala, view._phala_key = NotedView([record(1, 0), record(2, 1)]), ACCOUNT  # type: ignore[assignment]
     with pytest.raises(NotReady, match=r"has 2 execution records.*against 3"):
         asyncio.run(view.records())
     assert [m.nonce for m in view._calls.values()] == [7]  # nothing dropped on a lagging view

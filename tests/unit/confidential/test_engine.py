@@ -13,7 +13,15 @@ from dataclasses import dataclass, field, replace
 import nacl.public
 
 from bridge.client.confidential import encrypt_call
-from bridge.confidential import CallStatus, ExecutedCall, decode_record, phala_batch_parts, reply_nonce
+from bridge.confidential import (
+    CallStatus,
+    ExecutedCall,
+    NoteTail,
+    decode_record,
+    note_log_hash,
+    phala_batch_parts,
+    reply_nonce,
+)
 from bridge.messages import BridgeMessage
 from enclave_signer.contracts import Registry, SealedBidAuction
 from enclave_signer.contracts.auction_codec import Close, Open, PlaceBid, encode_input
@@ -32,8 +40,10 @@ class ListChain:
     calls: list[BridgeMessage] = field(default_factory=list)
     notes: list[bytes] = field(default_factory=list)
 
-    async def records(self) -> list[bytes]:
-        return list(self.notes)
+    async def notes_after(self, position: int) -> NoteTail:
+        if position > len(self.notes):
+            return NoteTail(position, None, ())
+        return NoteTail(position, note_log_hash(self.notes[:position]), tuple(self.notes[position:]))
 
     async def final_calls(self) -> list[BridgeMessage]:
         return list(self.calls)
