@@ -228,25 +228,19 @@ verifier = "chain"
     # ---- processes ------------------------------------------------------------------------------------------------
 
     def start_enclave(self, m: Member) -> None:
-        argv = [*CLI, "enclave", "run", "--config", str(m.config)]
-        root = self.enclave_builds.get(m.index)
-        if root is None:
-            m.enclave = self.supervisor.spawn(f"enclave-{m.index}", argv)
-            return
-        # Another build: `enclave_signer` is imported from `root` (first on sys.path: the working directory of
-        # `python -m`, and PYTHONPATH); the rest (bridge, relayers) from this checkout as usual.
-        path = os.pathsep.join(p for p in (str(root), os.environ.get("PYTHONPATH", "")) if p)
-        m.enclave = self.supervisor.spawn(f"enclave-{m.index}", argv, cwd=root, env={"PYTHONPATH": path})
+        m.enclave = self._spawn("enclave", m, self.enclave_builds.get(m.index))
 
     def start_relayer(self, m: Member) -> None:
-        argv = [*CLI, "relayer", "run", "--config", str(m.config)]
-        root = self.relayer_builds.get(m.index)
+        m.relayer = self._spawn("relayer", m, self.relayer_builds.get(m.index))
+
+    def _spawn(self, role: str, m: Member, root: Path | None) -> ManagedProcess:
+        argv = [*CLI, role, "run", "--config", str(m.config)]
         if root is None:
-            m.relayer = self.supervisor.spawn(f"relayer-{m.index}", argv)
-            return
-        # Another build of `relayers` (tests only), imported from `root` as for an enclave build below.
+            return self.supervisor.spawn(f"{role}-{m.index}", argv)
+        # Another build (tests only): `enclave_signer` or `relayers` is imported from `root` (first on sys.path: the
+        # working directory of `python -m`, and PYTHONPATH); the rest from this checkout as usual.
         path = os.pathsep.join(p for p in (str(root), os.environ.get("PYTHONPATH", "")) if p)
-        m.relayer = self.supervisor.spawn(f"relayer-{m.index}", argv, cwd=root, env={"PYTHONPATH": path})
+        return self.supervisor.spawn(f"{role}-{m.index}", argv, cwd=root, env={"PYTHONPATH": path})
 
     def start_xcm_origin(self, bridge_account: str, start_block: int) -> None:
         """The relay stand-in that sends the gateway's XCM with root origin (relayers/substrate/xcm_origin.py)."""

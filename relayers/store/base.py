@@ -93,9 +93,9 @@ class _Conn(Protocol):
     def close(self) -> None: ...
 
 
-SCHEMA = (
-    """CREATE TABLE IF NOT EXISTS messages (
-        id TEXT PRIMARY KEY,
+# The columns of a message, in the live table and in the archive of a deployment rebound away from (one list, so the
+# archive's INSERT ... SELECT stays in step with the live table).
+_MESSAGE_COLUMNS = """
         source_domain INTEGER NOT NULL,
         dest_domain INTEGER NOT NULL,
         nonce TEXT NOT NULL,
@@ -107,7 +107,11 @@ SCHEMA = (
         dest_tx TEXT,
         source_tx TEXT NOT NULL,
         observed_at DOUBLE PRECISION NOT NULL,
-        updated_at DOUBLE PRECISION NOT NULL
+        updated_at DOUBLE PRECISION NOT NULL"""
+
+SCHEMA = (
+    f"""CREATE TABLE IF NOT EXISTS messages (
+        id TEXT PRIMARY KEY,{_MESSAGE_COLUMNS}
     )""",
     "CREATE INDEX IF NOT EXISTS messages_state ON messages (state, dest_domain)",
     "CREATE INDEX IF NOT EXISTS messages_source_tx ON messages (source_tx)",
@@ -157,20 +161,8 @@ SCHEMA = (
         PRIMARY KEY (chain, field)
     )""",
     # Messages of a deployment the store was rebound away from (`phala-bridge store rebind`), with that deployment.
-    """CREATE TABLE IF NOT EXISTS archived_messages (
-        id TEXT NOT NULL,
-        source_domain INTEGER NOT NULL,
-        dest_domain INTEGER NOT NULL,
-        nonce TEXT NOT NULL,
-        kind TEXT NOT NULL,
-        state TEXT NOT NULL,
-        body TEXT NOT NULL,
-        reason TEXT,
-        batch_id TEXT,
-        dest_tx TEXT,
-        source_tx TEXT NOT NULL,
-        observed_at DOUBLE PRECISION NOT NULL,
-        updated_at DOUBLE PRECISION NOT NULL,
+    f"""CREATE TABLE IF NOT EXISTS archived_messages (
+        id TEXT NOT NULL,{_MESSAGE_COLUMNS},
         archived_at DOUBLE PRECISION NOT NULL,
         deployment TEXT NOT NULL,
         PRIMARY KEY (archived_at, id)

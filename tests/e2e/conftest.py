@@ -662,7 +662,11 @@ class FaultBridge:
 def fault_bridge(tmp_path_factory: pytest.TempPathFactory) -> Iterator[FaultBridge]:
     """A bridge devnet of this module's own (faults must not leak into other tests): anvil (1 s blocks, relayers
     wait 2 confirmations), Chopsticks, Mosquitto, 5 enclaves (3-of-5) and 5 relayers."""
-    devnet = Devnet(DevnetSection(), work_dir=tmp_path_factory.mktemp("faults"), committee=True)
+    yield from running_fault_bridge(Devnet(DevnetSection(), work_dir=tmp_path_factory.mktemp("faults"), committee=True))
+
+
+def running_fault_bridge(devnet: Devnet) -> Iterator[FaultBridge]:
+    """Start `devnet`, yield a FaultBridge over it, and stop both, whatever happened (for a module's own devnet)."""
     devnet.start()
     bridge: FaultBridge | None = None
     try:

@@ -24,7 +24,7 @@ import pytest
 import relayers
 from bridge.config.schema import DevnetSection
 from bridge.devnet import Devnet
-from tests.e2e.conftest import ALL_MEMBERS, UNIT_ETH, FaultBridge, Transfer, wait_for
+from tests.e2e.conftest import ALL_MEMBERS, UNIT_ETH, FaultBridge, Transfer, running_fault_bridge, wait_for
 
 pytestmark = pytest.mark.devnet
 
@@ -61,16 +61,7 @@ def censor(tmp_path_factory: pytest.TempPathFactory) -> Iterator[FaultBridge]:
         relayer_builds={CENSOR: build},
         omission_grace_ms=GRACE_MS,
     )
-    devnet.start()
-    bridge: FaultBridge | None = None
-    try:
-        bridge = FaultBridge(devnet)
-        yield bridge
-    finally:
-        if bridge is not None:
-            bridge.stop_bridge_processes()
-            bridge.close()
-        devnet.stop()
+    yield from running_fault_bridge(devnet)
 
 
 def _to_ethereum(bridge: FaultBridge, amount_pha: int) -> Transfer:
