@@ -27,7 +27,7 @@ demo: setup
 
 # The README's test command, and what CI runs: lint, type-check, contract artifacts, the whole test suite.
 test: setup lint typecheck contracts-check
-	$(PY) -m pytest
+	$(PY) -m pytest --durations=20
 
 contracts-check: setup
 	@if [ -f contracts/build.cjs ]; then node contracts/build.cjs --check; fi

@@ -26,6 +26,17 @@ def devnet(tmp_path_factory: pytest.TempPathFactory) -> Iterator[DevnetState]:
         yield state
 
 
+@pytest.fixture(autouse=True)
+def _structlog_config_restored() -> Iterator[None]:
+    """Whatever a test configures in structlog (a CLI command run in process configures logging to the stderr the
+    runner lends it, and closes after), the next test starts from the configuration this one found."""
+    import structlog
+
+    saved = structlog.get_config()
+    yield
+    structlog.configure(**saved)
+
+
 @pytest.fixture
 def all_log_levels() -> Iterator[None]:
     """structlog's defaults (every level reaches the processors, so `capture_logs` sees info events) for one test,

@@ -132,6 +132,11 @@ async def _main(cfg: NodeConfig, keys_timeout: float, config: str = "node.toml")
     if not bound:
         store.close()
         return
+    # The enclave counts this relayer alive while it polls (`relayer_timeout_ms`): the check above reads both chains'
+    # genesis, which a loaded node can make slow, so say so again now that the store and both chains answered,
+    # instead of letting the committee hand the lead away from a relayer that is starting.
+    with contextlib.suppress(EnclaveClientError):
+        await enclave.status()
     try:
         # Checkpoints are written from the chain sessions' worker threads: their own connection, so a save never
         # commits in the middle of the pipeline's transactions.
