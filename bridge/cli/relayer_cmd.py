@@ -118,6 +118,13 @@ async def _main(cfg: NodeConfig, keys_timeout: float, config: str = "node.toml")
                 await asyncio.wait_for(stop.wait(), 1.0)
     if keys is None:
         return
+    # The enclave counts this relayer attached while it polls as one (`relayer_timeout_ms`, 10 s: "longer than a
+    # relayer restart"). The store check below opens a session on each chain, which adds seconds to a restart, so
+    # the relayer says it is attached as soon as its enclave has keys, and again once the check passed: a relayer
+    # restarted after a crash keeps the lead instead of having it handed away while it starts (one that cannot
+    # start stops polling, and loses it 10 s later).
+    with contextlib.suppress(EnclaveClientError):
+        await enclave.status(relayer=True)
     eth = ethereum_config(cfg, group_public_key=keys.secp256k1)
     phala = phala_config(cfg, keys.ed25519)
     try:
@@ -132,11 +139,8 @@ async def _main(cfg: NodeConfig, keys_timeout: float, config: str = "node.toml")
     if not bound:
         store.close()
         return
-    # The enclave counts this relayer alive while it polls (`relayer_timeout_ms`): the check above reads both chains'
-    # genesis, which a loaded node can make slow, so say so again now that the store and both chains answered,
-    # instead of letting the committee hand the lead away from a relayer that is starting.
-    with contextlib.suppress(EnclaveClientError):
-        await enclave.status()
+    with contextlib.suppress(EnclaveClientError):  # attached, again (above): the store and both chains answered
+        await enclave.status(relayer=True)
     try:
         # Checkpoints are written from the chain sessions' worker threads: their own connection, so a save never
         # commits in the middle of the pipeline's transactions.

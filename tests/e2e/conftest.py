@@ -155,10 +155,20 @@ class ChainTap:
 
     async def _serve(self) -> None:
         if self.upstream.startswith("ws"):
-            async with ws_serve(self._ws, "127.0.0.1", 0, max_size=None) as server:
+            # close_timeout: on exit, connections whose peer was SIGKILLed never answer the close handshake; the
+            # default (10 s) would hold the test, and the relayer's restart, past the enclave's relayer timeout.
+            async with ws_serve(self._ws, "127.0.0.1", 0, max_size=None, close_timeout=1) as server:
                 self.port = next(iter(server.sockets)).getsockname()[1]
                 self._started.set()
                 await self._stop.wait()
+                # End the connection handlers first: the server's exit waits for them, and one whose client was
+                # SIGKILLed can wait on its upstream for long (past the enclave's relayer timeout, which would hand
+                # the lead away while the test restarts the relayer).
+                current = asyncio.current_task()
+                handlers = [t for t in asyncio.all_tasks() if t is not current]
+                for task in handlers:
+                    task.cancel()
+                await asyncio.gather(*handlers, return_exceptions=True)
         else:
             http = await asyncio.start_server(self._http, "127.0.0.1", 0)
             async with http:
@@ -168,7 +178,7 @@ class ChainTap:
 
     async def _ws(self, client: Any) -> None:
         intercepted: set[Any] = set()
-        async with ws_connect(self.upstream, max_size=None) as upstream:
+        async with ws_connect(self.upstream, max_size=None, close_timeout=1) as upstream:
 
             async def up() -> None:
                 async for msg in client:
