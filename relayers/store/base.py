@@ -93,9 +93,9 @@ class _Conn(Protocol):
     def close(self) -> None: ...
 
 
-# The columns of a message, in the live table and in the archive of a deployment rebound away from (one list, so the
-# archive's INSERT ... SELECT stays in step with the live table).
-_MESSAGE_COLUMNS = """
+# The columns of a message (after its id), in the live table and in the archive of a deployment rebound away from:
+# one list, so the archive's INSERT ... SELECT (`_MESSAGE_COLUMNS`, derived below) stays in step with the live table.
+_MESSAGE_COLUMN_DEFS = """
         source_domain INTEGER NOT NULL,
         dest_domain INTEGER NOT NULL,
         nonce TEXT NOT NULL,
@@ -111,7 +111,7 @@ _MESSAGE_COLUMNS = """
 
 SCHEMA = (
     f"""CREATE TABLE IF NOT EXISTS messages (
-        id TEXT PRIMARY KEY,{_MESSAGE_COLUMNS}
+        id TEXT PRIMARY KEY,{_MESSAGE_COLUMN_DEFS}
     )""",
     "CREATE INDEX IF NOT EXISTS messages_state ON messages (state, dest_domain)",
     "CREATE INDEX IF NOT EXISTS messages_source_tx ON messages (source_tx)",
@@ -162,17 +162,14 @@ SCHEMA = (
     )""",
     # Messages of a deployment the store was rebound away from (`phala-bridge store rebind`), with that deployment.
     f"""CREATE TABLE IF NOT EXISTS archived_messages (
-        id TEXT NOT NULL,{_MESSAGE_COLUMNS},
+        id TEXT NOT NULL,{_MESSAGE_COLUMN_DEFS},
         archived_at DOUBLE PRECISION NOT NULL,
         deployment TEXT NOT NULL,
         PRIMARY KEY (archived_at, id)
     )""",
 )
 
-_MESSAGE_COLUMNS = (
-    "id, source_domain, dest_domain, nonce, kind, state, body, reason, batch_id, dest_tx, source_tx, observed_at, "
-    "updated_at"
-)
+_MESSAGE_COLUMNS = ", ".join(["id", *(line.split()[0] for line in _MESSAGE_COLUMN_DEFS.strip().splitlines())])
 _PENDING = tuple(s.value for s in MessageState if s not in (MessageState.EXECUTED, MessageState.FAILED))
 
 
@@ -391,17 +388,19 @@ class SqlStore:
 
     def record_deployment(self, rows: Iterable[tuple[str, str, str, str]]) -> None:
         """Add (chain, field, value, origin) rows in one transaction; a field already recorded is an error."""
-        now = time.time()
         try:
-            for chain, name, value, origin in rows:
-                self._exec(
-                    "INSERT INTO deployment (chain, field, value, origin, recorded_at) VALUES (?, ?, ?, ?, ?)",
-                    (chain, name, value, origin, now),
-                )
+            self._insert_deployment(rows, time.time())
             self._conn.commit()
         except Exception:
             self._conn.rollback()
             raise
+
+    def _insert_deployment(self, rows: Iterable[tuple[str, str, str, str]], now: float) -> None:
+        for chain, name, value, origin in rows:
+            self._exec(
+                "INSERT INTO deployment (chain, field, value, origin, recorded_at) VALUES (?, ?, ?, ?, ?)",
+                (chain, name, value, origin, now),
+            )
 
     def update_deployment(self, rows: Iterable[tuple[str, str, str, str]]) -> None:
         """Replace recorded (chain, field) values with (value, origin) in one transaction; a field not recorded is an
@@ -446,11 +445,7 @@ class SqlStore:
             with self._checkpoint_lock:
                 checkpoints = self._exec("DELETE FROM checkpoints").rowcount
             self._exec("DELETE FROM deployment")
-            for chain, name, value, origin in rows:
-                self._exec(
-                    "INSERT INTO deployment (chain, field, value, origin, recorded_at) VALUES (?, ?, ?, ?, ?)",
-                    (chain, name, value, origin, now),
-                )
+            self._insert_deployment(rows, now)
             self._conn.commit()
         except Exception:
             self._conn.rollback()
