@@ -9,8 +9,10 @@
 - **State**: every contract's state is `replay`ed from the bridge account's finalized `PHCR` records (the chain
   port), incrementally: each sync applies only the notes after the position it holds (`ConfidentialLog.extend`),
   after checking, by the running hash of the notes, that the chain's log still extends it (else a full replay,
-  logged). With `StateCheckpoints`, the states are also saved as a SEALED snapshot every N records and on a clean
-  stop, and a restart replays only the notes after it; without it (or when it does not fit), from the chain alone.
+  logged); a chain log shorter than the states whose notes fit them (a lagging node) is waited for (`not_ready`)
+  for `state_wait_ms` at most. With `StateCheckpoints`, the states are also saved as a SEALED snapshot every N
+  records and on a clean stop, and a restart replays only the notes after it; without it (or when it does not fit),
+  from the chain alone.
 - **Calls**: only messages the chain port reports as final confidential calls; strictly in source order (a call
   whose earlier calls are not all in the finalized log yet is `NotReady`); each decrypted from t DLEQ-checked shares
   that this enclave requested and opened itself (no member trusts another's plaintext), run with `execute`.
