@@ -54,6 +54,7 @@ def run(config: Path = ConfigOpt) -> None:
             registry_of(cfg),
             lambda keys: MemberChainView(cfg, keys, checkpoints),
             state_checkpoints(cfg, checkpoints),
+            cfg.checkpoints.state_wait_ms,
         )
     try:
         run_enclave(cfg, verifier=verifier, confidential=confidential)

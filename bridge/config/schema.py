@@ -286,6 +286,9 @@ class CheckpointsSection(_Section):
     every_seconds: Annotated[float, Field(gt=0, le=86_400)] = 600.0  # ...or this long, whichever comes first
     # the confidential engine's sealed state snapshot: after this many execution records applied (and on a clean stop)
     state_every_records: Annotated[int, Field(ge=1, le=10_000_000)] = 1_000
+    # how long the engine waits for its Phala node's log to reach the states it holds (a restart: the snapshot's
+    # position) before a full replay; meanwhile its calls and queries answer `not_ready`. docs/enclave.md
+    state_wait_ms: Annotated[int, Field(ge=0, le=86_400_000)] = 300_000
 
 
 class NodeConfig(_Section):

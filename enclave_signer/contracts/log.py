@@ -86,5 +86,40 @@ class ConfidentialLog:
         )
 
     def executed(self) -> frozenset[bytes]:
-        """Every call id with a record in the log (replay refusals aside)."""
+        """Every call id with a record in the log (replay refusals aside): O(log), see `has_executed`."""
         return frozenset().union(*(s.executed for s in self.states.values()))
+
+    def has_executed(self, call_id: bytes) -> bool:
+        """Whether `call_id` has a record in the log (replay refusals aside), in O(contracts)."""
+        return any(call_id in s.executed for s in self.states.values())
+
+    def may_precede(self, notes: Sequence[bytes], *, at: int = 0, next_reply: int = 0) -> bool:
+        """Whether `notes`, a log SHORTER than this one (a lagging node's), can be a prefix of it, as far as the states
+        tell without the notes themselves: every record decodes, is of a contract held, at a position, sequence
+        numbers and a nonce it has passed, of a call id it has seen; the reply counter does not go past this one's.
+        False is proof of another log; True is not proof of the same one (the running hash decides when it is as
+        long). `notes` may be a part of that log: the notes after its first `at`, whose reply counter was
+        `next_reply` (checked already)."""
+        if at + len(notes) >= self.notes:
+            return False
+        try:
+            if max(next_reply, next_reply_counter(notes)) > self.next_reply:
+                return False
+            for data in notes:
+                if bytes(data[: len(RECORD_MAGIC)]) != RECORD_MAGIC:
+                    continue
+                rec = decode_record(bytes(data))
+                s = self.states.get(rec.contract_id)
+                last = None if s is None else s.last_nonce(rec.source_domain)
+                if (
+                    s is None
+                    or last is None
+                    or rec.position >= s.position
+                    or rec.first_seq + len(rec.events) > s.next_seq
+                    or rec.source_nonce > last
+                    or rec.call_id not in s.executed
+                ):
+                    return False
+        except ConfidentialError:
+            return False
+        return True

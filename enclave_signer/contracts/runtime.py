@@ -37,6 +37,7 @@ from bridge.confidential import (
     result_digest,
 )
 from enclave_signer.contracts.base import CallContext, Effects
+from enclave_signer.contracts.call_ids import CallIds
 from enclave_signer.contracts.calls import Call, RefusedCall
 from enclave_signer.contracts.errors import CallOrderError, ContractRefusal, ReplayError
 from enclave_signer.contracts.registry import AnyContract, Registry
@@ -70,7 +71,9 @@ class ContractState:
     value: Any = field(repr=False)
     position: int = 0  # records applied
     next_seq: int = 0  # sequence number of the next event
-    executed: frozenset[bytes] = field(default=frozenset(), repr=False)  # call ids seen
+    # call ids seen: not redundant with last_nonces, since a domain's nonces are shared by every contract (a lower
+    # nonce this log never saw is another contract's call, a wiring error, not a replay). docs/decisions.md
+    executed: CallIds = field(default_factory=CallIds, repr=False)
     last_nonces: tuple[tuple[int, int], ...] = ()  # (source domain, last nonce), sorted
 
     def last_nonce(self, source_domain: int) -> int | None:
@@ -133,7 +136,7 @@ def _refuse(
         new_state = replace(
             state,
             position=state.position + 1,
-            executed=state.executed | {call.call_id},
+            executed=state.executed.with_id(call.call_id),
             last_nonces=_with_nonce(state, call),
         )
     return _finish(ExecutionResult(record, (), new_state, result_digest(record, ())))
@@ -204,7 +207,7 @@ def execute(
         value,
         state.position + 1,
         state.next_seq + len(sealed),
-        state.executed | {c.call_id},
+        state.executed.with_id(c.call_id),
         _with_nonce(state, c),
     )
     return _finish(ExecutionResult(record, outputs, new_state, result_digest(record, outputs)))
@@ -247,7 +250,7 @@ def replay_from(
     contract = registry.get(contract_id)
     value = state.value
     position, seq = state.position, state.next_seq
-    executed: set[bytes] = set(state.executed)
+    executed = state.executed  # grown value by value: O(1) per record, `state` unchanged
     nonces: dict[int, int] = dict(state.last_nonces)
     for item in records:
         try:
@@ -266,7 +269,7 @@ def replay_from(
         last = nonces.get(rec.source_domain)
         if cid in executed or (last is not None and rec.source_nonce <= last):
             raise ReplayError(f"{where}: call {rec.source_domain}/{rec.source_nonce} is out of order or repeated")
-        executed.add(cid)
+        executed = executed.with_id(cid)
         nonces[rec.source_domain] = rec.source_nonce
         if rec.events:
             if contract is None or rec.key_version != keyring.version:
@@ -276,7 +279,7 @@ def replay_from(
         position += 1
     if position == state.position:
         return state
-    return ContractState(contract_id, value, position, seq, frozenset(executed), tuple(sorted(nonces.items())))
+    return ContractState(contract_id, value, position, seq, executed, tuple(sorted(nonces.items())))
 
 
 def _apply_sealed(contract: AnyContract, value: Any, rec: ExecutionRecord, keyring: StateKeyring, where: str) -> Any:

@@ -27,6 +27,7 @@ from types import MappingProxyType
 
 from bridge.confidential import NULL_CONTRACT_ID
 from bridge.snapshots import SnapshotError, SnapshotReader, open_body, seal_body
+from enclave_signer.contracts.call_ids import CallIds
 from enclave_signer.contracts.log import ConfidentialLog
 from enclave_signer.contracts.registry import Registry
 from enclave_signer.contracts.runtime import ContractState
@@ -155,4 +156,4 @@ def _read_state(r: SnapshotReader, what: str, registry: Registry) -> ContractSta
             value = decode(raw)
         except Exception as exc:  # a contract's decoder: whatever it raises, the snapshot is refused
             raise SnapshotError(f"{what}'s state does not decode ({type(exc).__name__})") from None
-    return ContractState(cid, value, position, next_seq, frozenset(executed), tuple(nonces))
+    return ContractState(cid, value, position, next_seq, CallIds(executed), tuple(nonces))

@@ -9,8 +9,10 @@
 - **State**: every contract's state is `replay`ed from the bridge account's finalized `PHCR` records (the chain
   port), incrementally: each sync applies only the notes after the position it holds (`ConfidentialLog.extend`),
   after checking, by the running hash of the notes, that the chain's log still extends it (else a full replay,
-  logged). With `StateCheckpoints`, the states are also saved as a SEALED snapshot every N records and on a clean
-  stop, and a restart replays only the notes after it; without it (or when it does not fit), from the chain alone.
+  logged); a chain log shorter than the states whose notes fit them (a lagging node) is waited for (`not_ready`)
+  for `state_wait_ms` at most. With `StateCheckpoints`, the states are also saved as a SEALED snapshot every N
+  records and on a clean stop, and a restart replays only the notes after it; without it (or when it does not fit),
+  from the chain alone.
 - **Calls**: only messages the chain port reports as final confidential calls; strictly in source order (a call
   whose earlier calls are not all in the finalized log yet is `NotReady`); each decrypted from t DLEQ-checked shares
   that this enclave requested and opened itself (no member trusts another's plaintext), run with `execute`.
@@ -26,7 +28,8 @@ from __future__ import annotations
 import asyncio
 import time
 from collections import OrderedDict
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass
 from typing import Protocol
 
 import nacl.exceptions
@@ -34,6 +37,7 @@ import nacl.public
 import structlog
 
 from bridge.confidential import (
+    NOTE_LOG_ROOT,
     ConfidentialCall,
     ConfidentialError,
     EthereumCall,
@@ -41,6 +45,8 @@ from bridge.confidential import (
     NoteTail,
     confidential_call,
     decode_signed_query,
+    next_reply_counter,
+    note_log_hash,
 )
 from bridge.messages import BridgeMessage
 from bridge.snapshots import SnapshotError
@@ -80,6 +86,7 @@ from enclave_signer.tdec.dleq import DleqProof
 from enclave_signer.tdec.threshold import DecryptionShare
 
 __all__ = [
+    "DEFAULT_STATE_WAIT_MS",
     "ConfidentialChain",
     "ConfidentialEngine",
     "NotReady",
@@ -95,6 +102,11 @@ _CACHE = 4096
 _G = ED25519.group
 _BUNDLE = b"PHCS"
 _SHARE = 2 + 32 + 32 + 32  # member id | D | DLEQ c | DLEQ z
+# How long a chain log shorter than the states held is waited for before a full replay: a restarted Phala node
+# catches up on minutes of finalized blocks within that, and a member whose node is behind cannot sign these calls
+# anyway (its view lacks their predecessors), so waiting costs only `not_ready` answers; a replay costs CPU and then
+# serves the stale view. docs/decisions.md
+DEFAULT_STATE_WAIT_MS = 300_000
 
 
 def encode_bundle(shares: dict[bytes, list[DecryptionShare]]) -> bytes:
@@ -166,6 +178,17 @@ class StateCheckpoints:
         return f"{self.prefix}/{bridge_account.hex()[:16]}"
 
 
+@dataclass
+class _Behind:
+    """Since when the chain's log is seen shorter than the states held, and how much of it was checked to fit."""
+
+    since: float
+    checked: int  # notes of the chain's log checked by `ConfidentialLog.may_precede`
+    checked_hash: bytes  # their running hash
+    next_reply: int  # their reply counter
+    logged: bool = False
+
+
 class NotReady(SigningRefusal):
     """The calls cannot run yet (earlier calls not final on Phala, keys missing); ask again later."""
 
@@ -181,7 +204,11 @@ class ConfidentialEngine:
         chain: ConfidentialChain,
         *,
         checkpoints: StateCheckpoints | None = None,
+        state_wait_ms: int = DEFAULT_STATE_WAIT_MS,
+        clock: Callable[[], float] = time.monotonic,
     ) -> None:
+        if state_wait_ms < 0:
+            raise ValueError("state_wait_ms is at least 0")
         self.node = node
         self.registry = registry
         self.chain = chain
@@ -195,6 +222,9 @@ class ConfidentialEngine:
         self._log: ConfidentialLog | None = None
         self._log_of: tuple[bytes | None, bytes] | None = None  # (bridge account, state key id)
         self._unverified: ConfidentialLog | None = None  # a loaded snapshot not yet checked against the chain
+        # waiting for a chain log shorter than the states held (`_chain_behind`); None: not behind
+        self._behind: _Behind | None = None
+        self.state_wait_ms, self._clock = state_wait_ms, clock
         self._saved_records = 0  # records in the last snapshot saved or loaded
         self._saving: asyncio.Task[None] | None = None
         self.stats = {"full_replays": 0, "records_applied": 0}  # for tests and benches
@@ -247,24 +277,39 @@ class ConfidentialEngine:
 
     async def _sync(self, keyring: StateKeyring) -> ConfidentialLog:
         """The states as of the chain's finalized note log: only the notes after the position held are read and
-        applied; a log that does not extend it (another bridge account, a node behind after a restart) is replayed
-        in full."""
+        applied. A log shorter than the states held whose notes may be their prefix (the member's Phala node still
+        catching up, typically after a restart) is "not yet": NotReady (nothing is served from states ahead of the
+        chain view) until it reaches them, or for `state_wait_ms` at most, then a full replay (`chain_behind`). A log
+        that does not extend them otherwise (another prefix: another bridge account, another chain) is replayed in
+        full at once."""
         of = (self._account(), keyring.key_id())
         if self._log is None or self._log_of != of:
             if self._log is not None:
                 _log.warning("confidential_state_reset", reason="bridge_account_or_key_changed", action="full_replay")
             self._log, self._log_of = self._resume(*of), of
+            self._behind = None
         base = self._log
         tail = await self.chain.notes_after(base.notes)
+        if tail.prefix_hash is None and tail.position == base.notes and await self._chain_behind(base):
+            tail = await self.chain.notes_after(base.notes)  # caught up while its prefix was checked: look again
         if tail.position != base.notes or tail.prefix_hash != base.log_hash:
             reason = "shorter_log" if tail.prefix_hash is None else "other_prefix"
+            if self._behind is not None and reason == "shorter_log":
+                reason = "chain_behind"  # still behind past the bound (a consistent prefix: else "shorter_log")
+            self._behind = None
             if base is self._unverified:
-                self._fallback("log_mismatch", f"the chain's log does not extend the snapshot's ({reason})")
+                if reason == "chain_behind":
+                    self._fallback(reason, f"the chain's log stayed behind the snapshot for {self.state_wait_ms} ms")
+                else:
+                    self._fallback("log_mismatch", f"the chain's log does not extend the snapshot's ({reason})")
+            elif reason == "chain_behind":
+                _log.warning("confidential_state_reset", reason=reason, notes=base.notes, action="full_replay")
             else:
                 _log.warning("confidential_log_diverged", reason=reason, notes=base.notes, action="full_replay")
             self._unverified = None
             base = ConfidentialLog.empty(self.registry)
             tail = await self.chain.notes_after(0)
+        self._behind = None
         if not tail.notes and base is self._log and base is not self._unverified:
             return base
         started = time.perf_counter()
@@ -299,6 +344,45 @@ class ConfidentialEngine:
         if self.checkpoints is not None and new.records - self._saved_records >= self.checkpoints.every_records:
             self._save_in_background(new)
         return new
+
+    async def _chain_behind(self, base: ConfidentialLog) -> bool:
+        """The chain's log is shorter than `base`. Raises NotReady while what it has may be `base`'s prefix
+        (`ConfidentialLog.may_precede`, checked on the notes not checked yet) and `state_wait_ms` have not passed
+        since it was first seen behind; True if it has reached `base` meanwhile; False for a prefix that cannot be
+        `base`'s (a divergence) or when the wait is over (`self._behind` then still set: `chain_behind`)."""
+        now = self._clock()
+        if self._behind is None:
+            self._behind = _Behind(now, 0, NOTE_LOG_ROOT, 0)
+        b = self._behind
+        tail = await self.chain.notes_after(b.checked)
+        if tail.prefix_hash != b.checked_hash:  # the view changed under the check (another node?): check it all
+            b.checked, b.checked_hash, b.next_reply = 0, NOTE_LOG_ROOT, 0
+            tail = await self.chain.notes_after(0)
+        if tail.end >= base.notes:
+            self._behind = None
+            return True
+        if not base.may_precede(tail.notes, at=b.checked, next_reply=b.next_reply):
+            self._behind = None
+            return False
+        b.checked, b.checked_hash = tail.end, note_log_hash(tail.notes, b.checked_hash)
+        b.next_reply = max(b.next_reply, next_reply_counter(tail.notes))
+        waited_ms = (now - b.since) * 1e3
+        if waited_ms >= self.state_wait_ms:
+            return False
+        if not b.logged:
+            b.logged = True
+            _log.warning(
+                "confidential_state_waiting",
+                reason="chain_behind",
+                chain_notes=tail.end,
+                state_notes=base.notes,
+                snapshot=base is self._unverified,
+                wait_ms=self.state_wait_ms,
+            )
+        raise NotReady(
+            f"this member's Phala view has {tail.end} of the {base.notes} confidential notes its state is at: "
+            f"waiting for it to catch up ({round(waited_ms)} of {self.state_wait_ms} ms)"
+        )
 
     def state_of(self, contract_id: bytes) -> ContractState:
         log = self._log or ConfidentialLog.empty(self.registry)
@@ -417,11 +501,10 @@ class ConfidentialEngine:
             states = dict(log.states)
             final = {m.id_hex: m for m in await self.chain.final_calls()}
             ordered = sorted(messages, key=lambda m: (m.source_domain, m.nonce))
-            executed = log.executed()
             batch = {m.id for m in ordered}
             # "executed" before "absent": the chain port may drop a call once its record is in the log it served
             for m in ordered:
-                if m.id in executed:
+                if log.has_executed(m.id):
                     raise SigningRefusal("executed", f"call {m.id_hex} is already in the log")
             for m in ordered:
                 if final.get(m.id_hex) != m:
@@ -431,7 +514,7 @@ class ConfidentialEngine:
                 waiting = [
                     f for f in final.values()
                     if f.source_domain == last.source_domain and f.nonce < last.nonce
-                    and f.id not in executed and f.id not in batch
+                    and f.id not in batch and not log.has_executed(f.id)
                 ]  # fmt: skip
                 if waiting:
                     raise NotReady(f"{len(waiting)} earlier call(s) are not in the finalized log yet")

@@ -20,7 +20,12 @@ from enclave_signer.committee.verification import BatchVerifier, ChainFollower
 from enclave_signer.contracts import Registry
 from enclave_signer.keystore import Keystore, KeystoreError
 from enclave_signer.measurement import current_measurement
-from enclave_signer.process.confidential import ConfidentialChain, ConfidentialEngine, StateCheckpoints
+from enclave_signer.process.confidential import (
+    DEFAULT_STATE_WAIT_MS,
+    ConfidentialChain,
+    ConfidentialEngine,
+    StateCheckpoints,
+)
 from enclave_signer.process.server import ApiServer, SocketInUseError
 from enclave_signer.process.setup import EnclaveStartError, committee_config, parts_of
 from enclave_signer.sealing import SealingError
@@ -42,6 +47,7 @@ class ConfidentialSetup:
     registry: Registry
     chain: Callable[[GroupKeysSource], ConfidentialChain]
     checkpoints: StateCheckpoints | None = None
+    state_wait_ms: int = DEFAULT_STATE_WAIT_MS  # [checkpoints] state_wait_ms
 
 
 def run_enclave(
@@ -92,7 +98,11 @@ async def _main(
     engine = None
     if confidential is not None:
         engine = ConfidentialEngine(
-            node, confidential.registry, confidential.chain(group_keys), checkpoints=confidential.checkpoints
+            node,
+            confidential.registry,
+            confidential.chain(group_keys),
+            checkpoints=confidential.checkpoints,
+            state_wait_ms=confidential.state_wait_ms,
         )
         node.decryption_verifier = engine.policy
         attach = getattr(node.verifier, "attach_confidential", None)

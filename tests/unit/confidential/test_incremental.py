@@ -61,7 +61,7 @@ from enclave_signer.contracts.state_snapshot import (
     encode_state_snapshot,
     registry_id,
 )
-from enclave_signer.process.confidential import ConfidentialEngine, StateCheckpoints
+from enclave_signer.process.confidential import ConfidentialEngine, NotReady, StateCheckpoints
 from enclave_signer.sealing import Sealer
 
 KEYRING = StateKeyring(b"\x42" * 32)
@@ -241,10 +241,32 @@ class Chain:
         return []
 
 
-def engine(chain: Chain, store: SealedCheckpoints | None = None, *, every: int = 1_000) -> ConfidentialEngine:
+class Clock:
+    def __init__(self) -> None:
+        self.now = 1_000.0
+
+    def __call__(self) -> float:
+        return self.now
+
+
+def engine(
+    chain: Chain,
+    store: SealedCheckpoints | None = None,
+    *,
+    every: int = 1_000,
+    wait_ms: int = 300_000,
+    clock: Clock | None = None,
+) -> ConfidentialEngine:
     node = SimpleNamespace(record=SimpleNamespace(group_keys=SimpleNamespace(ed25519=ACCOUNT)))
     cp = None if store is None else StateCheckpoints(store, "phala/confidential-state", every)
-    e = ConfidentialEngine(node, REGISTRY, chain, checkpoints=cp)  # type: ignore[arg-type]
+    e = ConfidentialEngine(
+        node,  # type: ignore[arg-type]
+        REGISTRY,
+        chain,
+        checkpoints=cp,
+        state_wait_ms=wait_ms,
+        clock=clock or Clock(),
+    )
     e._keyring = KEYRING  # the state key's threshold recovery is tested with a committee elsewhere
     return e
 
@@ -270,12 +292,19 @@ def test_syncs_apply_only_new_notes_and_a_log_that_is_no_extension_is_replayed_i
     assert e.stats == {"full_replays": 1, "records_applied": sum(n[:4] == b"PHCR" for n in notes)}
     assert chain.served == len(notes)  # each note handed out once, not the whole log per sync
     assert e._log == full(notes)
-    # a lagging node after a restart: a shorter log. Then another log of the same length (another bridge account)
+    # a lagging node (restarted alone): a shorter log that may be a prefix is waited for (see the tests below)
     chain.notes = notes[:2]
+    with pytest.raises(NotReady):
+        asyncio.run(e._sync(KEYRING))
+    assert e._log == full(notes) and e.stats["full_replays"] == 1
+    # a shorter log that cannot be a prefix (its 2nd record is in a log the states hold none of), then another log
+    # of the same length (another bridge account): replayed in full at once
+    shorter = build_log([("other", 1, 0, 0, 0)])
+    chain.notes = shorter
     with structlog.testing.capture_logs() as logs:
         asyncio.run(e._sync(KEYRING))
     assert [x["reason"] for x in logs if x["event"] == "confidential_log_diverged"] == ["shorter_log"]
-    assert e._log == full(notes[:2]) and e.stats["full_replays"] == 2
+    assert e._log == full(shorter) and e.stats["full_replays"] == 2
     other = build_log([("bid", 2, 0, 3, 0)])
     chain.notes = other
     with structlog.testing.capture_logs() as logs:
@@ -355,3 +384,101 @@ def test_another_bridge_account_resets_the_states() -> None:
         asyncio.run(e._sync(KEYRING))
     assert [x["reason"] for x in logs if x["event"] == "confidential_state_reset"] == ["bridge_account_or_key_changed"]
     assert e._log == full(notes[:2]) and e.stats["full_replays"] == 2
+
+
+# ---- a restart whose Phala node lags: wait for it, within a bound ---------------------------------------------------
+
+NAME = "phala/confidential-state/" + ACCOUNT.hex()[:16]
+
+
+def saved_snapshot(tmp_path: Path, notes: list[bytes]) -> SealedCheckpoints:
+    store = SealedCheckpoints(Sealer(b"\x07" * 32), tmp_path / "checkpoints")
+    snap = StateSnapshot(ACCOUNT, KEYRING.key_id(), registry_id(REGISTRY), full(notes))
+    store.save_checkpoint(NAME, encode_state_snapshot(snap, REGISTRY), 0)
+    return store
+
+
+def events(logs: list[dict[str, object]], name: str) -> list[object]:
+    return [x.get("reason") for x in logs if x["event"] == name]
+
+
+def test_a_node_behind_the_snapshot_is_waited_for_and_the_snapshot_resumed(tmp_path: Path) -> None:
+    notes = auction_log()
+    chain, clock = Chain(notes[:2]), Clock()
+    e = engine(chain, saved_snapshot(tmp_path, notes), wait_ms=60_000, clock=clock)
+    auction = first_auction(notes)
+    with structlog.testing.capture_logs() as logs:
+        for n, advance in [(2, 0), (2, 30), (4, 29.9)]:  # behind, then less behind, still within 60 s in all
+            chain.notes, clock.now = notes[:n], clock.now + advance
+            with pytest.raises(NotReady, match="waiting for it to catch up"):
+                asyncio.run(e._sync(KEYRING))
+            with pytest.raises(NotReady):  # no answer from a state ahead of the chain view either
+                bid_of(e, auction, BOB_KEY)
+    assert events(logs, "confidential_state_waiting") == ["chain_behind"]  # once, not per call
+    assert not events(logs, "confidential_state_snapshot_fallback") and not events(logs, "confidential_log_diverged")
+    assert e._log is e._unverified and e._log == full(notes)  # the snapshot is kept
+    chain.served = 0
+    chain.notes = notes  # the node reached (and passed: nothing more here) the snapshot's position
+    with structlog.testing.capture_logs() as logs:
+        assert bid_of(e, auction, BOB_KEY) == 5
+    assert events(logs, "confidential_state_resumed") == [None]
+    assert not events(logs, "confidential_state_snapshot_fallback")
+    assert e.stats["full_replays"] == 0 and e._log == full(notes) and e._behind is None
+
+
+def test_a_node_behind_past_the_bound_gets_a_full_replay_of_its_log(tmp_path: Path) -> None:
+    notes = auction_log()
+    chain, clock = Chain(notes[:3]), Clock()
+    e = engine(chain, saved_snapshot(tmp_path, notes), wait_ms=60_000, clock=clock)
+    with pytest.raises(NotReady):
+        asyncio.run(e._sync(KEYRING))
+    clock.now += 60.0
+    with structlog.testing.capture_logs() as logs:
+        asyncio.run(e._sync(KEYRING))
+    assert events(logs, "confidential_state_snapshot_fallback") == ["chain_behind"]
+    assert e._log == full(notes[:3]) and e.stats["full_replays"] == 1 and e._unverified is None
+    chain.notes = notes  # from then on the chain's log is followed as usual
+    asyncio.run(e._sync(KEYRING))
+    assert e._log == full(notes) and e.stats["full_replays"] == 1
+
+
+@pytest.mark.parametrize("case", ["shorter", "same_length", "longer"])
+def test_a_log_with_another_prefix_is_a_divergence_even_when_shorter(tmp_path: Path, case: str) -> None:
+    notes = auction_log()  # 6 notes: the snapshot's
+    other = {
+        # shorter: its 2nd record is in a log the snapshot holds none of (cannot be a prefix of it)
+        "shorter": build_log([("other", 1, 0, 0, 0)]),
+        "same_length": build_log(
+            [("bid", 2, 0, 3, 0), ("bid", 1, 0, 4, 0), ("grant", 1, 0, 0, 0), ("junk", 0, 0, 0, 0), ("bid", 3, 0, 6, 0)]
+        ),
+        "longer": build_log([("bid", 2, 0, 3, 0)] * 3 + [("close", 0, 0, 0, 5), ("bid", 1, 0, 1, 0)]),
+    }[case]
+    sign = {"shorter": -1, "same_length": 0, "longer": 1}[case]
+    assert (len(other) > len(notes)) - (len(other) < len(notes)) == sign
+    e = engine(Chain(other), saved_snapshot(tmp_path, notes), wait_ms=60_000)
+    with structlog.testing.capture_logs() as logs:
+        asyncio.run(e._sync(KEYRING))  # no NotReady: at once
+    assert events(logs, "confidential_state_snapshot_fallback") == ["log_mismatch"]
+    assert not events(logs, "confidential_state_waiting")
+    assert e._log == full(other) and e.stats["full_replays"] == 1
+
+
+def test_a_call_seen_before_a_snapshot_is_a_replay_after_it() -> None:
+    notes = auction_log()
+    cid = AUCTION.contract_id
+    loaded = decode_state_snapshot(snapshot_bytes(notes), REGISTRY).log
+    state = loaded.states[cid]
+    bid = decode_record(notes[1])  # Bob's bid: nonce 2
+    call = ConfidentialCall(bid.source_domain, bid.source_nonce, BOB, 100, b"")
+    again = execute(cid, state, DecryptedCall(call, cid, b"\xff"), KEYRING, registry=REGISTRY)
+    assert (again.status, again.code) == (CallStatus.REFUSED, "replayed")
+    assert again.state.executed == state.executed and again.state.position == state.position + 1
+    # and the log with that record replays the same through the snapshot and from scratch
+    log = [*notes, again.record_bytes]
+    assert loaded.extend([again.record_bytes], KEYRING, registry=REGISTRY) == full(log)
+    # a replay refusal of an id the snapshot never saw does not replay
+    fresh = ConfidentialCall(1, 99, BOB, 100, b"")
+    unseen = execute(cid, state, DecryptedCall(fresh, cid, b"\xff"), KEYRING, registry=REGISTRY)
+    forged = encode_record(unseen.record.__class__(**{**unseen.record.__dict__, "code": "replayed"}))
+    with pytest.raises(ReplayError, match="never seen"):
+        loaded.extend([forged], KEYRING, registry=REGISTRY)
