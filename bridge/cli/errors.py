@@ -12,6 +12,7 @@ import typer
 from bridge.config import ConfigError
 from bridge.devnet.manager import DevnetError
 from bridge.devnet.tools import ToolMissingError
+from relayers.store import StoreError
 
 P = ParamSpec("P")
 R = TypeVar("R")
@@ -32,7 +33,7 @@ def handle_errors(fn: Callable[P, R]) -> Callable[P, R]:
         except (ConfigError, UsageError) as exc:
             print(f"error: {exc}", file=sys.stderr)
             raise typer.Exit(EXIT_USAGE) from None
-        except (DevnetError, ToolMissingError) as exc:
+        except (DevnetError, ToolMissingError, StoreError) as exc:
             print(f"error: {exc}", file=sys.stderr)
             raise typer.Exit(EXIT_FAILURE) from None
         except KeyboardInterrupt:

@@ -10,7 +10,9 @@ the beneficiary's form, the asset, the XCM version and the fee are checked again
 from __future__ import annotations
 
 import json
+import sys
 import time
+import urllib.error
 import urllib.request
 from dataclasses import dataclass
 from pathlib import Path
@@ -141,14 +143,32 @@ def load_network(path: Path) -> NetworkInfo:
         raise UsageError(f"{path}: not a valid network file ({exc.__class__.__name__})") from None
 
 
-def _relayer_get(net: NetworkInfo, path: str) -> Any | None:
+def _relayer_get(net: NetworkInfo, path: str, problems: list[str] | None = None) -> Any | None:
+    """The first relayer's answer; what went wrong with each one that gave none is added to `problems`."""
     for url in net.relayer_status_urls:
         try:
             with urllib.request.urlopen(f"{url}{path}", timeout=3) as r:  # noqa: S310 - operator-configured URLs
                 return json.loads(r.read())
-        except (OSError, ValueError):
-            continue
+        except urllib.error.HTTPError as exc:
+            if problems is not None and exc.code != 404:  # 404: this relayer does not know it
+                problems.append(f"{url}: {_error_of(exc)}")
+        except (OSError, ValueError) as exc:
+            if problems is not None:
+                problems.append(f"{url}: no answer ({getattr(exc, 'reason', None) or exc.__class__.__name__})")
     return None
+
+
+def _error_of(exc: Any) -> str:
+    """The `error` a relayer's JSON reply names (its store failing, say), else the HTTP status."""
+    try:
+        error = json.loads(exc.read()).get("error")
+    except (OSError, ValueError, AttributeError):
+        error = None
+    return " ".join(str(error).split()) if error else f"HTTP {exc.code}"
+
+
+def _when(t: float) -> str:
+    return time.strftime("%Y-%m-%d %H:%M:%S", time.gmtime(t)) + " UTC"
 
 
 def _read_key(key_file: Path | None) -> str | None:
@@ -403,13 +423,17 @@ def status(
         raise UsageError(f"expected a 0x + 64 hex message id or transaction hash, got {ref!r}")
     net = load_network(network)
     records = []
-    one = _relayer_get(net, f"/message/{text}")
+    problems: list[str] = []
+    one = _relayer_get(net, f"/message/{text}", problems)
     if isinstance(one, dict) and "id" in one:
         records = [one]
     else:
-        many = _relayer_get(net, f"/source-tx/{text}")
+        many = _relayer_get(net, f"/source-tx/{text}", problems)
         records = many if isinstance(many, list) else []
     if not records:
+        if problems and (one is None and many is None):  # no relayer could say: not the same as "unknown"
+            print(f"error: no relayer could answer for {text}: " + "; ".join(dict.fromkeys(problems)), file=sys.stderr)
+            raise typer.Exit(EXIT_FAILURE)
         console.print(f"no bridge message known for {text} (not final on its source chain yet, or not a deposit)")
         raise typer.Exit(EXIT_FAILURE)
     from bridge.client import EthereumClient
@@ -421,7 +445,16 @@ def status(
             f"  {Domain(int(rec['source_domain'])).name.lower()} -> {dest.name.lower()}, nonce {rec['nonce']}"
         )
         console.print(f"  source tx {rec['source_tx']} (block {rec['source_block']})")
-        console.print(f"  state {rec['state']}" + (f" ({rec['reason']})" if rec.get("reason") else ""))
+        reason = f" ({rec['reason']})" if rec.get("reason") else ""
+        if rec.get("archived_at") is not None:
+            # Moved aside by `store rebind --force`: the relayers no longer carry it; the chains below still say
+            # whether it was executed.
+            console.print(
+                f"  archived {_when(float(rec['archived_at']))} by a store rebind; its state when moved aside was "
+                f"{rec['state']}{reason}"
+            )
+        else:
+            console.print(f"  state {rec['state']}{reason}")
         if rec.get("dest_tx"):
             console.print(f"  destination tx {rec['dest_tx']}")
         if dest == Domain.ETHEREUM:
