@@ -67,7 +67,7 @@ def network(store: SqlStore, tmp_path: Path) -> Iterator[Path]:
                 "pha_resource_id": "0x" + "33" * 32,
                 "relayer_status_urls": [f"http://127.0.0.1:{port}"],
             }
-        )  # fmt: skip
+        )
     )
     try:
         yield path

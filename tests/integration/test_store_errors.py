@@ -142,9 +142,11 @@ def test_a_locked_sqlite_store_says_so(tmp_path: Path) -> None:
     holder.execute("CREATE TABLE t (x)")
     holder.execute("BEGIN EXCLUSIVE")  # rollback-journal mode: nobody else may even read
     try:
-        with pytest.raises(StoreError, match="locked by another process: stop whatever holds it") as err:
-            with store_errors(f"sqlite:///{path}", "open"):
-                SqliteStore(path, timeout=0.1)
+        with (
+            pytest.raises(StoreError, match="locked by another process: stop whatever holds it") as err,
+            store_errors(f"sqlite:///{path}", "open"),
+        ):
+            SqliteStore(path, timeout=0.1)
         assert not isinstance(err.value, StoreUnavailable)
     finally:
         holder.execute("ROLLBACK")
