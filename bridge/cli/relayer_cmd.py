@@ -13,7 +13,7 @@ import structlog
 import typer
 
 from bridge.batching import BatchPolicy
-from bridge.cli.errors import EXIT_FAILURE, handle_errors
+from bridge.cli.errors import EXIT_FAILURE, at_least, handle_errors
 from bridge.cli.loading import load_config
 from bridge.cli.store_identity import current_identity
 from bridge.cli.wiring import ethereum_config, index_checkpoints, phala_config, policy_of
@@ -36,6 +36,7 @@ def run(
     keys_timeout: float = typer.Option(600.0, help="seconds to wait for the enclave's committee keys (DKG)"),
 ) -> None:
     """Run until SIGTERM/SIGINT. Waits for the local enclave to hold committee keys first."""
+    at_least(keys_timeout, 1, "--keys-timeout", " s")
     cfg = load_config(config, NodeConfig)
     configure_logging(cfg.node.log_format, cfg.node.log_level)
     try:

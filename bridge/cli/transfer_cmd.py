@@ -24,7 +24,7 @@ from rich.console import Console
 
 from bridge.addresses import parse_eth_address, parse_substrate_account
 from bridge.amounts import convert_amount, format_units, parse_units
-from bridge.cli.errors import EXIT_FAILURE, UsageError, handle_errors
+from bridge.cli.errors import EXIT_FAILURE, UsageError, at_least, handle_errors
 from bridge.domains import Domain, domain_by_name
 from bridge.errors import InputError
 from bridge.gateway import (
@@ -197,6 +197,7 @@ def transfer(
 ) -> None:
     """Bridge PHA between Ethereum and Phala, or from Ethereum on to a parachain; shows progress until the
     destination (for a parachain: Phala's execution, the XCM message, and the parachain's outcome)."""
+    at_least(timeout, 1, "--timeout", " s")
     if dest.strip().lower() not in ("ethereum", "phala"):
         net = load_network(network)
         from bridge.client.gateway import gateway_config
@@ -419,7 +420,7 @@ def status(
 ) -> None:
     """Where a transfer is: its state on the relayers, and the destination chain's word on it."""
     text = ref.strip().lower()
-    if len(text) != 66 or not text.startswith("0x"):
+    if len(text) != 66 or not text.startswith("0x") or any(c not in "0123456789abcdef" for c in text[2:]):
         raise UsageError(f"expected a 0x + 64 hex message id or transaction hash, got {ref!r}")
     net = load_network(network)
     records = []
