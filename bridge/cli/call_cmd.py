@@ -17,7 +17,7 @@ import typer
 from rich.console import Console
 
 from bridge.cli.errors import EXIT_FAILURE, UsageError, at_least, handle_errors
-from bridge.cli.transfer_cmd import NetworkOpt, _read_key, _relayer_get, load_network
+from bridge.cli.transfer_cmd import NetworkOpt, _read_key, live_message, load_network
 from bridge.confidential import CallStatus
 from bridge.domains import Domain
 from bridge.network import NetworkInfo
@@ -79,8 +79,8 @@ def send_and_follow(net: NetworkInfo, contract_id: bytes, data: bytes, key: str,
     bridge_account = bytes.fromhex(net.phala.bridge_account[2:])
     result = None
     while time.monotonic() < deadline:
-        rec = _relayer_get(net, f"/message/{mid}")
-        state = rec.get("state") if isinstance(rec, dict) else None
+        rec = live_message(net, mid)
+        state = rec.get("state") if rec else None
         if state and state != last:
             console.print(f"  {state}" + (f": {rec.get('reason')}" if rec and rec.get("reason") else ""))
             last = state

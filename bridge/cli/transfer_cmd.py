@@ -158,6 +158,13 @@ def _relayer_get(net: NetworkInfo, path: str, problems: list[str] | None = None)
     return None
 
 
+def live_message(net: NetworkInfo, message_id: str) -> dict[str, Any] | None:
+    """A relayer's live record of a message, for following one just sent: a copy a `store rebind` moved aside
+    (`archived_at`) is an older deployment's message with the same id (nonces start again), not this one."""
+    rec = _relayer_get(net, f"/message/{message_id}")
+    return rec if isinstance(rec, dict) and rec.get("archived_at") is None else None
+
+
 def _error_of(exc: Any) -> str:
     """The `error` a relayer's JSON reply names (its store failing, say), else the HTTP status."""
     try:
@@ -384,8 +391,8 @@ def _follow(net: NetworkInfo, message_id: str, plan: TransferPlan, started: int,
     deadline = time.monotonic() + timeout
     last = None
     while time.monotonic() < deadline:
-        record = _relayer_get(net, f"/message/{message_id}")
-        state = record.get("state") if isinstance(record, dict) else None
+        record = live_message(net, message_id)
+        state = record.get("state") if record else None
         if state and state != last:
             console.print(f"  {state}" + (f": {record.get('reason')}" if record and record.get("reason") else ""))
             last = state

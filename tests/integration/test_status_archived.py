@@ -15,6 +15,7 @@ from prometheus_client import CollectorRegistry
 from typer.testing import CliRunner
 
 from bridge.cli.main import app
+from bridge.cli.transfer_cmd import live_message, load_network
 from bridge.lifecycle import MessageState
 from bridge.messages import BridgeMessage, MessageKind, SourceRef
 from relayers.daemon.http import StatusServer
@@ -109,6 +110,12 @@ def test_status_finds_a_message_moved_aside_by_a_rebind(store: SqlStore, network
 
     unknown = runner.invoke(app, ["status", "0x" + "77" * 32, "--network", str(network)])
     assert unknown.exit_code == 1 and "no bridge message known" in unknown.output, unknown.output
+
+    # Following a message just sent (`transfer`, `call`) takes live records only: after a rebind the new deployment
+    # numbers from 1 again, and an archived copy with the same id is another deployment's message.
+    net = load_network(network)
+    assert live_message(net, _msg(1).id_hex) is None
+    assert (live_message(net, _msg(2).id_hex) or {}).get("state") == "observed"
 
 
 def test_status_says_when_the_relayers_store_fails(store: SqlStore, network: Path) -> None:
