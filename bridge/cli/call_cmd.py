@@ -16,8 +16,8 @@ from pathlib import Path
 import typer
 from rich.console import Console
 
-from bridge.cli.errors import EXIT_FAILURE, UsageError, handle_errors
-from bridge.cli.transfer_cmd import NetworkOpt, _read_key, _relayer_get, load_network
+from bridge.cli.errors import EXIT_FAILURE, UsageError, at_least, handle_errors
+from bridge.cli.transfer_cmd import NetworkOpt, _read_key, live_message, load_network
 from bridge.confidential import CallStatus
 from bridge.domains import Domain
 from bridge.network import NetworkInfo
@@ -79,8 +79,8 @@ def send_and_follow(net: NetworkInfo, contract_id: bytes, data: bytes, key: str,
     bridge_account = bytes.fromhex(net.phala.bridge_account[2:])
     result = None
     while time.monotonic() < deadline:
-        rec = _relayer_get(net, f"/message/{mid}")
-        state = rec.get("state") if isinstance(rec, dict) else None
+        rec = live_message(net, mid)
+        state = rec.get("state") if rec else None
         if state and state != last:
             console.print(f"  {state}" + (f": {rec.get('reason')}" if rec and rec.get("reason") else ""))
             last = state
@@ -143,6 +143,7 @@ def auction_open(
 
     if close_in < 1:
         raise UsageError("--close-in must be at least 1 block")
+    at_least(timeout, 1, "--timeout", " s")
     net = load_network(network)
     contract = SealedBidAuction(_settlement(net))
     close_block = EthereumClient(net.ethereum).block_number() + close_in
@@ -157,7 +158,7 @@ def auction_open(
 @handle_errors
 def auction_bid(
     auction: str = typer.Option(..., "--auction", help="the auction id (printed by auction-open)"),
-    amount: int = typer.Option(..., "--amount", min=1, help="the bid (encrypted: only the enclaves see it)"),
+    amount: int = typer.Option(..., "--amount", help="the bid (encrypted: only the enclaves see it)"),
     key_file: Path | None = KeyFileOpt,
     dev_account: str | None = DevAccountOpt,
     network: Path = NetworkOpt,
@@ -167,8 +168,11 @@ def auction_bid(
     from enclave_signer.contracts import SealedBidAuction
     from enclave_signer.contracts.auction_codec import PlaceBid, encode_input
 
+    at_least(amount, 1, "--amount")
+    at_least(timeout, 1, "--timeout", " s")
+    auction_id = _auction_id(auction)  # every argument is checked before the network file is read
     net = load_network(network)
-    data = encode_input(PlaceBid(_auction_id(auction), amount))
+    data = encode_input(PlaceBid(auction_id, amount))
     send_and_follow(net, SealedBidAuction(_settlement(net)).contract_id, data, _key(key_file, dev_account), timeout)
 
 
@@ -187,9 +191,10 @@ def auction_close(
     from enclave_signer.contracts.auction_codec import Close, encode_input
     from relayers.ethereum.contracts import contract_at
 
+    at_least(timeout, 1, "--timeout", " s")
+    auction_id = _auction_id(auction)
     net = load_network(network)
     settlement = _settlement(net)
-    auction_id = _auction_id(auction)
     data = encode_input(Close(auction_id))
     send_and_follow(net, SealedBidAuction(settlement).contract_id, data, _key(key_file, dev_account), timeout)
     eth = EthereumClient(net.ethereum)
@@ -217,4 +222,5 @@ def raw(
         raise UsageError("--contract-id and --input are hex") from None
     if len(cid) != 32:
         raise UsageError("a contract id is 32 bytes")
+    at_least(timeout, 1, "--timeout", " s")
     send_and_follow(load_network(network), cid, data, _key(key_file, dev_account), timeout)

@@ -14,7 +14,7 @@ from pydantic import BaseModel
 from rich.console import Console
 from rich.table import Table
 
-from bridge.cli.errors import EXIT_FAILURE, UsageError, handle_errors
+from bridge.cli.errors import EXIT_FAILURE, UsageError, at_least, handle_errors
 from bridge.cli.loading import load_config
 from bridge.config import NodeConfig
 from bridge.enclave_api import CeremonyResult, CommitteeRecord, StatusResult
@@ -89,11 +89,14 @@ def _print_ceremony(result: CeremonyResult, as_json: bool) -> None:
 def dkg(
     config: Path = ConfigOpt,
     participants: str | None = typer.Option(None, help="member ids, e.g. 1,2,3,4,5 (default: committee.members)"),
-    threshold: int | None = typer.Option(None, min=1, help="default: committee.threshold"),
-    timeout: float = typer.Option(60.0, min=1.0, help="seconds for the whole ceremony"),
+    threshold: int | None = typer.Option(None, help="default: committee.threshold"),
+    timeout: float = typer.Option(60.0, help="seconds for the whole ceremony"),
     as_json: bool = JsonOpt,
 ) -> None:
     """Run the DKG ceremony (this node's enclave coordinates) and print the group keys and the committee record."""
+    if threshold is not None:
+        at_least(threshold, 1, "--threshold")
+    at_least(timeout, 1, "--timeout", " s")
     ids = _ids(participants, "--participants")
     result = _call(config, lambda c: c.dkg(ids, threshold, timeout_s=timeout))
     _print_ceremony(result, as_json)
@@ -104,12 +107,14 @@ def dkg(
 def reshare(
     config: Path = ConfigOpt,
     new_members: str = typer.Option(..., help="the new committee's member ids, e.g. 2,3,4,5,6"),
-    new_threshold: int = typer.Option(..., min=1),
+    new_threshold: int = typer.Option(...),
     old_signers: str | None = typer.Option(None, help="old members that deal (default: t members up)"),
-    timeout: float = typer.Option(60.0, min=1.0),
+    timeout: float = typer.Option(60.0, help="seconds for the whole ceremony"),
     as_json: bool = JsonOpt,
 ) -> None:
     """Move the same group keys to a new committee (new epoch); members joining must run at the new epoch."""
+    at_least(new_threshold, 1, "--new-threshold")
+    at_least(timeout, 1, "--timeout", " s")
     members = _ids(new_members, "--new-members") or []
     signers = _ids(old_signers, "--old-signers")
     if new_threshold > len(members):

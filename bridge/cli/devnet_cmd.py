@@ -11,7 +11,7 @@ import typer
 from rich.console import Console
 from rich.table import Table
 
-from bridge.cli.errors import EXIT_FAILURE, handle_errors
+from bridge.cli.errors import EXIT_FAILURE, UsageError, at_least, handle_errors
 from bridge.cli.loading import load_config
 from bridge.config import DevnetConfig
 from bridge.devnet import control
@@ -26,11 +26,23 @@ ConfigOpt = typer.Option(DEFAULT_CONFIG, "--config", "-c", help="devnet TOML fil
 WorkDirOpt = typer.Option(None, "--work-dir", help="state and logs (default: the config's devnet.work_dir)")
 
 
+def _load(config: Path) -> DevnetConfig:
+    # The default file may be absent (the defaults apply); one the user names must exist.
+    return load_config(config, DevnetConfig) if config.exists() or config != DEFAULT_CONFIG else DevnetConfig()
+
+
+def _checked_work_dir(path: Path) -> Path:
+    wd = control.resolve_work_dir(path)
+    if wd.exists() and not wd.is_dir():
+        raise UsageError(
+            f"{wd}: the devnet's work directory is a file, not a directory (--work-dir or devnet.work_dir)"
+        )
+    return wd
+
+
 def _work_dir(config: Path, work_dir: Path | None) -> Path:
-    if work_dir is not None:
-        return control.resolve_work_dir(work_dir)
-    cfg = load_config(config, DevnetConfig) if config.exists() else DevnetConfig()
-    return control.resolve_work_dir(cfg.devnet.work_dir)
+    cfg = _load(config)
+    return _checked_work_dir(work_dir if work_dir is not None else Path(cfg.devnet.work_dir))
 
 
 def print_status(state: DevnetState) -> bool:
@@ -56,7 +68,7 @@ def up(
     committee: bool = typer.Option(True, "--committee/--no-committee", help="also run the bridge (enclaves, relayers)"),
 ) -> None:
     """Start the devnet (chains, broker and, by default, the bridge committee) and print its endpoints."""
-    cfg = load_config(config, DevnetConfig) if config.exists() or config != DEFAULT_CONFIG else DevnetConfig()
+    cfg = _load(config)
     if not committee:
         cfg = cfg.model_copy(
             update={
@@ -65,7 +77,7 @@ def up(
                 )
             }
         )
-    wd = control.resolve_work_dir(work_dir or cfg.devnet.work_dir)
+    wd = _checked_work_dir(work_dir or Path(cfg.devnet.work_dir))
     if not foreground:
         state = control.start_detached(config.resolve() if config.exists() else config, wd, committee=committee)
         print_status(state)
@@ -121,10 +133,12 @@ def xcm_origin(
     from relayers.substrate import SubstrateClient
     from relayers.substrate.xcm_origin import DevnetRelayOrigin
 
+    at_least(start_block, 0, "--start-block")
+    account = parse_substrate_account(bridge_account)  # before connecting: a bad account is said at once
     stop = threading.Event()
     signal.signal(signal.SIGTERM, lambda *_: stop.set())
     with SubstrateClient(phala_ws, timeout=30) as client:
-        origin = DevnetRelayOrigin(client, parse_substrate_account(bridge_account), start_block=start_block)
+        origin = DevnetRelayOrigin(client, account, start_block=start_block)
         console.print("xcm origin watching", phala_ws)
         with contextlib.suppress(KeyboardInterrupt):
             origin.run(stop.is_set)

@@ -1,17 +1,25 @@
-"""Turn known failures into one clear line on stderr and an exit code; never a traceback for a user mistake."""
+"""Turn known failures into one clear line on stderr and an exit code; never a traceback for a user mistake.
+
+Exit codes: 2 for bad input (config, arguments, files the user names: fix it and run again), 1 for a failure of
+something the command needed (the enclave, a chain, the store, the devnet: see to it, or wait, and run again), 130
+for Ctrl-C."""
 
 from __future__ import annotations
 
 import functools
+import math
 import sys
 from collections.abc import Callable
 from typing import ParamSpec, TypeVar
 
+import structlog
 import typer
 
 from bridge.config import ConfigError
 from bridge.devnet.manager import DevnetError
 from bridge.devnet.tools import ToolMissingError
+from bridge.errors import InputError
+from relayers.store import StoreError
 
 P = ParamSpec("P")
 R = TypeVar("R")
@@ -19,9 +27,22 @@ R = TypeVar("R")
 EXIT_FAILURE = 1
 EXIT_USAGE = 2  # bad input: config, arguments
 
+log = structlog.get_logger("cli")
+
 
 class UsageError(ValueError):
     """A bad argument caught by our own checks (typer catches the syntactic ones)."""
+
+
+def at_least(value: float, minimum: float, option: str, unit: str = "") -> None:
+    """Refuse a numeric option below `minimum` (NaN too) in one line, as every other bad argument is refused (a
+    typer `min=` answers with a usage panel instead)."""
+    if math.isnan(value) or value < minimum:
+        raise UsageError(f"{option} must be at least {minimum:g}{unit}, got {value:g}")
+
+
+def _one_line(exc: BaseException) -> str:
+    return " ".join(str(exc).split()) or exc.__class__.__name__
 
 
 def handle_errors(fn: Callable[P, R]) -> Callable[P, R]:
@@ -29,14 +50,22 @@ def handle_errors(fn: Callable[P, R]) -> Callable[P, R]:
     def wrapper(*args: P.args, **kwargs: P.kwargs) -> R:
         try:
             return fn(*args, **kwargs)
-        except (ConfigError, UsageError) as exc:
+        except (ConfigError, UsageError, InputError) as exc:
             print(f"error: {exc}", file=sys.stderr)
             raise typer.Exit(EXIT_USAGE) from None
-        except (DevnetError, ToolMissingError) as exc:
+        except (DevnetError, ToolMissingError, StoreError) as exc:
             print(f"error: {exc}", file=sys.stderr)
             raise typer.Exit(EXIT_FAILURE) from None
         except KeyboardInterrupt:
             print("interrupted", file=sys.stderr)
             raise typer.Exit(130) from None
+        except (typer.Exit, typer.Abort, SystemExit):
+            raise
+        except Exception as exc:  # the last resort: one line, the traceback only in debug logs
+            # A chain or an endpoint failing under the command (a refused connection, a timeout, an RPC error):
+            # name it; `--log-level debug` shows where it came from.
+            log.debug("cli_failed", error=_one_line(exc), exc_info=True)
+            print(f"error: {exc.__class__.__name__}: {_one_line(exc)}", file=sys.stderr)
+            raise typer.Exit(EXIT_FAILURE) from None
 
     return wrapper

@@ -13,7 +13,7 @@ import structlog
 import typer
 
 from bridge.batching import BatchPolicy
-from bridge.cli.errors import EXIT_FAILURE, handle_errors
+from bridge.cli.errors import EXIT_FAILURE, at_least, handle_errors
 from bridge.cli.loading import load_config
 from bridge.cli.store_identity import current_identity
 from bridge.cli.wiring import ethereum_config, index_checkpoints, phala_config, policy_of
@@ -36,6 +36,7 @@ def run(
     keys_timeout: float = typer.Option(600.0, help="seconds to wait for the enclave's committee keys (DKG)"),
 ) -> None:
     """Run until SIGTERM/SIGINT. Waits for the local enclave to hold committee keys first."""
+    at_least(keys_timeout, 1, "--keys-timeout", " s")
     cfg = load_config(config, NodeConfig)
     configure_logging(cfg.node.log_format, cfg.node.log_level)
     try:
@@ -70,8 +71,8 @@ async def _bind_store(
     writes: a mismatch stops the relayer with every differing field and the remedy. False: stopped while waiting
     for an endpoint."""
     from relayers.ethereum.errors import ChainIdMismatch
-    from relayers.store import redact_url
-    from relayers.store.identity import IdentityMismatch, bind
+    from relayers.store import StoreError, redact_url, store_errors
+    from relayers.store.identity import bind
     from relayers.substrate.errors import ParaIdMismatch
 
     try:
@@ -81,13 +82,49 @@ async def _bind_store(
     if identity is None:
         return False
     try:
-        await asyncio.to_thread(bind, store, identity, store_name=redact_url(cfg.store.url), config=config)
-    except IdentityMismatch as exc:
+        with store_errors(cfg.store.url, "check the deployment of"):
+            await asyncio.to_thread(bind, store, identity, store_name=redact_url(cfg.store.url), config=config)
+    except StoreError as exc:  # IdentityMismatch, or the database failing under the check
         raise _StartError(str(exc)) from None
     return True
 
 
+async def _open_store(url: str, stop: asyncio.Event, retry: float = 1.0, max_retry: float = 30.0) -> SqlStore | None:
+    """The store, opened before anything else (a wrong path or database stops the relayer at once, before it waits
+    for its enclave). A database server that does not answer is waited for, with backoff, as a chain endpoint is: a
+    PostgreSQL restarting under a node is normal operations (docs/decisions.md). None: stopped while waiting."""
+    from relayers.store import StoreError, StoreUnavailable, open_store, redact_url
+
+    delay = retry
+    while True:
+        try:
+            return await asyncio.to_thread(open_store, url)
+        except StoreUnavailable as exc:
+            log.warning("store_unreachable", store=redact_url(url), error=str(exc), retry_in=delay)
+        except StoreError as exc:
+            raise _StartError(str(exc)) from None
+        try:
+            await asyncio.wait_for(stop.wait(), delay)
+            return None
+        except TimeoutError:
+            delay = min(delay * 2, max_retry)
+
+
 async def _main(cfg: NodeConfig, keys_timeout: float, config: str = "node.toml") -> None:
+    stop = asyncio.Event()
+    loop = asyncio.get_running_loop()
+    for sig in (signal.SIGTERM, signal.SIGINT):
+        loop.add_signal_handler(sig, stop.set)
+    store = await _open_store(cfg.store.url, stop)
+    if store is None:
+        return
+    try:
+        await _start(cfg, keys_timeout, config, store, stop)
+    finally:
+        store.close()
+
+
+async def _start(cfg: NodeConfig, keys_timeout: float, config: str, store: SqlStore, stop: asyncio.Event) -> None:
     from relayers.daemon.node import RelayerParts, run_relayer
     from relayers.daemon.pipeline import PipelineConfig
     from relayers.enclave_client import EnclaveClient, EnclaveClientError
@@ -96,10 +133,7 @@ async def _main(cfg: NodeConfig, keys_timeout: float, config: str = "node.toml")
     from relayers.substrate import PhalaDestination, PhalaWatcher
     from relayers.substrate.replies import ReplyWatcher
 
-    stop = asyncio.Event()
     loop = asyncio.get_running_loop()
-    for sig in (signal.SIGTERM, signal.SIGINT):
-        loop.add_signal_handler(sig, stop.set)
     enclave = EnclaveClient(cfg.enclave.socket)
     deadline = loop.time() + keys_timeout
     keys = None
@@ -127,17 +161,7 @@ async def _main(cfg: NodeConfig, keys_timeout: float, config: str = "node.toml")
         await enclave.status(relayer=True)
     eth = ethereum_config(cfg, group_public_key=keys.secp256k1)
     phala = phala_config(cfg, keys.ed25519)
-    try:
-        store = open_store(cfg.store.url)
-    except StoreError as exc:
-        raise _StartError(str(exc)) from None
-    try:
-        bound = await _bind_store(store, cfg, eth, phala, config, stop)
-    except BaseException:
-        store.close()
-        raise
-    if not bound:
-        store.close()
+    if not await _bind_store(store, cfg, eth, phala, config, stop):
         return
     with contextlib.suppress(EnclaveClientError):  # attached, again (above): the store and both chains answered
         await enclave.status(relayer=True)
@@ -146,7 +170,6 @@ async def _main(cfg: NodeConfig, keys_timeout: float, config: str = "node.toml")
         # commits in the middle of the pipeline's transactions.
         checkpoint_store = open_store(cfg.store.url) if cfg.checkpoints.enabled else None
     except StoreError as exc:
-        store.close()
         raise _StartError(str(exc)) from None
     host, _, port = cfg.metrics.listen.rpartition(":")
     replies = ReplyWatcher(phala, checkpoints=index_checkpoints(cfg, checkpoint_store, "replies"))
@@ -177,6 +200,5 @@ async def _main(cfg: NodeConfig, keys_timeout: float, config: str = "node.toml")
         # A clean stop: the next start reads only the blocks from here on.
         for index in (phala_dest.index, replies.view.index):
             await asyncio.to_thread(index.save_checkpoint)
-        store.close()
         if checkpoint_store is not None:
             checkpoint_store.close()

@@ -20,7 +20,8 @@ from bridge.cli.errors import EXIT_FAILURE, handle_errors
 from bridge.cli.loading import load_config
 from bridge.cli.wiring import ethereum_config, phala_config
 from bridge.config import NodeConfig
-from relayers.store import PendingMessages, SqlStore, StoreError, open_store, redact_url
+from relayers.store import PendingMessages, SqlStore, StoreError, open_store, redact_url, store_error
+from relayers.store.factory import database_errors
 from relayers.store.identity import MISSING_CHAIN, ChainIdentity, compare
 from relayers.store.identity import rebind as rebind_store
 
@@ -50,6 +51,8 @@ def _opened(url: str) -> Iterator[SqlStore]:
         raise _fail(str(exc)) from None
     try:
         yield store
+    except database_errors() as exc:  # the database failing under a read or the rebind: one line, not a traceback
+        raise _fail(str(store_error(url, exc, "read or write"))) from None
     finally:
         store.close()
 
@@ -179,14 +182,14 @@ def rebind(
             f"a relayer answers on {cfg.metrics.listen} ([metrics] listen): stop it before rebinding its store "
             "(nothing changed)"
         )
-    try:
-        current = asyncio.run(_current(cfg))
-    except EnclaveClientError as exc:
-        raise _fail(f"{exc} (is `phala-bridge enclave run --config {config}` running?)") from None
-    except (ChainUnreachable, ChainIdMismatch, ParaIdMismatch) as exc:
-        raise _fail(str(exc)) from None
     name = redact_url(cfg.store.url)
-    with _opened(cfg.store.url) as store:
+    with _opened(cfg.store.url) as store:  # first: a wrong store is said before the enclave and chains are asked
+        try:
+            current = asyncio.run(_current(cfg))
+        except EnclaveClientError as exc:
+            raise _fail(f"{exc} (is `phala-bridge enclave run --config {config}` running?)") from None
+        except (ChainUnreachable, ChainIdMismatch, ParaIdMismatch) as exc:
+            raise _fail(str(exc)) from None
         recorded = store.deployment()
         comparison = compare(recorded, current)
         if recorded and comparison.matches:

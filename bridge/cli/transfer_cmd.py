@@ -10,7 +10,9 @@ the beneficiary's form, the asset, the XCM version and the fee are checked again
 from __future__ import annotations
 
 import json
+import sys
 import time
+import urllib.error
 import urllib.request
 from dataclasses import dataclass
 from pathlib import Path
@@ -22,7 +24,7 @@ from rich.console import Console
 
 from bridge.addresses import parse_eth_address, parse_substrate_account
 from bridge.amounts import convert_amount, format_units, parse_units
-from bridge.cli.errors import EXIT_FAILURE, UsageError, handle_errors
+from bridge.cli.errors import EXIT_FAILURE, UsageError, at_least, handle_errors
 from bridge.domains import Domain, domain_by_name
 from bridge.errors import InputError
 from bridge.gateway import (
@@ -141,14 +143,39 @@ def load_network(path: Path) -> NetworkInfo:
         raise UsageError(f"{path}: not a valid network file ({exc.__class__.__name__})") from None
 
 
-def _relayer_get(net: NetworkInfo, path: str) -> Any | None:
+def _relayer_get(net: NetworkInfo, path: str, problems: list[str] | None = None) -> Any | None:
+    """The first relayer's answer; what went wrong with each one that gave none is added to `problems`."""
     for url in net.relayer_status_urls:
         try:
             with urllib.request.urlopen(f"{url}{path}", timeout=3) as r:  # noqa: S310 - operator-configured URLs
                 return json.loads(r.read())
-        except (OSError, ValueError):
-            continue
+        except urllib.error.HTTPError as exc:
+            if problems is not None and exc.code != 404:  # 404: this relayer does not know it
+                problems.append(f"{url}: {_error_of(exc)}")
+        except (OSError, ValueError) as exc:
+            if problems is not None:
+                problems.append(f"{url}: no answer ({getattr(exc, 'reason', None) or exc.__class__.__name__})")
     return None
+
+
+def live_message(net: NetworkInfo, message_id: str) -> dict[str, Any] | None:
+    """A relayer's live record of a message, for following one just sent: a copy a `store rebind` moved aside
+    (`archived_at`) is an older deployment's message with the same id (nonces start again), not this one."""
+    rec = _relayer_get(net, f"/message/{message_id}")
+    return rec if isinstance(rec, dict) and rec.get("archived_at") is None else None
+
+
+def _error_of(exc: Any) -> str:
+    """The `error` a relayer's JSON reply names (its store failing, say), else the HTTP status."""
+    try:
+        error = json.loads(exc.read()).get("error")
+    except (OSError, ValueError, AttributeError):
+        error = None
+    return " ".join(str(error).split()) if error else f"HTTP {exc.code}"
+
+
+def _when(t: float) -> str:
+    return time.strftime("%Y-%m-%d %H:%M:%S", time.gmtime(t)) + " UTC"
 
 
 def _read_key(key_file: Path | None) -> str | None:
@@ -177,6 +204,7 @@ def transfer(
 ) -> None:
     """Bridge PHA between Ethereum and Phala, or from Ethereum on to a parachain; shows progress until the
     destination (for a parachain: Phala's execution, the XCM message, and the parachain's outcome)."""
+    at_least(timeout, 1, "--timeout", " s")
     if dest.strip().lower() not in ("ethereum", "phala"):
         net = load_network(network)
         from bridge.client.gateway import gateway_config
@@ -363,8 +391,8 @@ def _follow(net: NetworkInfo, message_id: str, plan: TransferPlan, started: int,
     deadline = time.monotonic() + timeout
     last = None
     while time.monotonic() < deadline:
-        record = _relayer_get(net, f"/message/{message_id}")
-        state = record.get("state") if isinstance(record, dict) else None
+        record = live_message(net, message_id)
+        state = record.get("state") if record else None
         if state and state != last:
             console.print(f"  {state}" + (f": {record.get('reason')}" if record and record.get("reason") else ""))
             last = state
@@ -399,17 +427,21 @@ def status(
 ) -> None:
     """Where a transfer is: its state on the relayers, and the destination chain's word on it."""
     text = ref.strip().lower()
-    if len(text) != 66 or not text.startswith("0x"):
+    if len(text) != 66 or not text.startswith("0x") or any(c not in "0123456789abcdef" for c in text[2:]):
         raise UsageError(f"expected a 0x + 64 hex message id or transaction hash, got {ref!r}")
     net = load_network(network)
     records = []
-    one = _relayer_get(net, f"/message/{text}")
+    problems: list[str] = []
+    one = _relayer_get(net, f"/message/{text}", problems)
     if isinstance(one, dict) and "id" in one:
         records = [one]
     else:
-        many = _relayer_get(net, f"/source-tx/{text}")
+        many = _relayer_get(net, f"/source-tx/{text}", problems)
         records = many if isinstance(many, list) else []
     if not records:
+        if problems and (one is None and many is None):  # no relayer could say: not the same as "unknown"
+            print(f"error: no relayer could answer for {text}: " + "; ".join(dict.fromkeys(problems)), file=sys.stderr)
+            raise typer.Exit(EXIT_FAILURE)
         console.print(f"no bridge message known for {text} (not final on its source chain yet, or not a deposit)")
         raise typer.Exit(EXIT_FAILURE)
     from bridge.client import EthereumClient
@@ -421,7 +453,16 @@ def status(
             f"  {Domain(int(rec['source_domain'])).name.lower()} -> {dest.name.lower()}, nonce {rec['nonce']}"
         )
         console.print(f"  source tx {rec['source_tx']} (block {rec['source_block']})")
-        console.print(f"  state {rec['state']}" + (f" ({rec['reason']})" if rec.get("reason") else ""))
+        reason = f" ({rec['reason']})" if rec.get("reason") else ""
+        if rec.get("archived_at") is not None:
+            # Moved aside by `store rebind --force`: the relayers no longer carry it; the chains below still say
+            # whether it was executed.
+            console.print(
+                f"  archived {_when(float(rec['archived_at']))} by a store rebind; its state when moved aside was "
+                f"{rec['state']}{reason}"
+            )
+        else:
+            console.print(f"  state {rec['state']}{reason}")
         if rec.get("dest_tx"):
             console.print(f"  destination tx {rec['dest_tx']}")
         if dest == Domain.ETHEREUM:

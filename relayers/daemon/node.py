@@ -16,11 +16,12 @@ import structlog
 from bridge.confidential import is_confidential_call
 from bridge.policy import BridgePolicy
 from bridge.ports import Destination, SourceWatcher
-from relayers.daemon.http import StatusServer
+from relayers.daemon.http import RouteFn, StatusServer
 from relayers.daemon.metrics import RelayerMetrics
 from relayers.daemon.pipeline import Pipeline, PipelineConfig
 from relayers.enclave_client import EnclaveBatchSigner, EnclaveClient, EnclaveClientError
-from relayers.store import SqlStore
+from relayers.store import ArchivedRecord, SqlStore
+from relayers.store.factory import database_errors
 
 log = structlog.get_logger("relayer.node")
 
@@ -110,16 +111,7 @@ async def run_relayer(parts: RelayerParts, stop: asyncio.Event) -> None:
             "messages": parts.store.counts(),
         }
 
-    def message(mid: str) -> tuple[int, Any]:
-        rec = parts.store.get(mid.lower())
-        return (404, {"error": "unknown message"}) if rec is None else (200, _record_json(rec))
-
-    def source_tx(tx: str) -> tuple[int, Any]:
-        return 200, [_record_json(r) for r in parts.store.by_source_tx(tx.lower())]
-
-    server = StatusServer(
-        metrics.registry, health, parts.status_host, parts.status_port, {"message": message, "source-tx": source_tx}
-    )
+    server = StatusServer(metrics.registry, health, parts.status_host, parts.status_port, status_routes(parts.store))
     port = await server.start()
     log.info("relayer_started", member_id=parts.member_id, status_port=port, leader=view.leader)
     try:
@@ -128,6 +120,43 @@ async def run_relayer(parts: RelayerParts, stop: asyncio.Event) -> None:
             tg.create_task(pipeline.run(stop))
     finally:
         await server.close()
+
+
+def status_routes(store: SqlStore) -> dict[str, RouteFn]:
+    """`/message/<id>` and `/source-tx/<hash>` (what `phala-bridge status` asks), from the store: live messages and
+    those a `store rebind` moved aside; a failing store is a 503 with its one-line error."""
+
+    def message(mid: str) -> tuple[int, Any]:
+        # A live message first; else the newest copy a `store rebind` moved aside (`archived_at` says so).
+        try:
+            rec = store.get(mid.lower())
+            if rec is not None:
+                return 200, _record_json(rec)
+            archived = store.archived_get(mid)
+        except database_errors() as exc:
+            return _store_failed(exc)
+        return (404, {"error": "unknown message"}) if not archived else (200, _archived_json(archived[0]))
+
+    def source_tx(tx: str) -> tuple[int, Any]:
+        try:
+            live = store.by_source_tx(tx.lower())
+            archived = store.archived_by_source_tx(tx)
+        except database_errors() as exc:
+            return _store_failed(exc)
+        return 200, [_record_json(r) for r in live] + [_archived_json(a) for a in archived]
+
+    return {"message": message, "source-tx": source_tx}
+
+
+def _store_failed(exc: BaseException) -> tuple[int, Any]:
+    # The store's own words, one line (a driver's message names no password; the URL is not in it).
+    error = " ".join(str(exc).split()) or exc.__class__.__name__
+    log.error("status_store_failed", error=error)
+    return 503, {"error": f"the relayer's store failed: {error}"}
+
+
+def _archived_json(archived: ArchivedRecord) -> dict[str, Any]:
+    return {**_record_json(archived.record), "archived_at": archived.archived_at}
 
 
 def _record_json(rec: Any) -> dict[str, Any]:

@@ -1,10 +1,21 @@
 """The relayer's persistent store: a state per message, a cursor per chain, and batches. SQLite by default,
 PostgreSQL for production; both speak the same SQL through `SqlStore`."""
 
-from relayers.store.base import BatchRecord, Cursor, MessageRecord, PendingMessages, Rebound, SqlStore, StoreError
-from relayers.store.factory import open_store, redact_url
+from relayers.store.base import (
+    ArchivedRecord,
+    BatchRecord,
+    Cursor,
+    MessageRecord,
+    PendingMessages,
+    Rebound,
+    SqlStore,
+    StoreError,
+    StoreUnavailable,
+)
+from relayers.store.factory import open_store, redact_url, store_error, store_errors
 
 __all__ = [
+    "ArchivedRecord",
     "BatchRecord",
     "Cursor",
     "MessageRecord",
@@ -12,6 +23,9 @@ __all__ = [
     "Rebound",
     "SqlStore",
     "StoreError",
+    "StoreUnavailable",
     "open_store",
     "redact_url",
+    "store_error",
+    "store_errors",
 ]

@@ -20,7 +20,11 @@ from bridge.ports import Rejection
 
 
 class StoreError(RuntimeError):
-    pass
+    """A store failure, said in one line naming the store (password masked), what failed and what to do."""
+
+
+class StoreUnavailable(StoreError):
+    """The database server did not answer (down, restarting, refusing connections): worth retrying."""
 
 
 class PendingMessages(StoreError):
@@ -67,6 +71,14 @@ class MessageRecord:
     @property
     def id_hex(self) -> str:
         return self.message.id_hex
+
+
+@dataclass(frozen=True)
+class ArchivedRecord:
+    """A message a rebind moved aside (`archived_messages`), as it was then."""
+
+    record: MessageRecord
+    archived_at: float
 
 
 @dataclass(frozen=True)
@@ -467,6 +479,21 @@ class SqlStore:
             out[float(at)] = (dep, total + int(n), pending)
         return [(at, dep, total, pending) for at, (dep, total, pending) in out.items()]
 
+    def archived_get(self, message_id: str) -> list[ArchivedRecord]:
+        """Every archived copy of a message (one per rebind that moved it aside), newest first."""
+        rows = self._exec(_SELECT_ARCHIVED + " WHERE id = ? ORDER BY archived_at DESC", (message_id.lower(),))
+        found = [_archived(r) for r in rows.fetchall()]
+        self._conn.commit()
+        return found
+
+    def archived_by_source_tx(self, tx_hash: str) -> list[ArchivedRecord]:
+        rows = self._exec(
+            _SELECT_ARCHIVED + " WHERE source_tx = ? ORDER BY archived_at DESC, nonce", (tx_hash.lower(),)
+        )
+        found = [_archived(r) for r in rows.fetchall()]
+        self._conn.commit()
+        return found
+
     def cursors(self) -> list[Cursor]:
         rows = self._exec("SELECT chain, block_number, block_hash, sequence FROM cursors ORDER BY chain").fetchall()
         self._conn.commit()
@@ -512,6 +539,15 @@ class SqlStore:
 
 
 _SELECT = "SELECT body, state, reason, batch_id, dest_tx, observed_at, updated_at FROM messages"
+
+
+_SELECT_ARCHIVED = (
+    "SELECT body, state, reason, batch_id, dest_tx, observed_at, updated_at, archived_at FROM archived_messages"
+)
+
+
+def _archived(row: Sequence[Any]) -> ArchivedRecord:
+    return ArchivedRecord(_record(row), float(row[7]))
 
 
 def _record(row: Sequence[Any]) -> MessageRecord:

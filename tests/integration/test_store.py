@@ -99,7 +99,7 @@ def test_state_survives_reopen(tmp_path: Path) -> None:
 def test_bad_urls() -> None:
     with pytest.raises(StoreError, match="unsupported store URL scheme 'mysql'"):
         open_store("mysql://x")
-    with pytest.raises(StoreError, match=r"cannot connect to PostgreSQL at postgresql://u:\*\*\*@127\.0\.0\.1:1/db"):
+    with pytest.raises(StoreError, match=r"store postgresql://u:\*\*\*@127\.0\.0\.1:1/db: cannot open it: the server"):
         open_store("postgresql://u:hunter2@127.0.0.1:1/db")
 
 
