@@ -45,6 +45,23 @@ def _one_line(exc: BaseException) -> str:
     return " ".join(str(exc).split()) or exc.__class__.__name__
 
 
+# Failures of what a command talks to, not of this code: our chain, enclave and store clients' errors, the OS's
+# (connections, timeouts), and the client libraries' own (matched by module, so that importing the CLI does not
+# import them all).
+_CLIENT_LIBRARIES = ("web3", "eth_abi", "substrateinterface", "scalecodec", "websocket", "websockets", "requests",
+                     "urllib3", "aiohttp", "paho", "aiomqtt", "psycopg")  # fmt: skip
+_OUR_CLIENT_ERRORS = ("SubstrateError", "EthereumAdapterError", "BridgeContractError", "EnclaveClientError")
+
+
+def _external_failure(exc: BaseException) -> bool:
+    if isinstance(exc, OSError | TimeoutError):
+        return True
+    for cls in type(exc).__mro__:
+        if cls.__module__.split(".")[0] in _CLIENT_LIBRARIES or cls.__name__ in _OUR_CLIENT_ERRORS:
+            return True
+    return False
+
+
 def handle_errors(fn: Callable[P, R]) -> Callable[P, R]:
     @functools.wraps(fn)
     def wrapper(*args: P.args, **kwargs: P.kwargs) -> R:
@@ -61,10 +78,15 @@ def handle_errors(fn: Callable[P, R]) -> Callable[P, R]:
             raise typer.Exit(130) from None
         except (typer.Exit, typer.Abort, SystemExit):
             raise
-        except Exception as exc:  # the last resort: one line, the traceback only in debug logs
-            # A chain or an endpoint failing under the command (a refused connection, a timeout, an RPC error):
-            # name it; `--log-level debug` shows where it came from.
-            log.debug("cli_failed", error=_one_line(exc), exc_info=True)
+        except Exception as exc:  # the last resort: one line naming it
+            if _external_failure(exc):
+                # A chain or an endpoint failing under the command (a refused connection, a timeout, an RPC error):
+                # `--log-level debug` shows where it came from.
+                log.debug("cli_failed", error=_one_line(exc), exc_info=True)
+            else:
+                # Anything else may be a bug: its traceback is logged at error level (a daemon's JSON log keeps it
+                # for the report).
+                log.error("cli_crashed", error=_one_line(exc), exc_info=True)
             print(f"error: {exc.__class__.__name__}: {_one_line(exc)}", file=sys.stderr)
             raise typer.Exit(EXIT_FAILURE) from None
 

@@ -6,8 +6,10 @@ from __future__ import annotations
 
 import socket
 from pathlib import Path
+from typing import Any
 
 import pytest
+import typer
 from typer.testing import CliRunner
 
 from bridge.cli.main import app
@@ -229,3 +231,47 @@ def test_typer_own_usage_errors_name_the_option_without_a_traceback(args: list[s
     result = CliRunner().invoke(app, args)
     assert result.exit_code == 2 and "Traceback" not in result.output, result.output
     assert any(option in line and ("Missing" in line or "Invalid" in line) for line in result.output.splitlines())
+
+
+# -- the last resort: a failure of what the command talks to vs. a bug ----------------------------------------------
+
+
+def _run_raising(exc: Exception) -> tuple[int, list[dict[str, Any]]]:
+    from structlog.testing import capture_logs
+
+    from bridge.cli.errors import handle_errors
+
+    @handle_errors
+    def command() -> None:
+        raise exc
+
+    with capture_logs() as logs:
+        try:
+            command()
+        except typer.Exit as done:
+            return int(done.exit_code), logs
+    raise AssertionError("handle_errors let the command return")
+
+
+def test_a_connection_failure_is_one_line_with_the_traceback_only_at_debug(capsys: pytest.CaptureFixture[str]) -> None:
+    code, logs = _run_raising(ConnectionRefusedError(111, "Connection refused"))
+    assert code == 1
+    assert capsys.readouterr().err == "error: ConnectionRefusedError: [Errno 111] Connection refused\n"
+    assert [(e["event"], e["log_level"]) for e in logs] == [("cli_failed", "debug")]
+
+
+def test_a_client_library_error_counts_as_the_endpoints_failure(capsys: pytest.CaptureFixture[str]) -> None:
+    from web3.exceptions import Web3RPCError
+
+    code, logs = _run_raising(Web3RPCError("execution reverted"))
+    assert code == 1 and "Web3RPCError: execution reverted" in capsys.readouterr().err
+    assert [(e["event"], e["log_level"]) for e in logs] == [("cli_failed", "debug")]
+
+
+def test_an_unexpected_exception_is_logged_at_error_level_with_traceback(capsys: pytest.CaptureFixture[str]) -> None:
+    # a bug in a daemon must leave its traceback in the JSON log for the report, not only at --log-level debug
+    code, logs = _run_raising(KeyError("member"))
+    assert code == 1
+    assert capsys.readouterr().err == "error: KeyError: 'member'\n"
+    (event,) = logs
+    assert (event["event"], event["log_level"], event["exc_info"]) == ("cli_crashed", "error", True)
