@@ -23,16 +23,16 @@ after a failed session with its backoff) and what separates the views (the desti
 in this member's view, a proposal this member missed while it restarted and whose batch is still on its way).
 
 A leader can also propose NOTHING in a lane (its relayer's watcher stuck or lagging, a relayer that never proposes,
-a censor that stops proposing altogether): there is no later proposal to compare with, and its relayer still polls its
-enclave, so it keeps the lead. So the same check also asks the view, with no upper bound, for every lane it covers
-(`LaneCoverage.omission_lanes`, and every lane the leader ever proposed in): a message outstanding ABOVE everything
-the leader proposed in the lane (below it, it is the `skipped` rule's: one omission is never struck twice), that it
-never proposed, for `stall_grace` seconds, while the leader proposed nothing at all in that lane since the message
-became outstanding, is a strike with code `stalled`: one per lane per grace period while it lasts (the clocks of the
-lane's waiting messages start again). A leader that proposes anything in the lane is not stalled (if it passes
-messages over, that is `skipped`). The clocks follow the lead like the `skipped` ones. `stall_grace` is longer than
-`grace`: an honest leader whose source node lags for a while must not be struck; one that lags longer should hand
-over (docs/decisions.md, "A leader that proposes nothing").
+a censor that stops proposing altogether): there is no later proposal to compare with, and its relayer still polls
+its enclave, so it keeps the lead. So the same check also asks the view, with no upper bound, for every lane it
+names (`LaneCoverage.omission_lanes`: where an honest leader never holds a whole lane back that long): a message
+outstanding ABOVE everything the leader proposed in the lane (below it, it is the `skipped` rule's: one omission is
+never struck twice), that it never proposed, for `stall_grace` seconds, while the leader proposed nothing at all in
+that lane since the message became outstanding, is a strike with code `stalled`: one per lane per grace period while
+it lasts (the clocks of the lane's waiting messages start again). A leader that proposes anything in the lane is not
+stalled (if it passes messages over, that is `skipped`). The clocks follow the lead like the `skipped` ones.
+`stall_grace` is longer than `grace`: an honest leader whose source node lags for a while must not be struck; one
+that lags longer should hand over (docs/decisions.md, "A leader that proposes nothing").
 
 The port's contract is the safety of the whole: `outstanding` must leave out anything an honest leader with this
 member's view may legitimately hold back (a transfer the bridge account cannot pay now, a rate limit, anything the
@@ -104,8 +104,10 @@ class OmissionView(Protocol):
 
 @runtime_checkable
 class LaneCoverage(Protocol):
-    """An `OmissionView` that names the lanes it can enumerate: in those, a leader that proposes nothing at all is
-    seen stalling (without it, only lanes the leader proposed in are watched)."""
+    """An `OmissionView` that names the lanes where a leader proposing nothing at all is seen stalling: lanes it
+    can enumerate AND where an honest leader never holds everything back for a stall grace period (not a
+    destination that waits for its batch in flight before the next, like Phala). Without it, nobody is struck
+    `stalled`."""
 
     def omission_lanes(self) -> frozenset[Lane]: ...
 
@@ -214,7 +216,8 @@ class OmissionWatch:
             waiting = [m for m in waiting if lane_of(m) == lane]  # a view that answers more than asked is not trusted
             if state.high >= 0:
                 out += self._skipped(leader, lane, state, waiting, now)
-            stalled = self._stalled(leader, lane, state, waiting, now)
+            # Stalling is judged only where the view says an honest leader never holds a whole lane back.
+            stalled = self._stalled(leader, lane, state, waiting, now) if lane in covered else None
             if stalled is not None:
                 out.append(stalled)
         return out
