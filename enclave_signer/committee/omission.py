@@ -125,7 +125,7 @@ class Stalled:
     leader: int
     lane: Lane
     message_id: str  # the lane's message that waited longest
-    age: float  # seconds it waited, the leader proposing nothing in the lane meanwhile
+    age: float  # seconds since its clock started (or the lane's previous strike), the leader proposing nothing
     waiting: int  # the lane's messages waiting that long
 
 
