@@ -153,6 +153,11 @@ class ChainBatchVerifier:
             Lane(int(Domain.ETHEREUM), int(Domain.PHALA), "reply"),
         }
     )
+
+    def omission_lanes(self) -> frozenset[Lane]:
+        """`LaneCoverage`: a leader proposing nothing in these lanes is seen stalling (omission.py, `stalled`)."""
+        return self.OMISSION_LANES
+
     _OMISSION_SCAN = 4  # candidates read per message asked for (some are refused for good)
 
     async def outstanding(self, lane: Lane, below: int, limit: int) -> Sequence[BridgeMessage]:

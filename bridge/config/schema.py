@@ -238,6 +238,11 @@ class CommitteeSection(_Section):
     # A leader that passes over a message this member's own view says it should deliver (a later message of the same
     # lane proposed, that one never) is struck `skipped` once per this period (docs/committee.md, "Who leads").
     omission_grace_ms: Annotated[int, Field(ge=10_000, le=3_600_000)] = 60_000
+    # A leader that proposes NOTHING in a lane while a message of it waits in this member's view is struck `stalled`
+    # once per this period (docs/decisions.md, "A leader that proposes nothing").
+    stall_grace_ms: Annotated[int, Field(ge=10_000, le=3_600_000)] = 120_000
+    # How often a member compares the leader's proposals with its own view (both rules above).
+    omission_check_interval_ms: Annotated[int, Field(ge=100, le=60_000)] = 5_000
     api_max_connections: Annotated[int, Field(ge=1, le=1024)] = 16
 
     @model_validator(mode="after")
@@ -252,6 +257,16 @@ class CommitteeSection(_Section):
             raise ValueError(
                 f"omission_grace_ms x (distrust_strikes - 1) must be below distrust_ttl_ms ({self.distrust_ttl_ms}):"
                 " otherwise a leader passing a message over is never struck often enough within the window"
+            )
+        if self.stall_grace_ms * (self.distrust_strikes - 1) >= self.distrust_ttl_ms:
+            raise ValueError(
+                f"stall_grace_ms x (distrust_strikes - 1) must be below distrust_ttl_ms ({self.distrust_ttl_ms}):"
+                " otherwise a leader that proposes nothing is never struck often enough within the window"
+            )
+        if self.omission_check_interval_ms > min(self.omission_grace_ms, self.stall_grace_ms) // 2:
+            raise ValueError(
+                "omission_check_interval_ms must be at most half of omission_grace_ms and stall_grace_ms:"
+                " a check every grace period or less often would delay each strike by up to a whole period"
             )
         return self
 

@@ -92,6 +92,7 @@ class BridgeCommittee:
         enclave_builds: Mapping[int, Path] | None = None,
         relayer_builds: Mapping[int, Path] | None = None,
         omission_grace_ms: int | None = None,
+        committee_settings: Mapping[str, int] | None = None,
     ) -> None:
         """`enclave_builds` is for tests only (off by default; a constructor argument, never a config key): member
         index -> a directory holding another copy of the `enclave_signer` package, which that member's enclave runs
@@ -100,7 +101,9 @@ class BridgeCommittee:
         another result). `relayer_builds` likewise: member index -> a directory holding another copy of the `relayers`
         package, which that member's relayer runs (tests/e2e/test_censoring_leader.py: a leader whose relayer never
         proposes one message). `omission_grace_ms` sets `[committee] omission_grace_ms` on every member (a test that
-        waits for `skipped` strikes shortens it)."""
+        waits for `skipped` strikes shortens it); `committee_settings` likewise sets other integer `[committee]` keys
+        on every member (tests/e2e/test_stalled_leader.py: `stall_grace_ms`, `omission_check_interval_ms`); the
+        enclave's config schema validates them as it does any config file's."""
         self.state = state
         self.supervisor = supervisor
         self.dir = work_dir / "committee"
@@ -116,6 +119,10 @@ class BridgeCommittee:
         self.enclave_builds = {i: Path(root).resolve() for i, root in (enclave_builds or {}).items()}
         self.relayer_builds = {i: Path(root).resolve() for i, root in (relayer_builds or {}).items()}
         self.omission_grace_ms = omission_grace_ms
+        self.committee_settings = dict(committee_settings or {})
+        bad = sorted(k for k in self.committee_settings if not k.isidentifier())
+        if bad:
+            raise CommitteeError(f"committee settings {bad} are not config keys")
         for what, builds in (("enclave", self.enclave_builds), ("relayer", self.relayer_builds)):
             outside = sorted(set(builds) - set(range(1, members + 1)))
             if outside:
@@ -222,6 +229,8 @@ verifier = "chain"
 """
             if self.omission_grace_ms is not None:
                 text += f"omission_grace_ms = {self.omission_grace_ms}\n"
+            for key, value in self.committee_settings.items():
+                text += f"{key} = {int(value)}\n"
             member.config.write_text(text)
             self.members.append(member)
 

@@ -2,14 +2,15 @@
 
 A rogue leader (a modified but allow-listed build holding a genuine share) cannot get a wrong result signed, but
 while it leads that result's messages wait. (A leader that leaves a message out instead of proposing it wrongly is
-struck through omission.py, code `skipped`.) So every member counts, per proposer, its refusals for a reason about
-the proposal's CONTENT (`CONTENT_REFUSALS`) within a sliding window (`window`, by default the distrust `ttl`). A
-share it sends that leader in between does NOT clear them: a leader that interleaves honest batches with bad ones
-(censoring some messages by proposing them wrongly again and again) is struck as surely as one that proposes only
-bad ones. After `strikes` within the window it distrusts that member for `ttl` seconds and says so in its
-heartbeats (`Heartbeat.distrust`). The leader choice (heartbeat.py) skips a member that at least t members up
-distrust: t, so that fewer than t rogues (who cannot sign anything either) cannot push an honest leader out. Every
-member counts from the heartbeats it sees, so they converge within a heartbeat or two.
+struck through omission.py, code `skipped`; one that proposes nothing at all in a lane, code `stalled`.) So every
+member counts, per proposer, its refusals for a reason about the proposal's CONTENT (`CONTENT_REFUSALS`) within a
+sliding window (`window`, by default the distrust `ttl`). A share it sends that leader in between does NOT clear
+them: a leader that interleaves honest batches with bad ones (censoring some messages by proposing them wrongly
+again and again) is struck as surely as one that proposes only bad ones. After `strikes` within the window it
+distrusts that member for `ttl` seconds and says so in its heartbeats (`Heartbeat.distrust`). The leader choice
+(heartbeat.py) skips a member that at least t members up distrust: t, so that fewer than t rogues (who cannot sign
+anything either) cannot push an honest leader out. Every member counts from the heartbeats it sees, so they converge
+within a heartbeat or two.
 
 A distrust ends after `ttl` (an honest member wrongly distrusted, e.g. after a transient bug, gets back in), or
 when the distrusted member is re-admitted with another measurement (it restarted with another build).
@@ -40,9 +41,10 @@ _log = structlog.get_logger(__name__)
 # (shares asked for a key that is no enclave of this committee: an attempt to take plaintext out); not
 # `unknown_ciphertext` (a member whose view lags does not know the call yet) nor `bad_request`. And `skipped`, not a
 # refusal but evidence of the same weight: the leader passed over a message this member's own view says it should
-# deliver, for the grace period (omission.py).
+# deliver, for the grace period (omission.py); and `stalled`, likewise: the leader proposed nothing at all in a lane
+# while a message of it waited in this member's view, for the stall grace period (omission.py).
 CONTENT_REFUSALS = frozenset(
-    {"mismatch", "duplicate", "empty", "policy", "unknown_destination", "not_an_enclave", "skipped"}
+    {"mismatch", "duplicate", "empty", "policy", "unknown_destination", "not_an_enclave", "skipped", "stalled"}
 )
 
 

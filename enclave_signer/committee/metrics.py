@@ -30,6 +30,13 @@ class CommitteeMetrics:
             ["destination", "lane"],
             registry=r,
         )
+        self.stalled = Counter(
+            "phala_bridge_committee_stalled_lanes_total",
+            "Strikes against a leader that proposed nothing in a lane while a message of it waited in this member's"
+            " view (one per lane per stall grace period)",
+            ["destination", "lane"],
+            registry=r,
+        )
         self.sessions = Counter(
             "phala_bridge_committee_sessions_total",
             "Sessions by kind, role and outcome",

@@ -35,7 +35,7 @@ from enclave_signer.committee.errors import EnvelopeRejectedError, TooManySessio
 from enclave_signer.committee.heartbeat import Liveness, heartbeat_session
 from enclave_signer.committee.messages import Heartbeat, PayloadError, SignRequest, decode, encode
 from enclave_signer.committee.metrics import CommitteeMetrics
-from enclave_signer.committee.omission import OmissionView, OmissionWatch
+from enclave_signer.committee.omission import CheckFailures, OmissionView, OmissionWatch, Skipped
 from enclave_signer.committee.replay import ReplayGuard
 from enclave_signer.committee.sessions.common import (
     BusyError,
@@ -95,9 +95,11 @@ class CommitteeConfig:
     distrust_strikes: int = 3
     distrust_ttl: float = 300.0
     # A leader that passes over a message this member's own view says it should deliver (omission.py), for this
-    # long, is struck (`skipped`); checked every `omission_check_interval`. Only with a verifier that implements
-    # `OmissionView`.
+    # long, is struck (`skipped`); one that proposes nothing at all in a lane while a message of it waits, for
+    # `stall_grace`, likewise (`stalled`); checked every `omission_check_interval`. Only with a verifier that
+    # implements `OmissionView`.
     omission_grace: float = 60.0
+    stall_grace: float = 120.0
     omission_check_interval: float = 5.0
     attest_interval: float = 1.0
     sessions: SessionSettings = field(default_factory=SessionSettings)
@@ -163,7 +165,7 @@ class CommitteeNode:
             measurement_of=self._measurement_of,
         )
         directory.listeners.append(lambda m: self.distrust.readmitted(m.member_id, m.measurement.value))
-        self.omission = OmissionWatch(config.member_id, grace=config.omission_grace)
+        self.omission = OmissionWatch(config.member_id, grace=config.omission_grace, stall_grace=config.stall_grace)
         if keys is None and keystore is not None:
             keys = keystore.load()
         self._keys = keys
@@ -357,6 +359,7 @@ class CommitteeNode:
     async def _omission_checks(self) -> None:
         """Strike the leader for messages it passes over (omission.py), when the verifier can say what waits."""
         interval = self.config.omission_check_interval
+        failures = CheckFailures(self._log)
         while True:
             await asyncio.sleep(interval)
             view = self.verifier
@@ -364,21 +367,28 @@ class CommitteeNode:
                 continue
             try:
                 async with asyncio.timeout(max(interval, self.settings.verify_timeout)):
-                    skips = await self.omission.check(self.leader(), view)
+                    strikes = await self.omission.check(self.leader(), view)
             except Exception as exc:
                 # This member cannot see what waits right now: no evidence either way (never a strike).
-                self._log.warning("omission_check_failed", error=f"{type(exc).__name__}: {exc}")
+                failures.failed(f"{type(exc).__name__}: {exc}")
                 continue
-            for s in skips:
-                self.metrics.skipped.labels(str(s.lane.destination), s.lane.kind).inc()
-                self._log.warning(
-                    "leader_skipped_message",
-                    leader=s.leader,
-                    message_id=s.message_id[:18],
-                    lane=str(s.lane),
-                    age_s=round(s.age, 1),
-                )
-                self.distrust.refused(s.leader, "skipped")
+            failures.succeeded()
+            for s in strikes:
+                destination, lane = str(s.lane.destination), str(s.lane)
+                if isinstance(s, Skipped):
+                    self.metrics.skipped.labels(destination, s.lane.kind).inc()
+                    self._log.warning(
+                        "leader_skipped_message", leader=s.leader, message_id=s.message_id[:18], lane=lane,
+                        age_s=round(s.age, 1),
+                    )  # fmt: skip
+                    self.distrust.refused(s.leader, "skipped")
+                else:
+                    self.metrics.stalled.labels(destination, s.lane.kind).inc()
+                    self._log.warning(
+                        "leader_stalled_lane", leader=s.leader, message_id=s.message_id[:18], lane=lane,
+                        age_s=round(s.age, 1), waiting=s.waiting,
+                    )  # fmt: skip
+                    self.distrust.refused(s.leader, "stalled")
 
     async def _publish(self, topic: str, payload: bytes) -> None:
         try:

@@ -22,6 +22,18 @@ the lead: a member that stops leading has no clocks (handing over is not skippin
 after a failed session with its backoff) and what separates the views (the destination's execution becoming final
 in this member's view, a proposal this member missed while it restarted and whose batch is still on its way).
 
+A leader can also propose NOTHING in a lane (its relayer's watcher stuck or lagging, a relayer that never proposes,
+a censor that stops proposing altogether): there is no later proposal to compare with, and its relayer still polls
+its enclave, so it keeps the lead. So the same check also asks the view, with no upper bound, for every lane it
+names (`LaneCoverage.omission_lanes`: where an honest leader never holds a whole lane back that long): a message
+outstanding ABOVE everything the leader proposed in the lane (below it, it is the `skipped` rule's: one omission is
+never struck twice), that it never proposed, for `stall_grace` seconds, while the leader proposed nothing at all in
+that lane since the message became outstanding, is a strike with code `stalled`: one per lane per grace period while
+it lasts (the clocks of the lane's waiting messages start again). A leader that proposes anything in the lane is not
+stalled (if it passes messages over, that is `skipped`). The clocks follow the lead like the `skipped` ones.
+`stall_grace` is longer than `grace`: an honest leader whose source node lags for a while must not be struck; one
+that lags longer should hand over (docs/decisions.md, "A leader that proposes nothing").
+
 The port's contract is the safety of the whole: `outstanding` must leave out anything an honest leader with this
 member's view may legitimately hold back (a transfer the bridge account cannot pay now, a rate limit, anything the
 destination would refuse or defer): when in doubt, leave it out. A message left out only delays a strike; one put
@@ -33,15 +45,27 @@ from __future__ import annotations
 import time
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
-from typing import Protocol, runtime_checkable
+from typing import Any, Protocol, runtime_checkable
 
 from bridge.confidential import is_confidential_call
 from bridge.domains import Domain
 from bridge.messages import BridgeMessage
 
-__all__ = ["REPLY_NONCE_FLOOR", "Lane", "OmissionView", "OmissionWatch", "Skipped", "lane_of"]
+__all__ = [
+    "LANE_END",
+    "REPLY_NONCE_FLOOR",
+    "CheckFailures",
+    "Lane",
+    "LaneCoverage",
+    "OmissionView",
+    "OmissionWatch",
+    "Skipped",
+    "Stalled",
+    "lane_of",
+]
 
 REPLY_NONCE_FLOOR = 1 << 63  # bridge.confidential.reply_nonce: replies (source Phala) set the top bit
+LANE_END = 1 << 64  # nonces are u64: `below` this asks for a lane's every position (no upper bound)
 _MAX_IDS_PER_LANE = 100_000  # ids remembered per (leader, lane); beyond, the lowest positions are forgotten
 
 
@@ -78,6 +102,16 @@ class OmissionView(Protocol):
         ...
 
 
+@runtime_checkable
+class LaneCoverage(Protocol):
+    """An `OmissionView` that names the lanes where a leader proposing nothing at all is seen stalling: lanes it
+    can enumerate AND where an honest leader never holds everything back for a stall grace period (not a
+    destination that waits for its batch in flight before the next, like Phala). Without it, nobody is struck
+    `stalled`."""
+
+    def omission_lanes(self) -> frozenset[Lane]: ...
+
+
 @dataclass(frozen=True)
 class Skipped:
     leader: int
@@ -86,10 +120,20 @@ class Skipped:
     age: float  # seconds since this member first saw the leader pass the message over
 
 
+@dataclass(frozen=True)
+class Stalled:
+    leader: int
+    lane: Lane
+    message_id: str  # the lane's message that waited longest
+    age: float  # seconds since its clock started (or the lane's previous strike), the leader proposing nothing
+    waiting: int  # the lane's messages waiting that long
+
+
 @dataclass
 class _Lane:
     high: int = -1  # the highest position the leader proposed in the lane
     ids: dict[str, int] = field(default_factory=dict)  # id (lower-case hex) -> position, every message it proposed
+    last: float | None = None  # when the leader last proposed in the lane (this member's clock)
 
 
 class OmissionWatch:
@@ -101,18 +145,22 @@ class OmissionWatch:
         member_id: int,
         *,
         grace: float = 60.0,
+        stall_grace: float = 120.0,
         limit: int = 256,
         clock: Callable[[], float] = time.monotonic,
     ) -> None:
-        if grace <= 0:
-            raise ValueError("grace must be positive")
+        if grace <= 0 or stall_grace <= 0:
+            raise ValueError("grace and stall_grace must be positive")
         self.member_id = member_id
         self.grace = grace
+        self.stall_grace = stall_grace
         self.limit = limit
         self._clock = clock
         self._lanes: dict[int, dict[Lane, _Lane]] = {}  # leader -> lane -> what it proposed
         # (leader, message id) -> (passed over since, its lane)
         self._since: dict[tuple[int, str], tuple[float, Lane]] = {}
+        # lane -> message id -> since when it waits above all the current leader proposed in the lane
+        self._stall: dict[Lane, dict[str, float]] = {}
         self._watching: int | None = None
 
     def proposed(self, leader: int, messages: Sequence[BridgeMessage]) -> None:
@@ -120,11 +168,16 @@ class OmissionWatch:
         if leader == self.member_id:
             return
         lanes = self._lanes.setdefault(leader, {})
+        now = self._clock()
         for m in messages:
-            state = lanes.setdefault(lane_of(m), _Lane())
+            lane = lane_of(m)
+            state = lanes.setdefault(lane, _Lane())
             state.ids[m.id_hex.lower()] = m.nonce
             state.high = max(state.high, m.nonce)
+            state.last = now
             self._since.pop((leader, m.id_hex.lower()), None)
+            if leader == self._watching:
+                self._stall.get(lane, {}).pop(m.id_hex.lower(), None)
             if len(state.ids) > _MAX_IDS_PER_LANE:
                 state.ids = dict(sorted(state.ids.items(), key=lambda kv: kv[1])[len(state.ids) // 2 :])
 
@@ -137,31 +190,116 @@ class OmissionWatch:
         now = self._clock()
         return {mid: now - t for (leader, mid), (t, _) in self._since.items() if leader == self._watching}
 
-    async def check(self, leader: int | None, view: OmissionView) -> list[Skipped]:
+    def stalled_since(self) -> dict[str, float]:
+        """Message id -> seconds it has waited above all the current leader proposed in its lane (status, tests)."""
+        now = self._clock()
+        return {mid: now - t for clocks in self._stall.values() for mid, t in clocks.items()}
+
+    async def check(self, leader: int | None, view: OmissionView) -> list[Skipped | Stalled]:
         """One round against this member's view, for the member it sees leading now. Returns the strikes due."""
         if leader != self._watching:
-            # The lead moved: what the previous leader passed over is not the new one's doing.
+            # The lead moved: what the previous leader passed over or held back is not the new one's doing.
             self._since.clear()
+            self._stall.clear()
             self._watching = leader
         if leader is None or leader == self.member_id:
             return []
-        out: list[Skipped] = []
-        for lane, state in sorted(self._lanes.get(leader, {}).items()):
-            if state.high < 0:
-                continue
-            waiting = await view.outstanding(lane, state.high, self.limit)
+        proposed = self._lanes.get(leader, {})
+        covered = view.omission_lanes() if isinstance(view, LaneCoverage) else frozenset()
+        out: list[Skipped | Stalled] = []
+        for lane in sorted(covered | proposed.keys()):
+            state = proposed.get(lane, _Lane())
+            # One read per lane, with no upper bound: its prefix below `high` is what the `skipped` rule asks for
+            # (lowest first), the rest is what the `stalled` rule watches.
+            waiting = await view.outstanding(lane, LANE_END, self.limit)
             now = self._clock()
-            found: set[str] = set()
-            for m in waiting:
-                mid = m.id_hex.lower()
-                if lane_of(m) != lane or m.nonce >= state.high or mid in state.ids:
-                    continue  # not a message passed over (a view that answers more than asked is not trusted)
-                found.add(mid)
-                since, _ = self._since.setdefault((leader, mid), (now, lane))
-                if now - since >= self.grace:
-                    out.append(Skipped(leader, lane, mid, now - since))
-                    self._since[(leader, mid)] = (now, lane)  # the next strike needs another grace period
-            # Executed meanwhile, proposed, or no longer one this member would sign: its clock stops.
-            for key in [k for k, (_, ln) in self._since.items() if ln == lane and k[1] not in found]:
-                del self._since[key]
+            waiting = [m for m in waiting if lane_of(m) == lane]  # a view that answers more than asked is not trusted
+            if state.high >= 0:
+                out += self._skipped(leader, lane, state, waiting, now)
+            # Stalling is judged only where the view says an honest leader never holds a whole lane back.
+            stalled = self._stalled(leader, lane, state, waiting, now) if lane in covered else None
+            if stalled is not None:
+                out.append(stalled)
         return out
+
+    def _stalled(
+        self, leader: int, lane: Lane, state: _Lane, waiting: Sequence[BridgeMessage], now: float
+    ) -> Stalled | None:
+        clocks = self._stall.setdefault(lane, {})
+        found: set[str] = set()
+        for m in waiting:
+            mid = m.id_hex.lower()
+            if m.nonce <= state.high or mid in state.ids:
+                continue  # below what the leader proposed: the `skipped` rule's; proposed: not held back
+            found.add(mid)
+            clocks.setdefault(mid, now)
+        for mid in [mid for mid in clocks if mid not in found]:
+            del clocks[mid]  # executed meanwhile, proposed, or no longer one this member would sign
+        # Due: waited `stall_grace`, the leader proposing nothing in the lane since it began waiting.
+        due = [
+            (since, mid)
+            for mid, since in clocks.items()
+            if now - since >= self.stall_grace and (state.last is None or state.last < since)
+        ]
+        if not due:
+            return None
+        since, oldest = min(due)
+        for mid in clocks:
+            clocks[mid] = now  # one strike per lane: the next needs another grace period of nothing proposed
+        return Stalled(leader, lane, oldest, now - since, len(due))
+
+    def _skipped(
+        self, leader: int, lane: Lane, state: _Lane, waiting: Sequence[BridgeMessage], now: float
+    ) -> list[Skipped]:
+        out: list[Skipped] = []
+        found: set[str] = set()
+        for m in waiting:
+            mid = m.id_hex.lower()
+            if m.nonce >= state.high or mid in state.ids:
+                continue  # not a message passed over
+            found.add(mid)
+            since, _ = self._since.setdefault((leader, mid), (now, lane))
+            if now - since >= self.grace:
+                out.append(Skipped(leader, lane, mid, now - since))
+                self._since[(leader, mid)] = (now, lane)  # the next strike needs another grace period
+        # Executed meanwhile, proposed, or no longer one this member would sign: its clock stops.
+        for key in [k for k, (_, ln) in self._since.items() if ln == lane and k[1] not in found]:
+            del self._since[key]
+        return out
+
+
+class CheckFailures:
+    """The log of a check that keeps failing (a chain down for minutes): `omission_check_failed` once when it starts
+    failing, with the error, then at most once per `every` seconds with the count, and `omission_check_recovered`
+    once it works again. `log` is a structlog logger; `clock` monotonic seconds."""
+
+    def __init__(self, log: Any, *, every: float = 60.0, clock: Callable[[], float] = time.monotonic) -> None:
+        self._log = log
+        self.every = every
+        self._clock = clock
+        self._since: float | None = None  # when the current run of failures began
+        self._logged = 0.0
+        self._count = 0
+
+    @property
+    def failing(self) -> bool:
+        return self._since is not None
+
+    def failed(self, error: str) -> None:
+        now = self._clock()
+        self._count += 1
+        if self._since is None:
+            self._since = self._logged = now
+            self._log.warning("omission_check_failed", error=error, failures=1)
+        elif now - self._logged >= self.every:
+            self._logged = now
+            self._log.warning(
+                "omission_check_failed", error=error, failures=self._count, failing_s=round(now - self._since, 1)
+            )
+
+    def succeeded(self) -> None:
+        if self._since is None:
+            return
+        now = self._clock()
+        self._log.info("omission_check_recovered", failures=self._count, failing_s=round(now - self._since, 1))
+        self._since, self._count = None, 0

@@ -81,6 +81,8 @@ def committee_config(cfg: NodeConfig, c: CommitteeSection) -> CommitteeConfig:
         distrust_strikes=c.distrust_strikes,
         distrust_ttl=c.distrust_ttl_ms / 1000,
         omission_grace=c.omission_grace_ms / 1000,
+        stall_grace=c.stall_grace_ms / 1000,
+        omission_check_interval=c.omission_check_interval_ms / 1000,
         sessions=sessions,
     )
 

@@ -74,6 +74,7 @@ class Cluster:
         distrust_strikes: int = 3,
         distrust_ttl: float = 300.0,
         omission_grace: float = 60.0,
+        stall_grace: float = 120.0,
         omission_check_interval: float = 5.0,
         **kw: object,
     ) -> CommitteeNode:
@@ -96,6 +97,7 @@ class Cluster:
             distrust_strikes=distrust_strikes,
             distrust_ttl=distrust_ttl,
             omission_grace=omission_grace,
+            stall_grace=stall_grace,
             omission_check_interval=omission_check_interval,
             attest_interval=0.1,
             sessions=FAST,

@@ -139,3 +139,43 @@ def test_an_honest_leader_with_lagging_members_is_not_struck() -> None:
             assert all(v.leader() == 1 for v in views)
 
     run(scenario)
+
+
+class CoveringVerifier(ChainVerifier):
+    """Names the lanes it enumerates (`LaneCoverage`): a leader proposing nothing there is seen stalling."""
+
+    def omission_lanes(self) -> frozenset[Lane]:
+        return frozenset({Lane(2, 1, "message")})
+
+
+def test_a_leader_that_proposes_nothing_loses_the_lead_and_the_next_delivers() -> None:
+    async def scenario() -> None:
+        chain = Chain()
+        async with cluster() as c:
+            for m in IDS:
+                c.add(
+                    m,
+                    members=IDS,
+                    threshold=3,
+                    verifier=CoveringVerifier(chain),
+                    omission_grace=GRACE,
+                    stall_grace=GRACE,
+                    omission_check_interval=0.05,
+                )
+            for m in IDS:
+                await c.node(m).wait_started()
+            await c.wait_attested(IDS)
+            await c.node(1).dkg(timeout_s=10)
+            views = _views(c)
+            await until(lambda: all(v.leader() == 1 for v in views), what="member 1 leading")
+            chain.final = [message(n) for n in (1, 2)]  # member 1's relayer proposes neither
+            await until(lambda: all(v.leader() == 2 for v in views), timeout=GRACE * 12, what="member 2 leading")
+            assert all(v.members_up() == IDS for v in views)  # member 1 is up, only not leading
+            assert all(metric(c.node(m), "stalled_lanes", destination="2", lane="message") >= 1 for m in (2, 3, 4))
+            assert all(metric(c.node(m), "skipped_messages", destination="2", lane="message") == 0 for m in IDS)
+            assert await _deliver(c, chain, 2, [1, 2])
+            await asyncio.sleep(GRACE * 3)
+            assert all(v.distrust.strikes_against(2) == 0 for v in views)
+            assert all(v.leader() == 2 for v in views)
+
+    run(scenario)

@@ -48,6 +48,35 @@ def test_the_committee_section_is_optional_and_validated(tmp_path: Path) -> None
     assert cfg.committee is not None and committee_config(cfg, cfg.committee).omission_grace == 20.0
 
 
+def test_the_stall_grace_and_the_check_interval_are_validated(tmp_path: Path) -> None:
+    seed = tmp_path / "seed"
+    cfg = parse_config(_committee(seed), NodeConfig, source="node.toml")
+    assert cfg.committee is not None
+    default = committee_config(cfg, cfg.committee)
+    assert (default.stall_grace, default.omission_check_interval) == (120.0, 5.0)
+    cfg = parse_config(
+        _committee(seed, "stall_grace_ms = 30000\nomission_check_interval_ms = 1000"), NodeConfig, source="node.toml"
+    )
+    assert cfg.committee is not None
+    chosen = committee_config(cfg, cfg.committee)
+    assert (chosen.stall_grace, chosen.omission_check_interval) == (30.0, 1.0)
+    for bad, why in (
+        ("stall_grace_ms = 0", "stall_grace_ms"),
+        ("stall_grace_ms = -5", "stall_grace_ms"),
+        ("stall_grace_ms = 5000", "stall_grace_ms"),  # below the 10 s floor: a lagging source node is struck
+        ("stall_grace_ms = 99999999", "stall_grace_ms"),
+        ("omission_check_interval_ms = 0", "omission_check_interval_ms"),
+        ("omission_check_interval_ms = -1", "omission_check_interval_ms"),
+        ("omission_check_interval_ms = 600000", "omission_check_interval_ms"),
+        # `stalled` strikes come once per stall grace: they must add up within the distrust window.
+        ("stall_grace_ms = 150000", r"stall_grace_ms x \(distrust_strikes - 1\) must be below"),
+        # A check as slow as a grace period delays every strike by up to a period.
+        ("omission_grace_ms = 10000\nomission_check_interval_ms = 6000", "at most half of omission_grace_ms"),
+    ):
+        with pytest.raises(ConfigError, match=why):
+            parse_config(_committee(seed, bad), NodeConfig, source="node.toml")
+
+
 def test_start_up_problems_are_one_clear_sentence(tmp_path: Path) -> None:
     seed = tmp_path / "seed"
     cfg = parse_config(_committee(seed), NodeConfig, source="node.toml")
