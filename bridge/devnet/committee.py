@@ -91,7 +91,6 @@ class BridgeCommittee:
         batch_wait_ms: int = 0,  # see bridge.batching.BatchPolicy.max_wait
         enclave_builds: Mapping[int, Path] | None = None,
         relayer_builds: Mapping[int, Path] | None = None,
-        omission_grace_ms: int | None = None,
         committee_settings: Mapping[str, int] | None = None,
     ) -> None:
         """`enclave_builds` is for tests only (off by default; a constructor argument, never a config key): member
@@ -100,10 +99,10 @@ class BridgeCommittee:
         that accepted that build would have it (tests/e2e/test_confidential_rogue.py: a member whose enclave computes
         another result). `relayer_builds` likewise: member index -> a directory holding another copy of the `relayers`
         package, which that member's relayer runs (tests/e2e/test_censoring_leader.py: a leader whose relayer never
-        proposes one message). `omission_grace_ms` sets `[committee] omission_grace_ms` on every member (a test that
-        waits for `skipped` strikes shortens it); `committee_settings` likewise sets other integer `[committee]` keys
-        on every member (tests/e2e/test_stalled_leader.py: `stall_grace_ms`, `omission_check_interval_ms`); the
-        enclave's config schema validates them as it does any config file's."""
+        proposes one message). `committee_settings` sets integer `[committee]` keys on every member (a test that
+        waits for strikes shortens their grace: tests/e2e/test_censoring_leader.py `omission_grace_ms`,
+        tests/e2e/test_stalled_leader.py `stall_grace_ms` and `omission_check_interval_ms`); the enclave's config
+        schema validates them as it does any config file's."""
         self.state = state
         self.supervisor = supervisor
         self.dir = work_dir / "committee"
@@ -118,7 +117,6 @@ class BridgeCommittee:
         self.auction: str | None = None  # SealedBidAuction.sol, deployed and allow-listed at start
         self.enclave_builds = {i: Path(root).resolve() for i, root in (enclave_builds or {}).items()}
         self.relayer_builds = {i: Path(root).resolve() for i, root in (relayer_builds or {}).items()}
-        self.omission_grace_ms = omission_grace_ms
         self.committee_settings = dict(committee_settings or {})
         bad = sorted(k for k in self.committee_settings if not k.isidentifier())
         if bad:
@@ -227,8 +225,6 @@ trusted_roots = {{ {", ".join(f'"{k}" = "{v}"' for k, v in roots.items())} }}
 allowed_measurements = {json.dumps(allowed)}
 verifier = "chain"
 """
-            if self.omission_grace_ms is not None:
-                text += f"omission_grace_ms = {self.omission_grace_ms}\n"
             for key, value in self.committee_settings.items():
                 text += f"{key} = {int(value)}\n"
             member.config.write_text(text)

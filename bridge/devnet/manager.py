@@ -49,7 +49,6 @@ class Devnet:
         committee: bool | None = None,
         enclave_builds: Mapping[int, Path] | None = None,
         relayer_builds: Mapping[int, Path] | None = None,
-        omission_grace_ms: int | None = None,
         committee_settings: Mapping[str, int] | None = None,
     ) -> None:
         self.config = config or DevnetSection()
@@ -59,7 +58,6 @@ class Devnet:
         # not in DevnetSection, so no config file can ask for it.
         self.enclave_builds = dict(enclave_builds or {})
         self.relayer_builds = dict(relayer_builds or {})
-        self.omission_grace_ms = omission_grace_ms
         self.committee_settings = dict(committee_settings or {})
         base = Path(work_dir or self.config.work_dir)
         self.work_dir = (base if base.is_absolute() else PROJECT_ROOT / base).resolve()
@@ -114,8 +112,7 @@ class Devnet:
             self.committee = BridgeCommittee(
                 state, self.supervisor, self.work_dir, members=self.config.committee.members,
                 threshold=self.config.committee.threshold, enclave_builds=self.enclave_builds,
-                relayer_builds=self.relayer_builds, omission_grace_ms=self.omission_grace_ms,
-                committee_settings=self.committee_settings,
+                relayer_builds=self.relayer_builds, committee_settings=self.committee_settings,
             )  # fmt: skip
             self.committee.start()
         except (CommitteeError, ProcessStartError, OSError) as exc:

@@ -14,6 +14,7 @@ import asyncio
 import contextlib
 import json
 import os
+import shutil
 import signal
 import sqlite3
 import subprocess
@@ -673,6 +674,27 @@ def fault_bridge(tmp_path_factory: pytest.TempPathFactory) -> Iterator[FaultBrid
     """A bridge devnet of this module's own (faults must not leak into other tests): anvil (1 s blocks, relayers
     wait 2 confirmations), Chopsticks, Mosquitto, 5 enclaves (3-of-5) and 5 relayers."""
     yield from running_fault_bridge(Devnet(DevnetSection(), work_dir=tmp_path_factory.mktemp("faults"), committee=True))
+
+
+# The line of the relayer pipeline's submit loop that skips what is already queued: the misbehaving relayer builds
+# (a censoring or a stalled leader) add their condition to it. If it changes shape, the copy fails loudly rather than
+# run honest code.
+RELAYER_QUEUED_CHECK = "                    if rec.id_hex in queued:\n"
+
+
+def patched_relayer_build(root: Path, condition: str) -> None:
+    """Copy `relayers/` under `root` with the submit loop also skipping every message for which `condition` (a Python
+    expression over `rec` and `dest`) holds: a relayer that never proposes those, for `relayer_builds`."""
+    import relayers
+
+    shutil.copytree(Path(relayers.__file__).parent, root / "relayers", ignore=shutil.ignore_patterns("__pycache__"))
+    # The copy finds the contracts' ABIs beside it, as the checkout's `relayers` does (relayers/ethereum/contracts.py).
+    (root / "contracts").symlink_to(Path(relayers.__file__).resolve().parents[1] / "contracts")
+    pipeline = root / "relayers" / "daemon" / "pipeline.py"
+    text = pipeline.read_text()
+    queued = RELAYER_QUEUED_CHECK
+    assert text.count(queued) == 1, f"the pipeline's queued check changed shape: {queued!r} not found once"
+    pipeline.write_text(text.replace(queued, queued.replace(":\n", f" or ({condition}):\n")))
 
 
 def running_fault_bridge(devnet: Devnet) -> Iterator[FaultBridge]:

@@ -15,16 +15,21 @@ is delivered, exactly once. The chains are the judges; the enclaves' logs show t
 
 from __future__ import annotations
 
-import shutil
 from collections.abc import Iterator
-from pathlib import Path
 
 import pytest
 
-import relayers
 from bridge.config.schema import DevnetSection
 from bridge.devnet import Devnet
-from tests.e2e.conftest import ALL_MEMBERS, UNIT_ETH, FaultBridge, Transfer, running_fault_bridge, wait_for
+from tests.e2e.conftest import (
+    ALL_MEMBERS,
+    UNIT_ETH,
+    FaultBridge,
+    Transfer,
+    patched_relayer_build,
+    running_fault_bridge,
+    wait_for,
+)
 
 pytestmark = pytest.mark.devnet
 
@@ -33,33 +38,18 @@ HONEST = (2, 3, 4, 5)
 GRACE_MS = 10_000  # the schema's minimum: three strikes take ~30-45 s
 CENSORED_PHA = 37  # in 1/10 PHA: the deposit the copy never batches (its amount on Ethereum, 18 decimals, below)
 CENSORED_WEI = CENSORED_PHA * UNIT_ETH // 10
-# The patch: the one line of the pipeline's submit loop that skips what is already queued. If it changes shape, the
-# copy fails loudly rather than run honest code.
-QUEUED = "                    if rec.id_hex in queued:\n"
-CENSORING = f"                    if rec.id_hex in queued or rec.message.amount == {CENSORED_WEI}:\n"
-
-
-def make_censoring_build(root: Path) -> None:
-    """Copy `relayers/` under `root` with the censoring condition added."""
-    shutil.copytree(Path(relayers.__file__).parent, root / "relayers", ignore=shutil.ignore_patterns("__pycache__"))
-    # The copy finds the contracts' ABIs beside it, as the checkout's `relayers` does (relayers/ethereum/contracts.py).
-    (root / "contracts").symlink_to(Path(relayers.__file__).resolve().parents[1] / "contracts")
-    pipeline = root / "relayers" / "daemon" / "pipeline.py"
-    text = pipeline.read_text()
-    assert text.count(QUEUED) == 1, f"the pipeline's queued check changed shape: {QUEUED!r} not found once"
-    pipeline.write_text(text.replace(QUEUED, CENSORING))
 
 
 @pytest.fixture(scope="module")
 def censor(tmp_path_factory: pytest.TempPathFactory) -> Iterator[FaultBridge]:
     build = tmp_path_factory.mktemp("censoring-build")
-    make_censoring_build(build)
+    patched_relayer_build(build, f"rec.message.amount == {CENSORED_WEI}")  # never proposes that deposit
     devnet = Devnet(
         DevnetSection(),
         work_dir=tmp_path_factory.mktemp("censor"),
         committee=True,
         relayer_builds={CENSOR: build},
-        omission_grace_ms=GRACE_MS,
+        committee_settings={"omission_grace_ms": GRACE_MS},
     )
     yield from running_fault_bridge(devnet)
 

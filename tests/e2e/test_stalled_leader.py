@@ -16,16 +16,13 @@ logs show the evidence.
 
 from __future__ import annotations
 
-import shutil
 from collections.abc import Iterator
-from pathlib import Path
 
 import pytest
 
-import relayers
 from bridge.config.schema import DevnetSection
 from bridge.devnet import Devnet
-from tests.e2e.conftest import ALL_MEMBERS, FaultBridge, running_fault_bridge, wait_for
+from tests.e2e.conftest import ALL_MEMBERS, FaultBridge, patched_relayer_build, running_fault_bridge, wait_for
 
 pytestmark = pytest.mark.devnet
 
@@ -33,27 +30,12 @@ STALLED = 1
 HONEST = (2, 3, 4, 5)
 STALL_GRACE_MS = 10_000  # the schema's minimum: three strikes take ~30 s
 CHECK_INTERVAL_MS = 1_000
-# The patch: the one line of the pipeline's submit loop that skips what is already queued; the copy skips every
-# message for Ethereum (domain 1) as well. If the line changes shape, the copy fails loudly rather than run honest code.
-QUEUED = "                    if rec.id_hex in queued:\n"
-STALLING = "                    if rec.id_hex in queued or dest.domain == 1:\n"
-
-
-def make_stalled_build(root: Path) -> None:
-    """Copy `relayers/` under `root` with the submit loop for Ethereum never proposing."""
-    shutil.copytree(Path(relayers.__file__).parent, root / "relayers", ignore=shutil.ignore_patterns("__pycache__"))
-    # The copy finds the contracts' ABIs beside it, as the checkout's `relayers` does (relayers/ethereum/contracts.py).
-    (root / "contracts").symlink_to(Path(relayers.__file__).resolve().parents[1] / "contracts")
-    pipeline = root / "relayers" / "daemon" / "pipeline.py"
-    text = pipeline.read_text()
-    assert text.count(QUEUED) == 1, f"the pipeline's queued check changed shape: {QUEUED!r} not found once"
-    pipeline.write_text(text.replace(QUEUED, STALLING))
 
 
 @pytest.fixture(scope="module")
 def stalled(tmp_path_factory: pytest.TempPathFactory) -> Iterator[FaultBridge]:
     build = tmp_path_factory.mktemp("stalled-build")
-    make_stalled_build(build)
+    patched_relayer_build(build, "dest.domain == 1")  # proposes nothing for Ethereum
     devnet = Devnet(
         DevnetSection(),
         work_dir=tmp_path_factory.mktemp("stalled"),
