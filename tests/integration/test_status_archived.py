@@ -17,32 +17,15 @@ from typer.testing import CliRunner
 from bridge.cli.main import app
 from bridge.cli.transfer_cmd import live_message, load_network
 from bridge.lifecycle import MessageState
-from bridge.messages import BridgeMessage, MessageKind, SourceRef
 from relayers.daemon.http import StatusServer
 from relayers.daemon.node import status_routes
-from relayers.store import SqlStore, open_store
+from relayers.store import SqlStore
 from relayers.store.identity import ChainIdentity, bind, rebind
+from tests.integration.conftest import transfer_message
 
 
 def _ident(bridge: str) -> list[ChainIdentity]:
     return [ChainIdentity("ethereum", {"kind": "ethereum", "bridge_address": bridge}, ("ethereum",))]
-
-
-def _msg(nonce: int) -> BridgeMessage:
-    # Into Phala, a plain account: `status` asks no chain about it, so the test needs none.
-    return BridgeMessage(
-        source_domain=1, dest_domain=2, nonce=nonce, kind=MessageKind.TRANSFER, sender=b"\x11" * 20,
-        recipient=b"\x22" * 32, resource_id=b"\x33" * 32, source_amount=nonce * 10**18, amount=nonce * 10**12,
-        source=SourceRef(block_number=10 + nonce, block_hash=b"\x44" * 32, tx_hash=bytes([nonce]) * 32, index=0),
-    )  # fmt: skip
-
-
-@pytest.fixture(params=["sqlite", "postgres"])
-def store(request: pytest.FixtureRequest, tmp_path: Path) -> Iterator[SqlStore]:
-    url = f"sqlite:///{tmp_path}/store.db" if request.param == "sqlite" else request.getfixturevalue("postgres_url")
-    s = open_store(url)
-    yield s
-    s.close()
 
 
 @pytest.fixture
@@ -90,18 +73,20 @@ def _flat(text: str) -> str:
 
 def test_status_finds_a_message_moved_aside_by_a_rebind(store: SqlStore, network: Path) -> None:
     bind(store, _ident("0x" + "11" * 20), store_name="s")
-    store.add_observed([_msg(1), _msg(2)])
-    store.transition([_msg(1).id_hex], MessageState.VERIFIED)
+    store.add_observed([transfer_message(1), transfer_message(2)])
+    store.transition([transfer_message(1).id_hex], MessageState.VERIFIED)
     rebind(store, _ident("0x" + "22" * 20), force=True, store_name="s")
-    store.add_observed([_msg(2)])  # the new deployment's message 2: same id, live; the live one is what status shows
+    store.add_observed(
+        [transfer_message(2)]
+    )  # the new deployment's message 2: same id, live; the live one is what status shows
     runner = CliRunner()
 
-    by_id = runner.invoke(app, ["status", _msg(1).id_hex, "--network", str(network)])
+    by_id = runner.invoke(app, ["status", transfer_message(1).id_hex, "--network", str(network)])
     assert by_id.exit_code == 0, by_id.output
     assert [m.group(1) for m in ARCHIVED.finditer(_flat(by_id.output))] == ["verified"], by_id.output
-    assert f"message {_msg(1).id_hex}" in by_id.output and "nonce 1" in by_id.output
+    assert f"message {transfer_message(1).id_hex}" in by_id.output and "nonce 1" in by_id.output
 
-    live = runner.invoke(app, ["status", _msg(2).id_hex, "--network", str(network)])
+    live = runner.invoke(app, ["status", transfer_message(2).id_hex, "--network", str(network)])
     assert live.exit_code == 0 and "state observed" in live.output and "archived" not in live.output, live.output
 
     by_tx = runner.invoke(app, ["status", "0x" + "01" * 32, "--network", str(network)])  # message 1's source tx
@@ -114,13 +99,13 @@ def test_status_finds_a_message_moved_aside_by_a_rebind(store: SqlStore, network
     # Following a message just sent (`transfer`, `call`) takes live records only: after a rebind the new deployment
     # numbers from 1 again, and an archived copy with the same id is another deployment's message.
     net = load_network(network)
-    assert live_message(net, _msg(1).id_hex) is None
-    assert (live_message(net, _msg(2).id_hex) or {}).get("state") == "observed"
+    assert live_message(net, transfer_message(1).id_hex) is None
+    assert (live_message(net, transfer_message(2).id_hex) or {}).get("state") == "observed"
 
 
 def test_status_says_when_the_relayers_store_fails(store: SqlStore, network: Path) -> None:
     store.close()  # the relayer's database connection gone under its status server
-    result = CliRunner().invoke(app, ["status", _msg(1).id_hex, "--network", str(network)])
+    result = CliRunner().invoke(app, ["status", transfer_message(1).id_hex, "--network", str(network)])
     assert result.exit_code == 1, result.output
     # The relayer runs in this process: its own log line (`status_store_failed`) is in the output too.
     lines = [line for line in result.output.splitlines() if line.strip() and "status_store_failed" not in line]

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
@@ -25,14 +24,6 @@ def _msg(nonce: int, tx: int = 1) -> BridgeMessage:
         amount=nonce * 10**12,
         source=SourceRef(block_number=10 + nonce, block_hash=b"\x44" * 32, tx_hash=bytes([tx]) * 32, index=nonce),
     )
-
-
-@pytest.fixture(params=["sqlite", "postgres"])
-def store(request: pytest.FixtureRequest, tmp_path: Path) -> Iterator[SqlStore]:
-    url = f"sqlite:///{tmp_path}/store.db" if request.param == "sqlite" else request.getfixturevalue("postgres_url")
-    s = open_store(url)
-    yield s
-    s.close()
 
 
 def test_observe_is_idempotent(store: SqlStore) -> None:

@@ -18,10 +18,10 @@ from bridge.cli import store_cmd
 from bridge.cli.main import app
 from bridge.cli.store_identity import minimums_successor
 from bridge.lifecycle import MessageState
-from bridge.messages import BridgeMessage, MessageKind, SourceRef
 from relayers.store import Cursor, PendingMessages, SqlStore, open_store
 from relayers.store.base import SCHEMA
 from relayers.store.identity import ChainIdentity, IdentityMismatch, bind, rebind
+from tests.integration.conftest import transfer_message
 
 ROOT = Path(__file__).resolve().parents[2]
 RESOURCE = """
@@ -42,14 +42,6 @@ def ident(bridge: str = OLD_BRIDGE, start: int = 100) -> list[ChainIdentity]:
         ),
         ChainIdentity("phala", {"kind": "substrate", "bridge_account": "0x" + "ab" * 32}, ("phala", "phala-replies")),
     ]
-
-
-def _msg(nonce: int) -> BridgeMessage:
-    return BridgeMessage(
-        source_domain=1, dest_domain=2, nonce=nonce, kind=MessageKind.TRANSFER, sender=b"\x11" * 20,
-        recipient=b"\x22" * 32, resource_id=b"\x33" * 32, source_amount=nonce * 10**18, amount=nonce * 10**12,
-        source=SourceRef(block_number=10 + nonce, block_hash=b"\x44" * 32, tx_hash=bytes([nonce]) * 32, index=0),
-    )  # fmt: skip
 
 
 @pytest.fixture(params=["sqlite", "postgres"])
@@ -84,7 +76,7 @@ def test_a_new_store_records_the_identity_and_then_checks_it(store: SqlStore) ->
 def test_a_mismatch_names_each_field_and_changes_nothing(store: SqlStore) -> None:
     bind(store, ident(), store_name="s")
     store.set_cursor(Cursor("ethereum", 500, "0xaa"))
-    store.add_observed([_msg(1)])
+    store.add_observed([transfer_message(1)])
     before = _snapshot(store)
     with pytest.raises(IdentityMismatch) as err:
         bind(store, ident(bridge=NEW_BRIDGE, start=200), store_name="sqlite:///x.db", config="n.toml")
@@ -111,7 +103,7 @@ def test_a_minimum_change_above_the_deposit_cursor_updates_the_record_and_one_be
     flat = "1:1000/1000"
     bind(store, _phala_minimums(flat), store_name="s")
     store.set_cursor(Cursor("phala", 150, "0xaa", 3))  # deposits counted up to block 150
-    store.add_observed([_msg(1)])
+    store.add_observed([transfer_message(1)])
     # A change scheduled in the past of the counted deposits: they were judged by other values. Nothing written.
     before = _snapshot(store)
     with pytest.raises(IdentityMismatch) as err:
@@ -143,7 +135,7 @@ def test_a_store_made_before_the_record_adopts_the_config_once(url: str) -> None
         plain._exec(f"DROP TABLE {table}")
     plain._conn.commit()
     plain.set_cursor(Cursor("ethereum", 700, "0xbb"))
-    plain.add_observed([_msg(1)])
+    plain.add_observed([transfer_message(1)])
     plain.close()
 
     upgraded = open_store(url)  # the migration: CREATE TABLE IF NOT EXISTS on open
@@ -163,9 +155,9 @@ def test_a_store_made_before_the_record_adopts_the_config_once(url: str) -> None
 
 def test_a_rebind_refuses_while_messages_are_pending(store: SqlStore) -> None:
     bind(store, ident(), store_name="s")
-    store.add_observed([_msg(1), _msg(2), _msg(3)])
-    store.transition([_msg(1).id_hex], MessageState.VERIFIED)
-    store.transition([_msg(3).id_hex], MessageState.FAILED, reason="x")
+    store.add_observed([transfer_message(1), transfer_message(2), transfer_message(3)])
+    store.transition([transfer_message(1).id_hex], MessageState.VERIFIED)
+    store.transition([transfer_message(3).id_hex], MessageState.FAILED, reason="x")
     store.set_cursor(Cursor("ethereum", 500, "0xaa"))
     before = _snapshot(store)
     with pytest.raises(PendingMessages) as err:
@@ -176,9 +168,9 @@ def test_a_rebind_refuses_while_messages_are_pending(store: SqlStore) -> None:
 
 def test_a_forced_rebind_moves_the_old_deployment_aside(store: SqlStore) -> None:
     bind(store, ident(), store_name="s")
-    store.add_observed([_msg(1), _msg(2)])
-    store.transition([_msg(2).id_hex], MessageState.VERIFIED)
-    store.transition([_msg(2).id_hex], MessageState.EXECUTED)
+    store.add_observed([transfer_message(1), transfer_message(2)])
+    store.transition([transfer_message(2).id_hex], MessageState.VERIFIED)
+    store.transition([transfer_message(2).id_hex], MessageState.EXECUTED)
     store.set_cursor(Cursor("ethereum", 500, "0xaa"))
     store.set_cursor(Cursor("phala", 90, "0xcc", 4))
     store.save_checkpoint("phala/executed-index/destination", b"snap", 90)
@@ -193,7 +185,7 @@ def test_a_forced_rebind_moves_the_old_deployment_aside(store: SqlStore) -> None
     assert old["identity"]["ethereum"]["bridge_address"] == OLD_BRIDGE
     assert old["cursors"]["ethereum"] == [500, "0xaa", 0] and old["cursors"]["phala"] == [90, "0xcc", 4]
     # The reason the messages move: the new deployment numbers from 1 again, and ids are (source domain, nonce).
-    assert store.add_observed([_msg(1)]) == 1
+    assert store.add_observed([transfer_message(1)]) == 1
     bind(store, ident(bridge=NEW_BRIDGE), store_name="s")  # the new identity is now the one checked
 
 
@@ -221,7 +213,7 @@ def test_store_show_prints_the_record_cursors_and_counts(url: str, tmp_path: Pat
     s = open_store(url)
     bind(s, ident(), store_name="s")
     s.set_cursor(Cursor("phala", 90, "0xcc", 4))
-    s.add_observed([_msg(1)])
+    s.add_observed([transfer_message(1)])
     s.close()
     config = _config(tmp_path, url)
     result = CliRunner().invoke(app, ["store", "show", "--config", str(config), "--json"])
@@ -244,7 +236,7 @@ def test_store_rebind_command(url: str, tmp_path: Path, monkeypatch: pytest.Monk
     monkeypatch.setattr(store_cmd, "_current", current)
     s = open_store(url)
     bind(s, ident(), store_name="s")
-    s.add_observed([_msg(1)])
+    s.add_observed([transfer_message(1)])
     s.close()
     config = str(_config(tmp_path, url))
     runner = CliRunner()
