@@ -29,6 +29,16 @@ FAST = SessionSettings(
 )
 
 
+class Clock:
+    """A clock a test moves by hand (`now`), for code that takes `clock: Callable[[], float]`."""
+
+    def __init__(self) -> None:
+        self.now = 1000.0
+
+    def __call__(self) -> float:
+        return self.now
+
+
 class RefusingVerifier:
     """A member whose chain does not have the messages."""
 

@@ -11,18 +11,10 @@ import pytest
 from bridge.messages import BridgeMessage, MessageKind
 from enclave_signer.committee import omission
 from enclave_signer.committee.omission import REPLY_NONCE_FLOOR, Lane, OmissionView, OmissionWatch, Skipped, lane_of
-from tests.unit.committee.helpers import message
+from tests.unit.committee.helpers import Clock, message
 
 GRACE = 30.0
 ME = 5
-
-
-class Clock:
-    def __init__(self) -> None:
-        self.now = 1000.0
-
-    def __call__(self) -> float:
-        return self.now
 
 
 class View:

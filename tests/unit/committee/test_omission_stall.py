@@ -24,21 +24,13 @@ from enclave_signer.committee.omission import (
     Stalled,
     lane_of,
 )
-from tests.unit.committee.helpers import message
+from tests.unit.committee.helpers import Clock, message
 
 GRACE = 30.0
 STALL = 60.0
 ME = 5
 TO_PHALA = Lane(2, 1, "message")  # message(n): Ethereum -> Phala
 TO_ETHEREUM = Lane(1, 2, "message")
-
-
-class Clock:
-    def __init__(self) -> None:
-        self.now = 1000.0
-
-    def __call__(self) -> float:
-        return self.now
 
 
 class View:
