@@ -46,3 +46,15 @@ class TransitionError(BridgeError, ValueError):
 
 class RetryableError(BridgeError):
     retryable = True
+
+
+def one_line(error: BaseException | str, *, mask: str | None = None) -> str:
+    """An error's text on one line, for a log field, a CLI message or a JSON reply: drivers and RPC clients put
+    newlines and indentation in theirs. An exception with no text is named by its class. `mask` (a password, say)
+    is replaced by `***` wherever it appears."""
+    text = " ".join(str(error).split())
+    if mask:
+        text = text.replace(mask, "***")
+    if not text and isinstance(error, BaseException):
+        return error.__class__.__name__
+    return text

@@ -18,7 +18,7 @@ import typer
 from bridge.config import ConfigError
 from bridge.devnet.manager import DevnetError
 from bridge.devnet.tools import ToolMissingError
-from bridge.errors import InputError
+from bridge.errors import InputError, one_line
 from relayers.store import StoreError
 
 P = ParamSpec("P")
@@ -39,10 +39,6 @@ def at_least(value: float, minimum: float, option: str, unit: str = "") -> None:
     typer `min=` answers with a usage panel instead)."""
     if math.isnan(value) or value < minimum:
         raise UsageError(f"{option} must be at least {minimum:g}{unit}, got {value:g}")
-
-
-def _one_line(exc: BaseException) -> str:
-    return " ".join(str(exc).split()) or exc.__class__.__name__
 
 
 # Failures of what a command talks to, not of this code: our chain, enclave and store clients' errors, the OS's
@@ -82,12 +78,12 @@ def handle_errors(fn: Callable[P, R]) -> Callable[P, R]:
             if _external_failure(exc):
                 # A chain or an endpoint failing under the command (a refused connection, a timeout, an RPC error):
                 # `--log-level debug` shows where it came from.
-                log.debug("cli_failed", error=_one_line(exc), exc_info=True)
+                log.debug("cli_failed", error=one_line(exc), exc_info=True)
             else:
                 # Anything else may be a bug: its traceback is logged at error level (a daemon's JSON log keeps it
                 # for the report).
-                log.error("cli_crashed", error=_one_line(exc), exc_info=True)
-            print(f"error: {exc.__class__.__name__}: {_one_line(exc)}", file=sys.stderr)
+                log.error("cli_crashed", error=one_line(exc), exc_info=True)
+            print(f"error: {exc.__class__.__name__}: {one_line(exc)}", file=sys.stderr)
             raise typer.Exit(EXIT_FAILURE) from None
 
     return wrapper

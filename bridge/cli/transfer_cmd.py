@@ -26,7 +26,7 @@ from bridge.addresses import parse_eth_address, parse_substrate_account
 from bridge.amounts import convert_amount, format_units, parse_units
 from bridge.cli.errors import EXIT_FAILURE, UsageError, at_least, handle_errors
 from bridge.domains import Domain, domain_by_name
-from bridge.errors import InputError
+from bridge.errors import InputError, one_line
 from bridge.gateway import (
     PROGRAM_VERSIONS,
     BeneficiaryKind,
@@ -171,7 +171,7 @@ def _error_of(exc: Any) -> str:
         error = json.loads(exc.read()).get("error")
     except (OSError, ValueError, AttributeError):
         error = None
-    return " ".join(str(error).split()) if error else f"HTTP {exc.code}"
+    return one_line(str(error)) if error else f"HTTP {exc.code}"
 
 
 def _when(t: float) -> str:

@@ -14,6 +14,7 @@ from typing import Any
 import structlog
 
 from bridge.confidential import is_confidential_call
+from bridge.errors import one_line
 from bridge.policy import BridgePolicy
 from bridge.ports import Destination, SourceWatcher
 from relayers.daemon.http import RouteFn, StatusServer
@@ -150,7 +151,7 @@ def status_routes(store: SqlStore) -> dict[str, RouteFn]:
 
 def _store_failed(exc: BaseException) -> tuple[int, Any]:
     # The store's own words, one line (a driver's message names no password; the URL is not in it).
-    error = " ".join(str(exc).split()) or exc.__class__.__name__
+    error = one_line(exc)
     log.error("status_store_failed", error=error)
     return 503, {"error": f"the relayer's store failed: {error}"}
 

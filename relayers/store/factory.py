@@ -9,6 +9,7 @@ from collections.abc import Iterator
 from contextlib import contextmanager
 from urllib.parse import urlsplit
 
+from bridge.errors import one_line
 from relayers.store.base import SqlStore, StoreError, StoreUnavailable
 
 
@@ -74,14 +75,6 @@ _POSTGRES_ADVICE = (
 )
 
 
-def _one_line(text: str, url: str) -> str:
-    line = " ".join(text.split())
-    secret = _password(url)
-    if secret:
-        line = line.replace(secret, "***")
-    return line
-
-
 def store_error(url: str, exc: BaseException, doing: str) -> StoreError:
     """A database failure as one line: the store (password masked), what was being done, what failed, what to do.
     A server that did not answer (down, restarting, refusing connections) is `StoreUnavailable`."""
@@ -95,7 +88,7 @@ def store_error(url: str, exc: BaseException, doing: str) -> StoreError:
         return StoreError(
             f"store {name}: cannot {doing} it: {exc.filename}: {reason}: fix [store] url or the directory's permissions"
         )
-    text = _one_line(str(exc), url)
+    text = one_line(str(exc), mask=_password(url))
     lowered = text.lower()
     if isinstance(exc, sqlite3.Error):
         sqlite_advice = next((a for key, a in _SQLITE_ADVICE if key in lowered), "see the SQLite message")
