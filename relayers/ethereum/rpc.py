@@ -47,6 +47,7 @@ from relayers.ethereum.errors import (
     TransactionRejected,
     decode_error,
 )
+from relayers.ethereum.http_session import rpc_session
 from relayers.ethereum.views import Header, RawLog, Receipt, TxView, header_of, hex32, raw_log
 
 T = TypeVar("T")
@@ -61,11 +62,15 @@ class EthRpc:
     def __init__(self, url: str, *, chain_id: int, bridge: str, timeout: float = 10.0) -> None:
         self.url = url
         self.expected_chain_id = chain_id
-        self.w3 = Web3(Web3.HTTPProvider(url, request_kwargs={"timeout": timeout}, exception_retry_configuration=None))
+        self.w3 = Web3(
+            Web3.HTTPProvider(
+                url, request_kwargs={"timeout": timeout}, session=rpc_session(url), exception_retry_configuration=None
+            )
+        )
         self.bridge: Contract = contract_at(self.w3, "Bridge", bridge)
         self._lock = threading.Lock()
         self._chain_checked = False
-        self._session = requests.Session()  # for raw JSON-RPC batches (web3's batches cannot mix these methods)
+        self._session = rpc_session(url)  # for raw JSON-RPC batches (web3's batches cannot mix these methods)
         self._timeout = timeout
         self._functions: dict[str, _AbiFunction] = {}
 
