@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import contextlib
 import ctypes
+import itertools
 import os
 import signal
 import subprocess
@@ -71,17 +72,27 @@ class ProcessStartError(RuntimeError):
 
 def kill_group(pid: int, grace: float = 5.0) -> None:
     """SIGTERM the process group led by `pid`, then SIGKILL whatever is left after `grace` seconds."""
-    with contextlib.suppress(ProcessLookupError, PermissionError):
-        os.killpg(pid, signal.SIGTERM)
+    kill_groups([pid], grace)
+
+
+def kill_groups(pids: Sequence[int], grace: float = 5.0) -> None:
+    """`kill_group` for several groups at once: all are sent SIGTERM together and share one grace period, so
+    stopping n processes that each take a second to exit cleanly takes a second, not n."""
+    for pid in pids:
+        with contextlib.suppress(ProcessLookupError, PermissionError):
+            os.killpg(pid, signal.SIGTERM)
     deadline = time.monotonic() + grace
-    while time.monotonic() < deadline:
-        if not group_alive(pid):
-            return
+    alive = list(pids)
+    while alive and time.monotonic() < deadline:
+        for pid in alive:
+            _reap(pid)
+        alive = [pid for pid in alive if group_alive(pid)]
+        if alive:
+            time.sleep(0.02)
+    for pid in alive:
+        with contextlib.suppress(ProcessLookupError, PermissionError):
+            os.killpg(pid, signal.SIGKILL)
         _reap(pid)
-        time.sleep(0.02)
-    with contextlib.suppress(ProcessLookupError, PermissionError):
-        os.killpg(pid, signal.SIGKILL)
-    _reap(pid)
 
 
 def group_alive(pgid: int) -> bool:
@@ -150,12 +161,26 @@ class ProcessSupervisor:
         return proc
 
     def stop(self, proc: ManagedProcess, grace: float = 5.0) -> None:
-        kill_group(proc.pid, grace)
-        with contextlib.suppress(subprocess.TimeoutExpired):
-            proc.popen.wait(timeout=1)
-        if proc in self.processes:
-            self.processes.remove(proc)
+        self.stop_together([proc], grace)
+
+    def stop_together(self, procs: Sequence[ManagedProcess], grace: float = 5.0) -> None:
+        """Stop `procs` at once (one SIGTERM each, one shared grace period, then SIGKILL)."""
+        kill_groups([p.pid for p in procs], grace)
+        for proc in procs:
+            with contextlib.suppress(subprocess.TimeoutExpired):
+                proc.popen.wait(timeout=1)
+            if proc in self.processes:
+                self.processes.remove(proc)
 
     def stop_all(self, grace: float = 5.0) -> None:
-        for proc in reversed(list(self.processes)):
-            self.stop(proc, grace)
+        """Newest first, as a dependency order (relayers before their enclaves, enclaves before the broker and the
+        chains), with the members of one role (`relayer-1` .. `relayer-5`) stopped together: a clean stop takes a
+        second or two per daemon, which one at a time was ~15 s for a committee devnet."""
+        for _, group in itertools.groupby(reversed(list(self.processes)), key=_role):
+            self.stop_together(list(group), grace)
+
+
+def _role(proc: ManagedProcess) -> str:
+    """`relayer-3` -> `relayer`; a name without a member number is its own role (`xcm-origin`, `anvil`)."""
+    head, _, tail = proc.name.rpartition("-")
+    return head if head and tail.isdigit() else proc.name
