@@ -36,6 +36,7 @@ lint: setup
 	$(VENV)/bin/ruff check .
 	$(VENV)/bin/ruff format --check .
 
+# Strict mypy over the code, the tests and the benches (the packages listed in pyproject.toml [tool.mypy]).
 typecheck: setup
 	$(VENV)/bin/mypy
 

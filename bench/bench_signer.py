@@ -9,6 +9,7 @@ from __future__ import annotations
 import statistics
 import time
 from collections.abc import Callable
+from functools import partial
 
 import coincurve
 import nacl.signing
@@ -122,7 +123,7 @@ def bench_tdec() -> None:
 
 def bench_dkg() -> None:
     for key, suite in (("ed25519", ED25519), ("secp256k1", SECP256K1)):
-        ms = _ms(lambda suite=suite: run_dkg(suite, N, T), repeat=3, number=2)
+        ms = _ms(partial(run_dkg, suite, N, T), repeat=3, number=2)
         record(f"signer.dkg_{key}.3of5_in_process_ms", ms, "ms", note="all 5 members, 3 rounds, one process")
 
 

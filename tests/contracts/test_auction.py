@@ -7,6 +7,7 @@ from __future__ import annotations
 
 import pytest
 from eth_utils.crypto import keccak
+from hexbytes import HexBytes
 from web3.types import RPCEndpoint
 
 from bridge.client.confidential import encrypt_call, send_call
@@ -219,6 +220,7 @@ def test_sealed_bid_auction_end_to_end(chain: Chain, auction) -> None:  # type: 
     losing = [(a).to_bytes(16, "big") for a in (300, 500)] + [(a).to_bytes(32, "big") for a in (300, 500)]
     for number in range(chain.deployment.block_number, chain.w3.eth.block_number + 1):
         for tx in chain.w3.eth.get_block(number, full_transactions=True)["transactions"]:
-            data = bytes(tx["input"])  # type: ignore[index]
+            assert not isinstance(tx, HexBytes)  # full transactions, not their hashes
+            data = bytes(tx["input"])
             assert not any(x in data for x in losing)
     assert enclave.restart() == enclave.state  # the enclave log replays (another t of the committee)

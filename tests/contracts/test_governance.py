@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from collections.abc import Callable
+
 import pytest
 
 from bridge.evm import GovernanceAction, TokenRelease, execute_batch_calldata, key_tag, rotate_key_params
@@ -147,11 +149,11 @@ def test_every_pause_path_stops_and_restarts_deposits_and_messages(chain: Chain)
     alice = chain.accounts[2]
     rid = bytes.fromhex(chain.deployment.pha_resource_id[2:])
     send(chain.w3, chain.pha.functions.approve(chain.deployment.bridge, 10**18), alice)
-    outbound = [
+    outbound: list[Callable[[], object]] = [
         lambda: send(chain.w3, chain.bridge.functions.sendMessage(PHALA, b"x"), alice, value=10**15),
         lambda: send(chain.w3, chain.bridge.functions.deposit(PHALA, rid, bytes(32), 10**6), alice),
     ]
-    pauses = [
+    pauses: list[Callable[[], object]] = [
         lambda: send(chain.w3, chain.bridge.functions.pause(), chain.guardian),
         lambda: send(
             chain.w3,

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from eth_account import Account
+from eth_utils.address import to_checksum_address
 from web3 import Web3
 
 from bridge.devnet import DevnetState
@@ -20,7 +21,7 @@ def test_signed_transaction_is_mined_and_read_back(devnet: DevnetState) -> None:
         "gas": 21_000,
         "maxFeePerGas": w3.to_wei(5, "gwei"),
         "maxPriorityFeePerGas": 1,
-        "nonce": w3.eth.get_transaction_count(sender.address),
+        "nonce": w3.eth.get_transaction_count(to_checksum_address(sender.address)),
         "chainId": devnet.ethereum.chain_id,
         "type": 2,
     }

@@ -228,7 +228,11 @@ def test_a_member_with_a_bad_quote_or_an_unknown_build_cannot_join(net: Net) -> 
     try:
         assert _arun(net.wait_status(7, lambda s: s.member_id == 7, "the other build")).measurement.hex() == other
         for rogue, reason in ((6, "bad_signature"), (7, "measurement")):
-            _arun(net.wait_status(rogue, lambda s, r=rogue: s.member_id == r, "the rogue enclave to serve"))
+
+            def serving(s: StatusResult, r: int = rogue) -> bool:
+                return s.member_id == r
+
+            _arun(net.wait_status(rogue, serving, "the rogue enclave to serve"))
             result = subprocess.run(
                 [
                     CLI,

@@ -18,15 +18,17 @@ import os
 from collections.abc import Iterator, Sequence
 from dataclasses import dataclass, field, replace
 from pathlib import Path
-from typing import Any
+from typing import Any, cast
 
 import pytest
-from eth_abi import encode
+from eth_abi.abi import encode
 from eth_account import Account
 from eth_account.signers.local import LocalAccount
+from eth_typing import HexStr
+from eth_utils.address import to_checksum_address
 from web3 import Web3
 from web3.contract import Contract
-from web3.types import RPCEndpoint
+from web3.types import Nonce, RPCEndpoint, Wei
 
 from bridge.batching import BatchPolicy
 from bridge.devnet.accounts import ethereum_dev_accounts
@@ -130,7 +132,7 @@ def net(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Net]:
         key_file = work / "relayer.key"
         key_file.write_text("0x" + relayer.key.hex().removeprefix("0x") + "\n")
         key_file.chmod(0o600)
-        w3.eth.send_transaction({"from": w3.eth.accounts[0], "to": relayer.address, "value": 100 * PHA})
+        w3.eth.send_transaction({"from": w3.eth.accounts[0], "to": relayer.address, "value": Wei(100 * PHA)})
         users = [Account.from_key(a.private_key) for a in ethereum_dev_accounts(5)[2:5]]  # hold PHA in the fixture
         pha = contract_at(w3, "PhaToken", PHA_TOKEN)
         yield Net(w3, node.rpc_url, list(shares), group_pk, key_file, users, bridge, pha)
@@ -149,14 +151,14 @@ def deposit_tx(net: Net, user: LocalAccount, amount: int, recipient: bytes, *, n
     tx = fn.build_transaction(
         {
             "from": user.address,
-            "nonce": net.w3.eth.get_transaction_count(user.address, "pending") if nonce is None else nonce,
+            "nonce": net.w3.eth.get_transaction_count(user.address, "pending") if nonce is None else Nonce(nonce),
             "gas": 200_000,
-            "maxFeePerGas": 10**10,
-            "maxPriorityFeePerGas": 10**9,
+            "maxFeePerGas": Wei(10**10),
+            "maxPriorityFeePerGas": Wei(10**9),
             "chainId": CHAIN_ID,
         }
     )
-    return bytes(user.sign_transaction(tx).raw_transaction)
+    return bytes(user.sign_transaction(cast(Any, tx)).raw_transaction)  # eth_account types a plain dict, not TxParams
 
 
 def approve(net: Net, user: LocalAccount, amount: int = 10**6 * PHA) -> None:
@@ -233,7 +235,7 @@ def relay(net: Net, dest: EthereumDestination, messages: list[BridgeMessage]) ->
     request = asyncio.run(dest.prepare(messages))
     signature = asyncio.run(FrostBatchSigner(net, dest.config).sign(request, messages))
     tx = asyncio.run(dest.submit(request, signature))
-    receipt = dict(net.w3.eth.wait_for_transaction_receipt(tx, timeout=10))
+    receipt = dict(net.w3.eth.wait_for_transaction_receipt(HexStr(tx), timeout=10))
     return confirm_final(net, dest, tx, [m.id_hex for m in messages]), receipt
 
 
@@ -375,11 +377,13 @@ def test_batch_of_releases_executes_exactly_once(net: Net) -> None:
     GAS["release, batch of 50 (fresh recipients)"] = receipt["gasUsed"] / 50
 
     assert asyncio.run(dest.already_executed(batch)) == {m.id_hex for m in batch}
-    sent_before = net.w3.eth.get_transaction_count(dest.submitter.address)  # type: ignore[union-attr]
+    assert dest.submitter is not None
+    submitter = to_checksum_address(dest.submitter.address)
+    sent_before = net.w3.eth.get_transaction_count(submitter)
     with pytest.raises(NothingToExecute) as info:
         asyncio.run(dest.prepare(batch))
     assert info.value.executed == {m.id_hex for m in batch} and not info.value.refused
-    assert net.w3.eth.get_transaction_count(dest.submitter.address) == sent_before  # type: ignore[union-attr]
+    assert net.w3.eth.get_transaction_count(submitter) == sent_before
 
     # Single releases: to a fresh recipient, and to an existing holder (nonce word in use either way).
     single, receipt = relay(net, dest, [inbound(51, 3 * 10**12)])
@@ -441,25 +445,25 @@ def test_stuck_transaction_is_replaced(net: Net) -> None:
         # 1. No block is made: the transaction waits in the pool; after stuck_timeout it is replaced in the pool
         # (same nonce, both fees up >= 12.5%: anvil, like geth, refuses a smaller bump).
         tx = submit_one(net, dest, waiting)
-        sent = net.w3.eth.get_transaction(tx)
+        sent = net.w3.eth.get_transaction(HexStr(tx))
         assert asyncio.run(dest.confirm(tx, [waiting.id_hex])).pending
         net.clock.now += 6
         assert asyncio.run(dest.confirm(tx, [waiting.id_hex])).pending
         tracked = dest.submitter.tracked(tx)
         assert tracked is not None and len(tracked.hashes) == 2
-        replacement = net.w3.eth.get_transaction(tracked.hashes[1])
+        replacement = net.w3.eth.get_transaction(HexStr(tracked.hashes[1]))
         assert replacement["nonce"] == sent["nonce"]
         assert replacement["maxFeePerGas"] * 8 >= sent["maxFeePerGas"] * 9
         assert replacement["maxPriorityFeePerGas"] * 8 >= sent["maxPriorityFeePerGas"] * 9
         net.mine()
         first = confirm_final(net, dest, tx, [waiting.id_hex])
         assert first.executed == {waiting.id_hex}
-        assert net.w3.eth.get_transaction_receipt(tracked.hashes[1])["status"] == 1
+        assert net.w3.eth.get_transaction_receipt(HexStr(tracked.hashes[1]))["status"] == 1
 
         # 2. The base fee jumps above its fee cap: anvil evicts it (geth would keep it, unmineable). Either way no
         # receipt comes; after stuck_timeout it is re-sent at the same nonce with fees for the new base fee.
         tx2 = submit_one(net, dest, underpriced)
-        low = net.w3.eth.get_transaction(tx2)
+        low = net.w3.eth.get_transaction(HexStr(tx2))
         net.rpc("anvil_setNextBlockBaseFeePerGas", hex(low["maxFeePerGas"] * 4))
         net.mine()
         assert asyncio.run(dest.confirm(tx2, [underpriced.id_hex])).pending
@@ -467,7 +471,7 @@ def test_stuck_transaction_is_replaced(net: Net) -> None:
         assert asyncio.run(dest.confirm(tx2, [underpriced.id_hex])).pending
         again = dest.submitter.tracked(tx2)
         assert again is not None and len(again.hashes) == 2
-        assert net.w3.eth.get_transaction(again.hashes[1])["nonce"] == low["nonce"]
+        assert net.w3.eth.get_transaction(HexStr(again.hashes[1]))["nonce"] == low["nonce"]
         net.mine()
     finally:
         net.rpc("evm_setAutomine", True)

@@ -18,9 +18,10 @@ from __future__ import annotations
 import asyncio
 import os
 import time
-from collections.abc import Callable, Iterator, Sequence
+from collections.abc import Callable, Iterator, MutableMapping, Sequence
 from dataclasses import dataclass, replace
 from pathlib import Path
+from typing import Any
 
 import pytest
 import structlog
@@ -300,7 +301,7 @@ def test_a_deposit_below_the_minimum_is_held_and_the_next_one_at_it_is_numbered(
 
     store = SealedCheckpoints(Sealer(b"\x07" * 32), tmp_path / "checkpoints")
 
-    async def members() -> list[dict[str, object]]:
+    async def members() -> list[MutableMapping[str, Any]]:
         agrees = PhalaSourceVerifier(config, checkpoints=DepositCheckpoints(store, "deposits"))
         other = replace(config, min_deposit={})  # a member configured without the minimum
         differs = PhalaSourceVerifier(other, checkpoints=DepositCheckpoints(store, "deposits"))
@@ -407,7 +408,7 @@ def test_a_scheduled_raise_of_the_minimum_applies_from_its_block_for_every_membe
     finally:
         client.close()
 
-    async def members() -> list[dict[str, object]]:
+    async def members() -> list[MutableMapping[str, Any]]:
         resumed = PhalaSourceVerifier(config, checkpoints=DepositCheckpoints(store, "deposits"))
         fresh = PhalaSourceVerifier(config)  # a full scan under the schedule
         past = replace(config, min_deposit={1: MinimumSchedule(before, (MinimumChange(numbered.block_number, after),))})

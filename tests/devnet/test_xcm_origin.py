@@ -20,7 +20,7 @@ from bridge.gateway import (
 from bridge.intents import encode_executed
 from bridge.xcm import xcm_message_hash
 from relayers.substrate import SubstrateClient, keypair_from_ed25519_seed, set_free_balance
-from relayers.substrate.bridge_calls import Remark, Transfer
+from relayers.substrate.bridge_calls import BatchCall, Remark, Transfer
 from relayers.substrate.chain import ChainReader
 from relayers.substrate.xcm_origin import DevnetRelayOrigin
 from relayers.substrate.xcm_tracker import SentMessage, XcmTracker
@@ -52,7 +52,11 @@ def test_only_records_signed_by_the_bridge_account_are_sent_and_never_twice(devn
         beneficiary = os.urandom(32)
         record = _record(beneficiary, UNIT)
         reserve = os.urandom(32)
-        calls = [Transfer(reserve, UNIT), Remark(encode_record(record)), Remark(encode_executed([record.message_id]))]
+        calls: list[BatchCall] = [
+            Transfer(reserve, UNIT),
+            Remark(encode_record(record)),
+            Remark(encode_executed([record.message_id])),
+        ]
 
         # The same record in an extrinsic signed by another account: nothing is sent.
         phala.submit(reader.compose_calls(calls), impostor).raise_for_failure()

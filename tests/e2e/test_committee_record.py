@@ -8,6 +8,7 @@ import asyncio
 import pytest
 
 from bridge.devnet import Devnet
+from bridge.enclave_api import StatusResult
 from relayers.enclave_client import EnclaveClient
 from relayers.substrate import SubstrateClient
 from relayers.substrate.chain import ChainReader
@@ -27,7 +28,7 @@ def test_the_committee_record_on_chain_matches_the_enclaves(bridge_devnet: Devne
     rec = on_chain.record
     assert rec.epoch == 1 and rec.threshold == 3 and rec.member_ids == (1, 2, 3, 4, 5)
 
-    async def statuses() -> list[object]:
+    async def statuses() -> list[StatusResult]:
         out = []
         for m in committee.members:
             client = EnclaveClient(str(m.socket))
@@ -38,8 +39,8 @@ def test_the_committee_record_on_chain_matches_the_enclaves(bridge_devnet: Devne
         return out
 
     for status in asyncio.run(statuses()):
-        member = rec.member(status.member_id)  # type: ignore[attr-defined]
+        member = rec.member(status.member_id)
         assert member is not None
-        assert member.identity_public_key == status.identity_public_key  # type: ignore[attr-defined]
-        assert member.measurement == status.measurement  # type: ignore[attr-defined]
-        assert status.group_keys == rec.group_keys  # type: ignore[attr-defined]
+        assert member.identity_public_key == status.identity_public_key
+        assert member.measurement == status.measurement
+        assert status.group_keys == rec.group_keys

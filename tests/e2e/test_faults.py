@@ -15,6 +15,7 @@ from __future__ import annotations
 import os
 import threading
 from collections.abc import Callable
+from functools import partial
 from typing import Any
 
 import pytest
@@ -227,7 +228,7 @@ def test_enclaves_killed_and_rejoin(bridge: FaultBridge) -> None:
     # first block.
     for member in (4, 5):
         for view in ("executed-index/verifier", "deposits/verifier"):
-            wait_for(f"enclave {member}'s {view} to resume", lambda m=member, v=view: _resumed(bridge, "enclave", v, m))
+            wait_for(f"enclave {member}'s {view} to resume", partial(_resumed, bridge, "enclave", view, member))
         assert not bridge.logged(member, "enclave", "index_checkpoint_fallback")
     # The leader's enclave dies in the middle of a signing session, and member 2's with it: 3, 4 and 5 must sign,
     # so the shares 4 and 5 unsealed are put to use.

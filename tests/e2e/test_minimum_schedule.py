@@ -13,6 +13,7 @@ from __future__ import annotations
 
 import os
 from concurrent.futures import ThreadPoolExecutor
+from functools import partial
 
 import pytest
 
@@ -93,7 +94,7 @@ def test_a_scheduled_raise_applies_from_its_block_on_every_member(bridge: FaultB
     after = bridge.resolve(carried.extrinsic_hash, recipient, RAISED * 10**6)
     assert after.nonce == before.nonce + 1  # the held deposit took no number
     for i in ALL_MEMBERS:  # every relayer numbers alike and holds the 1.5 PHA, by the minimum at its block
-        record = wait_for(f"relayer {i} to observe", lambda i=i: bridge.by_source_tx(carried.extrinsic_hash, (i,)))
+        record = wait_for(f"relayer {i} to observe", partial(bridge.by_source_tx, carried.extrinsic_hash, (i,)))
         assert int(record["nonce"]) == after.nonce
 
         def rejected(i: int = i) -> list[str]:

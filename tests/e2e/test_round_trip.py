@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import time
 from collections.abc import Callable
+from typing import TypeVar
 
 import pytest
 from substrateinterface import Keypair
@@ -24,7 +25,11 @@ def _network(devnet: Devnet) -> NetworkInfo:
     return NetworkInfo.model_validate_json(open(devnet.state.network_file).read())
 
 
-def _wait(what: str, check: Callable[[], object], timeout: float = 60.0) -> object:
+T = TypeVar("T")
+
+
+def _wait(what: str, check: Callable[[], T | None], timeout: float = 60.0) -> T:
+    """The first truthy value `check` returns."""
     deadline = time.monotonic() + timeout
     while time.monotonic() < deadline:
         value = check()
@@ -58,7 +63,7 @@ def test_pha_ethereum_to_phala_and_back(bridge_devnet: Devnet) -> None:
         dep = phala.deposit(recipient, 1, bytes.fromhex(user.address[2:]), 3 * UNIT_PHA)
         message_id = phala.message_of(dep)
         assert message_id is not None
-        nonce = int(_wait("the deposit's number", lambda: _nonce_of(bridge_devnet, message_id)))  # type: ignore[arg-type]
+        nonce = int(_wait("the deposit's number", lambda: _nonce_of(bridge_devnet, message_id)))
         _wait("execution on Ethereum", lambda: eth.is_executed(2, nonce))
         assert eth.pha_balance(user.address) == eth_before + 3 * UNIT_ETH
         assert eth.find_execution(2, nonce, from_block) is not None

@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import io
 import json
+from collections.abc import Iterator
 
 import pytest
 import structlog
@@ -15,7 +16,7 @@ from bridge.telemetry.metrics import build_info, render
 
 
 @pytest.fixture(autouse=True)
-def _reset_structlog() -> None:
+def _reset_structlog() -> Iterator[None]:
     yield
     structlog.reset_defaults()
 

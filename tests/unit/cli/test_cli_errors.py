@@ -5,6 +5,7 @@ tests/integration/test_store_errors.py (they need real SQLite files and PostgreS
 from __future__ import annotations
 
 import socket
+from collections.abc import MutableMapping
 from pathlib import Path
 from typing import Any
 
@@ -236,7 +237,7 @@ def test_typer_own_usage_errors_name_the_option_without_a_traceback(args: list[s
 # -- the last resort: a failure of what the command talks to vs. a bug ----------------------------------------------
 
 
-def _run_raising(exc: Exception) -> tuple[int, list[dict[str, Any]]]:
+def _run_raising(exc: Exception) -> tuple[int, list[MutableMapping[str, Any]]]:
     from structlog.testing import capture_logs
 
     from bridge.cli.errors import handle_errors

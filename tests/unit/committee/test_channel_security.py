@@ -41,7 +41,7 @@ def test_replayed_tampered_unsigned_and_forged_messages_are_rejected() -> None:
             outsider = IdentityKey.generate()
             forged = dataclasses.replace(heartbeat, sender=9)
             impostor = dataclasses.replace(heartbeat, sender=3)  # member 3's id under member 2's signature
-            hostile = {
+            hostile: dict[str, bytes | list[bytes]] = {
                 "replay": heartbeat.to_bytes(),  # the heartbeat session is open: a plain replay
                 "closed_session": commit.to_bytes(),  # the signing session is over
                 "bad_signature": [
@@ -57,8 +57,8 @@ def test_replayed_tampered_unsigned_and_forged_messages_are_rejected() -> None:
             before = dict(leader.channel.rejections)
             attacker = c.hub.connect("attacker")
             for raws in hostile.values():
-                for raw in raws if isinstance(raws, list) else [raws]:
-                    await attacker.publish(BROADCAST_TOPIC, raw)
+                for data in raws if isinstance(raws, list) else [raws]:
+                    await attacker.publish(BROADCAST_TOPIC, data)
 
             def counted(reason: str) -> int:
                 return leader.channel.rejections[reason] - before.get(reason, 0)

@@ -70,13 +70,14 @@ class _FalseAccuser(DkgMemberSession):
             import json
 
             received = self.round2[2][1]
+            assert received.raw is not None and received.envelope is not None  # it came over the wire
             fake = {
                 "suite": "ed25519",
                 "accused": 2,
                 "kind": "bad_share",
-                "evidence_envelope": received.raw.hex(),  # type: ignore[union-attr]
+                "evidence_envelope": received.raw.hex(),
                 "payload_key": self.svc.channel.disclose_key(received.envelope).hex(),
-            }  # type: ignore[arg-type]
+            }
             body = json.dumps({"complaints": [fake]}).encode()
         await super()._broadcast(kind, body)
 

@@ -24,7 +24,7 @@ def test_shares_are_sealed_private_and_a_restarted_member_signs_again(tmp_path: 
     log = io.StringIO()
     configure_logging("json", "debug", stream=log)
 
-    async def scenario() -> None:
+    async def scenario() -> str:
         async with cluster() as c:
             await started(c, IDS, keystore_dir=None)
             for m in IDS:

@@ -7,6 +7,7 @@ import asyncio
 
 import pytest
 
+from enclave_signer.committee.channel import Sent
 from enclave_signer.committee.distrust import CONTENT_REFUSALS, DistrustBook
 from enclave_signer.committee.heartbeat import Liveness
 from enclave_signer.committee.messages import Heartbeat, decode, encode
@@ -205,10 +206,10 @@ def test_a_node_leaves_the_field_out_of_heartbeats_when_it_distrusts_nobody() ->
             node = c.node(3)
             original = node.channel.broadcast
 
-            async def spy(epoch: int, session_id: bytes, kind: str, body: bytes) -> object:
+            async def spy(epoch: int, session_id: bytes, kind: str, payload: bytes) -> Sent:
                 if kind == "hb":
-                    sent.append(body)
-                return await original(epoch, session_id, kind, body)
+                    sent.append(payload)
+                return await original(epoch, session_id, kind, payload)
 
             node.channel.broadcast = spy  # type: ignore[method-assign]
             await until(lambda: len(sent) >= 1, what="a heartbeat")

@@ -10,7 +10,15 @@ import pytest
 
 from bridge.messages import BridgeMessage, MessageKind
 from enclave_signer.committee import omission
-from enclave_signer.committee.omission import REPLY_NONCE_FLOOR, Lane, OmissionView, OmissionWatch, Skipped, lane_of
+from enclave_signer.committee.omission import (
+    REPLY_NONCE_FLOOR,
+    Lane,
+    OmissionView,
+    OmissionWatch,
+    Skipped,
+    Stalled,
+    lane_of,
+)
 from tests.unit.committee.helpers import Clock, message
 
 GRACE = 30.0
@@ -41,7 +49,7 @@ def _watch(clock: Clock) -> OmissionWatch:
     return OmissionWatch(ME, grace=GRACE, clock=clock)
 
 
-def _check(w: OmissionWatch, leader: int | None, view: OmissionView) -> list[Skipped]:
+def _check(w: OmissionWatch, leader: int | None, view: OmissionView) -> list[Skipped | Stalled]:
     return asyncio.run(w.check(leader, view))
 
 

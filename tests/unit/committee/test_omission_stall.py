@@ -95,6 +95,7 @@ def test_a_leader_proposing_nothing_in_a_lane_is_struck_once_per_stall_grace_per
     assert _check(w, 1, view) == []  # the next strike needs another full stall grace period
     clock.now += 1
     [s] = _check(w, 1, view)
+    assert isinstance(s, Stalled)
     assert (s.message_id, s.age, s.waiting) == (m1.id_hex, STALL, 2)
     # The `skipped` rule has nothing to say: the leader passed nothing over (it proposed nothing).
     assert w.passed_over() == {}

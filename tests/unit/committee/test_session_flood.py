@@ -12,6 +12,7 @@ import os
 import pytest
 
 from enclave_signer.committee import ClosedSessionError, ReplayGuard, TooManySessionsError
+from enclave_signer.committee.memory_transport import MemoryTransport
 from enclave_signer.committee.node import CommitteeNode
 from enclave_signer.frost import SECP256K1, verify
 from tests.unit.committee.helpers import batch, cluster, run, until, with_dkg
@@ -19,7 +20,9 @@ from tests.unit.enclave.helpers import FakeClock
 
 
 def _drained(node: CommitteeNode) -> bool:
-    return node.channel._transport._queue.empty()  # type: ignore[attr-defined]
+    transport = node.channel._transport
+    assert isinstance(transport, MemoryTransport)
+    return transport._queue.empty()
 
 
 def test_one_member_flooding_session_openers_does_not_stop_the_committee() -> None:

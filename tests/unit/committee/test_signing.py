@@ -138,13 +138,13 @@ def _drop_first(node: CommitteeNode, kind: str, log: list[str]) -> None:
     original = transport.publish
     done = False
 
-    async def publish(topic: str, payload: bytes) -> None:
+    async def publish(topic_suffix: str, payload: bytes) -> None:
         nonlocal done
         if not done and Envelope.from_bytes(payload).kind == kind:
             done = True
             log.append(f"{node.member_id}:{kind}")
             return
-        await original(topic, payload)
+        await original(topic_suffix, payload)
 
     transport.publish = publish  # type: ignore[method-assign]
 

@@ -13,6 +13,7 @@ import structlog
 from bridge.confidential import (
     REPLY_SOURCE_DOMAIN,
     CallStatus,
+    ConfidentialCall,
     EthereumCall,
     encode_output,
     reply_items,
@@ -20,6 +21,7 @@ from bridge.confidential import (
 )
 from bridge.evm import encode_batch
 from bridge.telemetry import configure_logging
+from enclave_signer.contracts import ExecutionResult
 from enclave_signer.contracts.auction import MAX_PRICE, SETTLE_GAS, settle_calldata
 from enclave_signer.contracts.auction_codec import Close, Open, PlaceBid, Settled, encode_input
 from tests.unit.confidential.helpers import Enclave, SourceChain, address, amount_encodings
@@ -30,7 +32,9 @@ AMOUNTS = [7_700_000_000_000_001, 8_800_000_000_000_003, 9_900_000_000_000_007, 
 WINNING = 9_900_000_000_000_007
 
 
-def _run_auction(enclave: Enclave, chain: SourceChain, amounts: list[int]) -> tuple[int, list]:
+def _run_auction(
+    enclave: Enclave, chain: SourceChain, amounts: list[int]
+) -> tuple[int, tuple[ConfidentialCall, ExecutionResult]]:
     opened = enclave.run(chain.call(SELLER, encode_input(Open(close_block=200)), block=100))
     auction_id = int.from_bytes(opened.record.call_id, "big")
     for i, (bidder, amount) in enumerate(zip(BIDDERS, amounts, strict=False)):
@@ -39,7 +43,7 @@ def _run_auction(enclave: Enclave, chain: SourceChain, amounts: list[int]) -> tu
     close = chain.call(BIDDERS[0], encode_input(Close(auction_id)), block=200)
     result = enclave.run(close)
     assert result.status is CallStatus.EXECUTED, result.reason
-    return auction_id, [close, result]
+    return auction_id, (close, result)
 
 
 @pytest.fixture
@@ -54,7 +58,9 @@ def own_logging() -> Iterator[None]:
         structlog.configure(**saved)
 
 
-def test_auction_end_to_end_reveals_only_winner_and_price(enclave: Enclave, chain: SourceChain, own_logging) -> None:  # type: ignore[no-untyped-def]
+def test_auction_end_to_end_reveals_only_winner_and_price(
+    enclave: Enclave, chain: SourceChain, own_logging: None
+) -> None:
     with structlog.testing.capture_logs() as logs:
         auction_id, (_, result) = _run_auction(enclave, chain, AMOUNTS)
     winner = BIDDERS[AMOUNTS.index(WINNING)]
@@ -89,8 +95,8 @@ def test_auction_end_to_end_reveals_only_winner_and_price(enclave: Enclave, chai
 def test_no_secret_in_rendered_logs(
     enclave: Enclave,
     chain: SourceChain,
-    own_logging,
-    caplog: pytest.LogCaptureFixture,  # type: ignore[no-untyped-def]
+    own_logging: None,
+    caplog: pytest.LogCaptureFixture,
 ) -> None:
     out = io.StringIO()
     configure_logging("json", "debug", stream=out)

@@ -13,8 +13,10 @@
 from __future__ import annotations
 
 import asyncio
+from collections.abc import Mapping, Sequence
 from pathlib import Path
 from types import SimpleNamespace
+from typing import Any
 
 import pytest
 import structlog
@@ -37,6 +39,7 @@ from bridge.confidential import (
     note_log_hash,
     phala_batch_parts,
 )
+from bridge.messages import BridgeMessage
 from bridge.snapshots import SnapshotError
 from enclave_signer.checkpoints import SealedCheckpoints
 from enclave_signer.contracts import DecryptedCall, Registry, ReplayError, SealedBidAuction, StateKeyring, execute
@@ -237,7 +240,7 @@ class Chain:
         self.served += len(self.notes) - position
         return NoteTail(position, note_log_hash(self.notes[:position]), tuple(self.notes[position:]))
 
-    async def final_calls(self) -> list[object]:
+    async def final_calls(self) -> list[BridgeMessage]:
         return []
 
 
@@ -378,7 +381,8 @@ def test_another_bridge_account_resets_the_states() -> None:
     chain = Chain(notes)
     e = engine(chain)
     asyncio.run(e._sync(KEYRING))
-    e.node.record.group_keys.ed25519 = b"\xad" * 32  # type: ignore[attr-defined]  # a new DKG: another account
+    assert e.node.record is not None
+    e.node.record.group_keys.ed25519 = b"\xad" * 32  # a new DKG: another account
     chain.notes = notes[:2]  # ...whose log is another (here: shorter) one
     with structlog.testing.capture_logs() as logs:
         asyncio.run(e._sync(KEYRING))
@@ -398,7 +402,7 @@ def saved_snapshot(tmp_path: Path, notes: list[bytes]) -> SealedCheckpoints:
     return store
 
 
-def events(logs: list[dict[str, object]], name: str) -> list[object]:
+def events(logs: Sequence[Mapping[str, Any]], name: str) -> list[object]:
     return [x.get("reason") for x in logs if x["event"] == name]
 
 

@@ -21,6 +21,7 @@ from bridge.confidential import (
 )
 from enclave_signer.contracts import QueryError, Registry, answer_query, evaluate_query, verify_query_signature
 from enclave_signer.contracts.auction_codec import (
+    AuctionResult,
     BidOf,
     Close,
     Grant,
@@ -99,7 +100,7 @@ def test_results_are_public_and_follow_the_auction(enclave: Enclave, chain: Sour
     cid = enclave.contract_id
     stranger = nacl.signing.SigningKey.generate()
 
-    def result():  # type: ignore[no-untyped-def]
+    def result() -> AuctionResult:
         answer = _ask(enclave, prepare_query(cid, encode_query(ResultOf(auction_id)), ed25519_key=stranger))
         assert answer.ok
         return decode_result_answer(answer.body)

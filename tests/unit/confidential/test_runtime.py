@@ -4,6 +4,7 @@ refusal recorded with its reason and no state change; replays, order, tampered l
 from __future__ import annotations
 
 import dataclasses
+from collections.abc import Sequence
 
 import pytest
 
@@ -11,6 +12,7 @@ from bridge.confidential import (
     NULL_CONTRACT_ID,
     CallStatus,
     ConfidentialCall,
+    ExecutionRecord,
     decode_call_payload,
     decode_record,
     encode_call_payload,
@@ -166,7 +168,9 @@ def test_ciphertext_for_another_contract_or_caller_is_refused(
         (b"PHCC\x01" + b"\x07" * 32 + b"\x00" * 72, "unknown_contract"),  # an id nobody registered
     ],
 )
-def test_malformed_payloads_are_refused(committee: EncryptionCommittee, registry: Registry, payload, code) -> None:
+def test_malformed_payloads_are_refused(
+    committee: EncryptionCommittee, registry: Registry, payload: bytes, code: str
+) -> None:
     chain = SourceChain(committee, bytes(32))
     call = chain.call(ALICE, b"", payload=payload)
     ct = call_ciphertext(call, registry)
@@ -231,7 +235,7 @@ def test_tampered_reordered_or_missing_records_do_not_replay(
     records = [decode_record(r) for r in enclave.log]
     cid = enclave.contract_id
 
-    def fails(log: list, match: str) -> None:
+    def fails(log: Sequence[ExecutionRecord | bytes], match: str) -> None:
         with pytest.raises(ReplayError, match=match):
             replay(cid, log, keyring, registry=registry)
 

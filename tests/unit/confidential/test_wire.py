@@ -4,6 +4,7 @@ strict decoders that raise only ConfidentialError, reply nonces that never colli
 from __future__ import annotations
 
 import contextlib
+from typing import Any
 
 import pytest
 from hypothesis import given, settings
@@ -18,6 +19,7 @@ from bridge.confidential import (
     ConfidentialError,
     EthereumCall,
     ExecutionRecord,
+    Output,
     PhalaPayout,
     Querier,
     QuerierKind,
@@ -109,7 +111,9 @@ def test_decoders_refuse_garbage_with_one_error_type(data: bytes) -> None:
 
 
 def test_record_invariants() -> None:
-    base = dict(contract_id=b"\x01" * 32, source_domain=1, source_nonce=1, position=0, key_version=1, first_seq=0)
+    base: dict[str, Any] = dict(
+        contract_id=b"\x01" * 32, source_domain=1, source_nonce=1, position=0, key_version=1, first_seq=0
+    )
     with pytest.raises(ConfidentialError):
         ExecutionRecord(**base, status=CallStatus.EXECUTED, code="x", reason="", events=())
     with pytest.raises(ConfidentialError):
@@ -141,7 +145,7 @@ def test_consecutive_replies_share_a_bitmap_word() -> None:
 
 def test_result_digest_covers_every_output() -> None:
     rec = ExecutionRecord(b"\x01" * 32, 1, 7, 0, CallStatus.EXECUTED, 1, "", "", 0, ())
-    outs = [EthereumCall(b"\x02" * 20, 100_000, b"\x01\x02"), PhalaPayout(b"\x03" * 32, 5)]
+    outs: list[Output] = [EthereumCall(b"\x02" * 20, 100_000, b"\x01\x02"), PhalaPayout(b"\x03" * 32, 5)]
     d = result_digest(rec, outs)
     variants = [
         [outs[0]],

@@ -154,7 +154,12 @@ def test_the_client_reads_the_head_only_for_a_changing_minimum_and_refuses_by_th
     def client(min_deposit: object, head: int, margin: int = 50) -> PhalaClient:
         c = PhalaClient.__new__(PhalaClient)  # no connection: the rule only
         c.minimums, c.margin = _side(min_deposit).minimums(), margin
-        monkeypatch.setattr(c, "finalized_block", lambda: reads.append(head) or head)
+
+        def finalized_block() -> int:
+            reads.append(head)
+            return head
+
+        monkeypatch.setattr(c, "finalized_block", finalized_block)
         return c
 
     client({"ethereum": {"transfer": 10**12}}, head=10).check_amount(1, 10**12)

@@ -10,9 +10,10 @@ import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
-from enclave_signer.dkg import Complaint, ComplaintKind, DkgParticipant, exchange, run_dkg
+from enclave_signer.dkg import Complaint, ComplaintKind, DkgParticipant, Round2Share, exchange, run_dkg
 from enclave_signer.frost import (
     ED25519,
+    Ciphersuite,
     DkgAbortedError,
     InvalidParametersError,
     secret_share_combine,
@@ -22,12 +23,12 @@ from enclave_signer.frost import (
 from tests.unit.crypto.helpers import SUITES
 
 
-def _members(suite, n, t, session=b"s1"):
+def _members(suite: Ciphersuite, n: int, t: int, session: bytes = b"s1") -> list[DkgParticipant]:
     ids = list(range(1, n + 1))
     return [DkgParticipant(suite, i, ids, t, session) for i in ids]
 
 
-def test_honest_dkg_any_t_sign(suite):
+def test_honest_dkg_any_t_sign(suite: Ciphersuite) -> None:
     outs = run_dkg(suite, 5, 3)
     pk = outs[0].group_public_key
     assert all(o.group_public_key == pk and o.verifying_shares == outs[0].verifying_shares for o in outs)
@@ -43,7 +44,7 @@ def test_honest_dkg_any_t_sign(suite):
     assert suite.group.base_mult(s2) != pk
 
 
-def test_no_participant_holds_the_group_secret(suite):
+def test_no_participant_holds_the_group_secret(suite: Ciphersuite) -> None:
     members = _members(suite, 4, 2)
     outs = exchange(members)
     s = secret_share_combine(suite, [(o.key_share.identifier, o.key_share.secret) for o in outs], 2)
@@ -54,7 +55,7 @@ def test_no_participant_holds_the_group_secret(suite):
         assert "redacted" in repr(m)
 
 
-def test_ed25519_dkg_key_is_a_standard_ed25519_key():
+def test_ed25519_dkg_key_is_a_standard_ed25519_key() -> None:
     outs = run_dkg(ED25519, 4, 3)
     sig = sign_with_shares(ED25519, [o.key_share for o in outs[1:]], b"extrinsic")
     assert nacl.signing.VerifyKey(outs[0].group_public_key).verify(b"extrinsic", sig.to_bytes()) == b"extrinsic"
@@ -63,33 +64,34 @@ def test_ed25519_dkg_key_is_a_standard_ed25519_key():
 CHEATS = ["bad_pok", "short_commitment", "bad_share", "replayed_pok", "silent"]
 
 
-def _cheat(members, cheater, how):
-    """Make member `cheater` misbehave by wrapping its round methods."""
+def _cheat(members: list[DkgParticipant], cheater: int, how: str) -> None:
+    """Make member `cheater` misbehave by wrapping its round methods (replacing a method on the instance is the
+    point here, hence the method-assign ignores)."""
     m = members[cheater - 1]
     r1, r2 = m.round1, m.round2
     if how == "bad_pok":
-        m.round1 = lambda: dataclasses.replace(r1(), proof_mu=(r1().proof_mu + 1) % m.suite.group.order)
+        m.round1 = lambda: dataclasses.replace(r1(), proof_mu=(r1().proof_mu + 1) % m.suite.group.order)  # type: ignore[method-assign]
     elif how == "short_commitment":
-        m.round1 = lambda: dataclasses.replace(r1(), commitment=r1().commitment[:-1])
+        m.round1 = lambda: dataclasses.replace(r1(), commitment=r1().commitment[:-1])  # type: ignore[method-assign]
     elif how == "replayed_pok":  # a proof made for another session
         other = DkgParticipant(m.suite, cheater, m.participants, m.t, b"another session")
-        m.round1 = other.round1
-    elif how == "silent":
-        m.round1 = lambda: dataclasses.replace(r1(), sender=10_000)  # its own package never arrives
+        m.round1 = other.round1  # type: ignore[method-assign]
+    elif how == "silent":  # its own package never arrives
+        m.round1 = lambda: dataclasses.replace(r1(), sender=10_000)  # type: ignore[method-assign]
     elif how == "bad_share":
 
-        def bad_round2():
+        def bad_round2() -> dict[int, Round2Share]:
             out = r2()
             victim = min(out)
             out[victim] = dataclasses.replace(out[victim], value=(out[victim].value + 1) % m.suite.group.order)
             return out
 
-        m.round2 = bad_round2
+        m.round2 = bad_round2  # type: ignore[method-assign]
 
 
 @settings(max_examples=30, deadline=None, suppress_health_check=[HealthCheck.too_slow])
 @given(st.sampled_from(sorted(SUITES)), st.integers(3, 6), st.data())
-def test_cheater_is_identified_excluded_and_rest_finish(key, n, data):
+def test_cheater_is_identified_excluded_and_rest_finish(key: str, n: int, data: st.DataObject) -> None:
     suite = SUITES[key]
     t = data.draw(st.integers(2, n - 1))
     cheater = data.draw(st.integers(1, n))
@@ -110,7 +112,7 @@ def test_cheater_is_identified_excluded_and_rest_finish(key, n, data):
     )
 
 
-def test_complaint_kinds_name_the_fault(suite):
+def test_complaint_kinds_name_the_fault(suite: Ciphersuite) -> None:
     members = _members(suite, 4, 2)
     _cheat(members, 3, "bad_pok")
     pkgs = [m.round1() for m in members]
@@ -119,7 +121,7 @@ def test_complaint_kinds_name_the_fault(suite):
     assert "1 accuses 3" in str(complaints[0])
 
 
-def test_bad_share_complaint_carries_checkable_evidence(suite):
+def test_bad_share_complaint_carries_checkable_evidence(suite: Ciphersuite) -> None:
     members = _members(suite, 3, 2)
     _cheat(members, 2, "bad_share")  # member 2 corrupts the share for member 1
     pkgs = [m.round1() for m in members]
@@ -133,7 +135,7 @@ def test_bad_share_complaint_carries_checkable_evidence(suite):
     assert members[2].resolve(c) == (2,)  # member 3 checks the evidence itself and agrees
 
 
-def test_false_accusation_excludes_the_accuser(suite):
+def test_false_accusation_excludes_the_accuser(suite: Ciphersuite) -> None:
     members = _members(suite, 4, 2)
     pkgs = [m.round1() for m in members]
     for m in members:
@@ -150,7 +152,7 @@ def test_false_accusation_excludes_the_accuser(suite):
     assert all(o.qualified == (2, 3, 4) for o in outs)
 
 
-def test_too_many_cheaters_abort(suite):
+def test_too_many_cheaters_abort(suite: Ciphersuite) -> None:
     members = _members(suite, 4, 3)
     _cheat(members, 1, "bad_pok")
     _cheat(members, 2, "bad_pok")
@@ -158,7 +160,7 @@ def test_too_many_cheaters_abort(suite):
         exchange(members)
 
 
-def test_bad_parameters(suite):
+def test_bad_parameters(suite: Ciphersuite) -> None:
     with pytest.raises(InvalidParametersError):
         DkgParticipant(suite, 9, [1, 2, 3], 2, b"s")
     with pytest.raises(InvalidParametersError):

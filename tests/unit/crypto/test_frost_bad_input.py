@@ -8,6 +8,7 @@ from nacl import bindings as sodium
 from enclave_signer.frost import (
     ED25519,
     SECP256K1,
+    Ciphersuite,
     FrostError,
     IdentityPointError,
     InvalidIdentifierError,
@@ -73,7 +74,7 @@ def _off_curve_secp256k1() -> bytes:
 
 
 @pytest.mark.parametrize("hexpt", SMALL_ORDER_ED25519)
-def test_ed25519_small_order_points_rejected(hexpt):
+def test_ed25519_small_order_points_rejected(hexpt: str) -> None:
     pt = bytes.fromhex(hexpt)
     if hexpt.endswith("80") and hexpt.startswith("00000000"):
         # x = 0 with the sign bit set is not a valid RFC 8032 encoding at all
@@ -85,7 +86,7 @@ def test_ed25519_small_order_points_rejected(hexpt):
         ED25519.group.deserialize_element(pt)
 
 
-def test_ed25519_identity_and_mixed_order_and_noncanonical():
+def test_ed25519_identity_and_mixed_order_and_noncanonical() -> None:
     g = ED25519.group
     with pytest.raises(IdentityPointError):
         g.deserialize_element(b"\x01" + bytes(31))
@@ -103,7 +104,7 @@ def test_ed25519_identity_and_mixed_order_and_noncanonical():
         g.deserialize_element(_off_curve_ed25519())
 
 
-def test_secp256k1_bad_points():
+def test_secp256k1_bad_points() -> None:
     g = SECP256K1.group
     good = g.base_mult(7)
     with pytest.raises(IdentityPointError):
@@ -120,7 +121,7 @@ def test_secp256k1_bad_points():
 
 
 @pytest.mark.parametrize("length", [0, 31, 33, 64])
-def test_wrong_lengths(suite, length):
+def test_wrong_lengths(suite: Ciphersuite, length: int) -> None:
     g = suite.group
     with pytest.raises(InvalidLengthError):
         g.deserialize_scalar(bytes(length))
@@ -134,7 +135,7 @@ def test_wrong_lengths(suite, length):
         nonce_generate(suite, 1, bytes(length))
 
 
-def test_scalars_out_of_range(suite):
+def test_scalars_out_of_range(suite: Ciphersuite) -> None:
     g = suite.group
     order_enc = (g.order).to_bytes(32, "little" if suite is ED25519 else "big")
     for bad in (order_enc, b"\xff" * 32):
@@ -146,7 +147,7 @@ def test_scalars_out_of_range(suite):
         g.serialize_scalar(-1)
 
 
-def test_signature_with_unreduced_z_or_bad_r(suite):
+def test_signature_with_unreduced_z_or_bad_r(suite: Ciphersuite) -> None:
     g = suite.group
     pk, shares = trusted_dealer_keygen(suite, 3, 2)
     sig = sign_with_shares(suite, shares[:2], b"m")
@@ -166,7 +167,7 @@ def test_signature_with_unreduced_z_or_bad_r(suite):
         verify(suite, b"\x05" * g.element_length, b"m", sig)
 
 
-def test_ed25519_torsioned_r_rejected():
+def test_ed25519_torsioned_r_rejected() -> None:
     pk, shares = trusted_dealer_keygen(ED25519, 3, 2)
     sig = sign_with_shares(ED25519, shares[:2], b"m")
     r_mixed = sodium.crypto_core_ed25519_add(sig.R, bytes.fromhex(SMALL_ORDER_ED25519[3]))
@@ -175,12 +176,12 @@ def test_ed25519_torsioned_r_rejected():
 
 
 @pytest.mark.parametrize("ids", [[0, 1], [1, 1], [-1, 2], [True, 2]])
-def test_bad_identifiers(suite, ids):
+def test_bad_identifiers(suite: Ciphersuite, ids: list[int]) -> None:
     with pytest.raises(InvalidIdentifierError):
         check_identifiers(suite, ids)
 
 
-def test_identifier_at_order_and_unknown(suite):
+def test_identifier_at_order_and_unknown(suite: Ciphersuite) -> None:
     with pytest.raises(InvalidIdentifierError):
         check_identifiers(suite, [suite.group.order])
     with pytest.raises(InvalidIdentifierError):
@@ -189,7 +190,7 @@ def test_identifier_at_order_and_unknown(suite):
         derive_interpolating_value(suite, [1, 2, 2], 1)
 
 
-def test_commitment_lists_validated(suite):
+def test_commitment_lists_validated(suite: Ciphersuite) -> None:
     _pk, shares = trusted_dealer_keygen(suite, 3, 2)
     (n1, c1), (_n2, c2) = commit(suite, shares[0]), commit(suite, shares[1])
     dup = SigningCommitment(1, c2.hiding, c2.binding)
@@ -208,7 +209,7 @@ def test_commitment_lists_validated(suite):
     assert not n1.used  # a refused request does not burn the nonces
 
 
-def test_aggregate_validates_shares(suite):
+def test_aggregate_validates_shares(suite: Ciphersuite) -> None:
     pk, shares = trusted_dealer_keygen(suite, 3, 2)
     rounds = [commit(suite, s) for s in shares[:2]]
     comms = [c for _, c in rounds]
@@ -220,7 +221,7 @@ def test_aggregate_validates_shares(suite):
         verify_signature_share(suite, 1, shares[0].public, -1, comms, pk, b"m")
 
 
-def test_bad_parameters(suite):
+def test_bad_parameters(suite: Ciphersuite) -> None:
     for n, t in ((3, 4), (3, 0), (0, 0)):
         with pytest.raises(InvalidParametersError):
             trusted_dealer_keygen(suite, n, t)
@@ -237,7 +238,7 @@ def test_bad_parameters(suite):
         sign_with_shares(suite, [shares[0], other[1]], b"m")
 
 
-def test_every_error_is_frost_error_and_builtin():
+def test_every_error_is_frost_error_and_builtin() -> None:
     for cls in (
         InvalidPointError,
         InvalidScalarError,

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from collections.abc import Sequence
+
 import coincurve
 import nacl.signing
 import pytest
@@ -11,12 +13,15 @@ from hypothesis import strategies as st
 from enclave_signer.frost import (
     ED25519,
     SECP256K1,
+    Ciphersuite,
     FrostError,
     InvalidParametersError,
     InvalidSignatureError,
     InvalidSignatureShareError,
+    KeyShare,
     NonceReuseError,
     Signature,
+    SigningCommitment,
     aggregate,
     commit,
     evm_challenge,
@@ -43,7 +48,9 @@ def committees(draw: st.DrawFn) -> tuple[str, int, int, list[int], bytes]:
     return key, n, t, signers, draw(st.binary(max_size=64))
 
 
-def _rounds(suite, shares, msg):
+def _rounds(
+    suite: Ciphersuite, shares: Sequence[KeyShare], msg: bytes
+) -> tuple[list[SigningCommitment], dict[int, int]]:
     """Both rounds without the library's threshold or share checks, to show what the math alone yields."""
     rounds = [commit(suite, sh) for sh in shares]
     comms = [c for _, c in rounds]
@@ -53,7 +60,7 @@ def _rounds(suite, shares, msg):
 
 @FAST
 @given(committees())
-def test_any_t_of_n_signs_and_verifies(case):
+def test_any_t_of_n_signs_and_verifies(case: tuple[str, int, int, list[int], bytes]) -> None:
     key, n, t, signers, msg = case
     suite = SUITES[key]
     pk, shares = trusted_dealer_keygen(suite, n, t, rng=det_rng(bytes([n, t]) + msg))
@@ -69,7 +76,7 @@ def test_any_t_of_n_signs_and_verifies(case):
 
 @FAST
 @given(st.sampled_from(sorted(SUITES)), st.integers(2, 5), st.data())
-def test_t_minus_one_shares_cannot_sign(key, t, data):
+def test_t_minus_one_shares_cannot_sign(key: str, t: int, data: st.DataObject) -> None:
     suite = SUITES[key]
     n = data.draw(st.integers(t, 6))
     pk, shares = trusted_dealer_keygen(suite, n, t)
@@ -83,7 +90,7 @@ def test_t_minus_one_shares_cannot_sign(key, t, data):
         aggregate(suite, comms, b"m", pk, z, {s.identifier: s.public for s in few})
 
 
-def test_invalid_share_is_attributed_and_another_set_completes(suite):
+def test_invalid_share_is_attributed_and_another_set_completes(suite: Ciphersuite) -> None:
     pk, shares = trusted_dealer_keygen(suite, 5, 3)
     signers = shares[:3]
     comms, z = _rounds(suite, signers, b"batch")
@@ -97,7 +104,7 @@ def test_invalid_share_is_attributed_and_another_set_completes(suite):
     assert verify(suite, pk, b"batch", sign_with_shares(suite, retry, b"batch"))
 
 
-def test_two_cheaters_are_both_named(suite):
+def test_two_cheaters_are_both_named(suite: Ciphersuite) -> None:
     pk, shares = trusted_dealer_keygen(suite, 5, 4)
     comms, z = _rounds(suite, shares[:4], b"m")
     z[1] = 0
@@ -107,7 +114,7 @@ def test_two_cheaters_are_both_named(suite):
     assert exc.value.identifiers == (1, 4)
 
 
-def test_share_checked_against_another_members_key_fails(suite):
+def test_share_checked_against_another_members_key_fails(suite: Ciphersuite) -> None:
     """verify_signature_share binds a share to the member's own verification share Y_i."""
     pk, shares = trusted_dealer_keygen(suite, 4, 2)
     comms, z = _rounds(suite, shares[:2], b"m")
@@ -116,7 +123,7 @@ def test_share_checked_against_another_members_key_fails(suite):
     assert not verify_signature_share(suite, 1, shares[0].public, z[1], comms, pk, b"other message")
 
 
-def test_nonces_are_single_use(suite):
+def test_nonces_are_single_use(suite: Ciphersuite) -> None:
     _pk, shares = trusted_dealer_keygen(suite, 3, 2)
     (n1, c1), (n2, c2) = commit(suite, shares[0]), commit(suite, shares[1])
     sign(suite, shares[0], n1, b"a", [c1, c2])
@@ -125,7 +132,7 @@ def test_nonces_are_single_use(suite):
         sign(suite, shares[0], n1, b"b", [c1, c2])
 
 
-def test_reconstructed_secret_matches_group_key(suite):
+def test_reconstructed_secret_matches_group_key(suite: Ciphersuite) -> None:
     pk, shares = trusted_dealer_keygen(suite, 5, 3)
     s = secret_share_combine(suite, [(sh.identifier, sh.secret) for sh in shares[2:]], 3)
     assert suite.group.base_mult(s) == pk
@@ -133,7 +140,7 @@ def test_reconstructed_secret_matches_group_key(suite):
     assert suite.group.base_mult(wrong) != pk
 
 
-def test_secrets_never_in_repr(suite):
+def test_secrets_never_in_repr(suite: Ciphersuite) -> None:
     _pk, shares = trusted_dealer_keygen(suite, 3, 2)
     sh = shares[0]
     text = repr(sh) + str(sh) + f"{sh}" + repr(shares)
@@ -145,7 +152,7 @@ def test_secrets_never_in_repr(suite):
     assert not any(str(x) in repr(nonces) for x in hidden)
 
 
-def test_secp256k1_evm_helpers():
+def test_secp256k1_evm_helpers() -> None:
     pk, shares = trusted_dealer_keygen(SECP256K1, 5, 3)
     msg = b"executeBatch"
     sig = sign_with_shares(SECP256K1, shares[2:], msg)
@@ -164,14 +171,14 @@ def test_secp256k1_evm_helpers():
         sign_with_shares(ED25519, trusted_dealer_keygen(ED25519, 2, 2)[1], b"m").r_xy()
 
 
-def test_signature_roundtrip(suite):
+def test_signature_roundtrip(suite: Ciphersuite) -> None:
     _pk, shares = trusted_dealer_keygen(suite, 3, 2)
     sig = sign_with_shares(suite, shares[1:], b"x")
     again = Signature.from_bytes(suite, sig.to_bytes())
     assert again == sig and len(sig.to_bytes()) == suite.group.element_length + 32
 
 
-def test_shares_of_other_suite_refused():
+def test_shares_of_other_suite_refused() -> None:
     _, shares = trusted_dealer_keygen(ED25519, 3, 2)
     with pytest.raises(InvalidParametersError):
         sign_with_shares(SECP256K1, shares[:2], b"m")

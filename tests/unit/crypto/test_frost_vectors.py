@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from typing import Any
+
 import nacl.signing
 import pytest
 
@@ -26,8 +28,9 @@ def _scalar(key: str, hexstr: str) -> int:
     return SUITES[key].group.deserialize_scalar(bytes.fromhex(hexstr))
 
 
-def _replay(key: str) -> dict[str, object]:
-    """Run the whole protocol on the vector's inputs; return every intermediate value for the assertions."""
+def _replay(key: str) -> dict[str, Any]:
+    """Run the whole protocol on the vector's inputs; return every intermediate value for the assertions (of mixed
+    types, read by name: Any, like the vector JSON they are checked against)."""
     v = load_vector(key)
     suite = SUITES[key]
     g = suite.group
@@ -63,11 +66,11 @@ def _replay(key: str) -> dict[str, object]:
 
 
 @pytest.fixture(params=sorted(SUITES), scope="module")
-def run(request: pytest.FixtureRequest) -> dict[str, object]:
+def run(request: pytest.FixtureRequest) -> dict[str, Any]:
     return {"key": request.param, **_replay(request.param)}
 
 
-def test_group_key_and_shares(run):
+def test_group_key_and_shares(run: dict[str, Any]) -> None:
     v, g, inp = run["v"], run["g"], run["v"]["inputs"]
     assert g.base_mult(run["secret"]).hex() == inp["group_public_key"]
     assert run["pk"].hex() == inp["group_public_key"]
@@ -78,7 +81,7 @@ def test_group_key_and_shares(run):
     assert v["inputs"]["participant_list"] == sorted(run["z"])
 
 
-def test_round_one_nonces_commitments_binding_factors(run):
+def test_round_one_nonces_commitments_binding_factors(run: dict[str, Any]) -> None:
     suite, g = run["suite"], run["g"]
     by_id = {s.identifier: s for s in run["shares"]}
     comms = {c.identifier: c for c in run["comms"]}
@@ -96,7 +99,7 @@ def test_round_one_nonces_commitments_binding_factors(run):
         assert g.serialize_scalar(rho[i]).hex() == out["binding_factor"]
 
 
-def test_round_two_signature_shares(run):
+def test_round_two_signature_shares(run: dict[str, Any]) -> None:
     suite, g = run["suite"], run["g"]
     by_id = {s.identifier: s for s in run["shares"]}
     for out in run["v"]["round_two_outputs"]["outputs"]:
@@ -110,7 +113,7 @@ def test_round_two_signature_shares(run):
         )
 
 
-def test_final_signature(run):
+def test_final_signature(run: dict[str, Any]) -> None:
     suite = run["suite"]
     assert run["sig"].to_bytes().hex() == run["v"]["final_output"]["sig"]
     assert verify(suite, run["pk"], run["msg"], run["sig"])
@@ -118,14 +121,14 @@ def test_final_signature(run):
     assert not verify(suite, run["pk"], run["msg"] + b"!", run["sig"])
 
 
-def test_ed25519_vector_signature_passes_standard_verifier():
+def test_ed25519_vector_signature_passes_standard_verifier() -> None:
     v = load_vector("ed25519")
     vk = nacl.signing.VerifyKey(bytes.fromhex(v["inputs"]["group_public_key"]))
     msg = bytes.fromhex(v["inputs"]["message"])
     assert vk.verify(msg, bytes.fromhex(v["final_output"]["sig"])) == msg
 
 
-def test_secp256k1_vector_signature_passes_independent_verifier():
+def test_secp256k1_vector_signature_passes_independent_verifier() -> None:
     v = load_vector("secp256k1")
     pk, msg = bytes.fromhex(v["inputs"]["group_public_key"]), bytes.fromhex(v["inputs"]["message"])
     sig = bytes.fromhex(v["final_output"]["sig"])
@@ -154,11 +157,11 @@ def test_secp256k1_vector_signature_passes_independent_verifier():
         ),
     ],
 )
-def test_expand_message_xmd_rfc9380_vectors(msg, length, expected):
+def test_expand_message_xmd_rfc9380_vectors(msg: bytes, length: int, expected: str) -> None:
     assert expand_message_xmd(msg, b"QUUX-V01-CS02-with-expander-SHA256-128", length).hex() == expected
 
 
-def test_vector_commitments_reject_tampered_list(run):
+def test_vector_commitments_reject_tampered_list(run: dict[str, Any]) -> None:
     """Round two refuses a commitment list that carries another commitment for the signer (RFC 9591 5.2)."""
     suite = run["suite"]
     share: KeyShare = run["shares"][0]

@@ -10,7 +10,7 @@ MODULES = ["enclave_signer.frost", "enclave_signer.dkg", "enclave_signer.tdec", 
 
 
 @pytest.mark.parametrize("name", MODULES)
-def test_all_is_explicit_and_resolves(name):
+def test_all_is_explicit_and_resolves(name: str) -> None:
     mod = importlib.import_module(name)
     for attr in mod.__all__:
         assert hasattr(mod, attr), attr
@@ -20,7 +20,7 @@ def test_all_is_explicit_and_resolves(name):
     assert public <= set(mod.__all__)
 
 
-def test_documented_quick_use():
+def test_documented_quick_use() -> None:
     from enclave_signer.frost import SECP256K1, KeyShare, sign_with_shares, trusted_dealer_keygen, verify
 
     group_pk, shares = trusted_dealer_keygen(SECP256K1, n=5, t=3, secret=None)
@@ -33,7 +33,7 @@ def test_documented_quick_use():
     assert verify(SECP256K1, group_pk, b"massage", sig) is False
 
 
-def test_error_tree_docstring_names_every_error():
+def test_error_tree_docstring_names_every_error() -> None:
     from enclave_signer.frost import errors
 
     doc = errors.__doc__ or ""

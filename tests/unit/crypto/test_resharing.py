@@ -8,8 +8,17 @@ import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
-from enclave_signer.dkg import ComplaintKind, ReshareRecipient, deal_reshare, run_dkg, run_reshare
+from enclave_signer.dkg import (
+    ComplaintKind,
+    ReshareDealing,
+    ReshareRecipient,
+    ReshareShare,
+    deal_reshare,
+    run_dkg,
+    run_reshare,
+)
 from enclave_signer.frost import (
+    Ciphersuite,
     DkgComplaintError,
     InvalidParametersError,
     InvalidSignatureError,
@@ -26,7 +35,7 @@ from tests.unit.crypto.helpers import SUITES
 
 @settings(max_examples=30, deadline=None, suppress_health_check=[HealthCheck.too_slow])
 @given(st.sampled_from(sorted(SUITES)), st.integers(2, 5), st.integers(1, 5), st.data())
-def test_reshare_keeps_public_key_and_new_committee_signs(key, n, t2, data):
+def test_reshare_keeps_public_key_and_new_committee_signs(key: str, n: int, t2: int, data: st.DataObject) -> None:
     suite = SUITES[key]
     t = data.draw(st.integers(1, n))
     n2 = data.draw(st.integers(t2, 6))
@@ -40,7 +49,7 @@ def test_reshare_keeps_public_key_and_new_committee_signs(key, n, t2, data):
     assert verify(suite, pk, b"after reshare", sign_with_shares(suite, signers, b"after reshare"))
 
 
-def test_old_and_new_shares_do_not_mix(suite):
+def test_old_and_new_shares_do_not_mix(suite: Ciphersuite) -> None:
     outs = run_dkg(suite, 5, 3)
     pk = outs[0].group_public_key
     old = [o.key_share for o in outs]
@@ -59,7 +68,15 @@ def test_old_and_new_shares_do_not_mix(suite):
     assert verify(suite, pk, b"m", sign_with_shares(suite, new[4:7], b"m"))
 
 
-def _deliver(suite, pk, verifying, old_ids, new_ids, t2, dealt):
+def _deliver(
+    suite: Ciphersuite,
+    pk: bytes,
+    verifying: dict[int, bytes],
+    old_ids: list[int],
+    new_ids: list[int],
+    t2: int,
+    dealt: list[tuple[ReshareDealing, dict[int, ReshareShare]]],
+) -> list[ReshareRecipient]:
     dealings = [d for d, _ in dealt]
     recipients = []
     for j in new_ids:
@@ -69,7 +86,7 @@ def _deliver(suite, pk, verifying, old_ids, new_ids, t2, dealt):
     return recipients
 
 
-def test_dealer_resharing_a_different_secret_is_named(suite):
+def test_dealer_resharing_a_different_secret_is_named(suite: Ciphersuite) -> None:
     pk, shares = trusted_dealer_keygen(suite, 5, 3)
     verifying = {s.identifier: s.public for s in shares}
     old_ids, new_ids = [1, 2, 3], [1, 2, 3, 4]
@@ -87,7 +104,7 @@ def test_dealer_resharing_a_different_secret_is_named(suite):
     assert verify(suite, pk, b"x", sign_with_shares(suite, new[2:], b"x"))
 
 
-def test_dealer_sending_a_bad_share_is_named_by_its_victim(suite):
+def test_dealer_sending_a_bad_share_is_named_by_its_victim(suite: Ciphersuite) -> None:
     pk, shares = trusted_dealer_keygen(suite, 3, 2)
     verifying = {s.identifier: s.public for s in shares}
     dealt = [deal_reshare(suite, s, [1, 3], [1, 2, 3], 2) for s in (shares[0], shares[2])]
@@ -102,7 +119,7 @@ def test_dealer_sending_a_bad_share_is_named_by_its_victim(suite):
         recipients[1].finalize()
 
 
-def test_reshare_parameter_checks(suite):
+def test_reshare_parameter_checks(suite: Ciphersuite) -> None:
     pk, shares = trusted_dealer_keygen(suite, 4, 3)
     with pytest.raises(InvalidParametersError):
         deal_reshare(suite, shares[0], [1, 2], [1, 2, 3], 2)  # fewer old members than the old threshold

@@ -19,6 +19,7 @@ from enclave_signer.frost import (
     InvalidIdentifierError,
     InvalidLengthError,
     InvalidParametersError,
+    KeyShare,
     SmallOrderPointError,
     secret_share_combine,
     trusted_dealer_keygen,
@@ -36,9 +37,11 @@ from enclave_signer.tdec import (
 G = ED25519.group
 CONTRACT = b"contract:0x" + bytes(20)
 
+Committee = tuple[bytes, list[KeyShare], dict[int, bytes]]  # group key, key shares, verifying shares
+
 
 @pytest.fixture(scope="module")
-def committee():
+def committee() -> Committee:
     outs = run_dkg(ED25519, 5, 3, session_id=b"tdec-tests")
     return outs[0].group_public_key, [o.key_share for o in outs], outs[0].verifying_shares
 
@@ -47,7 +50,7 @@ def committee():
     max_examples=25, deadline=None, suppress_health_check=[HealthCheck.too_slow, HealthCheck.function_scoped_fixture]
 )
 @given(st.binary(max_size=300), st.data())
-def test_any_t_members_decrypt(committee, plaintext, data):
+def test_any_t_members_decrypt(committee: Committee, plaintext: bytes, data: st.DataObject) -> None:
     pk, shares, verifying = committee
     ct = encrypt(pk, plaintext, aad=CONTRACT)
     ct = Ciphertext.from_bytes(ct.to_bytes())  # survives the wire
@@ -56,7 +59,7 @@ def test_any_t_members_decrypt(committee, plaintext, data):
     assert threshold_decrypt(pk, ct, dshares, verifying, 3, aad=CONTRACT) == plaintext
 
 
-def test_combined_point_equals_single_key_decryption(committee):
+def test_combined_point_equals_single_key_decryption(committee: Committee) -> None:
     pk, shares, verifying = committee
     ct = encrypt(pk, b"x")
     sk = secret_share_combine(ED25519, [(s.identifier, s.secret) for s in shares[:3]], 3)
@@ -66,7 +69,7 @@ def test_combined_point_equals_single_key_decryption(committee):
 
 
 @pytest.mark.parametrize("forgery", ["random_point", "proof_z", "proof_c", "replayed_from_other_ciphertext", "swap_id"])
-def test_forged_share_names_the_forger(committee, forgery):
+def test_forged_share_names_the_forger(committee: Committee, forgery: str) -> None:
     pk, shares, verifying = committee
     ct = encrypt(pk, b"secret payload", aad=CONTRACT)
     good = [decryption_share(s, ct) for s in shares[:3]]
@@ -92,7 +95,7 @@ def test_forged_share_names_the_forger(committee, forgery):
     assert threshold_decrypt(pk, ct, retry, verifying, 3, aad=CONTRACT) == b"secret payload"
 
 
-def test_wrong_aad_context_or_tampering_fail(committee):
+def test_wrong_aad_context_or_tampering_fail(committee: Committee) -> None:
     pk, shares, verifying = committee
     ct = encrypt(pk, b"payload", aad=CONTRACT, context=b"ctx")
     ds = [decryption_share(s, ct) for s in shares[:3]]
@@ -106,7 +109,7 @@ def test_wrong_aad_context_or_tampering_fail(committee):
         threshold_decrypt(pk, flipped, ds, verifying, 3, aad=CONTRACT, context=b"ctx")
 
 
-def test_too_few_shares(committee):
+def test_too_few_shares(committee: Committee) -> None:
     pk, shares, verifying = committee
     ct = encrypt(pk, b"payload")
     ds = [decryption_share(s, ct) for s in shares[:2]]
@@ -118,7 +121,7 @@ def test_too_few_shares(committee):
         threshold_decrypt(pk, ct, [ds[0], ds[0], ds[1]], verifying, 3)
 
 
-def test_bad_points_and_lengths(committee):
+def test_bad_points_and_lengths(committee: Committee) -> None:
     pk, shares, _ = committee
     small = bytes.fromhex("26e8958fc2b227b045c3f489f2ef98f0d5dfac05d3c63339b13802886d53fc05")
     with pytest.raises(SmallOrderPointError):
@@ -135,7 +138,7 @@ def test_bad_points_and_lengths(committee):
         decryption_share(secp_shares[0], ct)
 
 
-def test_ciphertexts_are_randomised(committee):
+def test_ciphertexts_are_randomised(committee: Committee) -> None:
     pk, _, _ = committee
     a, b = encrypt(pk, b"same"), encrypt(pk, b"same")
     assert a.u != b.u and a.body != b.body

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from typing import Any
 
-from eth_abi import encode
+from eth_abi.abi import encode
 
 from bridge.messages import BridgeMessage, MessageKind, SourceRef
 from relayers.ethereum.logs import (

@@ -5,7 +5,7 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 
-from eth_abi import encode
+from eth_abi.abi import encode
 
 from relayers.ethereum.logs import KEY_ROTATED_TOPIC
 from relayers.ethereum.state import latest_key_rotation

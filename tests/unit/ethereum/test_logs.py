@@ -3,7 +3,7 @@ malformed or foreign logs are skipped with a reason (never an exception); event 
 
 from __future__ import annotations
 
-from eth_abi import encode
+from eth_abi.abi import encode
 
 from bridge.messages import BridgeMessage, MessageKind, SourceRef
 from bridge.ports import Rejection

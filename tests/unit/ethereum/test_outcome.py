@@ -3,7 +3,7 @@ whole-batch reverts (permanent for an item or not), another leader's execution, 
 
 from __future__ import annotations
 
-from eth_abi import encode
+from eth_abi.abi import encode
 
 from bridge.evm import ContractCall, TokenRelease, encode_batch
 from bridge.evm.batch import decode_batch

@@ -56,14 +56,15 @@ def _rpc(url: str) -> EthRpc:
 
 def test_send_inputs_is_one_request_and_estimates_at_latest() -> None:
     def answer(r: dict[str, Any]) -> dict[str, Any]:
-        return {
+        replies: dict[str, dict[str, Any]] = {
             "eth_estimateGas": {"result": hex(61_000)},
             "eth_getBlockByNumber": {"result": {"number": "0x10", "baseFeePerGas": hex(7)}},
             "eth_maxPriorityFeePerGas": {"result": hex(2)},
             "eth_createAccessList": {
                 "result": {"accessList": [{"address": TOKEN, "storageKeys": ["0x" + "00" * 31 + "01"]}]}
             },
-        }[r["method"]]
+        }
+        return replies[r["method"]]
 
     with node(answer) as (url, bodies):
         inputs = _rpc(url).send_inputs({"from": BRIDGE, "to": BRIDGE, "data": b"\x01\x02"}, access_list=True)

@@ -15,8 +15,15 @@ from relayers.ethereum.views import Header, Receipt
 from tests.unit.ethereum.helpers import BLOCK_HASH, BRIDGE, RESOURCES, TX_HASH, call_executed_log, deposit_log
 
 LOG = deposit_log()
-CLAIM = decode_source_log(LOG, bridge=BRIDGE, resources=RESOURCES)
-assert isinstance(CLAIM, BridgeMessage)
+
+
+def _claim() -> BridgeMessage:
+    decoded = decode_source_log(LOG, bridge=BRIDGE, resources=RESOURCES)
+    assert isinstance(decoded, BridgeMessage)
+    return decoded
+
+
+CLAIM = _claim()
 RECEIPT = Receipt(TX_HASH, 1, 100, BLOCK_HASH, 80_000, 10**9, (call_executed_log(1, True, b"", log_index=2), LOG))
 HEADER = Header(100, BLOCK_HASH, "0x" + "00" * 32, 0, 1)
 

@@ -7,7 +7,7 @@ from typing import Any, cast
 
 import pytest
 from eth_account import Account
-from eth_account.typed_transactions import TypedTransaction
+from eth_account.typed_transactions.typed_transaction import TypedTransaction
 from eth_hash.auto import keccak
 from hexbytes import HexBytes
 
@@ -116,7 +116,10 @@ def test_nonces_are_local_after_the_first_read_and_fees_follow_the_base_fee() ->
 
 
 def test_access_list_keeps_only_what_saves_gas() -> None:
-    token = {"address": "0x5FbDB2315678afecb367f032d93F642f64180aa3", "storageKeys": ["0x" + "00" * 32] * 2}
+    token: dict[str, Any] = {
+        "address": "0x5FbDB2315678afecb367f032d93F642f64180aa3",
+        "storageKeys": ["0x" + "00" * 32] * 2,
+    }
     bridge = {"address": BRIDGE, "storageKeys": ["0x" + "01" * 32] * 3}  # `to`: warm anyway, 3 slots save 300 < 2,400
     sub, node, _, rpc = setup()
     node.access_entries = [bridge, token]

@@ -79,6 +79,7 @@ def test_head_number_reads_both_dialects_and_ignores_the_rest() -> None:
     ethereum = {"method": "eth_subscription", "params": {"subscription": "x", "result": {"number": "0x2a"}}}
     assert head_number(substrate) == 31
     assert head_number(ethereum) == 42
+    junk: object  # replies and garbage of any shape
     for junk in ({"id": 1, "result": "0xsub"}, {"params": {"result": {"number": "zz"}}}, [], "x", {"params": 3}):
         assert head_number(junk) is None
 

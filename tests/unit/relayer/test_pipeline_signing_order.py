@@ -23,7 +23,7 @@ class ReorderingDestination:
 
     name = "phala"
     domain = 2
-    max_in_flight = None
+    max_in_flight: int | None = None
     handed_over_at = None
 
     def __init__(self, left_out: str) -> None:

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from collections.abc import Mapping
 from dataclasses import replace
 
 from bridge.ids import message_id
@@ -41,7 +42,7 @@ def block(n: int) -> RawBlock:
 
 
 def scan(
-    events: list[ChainEvent], calls: dict[int, bytes | None], signer: bytes | None = ALICE
+    events: list[ChainEvent], calls: Mapping[int, bytes | None], signer: bytes | None = ALICE
 ) -> tuple[list[BridgeMessage], list[RejectedDeposit]]:
     decoded = {i: SignedExtrinsic(signer, 0, c) if c is not None else None for i, c in calls.items()}
     return recognize(block(8), events, decoded, CONFIG, INDICES, 41)

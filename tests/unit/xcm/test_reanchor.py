@@ -21,6 +21,7 @@ from bridge.xcm import (
     reanchored_asset,
     universal,
 )
+from bridge.xcm.reanchor import Context
 
 POLKADOT = GlobalConsensus(NetworkId.POLKADOT)
 KUSAMA = GlobalConsensus(NetworkId.KUSAMA)
@@ -62,7 +63,7 @@ ALICE = AccountId32(b"\x01" * 32)
         (Location.parent(), Location(2, (KUSAMA, Parachain(1000))), ASSET_HUB, Location(2, (POLKADOT,))),
     ],
 )
-def test_known_reanchors(loc: Location, target: Location, context: tuple, expected: Location) -> None:
+def test_known_reanchors(loc: Location, target: Location, context: Context, expected: Location) -> None:
     assert reanchored(loc, target, context) == expected
 
 
@@ -95,7 +96,7 @@ STEPS = st.one_of(
 UNIVERSAL = st.tuples(UNIVERSE, st.lists(STEPS, max_size=3)).map(lambda t: (t[0], *t[1]))
 
 
-def relative(frm: tuple, to: tuple) -> Location:
+def relative(frm: Context, to: Context) -> Location:
     """The plain way from `frm` to `to` (both universal): up to the common prefix, then down."""
     common = 0
     while common < min(len(frm), len(to)) and frm[common] == to[common]:
@@ -105,7 +106,7 @@ def relative(frm: tuple, to: tuple) -> Location:
 
 @settings(max_examples=300, deadline=None)
 @given(here=UNIVERSAL, there=UNIVERSAL, thing=UNIVERSAL)
-def test_reanchoring_names_the_same_universal_location(here: tuple, there: tuple, thing: tuple) -> None:
+def test_reanchoring_names_the_same_universal_location(here: Context, there: Context, thing: Context) -> None:
     loc, target = relative(here, thing), relative(here, there)
 
     seen_from_there = reanchored(loc, target, here)
@@ -118,7 +119,7 @@ def test_reanchoring_names_the_same_universal_location(here: tuple, there: tuple
 
 @settings(max_examples=200, deadline=None)
 @given(here=UNIVERSAL, there=UNIVERSAL, thing=UNIVERSAL)
-def test_reanchoring_there_and_back_is_the_identity(here: tuple, there: tuple, thing: tuple) -> None:
+def test_reanchoring_there_and_back_is_the_identity(here: Context, there: Context, thing: Context) -> None:
     loc = relative(here, thing)
     there_from_here, here_from_there = relative(here, there), relative(there, here)
     assert reanchored(reanchored(loc, there_from_here, here), here_from_there, there) == loc
