@@ -8,11 +8,15 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import json
 import socket
 import threading
 import time
+import urllib.error
+import urllib.request
 from collections.abc import Callable, Iterator, Sequence
 from pathlib import Path
+from types import SimpleNamespace
 from typing import Any
 from urllib.parse import urlsplit
 
@@ -25,6 +29,7 @@ from bridge.lifecycle import MessageState
 from bridge.messages import BridgeMessage
 from bridge.policy import BridgePolicy
 from bridge.ports import Confirmation, SigningRequest
+from relayers.daemon.node import RelayerParts, run_relayer
 from relayers.daemon.pipeline import Pipeline, PipelineConfig
 from relayers.store import SqlStore, StoreError, StoreUnavailable, open_store
 from relayers.store.sqlite import SqliteStore
@@ -406,3 +411,80 @@ def test_a_batch_sent_as_the_database_goes_away_is_recorded_later_and_never_sent
     finally:
         p.store.close()
     assert _events(logs, "submitted_unrecorded") and not _events(logs, "stage_crashed")
+
+
+class FakeEnclave:
+    """An enclave that names another member leader (this relayer observes, verifies and reconciles; it never signs)."""
+
+    async def status(self, *, relayer: bool = False) -> Any:
+        return SimpleNamespace(leader=2, members_up=(1, 2, 3), relaying=(1, 2, 3), threshold=2, has_keys=True)
+
+
+def _free_port() -> int:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return int(s.getsockname()[1])
+
+
+def _get(url: str) -> tuple[int, str]:
+    try:
+        with urllib.request.urlopen(url, timeout=5) as r:
+            return r.status, r.read().decode()
+    except urllib.error.HTTPError as e:
+        return e.code, e.read().decode()
+
+
+def test_health_and_metrics_say_the_store_is_down_while_it_is(proxy: TcpProxy, postgres_url: str) -> None:
+    store = open_store(_via(proxy, postgres_url))
+    parts = RelayerParts(
+        member_id=1,
+        store=store,
+        policy=BridgePolicy.of([PHA]),
+        watchers=[FakeWatcher([_msg(1)])],
+        destinations=[PoolDestination()],  # type: ignore[list-item]
+        enclave=FakeEnclave(),  # type: ignore[arg-type]
+        pipeline_config=PipelineConfig(poll_interval=0.05, retry_backoff=0.05, max_backoff=0.2),
+        status_host="127.0.0.1",
+        status_port=_free_port(),
+    )
+    base = f"http://127.0.0.1:{parts.status_port}"
+
+    async def scenario() -> None:
+        stop = asyncio.Event()
+        task = asyncio.create_task(run_relayer(parts, stop))
+        try:
+            await _until_health(base, lambda code, body: code == 200 and body["messages"] == {"verified": 1})
+            proxy.close()
+            _, body = await _until_health(base, lambda code, body: code == 503)
+            assert body["status"] == "degraded" and body["store"]["up"] is False, body
+            assert "did not answer" in body["store"]["error"] or "lost its connection" in body["store"]["error"]
+            assert SECRET not in json.dumps(body) and body["messages"] is None
+            _, metrics = await asyncio.to_thread(_get, base + "/metrics")
+            assert "phala_bridge_store_up 0.0" in metrics
+            proxy.open()
+            _, body = await _until_health(base, lambda code, body: code == 200)
+            assert body["status"] == "ok" and body["store"] == {"up": True}, body
+            _, metrics = await asyncio.to_thread(_get, base + "/metrics")
+            assert "phala_bridge_store_up 1.0" in metrics
+            assert not task.done()
+        finally:
+            stop.set()
+            await task
+
+    try:
+        asyncio.run(scenario())
+    finally:
+        store.close()
+
+
+async def _until_health(base: str, check: Callable[[int, dict[str, Any]], bool]) -> tuple[int, dict[str, Any]]:
+    async with asyncio.timeout(15):
+        while True:
+            try:
+                code, text = await asyncio.to_thread(_get, base + "/health")
+            except urllib.error.URLError:  # not listening yet
+                code, text = 0, "{}"
+            body = json.loads(text)
+            if code and check(code, body):
+                return code, body
+            await asyncio.sleep(0.05)
