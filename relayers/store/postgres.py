@@ -74,9 +74,11 @@ class _Connection:
         raise AssertionError("unreachable")  # pragma: no cover
 
     def commit(self) -> None:
-        conn, self._wrote = self._conn, False
+        conn, wrote, self._wrote = self._conn, self._wrote, False
         if conn is None:
-            return  # dropped since the last statement: nothing of this transaction is on the server
+            if wrote:  # never reached by SqlStore (a lost write raises first), never silently "committed" either
+                raise StoreUnavailable(f"store {redact_url(self._url)}: lost its connection before the commit")
+            return  # nothing of this transaction is on the server
         try:
             conn.commit()
         except psycopg.OperationalError as exc:
