@@ -111,6 +111,8 @@ async def _open_store(url: str, stop: asyncio.Event, retry: float = 1.0, max_ret
 
 
 async def _main(cfg: NodeConfig, keys_timeout: float, config: str = "node.toml") -> None:
+    from relayers.store import StoreError
+
     stop = asyncio.Event()
     loop = asyncio.get_running_loop()
     for sig in (signal.SIGTERM, signal.SIGINT):
@@ -120,8 +122,21 @@ async def _main(cfg: NodeConfig, keys_timeout: float, config: str = "node.toml")
         return
     try:
         await _start(cfg, keys_timeout, config, store, stop)
+    except BaseExceptionGroup as group:
+        # A store that failed for good under the pipeline (a SQLite file locked or failing; a PostgreSQL that went
+        # away is waited out instead): its one line, which `handle_errors` prints with exit 1, not the task group.
+        failed = _first(group.subgroup(StoreError))
+        if failed is None:
+            raise
+        raise failed from None
     finally:
         store.close()
+
+
+def _first(found: BaseException | None) -> BaseException | None:
+    while isinstance(found, BaseExceptionGroup):
+        found = found.exceptions[0]
+    return found
 
 
 async def _start(cfg: NodeConfig, keys_timeout: float, config: str, store: SqlStore, stop: asyncio.Event) -> None:

@@ -80,3 +80,8 @@ class RelayerMetrics:
             "phala_bridge_committee_members_up", "Committee members seen alive recently", registry=r
         )
         self.in_state = Gauge("phala_bridge_messages_in_state", "Messages per lifecycle state", ["state"], registry=r)
+        self.store_up = Gauge(
+            "phala_bridge_store_up",
+            "1 while the relayer's store answers; 0 while it does not (the stages that need it are paused)",
+            registry=r,
+        )

@@ -20,11 +20,15 @@ from bridge.ports import Destination, SourceWatcher
 from relayers.daemon.http import RouteFn, StatusServer
 from relayers.daemon.metrics import RelayerMetrics
 from relayers.daemon.pipeline import Pipeline, PipelineConfig
+from relayers.daemon.store_health import StoreHealth
 from relayers.enclave_client import EnclaveBatchSigner, EnclaveClient, EnclaveClientError
-from relayers.store import ArchivedRecord, SqlStore
+from relayers.store import ArchivedRecord, SqlStore, StoreError, StoreUnavailable
 from relayers.store.factory import database_errors
 
 log = structlog.get_logger("relayer.node")
+# What a store call may raise when the database fails: our one-line errors and, for a store opened without them,
+# the drivers' own.
+_STORE_FAILURES: tuple[type[BaseException], ...] = (StoreError, *database_errors())
 
 
 @dataclass
@@ -101,7 +105,8 @@ async def run_relayer(parts: RelayerParts, stop: asyncio.Event) -> None:
 
     def health() -> tuple[bool, dict[str, Any]]:
         stages = dict(pipeline.healthy)
-        ok = view.enclave_ok and all(stages.values())
+        messages, store = _store_health(parts.store, pipeline.store_health)
+        ok = view.enclave_ok and all(stages.values()) and store["up"]
         return ok, {
             "member_id": parts.member_id,
             "leader": view.leader,
@@ -109,7 +114,8 @@ async def run_relayer(parts: RelayerParts, stop: asyncio.Event) -> None:
             "relaying": list(view.relaying),
             "enclave": view.enclave_ok,
             "stages": stages,
-            "messages": parts.store.counts(),
+            "store": store,
+            "messages": messages,
         }
 
     server = StatusServer(metrics.registry, health, parts.status_host, parts.status_port, status_routes(parts.store))
@@ -123,6 +129,20 @@ async def run_relayer(parts: RelayerParts, stop: asyncio.Event) -> None:
         await server.close()
 
 
+def _store_health(store: SqlStore, tracker: StoreHealth) -> tuple[dict[str, int] | None, dict[str, Any]]:
+    """Message counts (None when the store cannot give them) and the store's part of `/health`. A health check is a
+    store call like any other: it may be the one that sees the store go away or come back."""
+    try:
+        counts = store.counts()
+    except StoreUnavailable as exc:
+        tracker.failed("health", exc)
+        return None, tracker.snapshot()
+    except _STORE_FAILURES as exc:  # not an outage the stages wait out: say it, as the stages will
+        return None, {"up": False, "error": one_line(exc)}
+    tracker.succeeded("health")
+    return counts, tracker.snapshot()
+
+
 def status_routes(store: SqlStore) -> dict[str, RouteFn]:
     """`/message/<id>` and `/source-tx/<hash>` (what `phala-bridge status` asks), from the store: live messages and
     those a `store rebind` moved aside; a failing store is a 503 with its one-line error."""
@@ -134,7 +154,7 @@ def status_routes(store: SqlStore) -> dict[str, RouteFn]:
             if rec is not None:
                 return 200, _record_json(rec)
             archived = store.archived_get(mid)
-        except database_errors() as exc:
+        except _STORE_FAILURES as exc:
             return _store_failed(exc)
         return (404, {"error": "unknown message"}) if not archived else (200, _archived_json(archived[0]))
 
@@ -142,7 +162,7 @@ def status_routes(store: SqlStore) -> dict[str, RouteFn]:
         try:
             live = store.by_source_tx(tx.lower())
             archived = store.archived_by_source_tx(tx)
-        except database_errors() as exc:
+        except _STORE_FAILURES as exc:
             return _store_failed(exc)
         return 200, [_record_json(r) for r in live] + [_archived_json(a) for a in archived]
 

@@ -4,6 +4,12 @@ per destination, joined by the store (states) and an in-memory confirm queue.
 The store is the queue between observe/verify and sign: a restart loses nothing because every stage reads its
 work back from persisted states. At start-up, messages left `signed` (signature made, never submitted) go back to
 `verified`, and `submitted` ones are re-confirmed against the destination, which is the final word.
+
+A store that stops answering under a running daemon (`StoreUnavailable`: a PostgreSQL restart, a terminated
+connection) pauses each stage that hits it; the stage probes the store with backoff and starts again from what the
+store holds. The one thing the store may not hold is a batch already sent whose `submitted` record failed: it stays
+in memory, in flight, confirmed against the destination like any other, and the confirm stage writes its record once
+the store answers (docs/relayer.md, "The store goes away under a running relayer").
 """
 
 from __future__ import annotations
@@ -11,13 +17,15 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import time
-from collections.abc import Callable, Coroutine, Sequence
+from collections.abc import Awaitable, Callable, Coroutine, Sequence
 from dataclasses import dataclass, field
+from functools import partial
 from typing import Any
 
 import structlog
 
 from bridge.batching import Batcher, BatchPolicy
+from bridge.errors import one_line
 from bridge.lifecycle import MessageState
 from bridge.messages import BridgeMessage
 from bridge.policy import BridgePolicy, PolicyRefusal
@@ -32,8 +40,9 @@ from bridge.ports import (
     SourceWatcher,
 )
 from relayers.daemon.metrics import RelayerMetrics
+from relayers.daemon.store_health import StoreHealth
 from relayers.heads import HeadNotifier
-from relayers.store import BatchRecord, Cursor, MessageRecord, SqlStore
+from relayers.store import BatchRecord, Cursor, MessageRecord, SqlStore, StoreUnavailable
 
 log = structlog.get_logger("relayer")
 
@@ -54,13 +63,14 @@ class PipelineConfig:
     reconcile_interval: float = 5.0
 
 
-@dataclass(frozen=True)
+@dataclass
 class _InFlight:
     batch_id: str
     destination: int
     tx_hash: str
     message_ids: tuple[str, ...]
     submitted_at: float
+    recorded: bool = True  # False: sent, but the store did not take its `submitted` record yet
 
 
 class Pipeline:
@@ -90,53 +100,118 @@ class Pipeline:
         self._confirm_queues: dict[int, asyncio.Queue[_InFlight]] = {d: asyncio.Queue() for d in self.destinations}
         self._observed_at: dict[str, float] = {}  # id -> monotonic time first seen by this process (latency metric)
         self._wake_signers = asyncio.Event()
-        self._in_flight: dict[int, set[str]] = {}  # destination -> tx hashes submitted and not yet settled
+        self._in_flight: dict[int, dict[str, _InFlight]] = {}  # destination -> tx hash -> sent, not yet settled
         self.healthy: dict[str, bool] = {}
+        self.store_health = StoreHealth(self.metrics, clock)
 
     # ---- lifecycle -------------------------------------------------------------------------------------------
 
-    def recover(self) -> None:
-        """Put persisted work back in play after a restart (or a crash at any point)."""
-        signed = [r.id_hex for r in self.store.in_state(MessageState.SIGNED, limit=1_000_000)]
+    def recover(self, domain: int | None = None) -> None:
+        """Put persisted work back in play: at start (after a restart, or a crash at any point) for every destination,
+        and for `domain` when its submit stage resumes after the store was unavailable. A batch this process holds in
+        flight (sent; its record perhaps not written yet) is the confirm stage's: its messages stay as they are."""
+        held = {mid for d, items in self._in_flight.items() if domain in (None, d) for i in items.values()
+                for mid in i.message_ids}  # fmt: skip
+        signed = [
+            r.id_hex
+            for r in self.store.in_state(MessageState.SIGNED, dest_domain=domain, limit=1_000_000)
+            if r.id_hex not in held
+        ]
         if signed:
             self.store.transition(signed, MessageState.VERIFIED, reason=None)
             log.info("recovered_signed_as_verified", count=len(signed))
-        submitted = self.store.in_state(MessageState.SUBMITTED, limit=1_000_000)
+        submitted = self.store.in_state(MessageState.SUBMITTED, dest_domain=domain, limit=1_000_000)
         by_tx: dict[tuple[int, str], list[MessageRecord]] = {}
         for rec in submitted:
-            if rec.dest_tx:
+            if rec.dest_tx and rec.dest_tx not in self._in_flight.get(rec.message.dest_domain, {}):
                 by_tx.setdefault((rec.message.dest_domain, rec.dest_tx), []).append(rec)
-        for (domain, tx), recs in by_tx.items():
-            self._track(_InFlight(recs[0].batch_id or tx, domain, tx, tuple(r.id_hex for r in recs), self.clock()))
+        for (dest, tx), recs in by_tx.items():
+            self._track(_InFlight(recs[0].batch_id or tx, dest, tx, tuple(r.id_hex for r in recs), self.clock()))
         if by_tx:
             log.info("recovered_submitted_for_confirmation", batches=len(by_tx), messages=len(submitted))
 
     async def run(self, stop: asyncio.Event) -> None:
-        self.recover()
+        await self._guard("recover", self._recover_all, stop)
+        self.healthy.pop("recover", None)
         async with asyncio.TaskGroup() as tg:
             for w in self.watchers:
-                tg.create_task(self._guard(f"observe:{w.name}", self._observe_loop(w, stop), stop))
-            tg.create_task(self._guard("verify", self._verify_loop(stop), stop))
+                tg.create_task(self._guard(f"observe:{w.name}", partial(self._observe_loop, w, stop), stop))
+            tg.create_task(self._guard("verify", partial(self._verify_loop, stop), stop))
             for d in self.destinations.values():
-                tg.create_task(self._guard(f"submit:{d.name}", self._submit_loop(d, stop), stop))
-                tg.create_task(self._guard(f"confirm:{d.name}", self._confirm_loop(d.domain, stop), stop))
+                # The submit stage resumes with `recover(d)`: what it signed before the store went away and did not
+                # send goes back to `verified` (the signature was never used).
+                tg.create_task(
+                    self._guard(
+                        f"submit:{d.name}",
+                        partial(self._submit_loop, d, stop),
+                        stop,
+                        on_resume=partial(self.recover, d.domain),
+                    )
+                )
+                tg.create_task(self._guard(f"confirm:{d.name}", partial(self._confirm_loop, d.domain, stop), stop))
                 # A destination that keeps a local view of its chain (`follow`, until cancelled) runs it beside.
                 follow = getattr(d, "follow", None)
                 if callable(follow):
-                    tg.create_task(self._guard(f"follow:{d.name}", _until_stop(follow(), stop), stop))
+                    tg.create_task(self._guard(f"follow:{d.name}", partial(_until_stop, follow, stop), stop))
             for w in self.watchers:
                 heads = getattr(w, "heads", None)
                 if isinstance(heads, HeadNotifier):
-                    tg.create_task(self._guard(f"heads:{w.name}", _until_stop(heads.run(), stop), stop))
+                    tg.create_task(self._guard(f"heads:{w.name}", partial(_until_stop, heads.run, stop), stop))
 
-    async def _guard(self, name: str, coro: object, stop: asyncio.Event) -> None:
-        # A stage that crashes is a bug; stop the whole daemon so the supervisor restarts it from the store.
-        try:
-            await coro  # type: ignore[misc]
-        except Exception:
-            log.exception("stage_crashed", stage=name)
-            stop.set()
-            raise
+    async def _recover_all(self) -> None:
+        self.recover()
+
+    async def _guard(
+        self,
+        name: str,
+        stage: Callable[[], Awaitable[None]],
+        stop: asyncio.Event,
+        on_resume: Callable[[], None] | None = None,
+    ) -> None:
+        """Run a stage (a fresh coroutine on each call) until it returns. A store that does not answer pauses it:
+        probe the store with backoff, then run `on_resume` and the stage again (it reads its work back from the
+        store). Anything else that escapes a stage is a bug: stop the whole daemon so the supervisor restarts it from
+        the store."""
+        backoff = self.config.retry_backoff
+        outage: float | None = None  # when the outage this stage last backed off for began
+        while True:
+            try:
+                await stage()
+                return
+            except StoreUnavailable as exc:
+                self.healthy[name] = False
+                self.metrics.failures.labels(name.split(":")[0], "store_unavailable").inc()
+                if self.store_health.down_since is None or self.store_health.down_since != outage:
+                    backoff = self.config.retry_backoff  # a new outage: start the backoff again
+                outage = self.store_health.failed(name, exc, retry_in=backoff)
+            except Exception as exc:
+                log.exception("stage_crashed", stage=name, error=one_line(exc))
+                stop.set()
+                raise
+            resumed = await self._until_store_answers(name, backoff, stop, on_resume)
+            if resumed is None:
+                return
+            backoff = resumed
+            self.healthy[name] = True
+
+    async def _until_store_answers(
+        self, name: str, backoff: float, stop: asyncio.Event, on_resume: Callable[[], None] | None
+    ) -> float | None:
+        """Wait `backoff` (doubling) between probes until the store answers and `on_resume` went through. Returns
+        the backoff for a failure in the same outage; None: stopped meanwhile."""
+        while True:
+            await _sleep_or_stop(stop, backoff)
+            if stop.is_set():
+                return None
+            backoff = min(backoff * 2, self.config.max_backoff)
+            try:
+                self.store.ping()
+                self.store_health.succeeded(name)
+                if on_resume is not None:
+                    on_resume()
+                return backoff
+            except StoreUnavailable as exc:
+                self.store_health.failed(name, exc, retry_in=backoff)
 
     # ---- observe ---------------------------------------------------------------------------------------------
 
@@ -186,6 +261,8 @@ class Pipeline:
                     await _head_or_stop(stop, heads)
                 else:
                     await _sleep_or_stop(stop, self.config.poll_interval)
+            except StoreUnavailable:
+                raise  # the stage pauses for the store (`_guard`)
             except Exception as exc:
                 self.healthy[f"observe:{watcher.name}"] = False
                 self.metrics.failures.labels("observe", type(exc).__name__).inc()
@@ -306,6 +383,8 @@ class Pipeline:
             self.metrics.step.labels("prepare", dest.name).observe(started - prepare_started)
             signature = await asyncio.wait_for(self.signer.sign(request, covered), self.config.signing_timeout)
             self.metrics.signing.labels(dest.name).observe(self.clock() - started)
+        except StoreUnavailable:
+            raise  # nothing signed or sent: the stage pauses for the store (`_guard`)
         except BatchNotExecutable as exc:
             self._settle_unexecutable(dest, exc)
             return not exc.deferred
@@ -322,6 +401,8 @@ class Pipeline:
             log.warning("prepare_failed", destination=dest.name, error=str(exc))
             return False
         batch_id = "0x" + request.payload.hex()[:64]
+        # Not `signed` in the store (StoreUnavailable), not sent. Recorded but the answer lost (a COMMIT cut off):
+        # `recover(dest)` on resume puts them back to `verified`, as after a restart.
         self.store.transition(ids, MessageState.SIGNED, batch_id=batch_id)
         submit_started = self.clock()
         handed_before = dest.handed_over_at
@@ -330,12 +411,14 @@ class Pipeline:
         except Exception as exc:
             self.metrics.failures.labels("submit", type(exc).__name__).inc()
             log.warning("submit_failed", destination=dest.name, batch_id=batch_id, error=str(exc))
-            self.store.transition(ids, MessageState.VERIFIED)
+            self.store.transition(ids, MessageState.VERIFIED)  # StoreUnavailable: `recover(dest)` on resume does it
             return False
         now = self.clock()
         self.metrics.step.labels("submit", dest.name).observe(now - submit_started)
-        self.store.transition(ids, MessageState.SUBMITTED, dest_tx=tx_hash)
-        self.store.save_batch(BatchRecord(batch_id, dest.domain, tuple(ids), "submitted", tx_hash, time.time(), 0.0))
+        # In flight before it is recorded: a batch sent is confirmed against the destination whatever the store does
+        # next, and while it is held in flight nothing signs its messages again (`recover` leaves them alone).
+        item = _InFlight(batch_id, dest.domain, tx_hash, tuple(ids), now, recorded=False)
+        self._track(item)
         # A destination that says when it wrote this submit request (`handed_over_at`, on this clock) gets a second
         # figure ending there: what the node then spends validating before it answers is the chain's time.
         handed = dest.handed_over_at
@@ -349,15 +432,30 @@ class Pipeline:
         self.metrics.messages.labels("submitted", dest.name).inc(len(ids))
         self.metrics.batch_size.labels(dest.name).observe(len(ids))
         log.info("submitted", destination=dest.name, batch_id=batch_id, tx=tx_hash, messages=len(ids))
-        self._track(_InFlight(batch_id, dest.domain, tx_hash, tuple(ids), now))
+        try:
+            self._record_submitted(item)
+        except StoreUnavailable:
+            # The confirm stage writes the record once the store answers (`confirm_once`); a restart before then
+            # finds them `signed` and signs again, which the destination refuses to pay twice (docs/faults.md).
+            log.warning("submitted_unrecorded", destination=dest.name, batch_id=batch_id, tx=tx_hash, messages=len(ids))
+            raise
         return True
 
+    def _record_submitted(self, item: _InFlight) -> None:
+        """`submitted` with its transaction, and the batch: both safe to write again (a guarded state change, a row
+        replaced whole), so a write whose outcome the store could not tell is simply repeated."""
+        self.store.transition(list(item.message_ids), MessageState.SUBMITTED, dest_tx=item.tx_hash)
+        self.store.save_batch(
+            BatchRecord(item.batch_id, item.destination, item.message_ids, "submitted", item.tx_hash, time.time(), 0.0)
+        )
+        item.recorded = True
+
     def _track(self, item: _InFlight) -> None:
-        self._in_flight.setdefault(item.destination, set()).add(item.tx_hash)
+        self._in_flight.setdefault(item.destination, {})[item.tx_hash] = item
         self._confirm_queues[item.destination].put_nowait(item)
 
     def _settled(self, item: _InFlight) -> None:
-        self._in_flight.get(item.destination, set()).discard(item.tx_hash)
+        self._in_flight.get(item.destination, {}).pop(item.tx_hash, None)
         self._wake_signers.set()  # a destination that was full may take the next batch now
 
     def _full(self, dest: Destination) -> bool:
@@ -379,6 +477,8 @@ class Pipeline:
     async def confirm_once(self, item: _InFlight) -> bool:
         """True when the batch is settled (executed, failed or dropped); False to ask again later."""
         dest = self.destinations[item.destination]
+        if not item.recorded:  # sent while the store did not answer: its record first
+            self._record_submitted(item)
         result = await dest.confirm(item.tx_hash, item.message_ids)
         if result.pending:
             return False
@@ -416,10 +516,16 @@ class Pipeline:
             items = [first]
             while not queue.empty():
                 items.append(queue.get_nowait())
-            pending = []
-            for item in items:
+            pending: list[_InFlight] = []
+            for n, item in enumerate(items):
                 try:
                     settled = await self.confirm_once(item)
+                except StoreUnavailable:
+                    # Nothing settles without its record: back in the queue, this one and those not asked yet, for
+                    # when the stage resumes (`_guard`). Asking the destination again is harmless.
+                    for later in (*pending, *items[n:]):
+                        queue.put_nowait(later)
+                    raise
                 except Exception as exc:
                     self.metrics.failures.labels("confirm", type(exc).__name__).inc()
                     log.warning("confirm_failed", tx=item.tx_hash, error=str(exc))
@@ -448,9 +554,9 @@ async def _head_or_stop(stop: asyncio.Event, heads: HeadNotifier) -> None:
             w.cancel()
 
 
-async def _until_stop(coro: Coroutine[Any, Any, None], stop: asyncio.Event) -> None:
+async def _until_stop(run: Callable[[], Coroutine[Any, Any, None]], stop: asyncio.Event) -> None:
     """Run a task that runs until cancelled (a follower, a subscription) until `stop` is set."""
-    task = asyncio.ensure_future(coro)
+    task = asyncio.ensure_future(run())
     stopping = asyncio.ensure_future(stop.wait())
     try:
         await asyncio.wait([task, stopping], return_when=asyncio.FIRST_COMPLETED)

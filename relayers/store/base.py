@@ -210,6 +210,11 @@ class SqlStore:
     def close(self) -> None:
         self._conn.close()
 
+    def ping(self) -> None:
+        """One round trip to the database; raises as any call would (`StoreUnavailable` while it does not answer)."""
+        self._exec("SELECT 1").fetchone()
+        self._conn.commit()
+
     # ---- messages --------------------------------------------------------------------------------------------
 
     def add_observed(self, messages: Iterable[BridgeMessage]) -> int:

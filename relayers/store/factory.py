@@ -64,6 +64,7 @@ _SQLITE_ADVICE = (
     ("database is locked", "locked by another process: stop whatever holds it (another relayer?) and start again"),
     ("readonly database", "the file is read-only: give this user write access to it and its directory"),
     ("disk i/o error", "disk I/O error: check the disk and the file system"),
+    ("database or disk is full", "the disk is full: free space on it and start again"),
     ("database disk image is malformed", "the file is corrupt: restore it from a backup, or move it aside"),
 )
 # PostgreSQL's, the same way (psycopg's connection errors carry no SQLSTATE).
@@ -102,6 +103,16 @@ def store_error(url: str, exc: BaseException, doing: str) -> StoreError:
             "and port in [store] url"
         )
     return StoreError(f"store {name}: cannot {doing} it: {text}")
+
+
+def connection_lost(url: str, exc: BaseException) -> StoreUnavailable:
+    """A running store's connection found broken under a call (the server restarted, the connection was terminated,
+    the network cut): one line, password masked. Retryable: the next call opens a new connection."""
+    text = one_line(str(exc), mask=_password(url))
+    return StoreUnavailable(
+        f"store {redact_url(url)}: lost its connection ({text}): the next call reconnects; if it keeps failing, see "
+        "that PostgreSQL runs and answers at the host and port in [store] url"
+    )
 
 
 def _is_connection_error(exc: BaseException) -> bool:

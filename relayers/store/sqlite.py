@@ -3,9 +3,45 @@
 from __future__ import annotations
 
 import sqlite3
+from collections.abc import Sequence
 from pathlib import Path
+from typing import Any
 
 from relayers.store.base import SqlStore
+from relayers.store.factory import store_error
+
+
+class _Connection:
+    """The SQLite connection as `SqlStore` uses it once open: a failure at run time (a file locked past the busy
+    timeout, a disk I/O error, a full disk) is a one-line `StoreError` naming the file and what to do. Not retried:
+    none of them goes away by itself, and the relayer stops for its supervisor (docs/decisions.md)."""
+
+    def __init__(self, conn: sqlite3.Connection, url: str) -> None:
+        self._conn = conn
+        self._url = url
+
+    def execute(self, sql: str, params: Sequence[Any] = ()) -> Any:
+        try:
+            return self._conn.execute(sql, params)
+        except sqlite3.Error as exc:
+            raise store_error(self._url, exc, "read or write") from exc
+
+    def commit(self) -> None:
+        try:
+            self._conn.commit()
+        except sqlite3.Error as exc:
+            raise store_error(self._url, exc, "read or write") from exc
+
+    def rollback(self) -> None:
+        try:
+            self._conn.rollback()
+        except sqlite3.Error:
+            # A transaction that cannot be rolled back must never be committed by a later call: close the
+            # connection (SQLite drops the unfinished transaction; every later call fails, and the relayer stops).
+            self._conn.close()
+
+    def close(self) -> None:
+        self._conn.close()
 
 
 class SqliteStore(SqlStore):
@@ -24,3 +60,4 @@ class SqliteStore(SqlStore):
         except BaseException:
             conn.close()
             raise
+        self._conn = _Connection(conn, f"sqlite:///{path}")  # once open: every failure one line (above)

@@ -291,12 +291,18 @@ class FaultBridge:
     def thaw_relayer(self, index: int) -> None:
         self._signal(self.member(index).relayer, signal.SIGCONT)
 
-    def start_relayer(self, index: int, *, ethereum_rpc: str | None = None, phala_ws: str | None = None) -> None:
+    def start_relayer(
+        self, index: int, *, ethereum_rpc: str | None = None, phala_ws: str | None = None, store_url: str | None = None
+    ) -> None:
         """Start the member's relayer again, as the devnet does (same config, same store); optionally pointed at
-        other chain endpoints (a `ChainTap`) for this run only: its enclave keeps its own endpoints."""
+        other chain endpoints (a `ChainTap`) or another store for this run only: its enclave keeps its own."""
         m = self.member(index)
         original = m.config.read_text()
         text = original
+        if store_url is not None:
+            own = f'url = "sqlite:///{self.committee.dir}/node-{index}.db"'
+            assert own in text, f"member {index}'s config names another store"
+            text = text.replace(own, f'url = "{store_url}"')
         if ethereum_rpc is not None:
             text = text.replace(f'rpc_url = "{self.net.ethereum.rpc_url}"', f'rpc_url = "{ethereum_rpc}"')
         if phala_ws is not None:
