@@ -5,6 +5,7 @@ PostgreSQL: tests/integration/test_store_outage.py."""
 from __future__ import annotations
 
 import asyncio
+from collections.abc import MutableMapping, Sequence
 from pathlib import Path
 from typing import Any
 
@@ -29,7 +30,7 @@ class Clock:
         return self.now
 
 
-def _events(logs: list[dict[str, Any]], name: str) -> list[dict[str, Any]]:
+def _events(logs: Sequence[MutableMapping[str, Any]], name: str) -> list[MutableMapping[str, Any]]:
     return [e for e in logs if e["event"] == name]
 
 
