@@ -9,6 +9,7 @@ from pathlib import Path
 import typer
 
 from bridge.cli.errors import EXIT_FAILURE, handle_errors
+from bridge.cli.heap import frozen_heap_at_exit
 from bridge.cli.loading import load_config
 from bridge.config import NodeConfig
 
@@ -57,7 +58,8 @@ def run(config: Path = ConfigOpt) -> None:
             cfg.checkpoints.state_wait_ms,
         )
     try:
-        run_enclave(cfg, verifier=verifier, confidential=confidential)
+        with frozen_heap_at_exit():
+            run_enclave(cfg, verifier=verifier, confidential=confidential)
     except EnclaveStartError as exc:
         raise _fail(str(exc)) from None
     except BaseExceptionGroup as group:  # a crash inside the running node: one line, the log has the rest

@@ -14,6 +14,7 @@ import typer
 
 from bridge.batching import BatchPolicy
 from bridge.cli.errors import EXIT_FAILURE, at_least, handle_errors
+from bridge.cli.heap import frozen_heap_at_exit
 from bridge.cli.loading import load_config
 from bridge.cli.store_identity import current_identity
 from bridge.cli.wiring import ethereum_config, index_checkpoints, phala_config, policy_of
@@ -40,7 +41,8 @@ def run(
     cfg = load_config(config, NodeConfig)
     configure_logging(cfg.node.log_format, cfg.node.log_level)
     try:
-        asyncio.run(_main(cfg, keys_timeout, str(config)))
+        with frozen_heap_at_exit():
+            asyncio.run(_main(cfg, keys_timeout, str(config)))
     except _StartError as exc:
         print(f"error: {exc}", file=sys.stderr)
         raise typer.Exit(EXIT_FAILURE) from None
