@@ -27,7 +27,6 @@ from relayers.substrate.errors import (
     SubstrateTimeout,
 )
 from relayers.substrate.events import ChainEvent, DispatchFailure, decode_dispatch_error, parse_events
-from relayers.substrate.metadata_memo import MetadataMemo
 
 _CONSTRUCT_LOCK = threading.Lock()
 
@@ -64,15 +63,7 @@ class SubstrateClient:
             # JSON decoder refuses what is not UTF-8 anyway (UnicodeDecodeError, mapped below as any bad answer).
             options = {"timeout": timeout, "skip_utf8_validation": True}
             self._si = SubstrateInterface(url=url, ws_options=options, auto_reconnect=False)
-            self._si.cache_region = self._metadata_memo()
             self._si.init_runtime()
-
-    def _metadata_memo(self) -> MetadataMemo | None:
-        """The process's decoded metadata for this chain's runtime (None: decode our own, as an odd node makes us)."""
-        genesis = self._si.rpc_request("chain_getBlockHash", [0]).get("result")
-        version = self._si.rpc_request("state_getRuntimeVersion", []).get("result")
-        spec = version.get("specName") if isinstance(version, dict) else None
-        return MetadataMemo(genesis, spec) if isinstance(genesis, str) and isinstance(spec, str) else None
 
     @property
     def interface(self) -> Any:

@@ -152,23 +152,3 @@ def test_a_session_checks_the_parachain_it_is_connected_to(devnet: DevnetState) 
     finally:
         right.close()
         wrong.close()
-
-
-def test_connections_to_one_chain_share_its_decoded_metadata_and_another_chain_has_its_own(
-    devnet: DevnetState,
-) -> None:
-    """A process decodes a chain's runtime metadata once (relayers/substrate/metadata_memo.py); a second connection
-    to the same chain reads and signs with it as the first does; the sibling parachain reads with its own runtime's
-    (here the same runtime build, which the memo may share: same genesis hash and spec name on Chopsticks)."""
-    with (
-        SubstrateClient(devnet.phala.ws_url) as first,
-        SubstrateClient(devnet.phala.ws_url) as second,
-        SubstrateClient(devnet.peer.ws_url) as peer,
-    ):
-        assert second.interface.metadata is first.interface.metadata
-        assert second.interface.runtime_config is not first.interface.runtime_config  # each its own type registry
-        account = os.urandom(32)
-        alice = keypair_from_uri("//Alice", second.ss58_format)
-        assert_transfer(second.submit(transfer(second, account, 3 * UNIT), alice), alice.public_key, account, 3 * UNIT)
-        assert first.free_balance(account) == 3 * UNIT
-        assert peer.free_balance(account) == 0  # another chain: the same query decoded against its own runtime
