@@ -14,15 +14,18 @@ from __future__ import annotations
 
 import os
 import threading
+import time
 from collections.abc import Callable
 from functools import partial
 from typing import Any
+from urllib.parse import urlsplit
 
 import pytest
 
 from bridge.ids import message_id
 from relayers.ethereum.contracts import event_logs
 from tests.e2e.conftest import ETH_DOMAIN, ChainTap, FaultBridge, Transfer, wait_for
+from tests.integration.test_store_outage import TcpProxy
 
 pytestmark = pytest.mark.devnet
 
@@ -411,3 +414,64 @@ def test_broker_restarted_under_load(bridge: FaultBridge) -> None:
     assert not errors, errors
     to_eth = [bridge.resolve(*p) for p in to_eth_pending]
     _finish(bridge, to_phala + to_eth, marks)
+
+
+# The store's database goes away under a running relayer (docs/faults.md, "The store's database restarted under a
+# running relayer"; unit and integration tests: tests/unit/relayer/test_store_outage.py,
+# tests/integration/test_store_outage.py). The leader's relayer is moved onto a fresh PostgreSQL database behind a TCP
+# proxy, the proxy is closed as a deposit becomes final and opened again seconds later: the relayer keeps running
+# (same process, its stages paused, `/health` saying so) and the transfer is delivered exactly once. Last in the
+# module: it runs member 1 on another store for a while (and puts it back on its own).
+
+
+def test_a_relayer_whose_postgres_goes_away_mid_run_carries_on_and_delivers_exactly_once(
+    bridge: FaultBridge, postgres_url: str
+) -> None:
+    parts = urlsplit(postgres_url)
+    proxy = TcpProxy((parts.hostname or "127.0.0.1", parts.port or 5432))
+    proxy.open()
+    url = f"postgresql://{parts.username or 'postgres'}@127.0.0.1:{proxy.port}{parts.path}"
+    marks = bridge.eth_block(), bridge.phala_block()
+    bridge.kill_relayer(LEADER)
+    try:
+        bridge.start_relayer(LEADER, store_url=url)  # a fresh store: it re-reads the chains from their start blocks
+
+        def leading_on_postgres() -> bool:
+            h = bridge.health(LEADER)
+            return (
+                h is not None
+                and h.get("status") == "ok"
+                and h.get("leader") == LEADER
+                and h.get("store") == {"up": True}
+            )
+
+        wait_for("member 1 leading on its PostgreSQL store", leading_on_postgres, timeout=120)
+        relayer = bridge.member(LEADER).relayer
+        assert relayer is not None
+        pid = relayer.pid
+
+        transfer = bridge.deposit_to_phala(2, 13)
+        proxy.close()  # before the relayer sees the deposit final (2 confirmations): every stage meets the outage
+        wait_for("member 1 to see its store gone", lambda: (bridge.health(LEADER) or {}).get("store") != {"up": True})
+        time.sleep(5)
+        h = bridge.health(LEADER)
+        assert h is not None and h["status"] == "degraded" and h["store"]["up"] is False and h["messages"] is None, h
+        assert relayer.alive() and relayer.pid == pid
+        proxy.open()
+
+        bridge.wait_delivered([transfer])
+        wait_for(
+            "member 1 to record it executed",
+            lambda: (bridge.message(LEADER, transfer.message_id) or {}).get("state") == "executed",
+        )
+        bridge.assert_exactly_once([transfer], *marks)
+        assert relayer.alive() and relayer.pid == pid  # the same process all along
+        assert bridge.logged(LEADER, "relayer", "store_unavailable")
+        (recovered,) = bridge.logged(LEADER, "relayer", "store_recovered")
+        assert recovered["down_for"] >= 5
+        assert not bridge.logged(LEADER, "relayer", "stage_crashed")
+        wait_for("member 1 healthy again", leading_on_postgres)
+    finally:
+        bridge.kill_relayer(LEADER)
+        proxy.close()
+        bridge.start_relayer(LEADER)  # back on its own SQLite store for the module's next tests
