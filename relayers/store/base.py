@@ -207,6 +207,18 @@ class SqlStore:
     def _exec(self, sql: str, params: Sequence[Any] = ()) -> Any:
         return self._conn.execute(self._q(sql), params)
 
+    def _read_all(self, sql: str, params: Sequence[Any] = ()) -> list[Any]:
+        """The rows of a read, its transaction ended: PostgreSQL opens one for every statement, and a relayer polling
+        an idle bridge would otherwise sit "idle in transaction" until its next write (holding its table locks
+        against DDL, and cut by a server's `idle_in_transaction_session_timeout`)."""
+        rows = list(self._exec(sql, params).fetchall())
+        self._conn.commit()
+        return rows
+
+    def _read_one(self, sql: str, params: Sequence[Any] = ()) -> Any:
+        rows = self._read_all(sql, params)
+        return rows[0] if rows else None
+
     def close(self) -> None:
         self._conn.close()
 
@@ -282,27 +294,27 @@ class SqlStore:
         return moved
 
     def get(self, message_id: str) -> MessageRecord | None:
-        row = self._exec(_SELECT + " WHERE id = ?", (message_id.lower(),)).fetchone()
+        row = self._read_one(_SELECT + " WHERE id = ?", (message_id.lower(),))
         return _record(row) if row else None
 
     def by_source_tx(self, tx_hash: str) -> list[MessageRecord]:
-        rows = self._exec(_SELECT + " WHERE source_tx = ? ORDER BY nonce", (tx_hash.lower(),)).fetchall()
+        rows = self._read_all(_SELECT + " WHERE source_tx = ? ORDER BY nonce", (tx_hash.lower(),))
         return [_record(r) for r in rows]
 
     def in_state(
         self, state: MessageState, *, dest_domain: int | None = None, limit: int = 1000
     ) -> list[MessageRecord]:
         if dest_domain is None:
-            rows = self._exec(_SELECT + " WHERE state = ? ORDER BY observed_at LIMIT ?", (state.value, limit))
+            rows = self._read_all(_SELECT + " WHERE state = ? ORDER BY observed_at LIMIT ?", (state.value, limit))
         else:
-            rows = self._exec(
+            rows = self._read_all(
                 _SELECT + " WHERE state = ? AND dest_domain = ? ORDER BY observed_at LIMIT ?",
                 (state.value, dest_domain, limit),
             )
-        return [_record(r) for r in rows.fetchall()]
+        return [_record(r) for r in rows]
 
     def counts(self) -> dict[str, int]:
-        rows = self._exec("SELECT state, COUNT(*) FROM messages GROUP BY state").fetchall()
+        rows = self._read_all("SELECT state, COUNT(*) FROM messages GROUP BY state")
         return {str(state): int(n) for state, n in rows}
 
     # ---- rejections (funds that arrived in a form the bridge cannot carry) -------------------------------------
@@ -337,18 +349,16 @@ class SqlStore:
         """(chain, tx hash, block, sender, amount, reason), oldest first."""
         sql = "SELECT chain, tx_hash, block_number, sender, amount, reason FROM rejections"
         rows = (
-            self._exec(sql + " ORDER BY recorded_at").fetchall()
+            self._read_all(sql + " ORDER BY recorded_at")
             if chain is None
-            else self._exec(sql + " WHERE chain = ? ORDER BY recorded_at", (chain,)).fetchall()
+            else self._read_all(sql + " WHERE chain = ? ORDER BY recorded_at", (chain,))
         )
         return [(r[0], r[1], int(r[2]), r[3], int(r[4]), r[5]) for r in rows]
 
     # ---- cursors ---------------------------------------------------------------------------------------------
 
     def cursor(self, chain: str) -> Cursor | None:
-        row = self._exec(
-            "SELECT chain, block_number, block_hash, sequence FROM cursors WHERE chain = ?", (chain,)
-        ).fetchone()
+        row = self._read_one("SELECT chain, block_number, block_hash, sequence FROM cursors WHERE chain = ?", (chain,))
         return Cursor(row[0], int(row[1]), row[2], int(row[3])) if row else None
 
     def set_cursor(self, cursor: Cursor) -> None:
@@ -534,10 +544,10 @@ class SqlStore:
             raise
 
     def batch(self, batch_id: str) -> BatchRecord | None:
-        row = self._exec(
+        row = self._read_one(
             "SELECT id, dest_domain, message_ids, state, tx_hash, created_at, updated_at FROM batches WHERE id = ?",
             (batch_id,),
-        ).fetchone()
+        )
         if not row:
             return None
         return BatchRecord(row[0], int(row[1]), tuple(json.loads(row[2])), row[3], row[4], float(row[5]), float(row[6]))

@@ -85,6 +85,8 @@ class _Connection:
             if not conn.broken:
                 raise
             self._drop()
+            if not wrote:  # the end of a read: nothing of it to lose, the next call reconnects
+                return
             # Unknown outcome (the COMMIT may have reached the server): the caller retries, which is safe (above).
             raise connection_lost(self._url, exc) from None
 

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from pathlib import Path
 
 import pytest
@@ -128,3 +129,39 @@ def test_an_older_store_gains_the_checkpoint_table(tmp_path: Path) -> None:
     s.save_checkpoint("x", b"snapshot", 9)
     assert s.load_checkpoint("x") == b"snapshot"
     s.close()
+
+
+def test_reads_leave_no_postgres_transaction_open(postgres_url: str) -> None:
+    """A relayer polling an idle bridge only reads: each read ends its transaction, so the server never sees it
+    "idle in transaction" (holding table locks, cut by `idle_in_transaction_session_timeout`)."""
+    import psycopg
+
+    store = open_store(postgres_url)
+    try:
+        store.add_observed([_msg(1)])
+        store.set_cursor(Cursor("ethereum", 5, "0x" + "ab" * 32, 0))
+        store.save_batch(BatchRecord("0x01", 2, (_msg(1).id_hex,), "submitted", "0xtx", 1.0, 0.0))
+        database = postgres_url.rsplit("/", 1)[1]
+        with psycopg.connect(postgres_url.rsplit("/", 1)[0] + "/postgres", autocommit=True) as admin:
+
+            def open_transactions() -> list[str]:
+                rows = admin.execute(
+                    "SELECT state FROM pg_stat_activity WHERE datname = %s AND pid <> pg_backend_pid()", (database,)
+                ).fetchall()
+                return [r[0] for r in rows if r[0] and r[0].startswith("idle in transaction")]
+
+            reads: dict[str, Callable[[], object]] = {
+                "get": lambda: store.get(_msg(1).id_hex),
+                "by_source_tx": lambda: store.by_source_tx("0x" + "01" * 32),
+                "in_state": lambda: store.in_state(MessageState.OBSERVED),
+                "counts": store.counts,
+                "cursor": lambda: store.cursor("ethereum"),
+                "batch": lambda: store.batch("0x01"),
+            }
+            for name, read in reads.items():
+                assert read(), name  # each read found what was written
+                assert open_transactions() == [], f"{name} left its transaction open"
+            assert store.rejections() == []
+            assert open_transactions() == [], "rejections left its transaction open"
+    finally:
+        store.close()

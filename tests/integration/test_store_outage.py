@@ -164,6 +164,22 @@ def test_a_terminated_connection_is_replaced_on_the_next_call(postgres_server: s
         store.close()
 
 
+def test_a_read_cut_off_before_its_commit_still_answers(postgres_server: str, postgres_url: str) -> None:
+    """Reads end their transaction (a COMMIT after the SELECT); a connection cut between the two loses nothing of a
+    read, so the read answers and the next call reconnects."""
+    from relayers.store.postgres import _Connection
+
+    conn = _Connection(postgres_url)
+    try:
+        assert conn.execute("SELECT 41 + 1").fetchall() == [(42,)]
+        assert _terminate_backends(postgres_server, postgres_url) == 1
+        conn.commit()  # the end of a read on a dead connection: no error
+        assert conn.execute("SELECT 7").fetchall() == [(7,)]  # a new connection
+        conn.commit()
+    finally:
+        conn.close()
+
+
 def test_a_write_cut_off_in_the_middle_is_rolled_back_whole(postgres_server: str, postgres_url: str) -> None:
     store = open_store(postgres_url)
     messages = [transfer_message(n) for n in (1, 2, 3)]
