@@ -49,6 +49,7 @@ from typing import Any, Protocol, runtime_checkable
 
 from bridge.confidential import is_confidential_call
 from bridge.domains import Domain
+from bridge.failure_runs import FailureRun
 from bridge.messages import BridgeMessage
 
 __all__ = [
@@ -275,31 +276,25 @@ class CheckFailures:
 
     def __init__(self, log: Any, *, every: float = 60.0, clock: Callable[[], float] = time.monotonic) -> None:
         self._log = log
-        self.every = every
         self._clock = clock
-        self._since: float | None = None  # when the current run of failures began
-        self._logged = 0.0
-        self._count = 0
+        self._run = FailureRun(every)
 
     @property
     def failing(self) -> bool:
-        return self._since is not None
+        return self._run.since is not None
 
     def failed(self, error: str) -> None:
         now = self._clock()
-        self._count += 1
-        if self._since is None:
-            self._since = self._logged = now
+        first = self._run.since is None
+        if not self._run.failed(now):
+            return
+        if first:
             self._log.warning("omission_check_failed", error=error, failures=1)
-        elif now - self._logged >= self.every:
-            self._logged = now
-            self._log.warning(
-                "omission_check_failed", error=error, failures=self._count, failing_s=round(now - self._since, 1)
-            )
+        else:
+            failing_s = round(now - (self._run.since if self._run.since is not None else now), 1)
+            self._log.warning("omission_check_failed", error=error, failures=self._run.failures, failing_s=failing_s)
 
     def succeeded(self) -> None:
-        if self._since is None:
-            return
-        now = self._clock()
-        self._log.info("omission_check_recovered", failures=self._count, failing_s=round(now - self._since, 1))
-        self._since, self._count = None, 0
+        ended = self._run.succeeded(self._clock())
+        if ended is not None:
+            self._log.info("omission_check_recovered", failures=ended.failures, failing_s=round(ended.lasted, 1))

@@ -12,6 +12,7 @@ from typing import Any
 import structlog
 
 from bridge.errors import one_line
+from bridge.failure_runs import FailureRun
 from relayers.daemon.metrics import RelayerMetrics
 
 log = structlog.get_logger("relayer")
@@ -23,12 +24,22 @@ class StoreHealth:
     ) -> None:
         self.metrics = metrics
         self.clock = clock
-        self.log_every = log_every
-        self.down_since: float | None = None  # on `clock`; None while the store answers
         self.error: str | None = None
-        self.failures = 0  # calls that found it unavailable in this outage
-        self._logged_at = 0.0
+        self._run = FailureRun(log_every)
         metrics.store_up.set(1)  # the daemon starts on a store it has opened
+
+    @property
+    def down_since(self) -> float | None:
+        """When the current outage began, on `clock`; None while the store answers."""
+        return self._run.since
+
+    @property
+    def log_every(self) -> float:
+        return self._run.every
+
+    @log_every.setter
+    def log_every(self, seconds: float) -> None:
+        self._run.every = seconds
 
     @property
     def up(self) -> bool:
@@ -39,30 +50,31 @@ class StoreHealth:
         the outage it last backed off for: a new one starts its backoff again)."""
         now = self.clock()
         self.error = one_line(exc)
-        self.failures += 1
+        first = self._run.since is None
+        say = self._run.failed(now)
+        since = self._run.since if self._run.since is not None else now  # set by `failed`
         fields: dict[str, Any] = {"stage": where, "error": self.error}
         if retry_in is not None:
             fields["retry_in"] = round(retry_in, 3)
-        if self.down_since is None:
-            self.down_since, self.failures, self._logged_at = now, 1, now
+        if first:
             self.metrics.store_up.set(0)
             log.warning("store_unavailable", **fields)
-        elif now - self._logged_at >= self.log_every:
-            self._logged_at = now
-            log.warning("store_unavailable", down_for=round(now - self.down_since, 1), failures=self.failures, **fields)
-        return self.down_since
+        elif say:
+            log.warning("store_unavailable", down_for=round(now - since, 1), failures=self._run.failures, **fields)
+        return since
 
     def succeeded(self, where: str) -> None:
         """A call from `where` went through: the end of an outage if there was one."""
-        if self.down_since is None:
+        ended = self._run.succeeded(self.clock())
+        if ended is None:
             return
-        down_for = self.clock() - self.down_since
-        log.info("store_recovered", stage=where, down_for=round(down_for, 1), failures=self.failures)
-        self.down_since, self.error, self.failures = None, None, 0
+        log.info("store_recovered", stage=where, down_for=round(ended.lasted, 1), failures=ended.failures)
+        self.error = None
         self.metrics.store_up.set(1)
 
     def snapshot(self) -> dict[str, Any]:
         """For `/health`: up, and while it is not, since how long and the last error."""
-        if self.down_since is None:
+        since = self.down_since
+        if since is None:
             return {"up": True}
-        return {"up": False, "down_for": round(self.clock() - self.down_since, 1), "error": self.error}
+        return {"up": False, "down_for": round(self.clock() - since, 1), "error": self.error}
