@@ -18,6 +18,7 @@ from bridge.errors import InputError
 
 MAGIC = b"phala-bridge/committee-record/v1\n"
 MAX_RECORD_BYTES = 64 * 1024
+MAX_RECORD_FILE_BYTES = 1024 * 1024  # a ceremony's JSON output, pretty-printed, with its record inside
 
 
 class CommitteeRecordError(InputError):
@@ -45,3 +46,28 @@ def decode_record(data: bytes) -> CommitteeRecord:
         return CommitteeRecord.model_validate_json(body)
     except ValidationError as exc:
         raise CommitteeRecordError(f"malformed committee record: {exc.error_count()} problem(s)") from None
+
+
+def parse_record_json(text: str) -> CommitteeRecord:
+    """The record an operator publishes, as `committee dkg --json` or `committee reshare --json` print it (the
+    ceremony's result, whose `record` is taken) or the bare record. `CommitteeRecordError` says where and what is
+    wrong, never a value."""
+    if len(text) > MAX_RECORD_FILE_BYTES:
+        size = len(text)
+        raise CommitteeRecordError(f"too large for a committee record ({size} bytes; at most {MAX_RECORD_FILE_BYTES})")
+    try:
+        data = json.loads(text)
+    except ValueError as exc:
+        where = f" (line {exc.lineno}, column {exc.colno})" if isinstance(exc, json.JSONDecodeError) else ""
+        raise CommitteeRecordError(f"not JSON{where}: expected the output of `committee dkg --json`") from None
+    if isinstance(data, dict) and isinstance(data.get("record"), dict):
+        data = data["record"]
+    if not isinstance(data, dict):
+        raise CommitteeRecordError("expected a JSON object: the output of `committee dkg --json`, or its `record`")
+    try:
+        return CommitteeRecord.model_validate(data)
+    except ValidationError as exc:
+        problems = "; ".join(
+            f"{'.'.join(str(p) for p in e['loc']) or '(top)'}: {e['msg']}" for e in exc.errors()[:3]
+        ) + (f" (and {exc.error_count() - 3} more)" if exc.error_count() > 3 else "")
+        raise CommitteeRecordError(f"not a valid committee record: {problems}") from None

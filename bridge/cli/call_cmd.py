@@ -17,7 +17,8 @@ import typer
 from rich.console import Console
 
 from bridge.cli.errors import EXIT_FAILURE, UsageError, at_least, handle_errors
-from bridge.cli.transfer_cmd import NetworkOpt, _read_key, live_message, load_network
+from bridge.cli.loading import NetworkOpt, load_network, read_key_file
+from bridge.cli.transfer_cmd import live_message
 from bridge.confidential import CallStatus
 from bridge.domains import Domain
 from bridge.network import NetworkInfo
@@ -31,7 +32,7 @@ TimeoutOpt = typer.Option(180.0, "--timeout", help="seconds to wait for the reco
 
 
 def _key(key_file: Path | None, dev_account: str | None) -> str:
-    secret = _read_key(key_file) or dev_account
+    secret = read_key_file(key_file) or dev_account
     if secret is None:
         raise UsageError("give the caller's key: --key-file, or --dev-account on the devnet")
     if secret.isdigit():

@@ -1,4 +1,6 @@
-"""`phala-bridge committee dkg | reshare | status`: operator commands, run through the local enclave's socket."""
+"""`phala-bridge committee dkg | reshare | status | publish | records`: operator commands. The ceremonies and the
+status run through the local enclave's socket; `publish` writes the committee record on the Phala chain from the
+operator's account and `records` reads the records back (docs/committee.md, "The committee record on chain")."""
 
 from __future__ import annotations
 
@@ -7,18 +9,23 @@ import json
 import sys
 from collections.abc import Awaitable, Callable
 from pathlib import Path
-from typing import TypeVar
+from typing import TYPE_CHECKING, TypeVar
 
 import typer
 from pydantic import BaseModel
 from rich.console import Console
 from rich.table import Table
 
+from bridge.addresses import parse_substrate_account
 from bridge.cli.errors import EXIT_FAILURE, UsageError, at_least, handle_errors
-from bridge.cli.loading import load_config
+from bridge.cli.loading import NetworkOpt, load_config, load_network, read_key_file
+from bridge.committee_record import encode_record, parse_record_json
 from bridge.config import NodeConfig
 from bridge.enclave_api import CeremonyResult, CommitteeRecord, StatusResult
 from relayers.enclave_client import EnclaveApiError, EnclaveClient, EnclaveClientError
+
+if TYPE_CHECKING:
+    from relayers.substrate.committee_records import RecordOnChain
 
 app = typer.Typer(help="Committee ceremonies and status, through this node's enclave.")
 console = Console()
@@ -26,6 +33,8 @@ T = TypeVar("T")
 
 ConfigOpt = typer.Option(..., "--config", "-c", help="node TOML file ([enclave] socket)")
 JsonOpt = typer.Option(False, "--json", help="print JSON instead of a table")
+PhalaOpt = typer.Option(None, "--phala", help="a Phala node's websocket URL (default: the network file's)")
+MAX_RECORDS_RANGE = 10_000  # blocks read one by one: a wider scan is a job for an indexer, not this command
 
 
 def _ids(text: str | None, what: str) -> list[int] | None:
@@ -74,7 +83,7 @@ def _print_record(record: CommitteeRecord) -> None:
     console.print(f"group key encryption (ECIES):      0x{keys.encryption.hex()}")
     if record.excluded:
         console.print(f"[yellow]excluded: {list(record.excluded)}[/]")
-    console.print(f"record digest: 0x{record.digest().hex()} (record it on chain: `--json` prints the full record)")
+    console.print(f"record digest: 0x{record.digest().hex()} (`--json` prints the record to `committee publish`)")
 
 
 def _print_ceremony(result: CeremonyResult, as_json: bool) -> None:
@@ -143,3 +152,156 @@ def status(config: Path = ConfigOpt, as_json: bool = JsonOpt) -> None:
         console.print(f"ed25519   0x{result.group_keys.ed25519.hex()}")
     if result.quote_rejections:
         console.print(f"[yellow]quotes refused: {result.quote_rejections}[/]")
+
+
+def _read_record_file(path: Path) -> CommitteeRecord:
+    try:
+        text = path.read_text(encoding="utf-8")
+    except UnicodeDecodeError:
+        raise UsageError(f"{path}: not UTF-8 text: expected the output of `committee dkg --json`") from None
+    except OSError as exc:
+        raise UsageError(f"{path}: cannot read the record file ({exc.strerror})") from None
+    try:
+        return parse_record_json(text)
+    except ValueError as exc:
+        raise UsageError(f"{path}: {exc}") from None
+
+
+def _check_against_enclave(record: CommitteeRecord, status: StatusResult) -> None:
+    """Refuse a record that is not this node's committee as its enclave holds it now (a stale file, another
+    committee's, one edited by hand): the first difference, by name."""
+    if not status.has_keys:
+        raise UsageError(f"this node's enclave (member {status.member_id}) holds no committee keys yet")
+    theirs = {"committee id": status.committee_id, "epoch": status.epoch, "threshold": status.threshold}
+    ours = {"committee id": record.committee_id, "epoch": record.epoch, "threshold": record.threshold}
+    for what, value in theirs.items():
+        if ours[what] != value:
+            raise UsageError(f"the record's {what} is {ours[what]}, this node's enclave has {value}")
+    if record.group_keys != status.group_keys:
+        raise UsageError("the record's group keys differ from this node's enclave's")
+    member = record.member(status.member_id)
+    if member is None:
+        raise UsageError(f"this node's enclave is member {status.member_id}, which the record does not list")
+    if member.identity_public_key != status.identity_public_key:
+        raise UsageError(f"the record's identity key for member {status.member_id} differs from its enclave's")
+
+
+def _phala_url(phala: str | None, network: Path) -> str:
+    return phala if phala is not None else str(load_network(network).phala.ws_url)
+
+
+def _ss58(account: bytes | None, ss58_format: int) -> str | None:
+    from substrateinterface.utils.ss58 import ss58_encode
+
+    return None if account is None else str(ss58_encode(account, ss58_format))
+
+
+def _record_json(found: RecordOnChain, ss58_format: int) -> dict[str, object]:
+    return {
+        "block": found.block_number,
+        "extrinsic": found.extrinsic_hash,
+        "signer": _ss58(found.signer, ss58_format),
+        "digest": "0x" + found.record.digest().hex(),
+        "keys_digest": "0x" + found.record.keys_digest().hex(),
+        "record": found.record.model_dump(mode="json"),
+    }
+
+
+@app.command()
+@handle_errors
+def publish(
+    record_file: Path = typer.Option(..., "--record", help="the ceremony's output (`committee dkg --json`) in a file"),
+    phala: str | None = PhalaOpt,
+    network: Path = NetworkOpt,
+    key_file: Path | None = typer.Option(None, "--key-file", help="the operator account's secret URI, in a file"),
+    dev_account: str | None = typer.Option(None, "--dev-account", help="devnet only: //Alice etc."),
+    config: Path | None = typer.Option(None, "--config", "-c", help="check the record against this node's enclave"),
+    as_json: bool = JsonOpt,
+) -> None:
+    """Write the committee record on the Phala chain (`system.remark_with_event`, signed by the operator's account)
+    and print where it landed. Readers trust records by their signer: publish from the account they know."""
+    record = _read_record_file(record_file)
+    encode_record(record)  # its size on chain, checked before anything else
+    secret = read_key_file(key_file) or dev_account
+    if not secret:
+        raise UsageError("give the operator's key: --key-file (a secret URI in a file), or --dev-account on the devnet")
+    from substrateinterface import Keypair, KeypairType
+
+    try:
+        keypair = Keypair.create_from_uri(secret, crypto_type=KeypairType.SR25519)
+    except (ValueError, TypeError):
+        raise UsageError("the operator's key is not a valid secret URI") from None  # never the secret itself
+    if config is not None:
+        _check_against_enclave(record, _call(config, lambda c: c.status()))
+    url = _phala_url(phala, network)
+
+    from relayers.substrate import SubstrateClient
+    from relayers.substrate.committee_records import write_record
+
+    with SubstrateClient(url) as client:
+        written = write_record(client, keypair, record)
+        ss58_format = client.ss58_format
+    if as_json:
+        typer.echo(json.dumps(_record_json(written, ss58_format), indent=2))
+        return
+    console.print(
+        f"committee {record.committee_id} epoch {record.epoch} recorded in block {written.block_number} "
+        f"(extrinsic {written.extrinsic_hash}) by {_ss58(written.signer, ss58_format)}"
+    )
+    console.print(f"record digest: 0x{record.digest().hex()}")
+
+
+@app.command()
+@handle_errors
+def records(
+    phala: str | None = PhalaOpt,
+    network: Path = NetworkOpt,
+    from_block: int | None = typer.Option(None, "--from-block", help="default: 1,000 blocks before --to-block"),
+    to_block: int | None = typer.Option(None, "--to-block", help="default: the finalized head"),
+    signer: str | None = typer.Option(None, "--signer", help="only records written by this account (SS58 or 0x)"),
+    as_json: bool = JsonOpt,
+) -> None:
+    """The committee records written on the Phala chain in a range of finalized blocks, oldest first."""
+    if from_block is not None:
+        at_least(from_block, 0, "--from-block")
+    if to_block is not None:
+        at_least(to_block, 0, "--to-block")
+    wanted = parse_substrate_account(signer) if signer is not None else None
+    url = _phala_url(phala, network)
+
+    from relayers.substrate import SubstrateClient
+    from relayers.substrate.chain import ChainReader
+    from relayers.substrate.committee_records import read_records
+
+    with SubstrateClient(url) as client:
+        head = ChainReader(client).finalized_head().block_number
+        last = head if to_block is None else to_block
+        if last > head:
+            raise UsageError(f"--to-block {last} is not final yet (the finalized head is {head})")
+        first = max(0, last - 999) if from_block is None else from_block
+        if first > last:
+            raise UsageError(f"--from-block {first} is after --to-block {last}")
+        if last - first + 1 > MAX_RECORDS_RANGE:
+            raise UsageError(f"{last - first + 1} blocks asked, at most {MAX_RECORDS_RANGE} at a time")
+        found = [r for r in read_records(client, first, last) if wanted is None or r.signer == wanted]
+        ss58_format = client.ss58_format
+    if as_json:
+        typer.echo(json.dumps([_record_json(r, ss58_format) for r in found], indent=2))
+        return
+    if not found:
+        console.print(f"no committee record in blocks {first}..{last}")
+        return
+    table = Table(title=f"committee records in blocks {first}..{last}")
+    for col in ("block", "committee", "epoch", "t of n", "signer", "record digest"):
+        table.add_column(col)
+    for r in found:
+        rec = r.record
+        table.add_row(
+            str(r.block_number),
+            rec.committee_id,
+            str(rec.epoch),
+            f"{rec.threshold} of {len(rec.members)}",
+            _ss58(r.signer, ss58_format) or "?",
+            "0x" + rec.digest().hex(),
+        )
+    console.print(table)

@@ -19,12 +19,12 @@ from pathlib import Path
 from typing import Any
 
 import typer
-from pydantic import ValidationError
 from rich.console import Console
 
 from bridge.addresses import parse_eth_address, parse_substrate_account
 from bridge.amounts import convert_amount, format_units, parse_units
 from bridge.cli.errors import EXIT_FAILURE, UsageError, at_least, handle_errors
+from bridge.cli.loading import NetworkOpt, load_network, read_key_file
 from bridge.domains import Domain, domain_by_name
 from bridge.errors import InputError, one_line
 from bridge.gateway import (
@@ -43,8 +43,6 @@ from bridge.network import NetworkInfo
 
 console = Console()
 DECIMALS = {Domain.ETHEREUM: 18, Domain.PHALA: 12}
-DEFAULT_NETWORK = Path(".devnet/network.json")
-NetworkOpt = typer.Option(DEFAULT_NETWORK, "--network", help="the bridge's network file (the devnet writes one)")
 
 
 @dataclass(frozen=True)
@@ -128,21 +126,6 @@ def plan_gateway_transfer(
     return GatewayPlan(route, dest, source_amount, dest_amount)
 
 
-def load_network(path: Path) -> NetworkInfo:
-    try:
-        return NetworkInfo.model_validate_json(path.read_text())
-    except FileNotFoundError:
-        raise UsageError(f"{path}: no network file (start the devnet with `phala-bridge devnet up`)") from None
-    except ValidationError as exc:
-        # Where and what, never the value (a network file is not secret, but the rule holds for every input).
-        problems = "; ".join(
-            f"{'.'.join(str(p) for p in e['loc']) or '(top)'}: {e['msg']}" for e in exc.errors()[:3]
-        ) + (f" (and {exc.error_count() - 3} more)" if exc.error_count() > 3 else "")
-        raise UsageError(f"{path}: not a valid network file: {problems}") from None
-    except (OSError, ValueError) as exc:
-        raise UsageError(f"{path}: not a valid network file ({exc.__class__.__name__})") from None
-
-
 def _relayer_get(net: NetworkInfo, path: str, problems: list[str] | None = None) -> Any | None:
     """The first relayer's answer; what went wrong with each one that gave none is added to `problems`."""
     for url in net.relayer_status_urls:
@@ -178,15 +161,6 @@ def _when(t: float) -> str:
     return time.strftime("%Y-%m-%d %H:%M:%S", time.gmtime(t)) + " UTC"
 
 
-def _read_key(key_file: Path | None) -> str | None:
-    if key_file is None:
-        return None
-    try:
-        return key_file.read_text().strip()
-    except OSError as exc:
-        raise UsageError(f"{key_file}: cannot read the key file ({exc.strerror})") from None
-
-
 @handle_errors
 def transfer(
     source: str = typer.Option(..., "--from", help="ethereum or phala"),
@@ -216,7 +190,7 @@ def transfer(
             )  # fmt: skip
         except InputError as exc:
             raise UsageError(str(exc)) from None
-        secret = _read_key(key_file) or dev_account
+        secret = read_key_file(key_file) or dev_account
         if secret is None:
             raise UsageError("give the sender's key: --key-file, or --dev-account on the devnet")
         _transfer_via_gateway(net, gplan, secret, timeout)
@@ -225,7 +199,7 @@ def transfer(
         plan = plan_transfer(source, dest, amount, recipient)
     except InputError as exc:
         raise UsageError(str(exc)) from None
-    secret = _read_key(key_file) or dev_account
+    secret = read_key_file(key_file) or dev_account
     if secret is None:
         raise UsageError("give the sender's key: --key-file, or --dev-account on the devnet")
     net = load_network(network)

@@ -3,8 +3,10 @@
 from __future__ import annotations
 
 from dataclasses import dataclass
+from typing import Any
 
 from substrateinterface import Keypair
+from substrateinterface.utils.ss58 import ss58_decode
 
 from bridge.committee_record import CommitteeRecordError, decode_record, encode_record, is_committee_record
 from bridge.enclave_api import CommitteeRecord
@@ -16,12 +18,13 @@ class RecordOnChain:
     block_number: int
     extrinsic_hash: str
     record: CommitteeRecord
+    signer: bytes | None = None  # the account that wrote it: anyone can remark, readers trust the operator's only
 
 
 def write_record(client: SubstrateClient, keypair: Keypair, record: CommitteeRecord) -> RecordOnChain:
     call = client.compose_call("System", "remark_with_event", {"remark": "0x" + encode_record(record).hex()})
     outcome = client.submit(call, keypair).raise_for_failure()
-    return RecordOnChain(outcome.block_number, outcome.extrinsic_hash, record)
+    return RecordOnChain(outcome.block_number, outcome.extrinsic_hash, record, bytes(keypair.public_key))
 
 
 def read_records(client: SubstrateClient, first_block: int, last_block: int) -> list[RecordOnChain]:
@@ -43,5 +46,19 @@ def read_records(client: SubstrateClient, first_block: int, last_block: int) -> 
                 record = decode_record(data)
             except CommitteeRecordError:
                 continue
-            out.append(RecordOnChain(number, str(ext.value.get("extrinsic_hash")), record))
+            out.append(RecordOnChain(number, str(ext.value.get("extrinsic_hash")), record, _signer(ext.value)))
     return out
+
+
+def _signer(value: dict[str, Any]) -> bytes | None:
+    """The signed extrinsic's account id (substrate-interface gives a MultiAddress `Id` as 0x hex or SS58)."""
+    address = value.get("address")
+    if isinstance(address, dict):  # MultiAddress as a one-key mapping
+        address = address.get("Id")
+    if not isinstance(address, str):
+        return None
+    try:
+        raw = bytes.fromhex(address[2:]) if address.startswith("0x") else bytes.fromhex(ss58_decode(address))
+    except ValueError:
+        return None
+    return raw if len(raw) == 32 else None

@@ -25,6 +25,7 @@ from typing import Any, TypeVar
 import aiomqtt
 import pytest
 
+from bridge.devnet import DevnetState
 from bridge.devnet.broker import BrokerNode, start_broker
 from bridge.devnet.processes import ManagedProcess, ProcessSupervisor
 from bridge.enclave_api import CommitteeRecord, SignResult, StatusResult
@@ -36,6 +37,8 @@ from enclave_signer.frost import ED25519, SECP256K1, verify
 from enclave_signer.identity import IdentityKey
 from enclave_signer.measurement import current_measurement, measure_tree
 from relayers.enclave_client import EnclaveBatchSigner, EnclaveClient
+from relayers.substrate import SubstrateClient, keypair_from_uri
+from relayers.substrate.chain import ChainReader
 from tests.unit.committee.helpers import batch
 
 pytestmark = pytest.mark.devnet
@@ -274,6 +277,7 @@ def test_dkg_through_the_operator_command_yields_the_group_keys(net: Net) -> Non
     )
     assert result.returncode == 0, result.stderr
     out = json.loads(result.stdout)
+    (net.work / "dkg.json").write_text(result.stdout)  # what an operator saves, then publishes (next test)
     record = CommitteeRecord.model_validate(out["record"])
     assert record.member_ids == IDS and record.threshold == 3 and record.epoch == 1
     assert len(record.group_keys.secp256k1) == 33
@@ -285,6 +289,64 @@ def test_dkg_through_the_operator_command_yields_the_group_keys(net: Net) -> Non
         [CLI, "committee", "status", "--config", str(net.config(3))], capture_output=True, text=True, cwd=ROOT
     )
     assert status.returncode == 0 and "keys: yes" in status.stdout, status.stderr
+
+
+def _cli(*args: str) -> subprocess.CompletedProcess[str]:
+    return subprocess.run([CLI, "committee", *args], capture_output=True, text=True, cwd=ROOT, timeout=90)
+
+
+@pytest.mark.timeout(120)
+def test_the_operator_publishes_the_ceremony_output_on_phala_and_reads_it_back(net: Net, devnet: DevnetState) -> None:
+    assert net.record is not None
+    url = devnet.phala.ws_url
+    saved = net.work / "dkg.json"
+    # The output of `committee dkg --json`, checked against member 1's enclave, written from the operator account.
+    result = _cli("publish", "--record", str(saved), "--phala", url, "--dev-account", "//Alice",
+                  "--config", str(net.config(1)), "--json")  # fmt: skip
+    assert result.returncode == 0, result.stderr
+    published = json.loads(result.stdout)
+    with SubstrateClient(url) as phala:
+        alice = keypair_from_uri("//Alice", phala.ss58_format).ss58_address
+        bob = keypair_from_uri("//Bob", phala.ss58_format).ss58_address
+        reader = ChainReader(phala)
+        deadline = time.monotonic() + 30
+        while reader.finalized_head().block_number < published["block"] and time.monotonic() < deadline:
+            time.sleep(0.2)
+    assert published["signer"] == alice and published["digest"] == "0x" + net.record.digest().hex()
+    block = str(published["block"])
+
+    # Anyone reads it back from the chain: the same record, by the operator's account.
+    result = _cli("records", "--phala", url, "--from-block", block, "--to-block", block, "--json")
+    assert result.returncode == 0, result.stderr
+    (found,) = json.loads(result.stdout)
+    assert CommitteeRecord.model_validate(found["record"]) == net.record
+    assert (found["block"], found["extrinsic"], found["signer"]) == (published["block"], published["extrinsic"], alice)
+    table = _cli("records", "--phala", url, "--from-block", block, "--to-block", block)
+    assert table.returncode == 0 and "3 of 5" in table.stdout, table.stderr
+    only_bob = _cli("records", "--phala", url, "--from-block", block, "--to-block", block, "--signer", bob, "--json")
+    assert only_bob.returncode == 0 and json.loads(only_bob.stdout) == [], only_bob.stderr
+
+    # A record that is not this committee as the enclave holds it is refused before anything is sent.
+    stale = json.loads(saved.read_text())
+    stale["record"]["epoch"] = 7
+    (net.work / "stale.json").write_text(json.dumps(stale))
+    refused = _cli("publish", "--record", str(net.work / "stale.json"), "--phala", url, "--dev-account", "//Alice",
+                   "--config", str(net.config(2)))  # fmt: skip
+    assert refused.returncode == 2, refused.stdout
+    assert refused.stderr.strip() == "error: the record's epoch is 7, this node's enclave has 1", refused.stderr
+    since = _cli("records", "--phala", url, "--from-block", block, "--signer", alice, "--json")
+    assert since.returncode == 0, since.stderr
+    assert [r["record"]["epoch"] for r in json.loads(since.stdout)] == [1], since.stdout
+
+    # Bad input is one line and exit 2: a file that is not a record, a key that is not a secret URI (never echoed).
+    (net.work / "not-a-record.json").write_text('{"committee_id": "devnet"}')
+    bad = _cli("publish", "--record", str(net.work / "not-a-record.json"), "--phala", url, "--dev-account", "//Alice")
+    assert bad.returncode == 2 and "not a valid committee record: epoch: Field required" in bad.stderr, bad.stderr
+    key = net.work / "operator.key"
+    key.write_text("not a uri at all 9f8e7d")
+    bad = _cli("publish", "--record", str(saved), "--phala", url, "--key-file", str(key))
+    assert bad.returncode == 2 and "not a valid secret URI" in bad.stderr and "9f8e7d" not in bad.stderr, bad.stderr
+    assert "Traceback" not in bad.stderr
 
 
 @pytest.mark.timeout(60)

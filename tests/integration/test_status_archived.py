@@ -14,8 +14,9 @@ import pytest
 from prometheus_client import CollectorRegistry
 from typer.testing import CliRunner
 
+from bridge.cli.loading import load_network
 from bridge.cli.main import app
-from bridge.cli.transfer_cmd import live_message, load_network
+from bridge.cli.transfer_cmd import live_message
 from bridge.lifecycle import MessageState
 from relayers.daemon.http import StatusServer
 from relayers.daemon.node import status_routes

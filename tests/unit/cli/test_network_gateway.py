@@ -9,7 +9,7 @@ from pathlib import Path
 import pytest
 
 from bridge.cli.errors import UsageError
-from bridge.cli.transfer_cmd import load_network
+from bridge.cli.loading import load_network
 from bridge.cli.wiring import phala_config
 from bridge.client.gateway import gateway_config
 from bridge.config import NodeConfig, parse_config
