@@ -213,7 +213,7 @@ def _run_auction(net: NetworkInfo) -> None:
     def close(auction_id: int) -> tuple[int, int, int, float]:
         """(request gas, reply gas, reply nonce, close final -> settled seconds) of one auction's close."""
         closed = send(seller, encode_input(Close(auction_id)))
-        request_gas = int(w3.eth.get_transaction_receipt(closed.tx_hash)["gasUsed"])  # type: ignore[arg-type]
+        request_gas = int(w3.eth.get_transaction_receipt(closed.tx_hash)["gasUsed"])
         _wait("the close final", lambda: w3.eth.block_number >= closed.block_number + confirmations)
         t1 = time.monotonic()
         _wait("settle", lambda: settlement.functions.outcome(auction_id).call()[0], interval=0.05)

@@ -400,7 +400,7 @@ def test_tampered_replayed_and_unsigned_mqtt_messages_are_rejected(net: Net) -> 
             await attacker.subscribe(f"{base}/broadcast", qos=1)
             heartbeat = None
             async for message in attacker.messages:
-                env = Envelope.from_bytes(bytes(message.payload))  # type: ignore[arg-type]
+                env = Envelope.from_bytes(bytes(message.payload))
                 if env.kind == "hb" and env.sender == 2:
                     heartbeat = env
                     break

@@ -590,7 +590,7 @@ def _count_reads(verifier: PhalaVerifier, calls: list[str]) -> None:
             return query(*args, **kwargs)  # type: ignore[arg-type]
 
         client.rpc = counted_rpc  # type: ignore[method-assign]
-        client.query = counted_query  # type: ignore[method-assign,assignment]
+        client.query = counted_query  # type: ignore[method-assign]
 
     verifier.session.run_sync(wrap)
 

@@ -317,7 +317,7 @@ def _pipeline(store: SqlStore, watcher: FakeWatcher, dest: PoolDestination) -> P
         store=store,
         policy=BridgePolicy.of([PHA]),
         watchers=[watcher],
-        destinations=[dest],  # type: ignore[list-item]
+        destinations=[dest],
         signer=FakeSigner(),
         config=cfg,
     )
@@ -457,7 +457,7 @@ def test_health_and_metrics_say_the_store_is_down_while_it_is(proxy: TcpProxy, p
         store=store,
         policy=BridgePolicy.of([PHA]),
         watchers=[FakeWatcher([_msg(1)])],
-        destinations=[PoolDestination()],  # type: ignore[list-item]
+        destinations=[PoolDestination()],
         enclave=FakeEnclave(),  # type: ignore[arg-type]
         pipeline_config=PipelineConfig(poll_interval=0.05, retry_backoff=0.05, max_backoff=0.2),
         status_host="127.0.0.1",

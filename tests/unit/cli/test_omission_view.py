@@ -118,7 +118,7 @@ def test_no_view_is_no_evidence() -> None:
     with pytest.raises(SigningRefusal) as info:
         _out(v)
     assert info.value.code == "chain_unavailable"
-    v.group_keys = lambda: None  # type: ignore[assignment]
+    v.group_keys = lambda: None
     assert _out(v) == []  # no DKG yet: no bridge account, nothing to say
 
 

@@ -30,7 +30,7 @@ def test_dkg_among_five_yields_three_group_keys_that_sign_and_decrypt() -> None:
                 node_keys = c.node(m).keys
                 assert node_keys is not None and node_keys.record.keys_digest() == record.keys_digest()
                 for name in ("secp256k1", "ed25519", "encryption"):
-                    share = node_keys.share(name)  # type: ignore[arg-type]
+                    share = node_keys.share(name)
                     assert share.public == record.verifying_shares[name][m]
             request, msgs = batch()
             for key, suite in (("secp256k1", SECP256K1), ("ed25519", ED25519)):

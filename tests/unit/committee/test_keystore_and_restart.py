@@ -54,7 +54,7 @@ def test_shares_are_sealed_private_and_a_restarted_member_signs_again(tmp_path: 
             assert verify(SECP256K1, record.group_keys.secp256k1, request.payload, out.signature)
             status = node.status().model_dump_json()
             for name in ("secp256k1", "ed25519", "encryption"):
-                assert f"{node.keys.share(name).secret:x}" not in status  # type: ignore[arg-type]
+                assert f"{node.keys.share(name).secret:x}" not in status
             return secret_hex
 
     secret = None

@@ -48,7 +48,7 @@ def test_a_leader_that_t_members_refuse_for_content_loses_the_lead_to_the_next()
             assert not await _propose(c, 1, start=30)
             await until(lambda: all(v.leader() == 2 for v in views), what="member 2 leading, seen by everyone")
             assert all(v.members_up() == IDS for v in views)  # member 1 is up, only not leading
-            assert all(v.metrics.distrusted._value.get() == 1 for v in views)  # type: ignore[attr-defined]
+            assert all(v.metrics.distrusted._value.get() == 1 for v in views)
             # member 1's own enclave sees it too: its relayer stops acting as leader
             assert c.node(1).status().leader == 2
             # the honest members sign what member 2 proposes (their verifiers approve it again)
@@ -169,7 +169,7 @@ def test_distrust_expires_and_the_member_leads_again() -> None:
             await until(lambda: all(v.leader() == 2 for v in views), what="member 2 leading")
             await until(lambda: all(v.leader() == 1 for v in views), timeout=6.0, what="member 1 leading again")
             assert all(c.node(m).distrust.distrusted() == frozenset() for m in (2, 3, 4))
-            assert all(v.metrics.distrusted._value.get() == 0 for v in views)  # type: ignore[attr-defined]
+            assert all(v.metrics.distrusted._value.get() == 0 for v in views)
 
     run(scenario)
 

@@ -69,7 +69,7 @@ def test_members_up_and_the_leader_follow_heartbeats() -> None:
             await c.stop(1)
             await until(lambda: node.leader() == 2, what="member 2 to lead once member 1 is silent")
             assert node.members_up() == (2, 3, 4, 5)
-            await until(lambda: node.metrics.members_up._value.get() == 4, what="the gauge")  # type: ignore[attr-defined]
+            await until(lambda: node.metrics.members_up._value.get() == 4, what="the gauge")
 
     run(scenario)
 

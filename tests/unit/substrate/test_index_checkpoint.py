@@ -334,7 +334,7 @@ def test_a_snapshot_for_a_block_the_node_lacks_falls_back() -> None:
     with structlog.testing.capture_logs() as logs:
         again = indexed(lacking, store)
         assert again.checkpoints is not None
-        assert not again.checkpoints.resume(again, lacking, lacking.finalized_head())  # type: ignore[arg-type]
+        assert not again.checkpoints.resume(again, lacking, lacking.finalized_head())
     assert [e["reason"] for e in logs if e["event"] == "index_checkpoint_fallback"] == ["block_unknown"]
     assert again.scanned is None
 
