@@ -1,4 +1,4 @@
-"""The relayer's Prometheus metrics, on its own registry."""
+"""The relayer's Prometheus metrics, on its own registry (those read from the store at scrape time: store_gauges.py)."""
 
 from __future__ import annotations
 
@@ -79,7 +79,6 @@ class RelayerMetrics:
         self.committee_up = Gauge(
             "phala_bridge_committee_members_up", "Committee members seen alive recently", registry=r
         )
-        self.in_state = Gauge("phala_bridge_messages_in_state", "Messages per lifecycle state", ["state"], registry=r)
         self.store_up = Gauge(
             "phala_bridge_store_up",
             "1 while the relayer's store answers; 0 while it does not (the stages that need it are paused)",

@@ -20,15 +20,12 @@ from bridge.ports import Destination, SourceWatcher
 from relayers.daemon.http import RouteFn, StatusServer
 from relayers.daemon.metrics import RelayerMetrics
 from relayers.daemon.pipeline import Pipeline, PipelineConfig
-from relayers.daemon.store_health import StoreHealth
+from relayers.daemon.store_gauges import StoreGauges
+from relayers.daemon.store_health import STORE_FAILURES, StoreHealth
 from relayers.enclave_client import EnclaveBatchSigner, EnclaveClient, EnclaveClientError
-from relayers.store import ArchivedRecord, SqlStore, StoreError, StoreUnavailable
-from relayers.store.factory import database_errors
+from relayers.store import ArchivedRecord, SqlStore, StoreUnavailable
 
 log = structlog.get_logger("relayer.node")
-# What a store call may raise when the database fails: our one-line errors and, for a store opened without them,
-# the drivers' own.
-_STORE_FAILURES: tuple[type[BaseException], ...] = (StoreError, *database_errors())
 
 
 @dataclass
@@ -118,6 +115,9 @@ async def run_relayer(parts: RelayerParts, stop: asyncio.Event) -> None:
             "messages": messages,
         }
 
+    metrics.registry.register(
+        StoreGauges(parts.store, pipeline.store_health, {d.domain: d.name for d in parts.destinations})
+    )
     server = StatusServer(metrics.registry, health, parts.status_host, parts.status_port, status_routes(parts.store))
     port = await server.start()
     log.info("relayer_started", member_id=parts.member_id, status_port=port, leader=view.leader)
@@ -137,7 +137,7 @@ def _store_health(store: SqlStore, tracker: StoreHealth) -> tuple[dict[str, int]
     except StoreUnavailable as exc:
         tracker.failed("health", exc)
         return None, tracker.snapshot()
-    except _STORE_FAILURES as exc:  # not an outage the stages wait out: say it, as the stages will
+    except STORE_FAILURES as exc:  # not an outage the stages wait out: say it, as the stages will
         return None, {"up": False, "error": one_line(exc)}
     tracker.succeeded("health")
     return counts, tracker.snapshot()
@@ -154,7 +154,7 @@ def status_routes(store: SqlStore) -> dict[str, RouteFn]:
             if rec is not None:
                 return 200, _record_json(rec)
             archived = store.archived_get(mid)
-        except _STORE_FAILURES as exc:
+        except STORE_FAILURES as exc:
             return _store_failed(exc)
         return (404, {"error": "unknown message"}) if not archived else (200, _archived_json(archived[0]))
 
@@ -162,7 +162,7 @@ def status_routes(store: SqlStore) -> dict[str, RouteFn]:
         try:
             live = store.by_source_tx(tx.lower())
             archived = store.archived_by_source_tx(tx)
-        except _STORE_FAILURES as exc:
+        except STORE_FAILURES as exc:
             return _store_failed(exc)
         return 200, [_record_json(r) for r in live] + [_archived_json(a) for a in archived]
 

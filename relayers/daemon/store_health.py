@@ -14,8 +14,13 @@ import structlog
 from bridge.errors import one_line
 from bridge.failure_runs import FailureRun
 from relayers.daemon.metrics import RelayerMetrics
+from relayers.store import StoreError
+from relayers.store.factory import database_errors
 
 log = structlog.get_logger("relayer")
+# What a store call may raise when the database fails: our one-line errors and, for a store opened without them,
+# the drivers' own.
+STORE_FAILURES: tuple[type[BaseException], ...] = (StoreError, *database_errors())
 
 
 class StoreHealth:

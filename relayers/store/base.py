@@ -14,7 +14,7 @@ from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
 from typing import Any, Protocol
 
-from bridge.lifecycle import MessageState
+from bridge.lifecycle import TERMINAL, MessageState
 from bridge.messages import BridgeMessage
 from bridge.ports import Rejection
 
@@ -316,6 +316,17 @@ class SqlStore:
     def counts(self) -> dict[str, int]:
         rows = self._read_all("SELECT state, COUNT(*) FROM messages GROUP BY state")
         return {str(state): int(n) for state, n in rows}
+
+    def oldest_waiting(self) -> dict[int, float]:
+        """Per destination domain, when this store first saw (`observed_at`, wall clock) its oldest message that is
+        not final yet (neither executed nor failed). A destination with nothing waiting is absent."""
+        waiting = [s.value for s in MessageState if s not in TERMINAL]
+        marks = ", ".join("?" for _ in waiting)  # placeholders only: the values travel as parameters
+        rows = self._read_all(
+            "SELECT dest_domain, MIN(observed_at) FROM messages WHERE state IN (" + marks + ") GROUP BY dest_domain",  # noqa: S608
+            waiting,
+        )
+        return {int(dest): float(first) for dest, first in rows}
 
     # ---- rejections (funds that arrived in a form the bridge cannot carry) -------------------------------------
 

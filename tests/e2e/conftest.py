@@ -14,6 +14,7 @@ import asyncio
 import contextlib
 import json
 import os
+import re
 import shutil
 import signal
 import sqlite3
@@ -391,6 +392,16 @@ class FaultBridge:
             return dict(json.loads(exc.read())) if exc.code == 503 else None
         except OSError:
             return None
+
+    def metric(self, index: int, name: str, **labels: str) -> float | None:
+        """One sample of the member's relayer /metrics, whatever order the labels come in; None when absent."""
+        with urllib.request.urlopen(self.member(index).status_url + "/metrics", timeout=5) as r:
+            text = r.read().decode()
+        for line in text.splitlines():
+            found = re.fullmatch(r"(\w+)\{(.*)\} (\S+)", line)
+            if found and found.group(1) == name and dict(re.findall(r'(\w+)="([^"]*)"', found.group(2))) == labels:
+                return float(found.group(3))
+        return None
 
     def leader_seen_by(self, index: int) -> int | None:
         h = self.health(index)

@@ -34,6 +34,7 @@ from tests.e2e.conftest import (
 pytestmark = pytest.mark.devnet
 
 CENSOR = 1
+OLDEST_WAITING = "phala_bridge_oldest_waiting_seconds"
 HONEST = (2, 3, 4, 5)
 GRACE_MS = 10_000  # the schema's minimum: three strikes take ~30-45 s
 CENSORED_PHA = 37  # in 1/10 PHA: the deposit the copy never batches (its amount on Ethereum, 18 decimals, below)
@@ -72,6 +73,15 @@ def test_a_leader_whose_relayer_never_proposes_a_message_loses_the_lead_and_it_i
     # Member 1 delivered the later deposit and holds the censored one back: verified in its store, never batched.
     assert not bridge.delivered(censored)
     assert bridge.state(CENSOR, censored.message_id) == "verified"
+    # What an operator sees meanwhile on every relayer, followers included: the lane to Ethereum has a message
+    # waiting, and its age grows (the gauge a stalled lane to Phala, which no omission rule covers, is seen by).
+    waiting = {i: bridge.metric(i, OLDEST_WAITING, destination="ethereum") for i in ALL_MEMBERS}
+    assert all(age is not None and age > 0 for age in waiting.values()), waiting
+    wait_for(
+        "the held message's age to grow on a follower",
+        lambda: (bridge.metric(3, OLDEST_WAITING, destination="ethereum") or 0.0) > (waiting[3] or 0.0) + 1,
+        timeout=30,
+    )
     wait_for(
         "the honest members to move the lead to member 2",
         lambda: all(bridge.leader_seen_by(i) == 2 for i in HONEST),
@@ -82,6 +92,12 @@ def test_a_leader_whose_relayer_never_proposes_a_message_loses_the_lead_and_it_i
     bridge.wait_delivered([censored])
     wait_for("member 2 to settle it", lambda: bridge.settled_on([censored.message_id], (2,)))
     bridge.assert_exactly_once([censored, later], *marks)
+    # Delivered: nothing waits any more, on every relayer (followers mark it executed when they reconcile).
+    wait_for(
+        "every relayer to see nothing waiting for Ethereum",
+        lambda: all(bridge.metric(i, OLDEST_WAITING, destination="ethereum") == 0.0 for i in ALL_MEMBERS),
+        timeout=60,
+    )
     # The evidence: each honest enclave logged the censored message passed over, struck member 1 for it (`skipped`),
     # and t of them (here every honest one) distrusted it.
     prefix = censored.message_id[:18]

@@ -23,9 +23,7 @@ from __future__ import annotations
 
 import asyncio
 import json
-import re
 import shutil
-import urllib.request
 from collections.abc import Iterator
 from dataclasses import dataclass
 from pathlib import Path
@@ -279,17 +277,6 @@ async def _enclave_status(b: FaultBridge, index: int) -> StatusResult:
         return await client.status()
 
 
-def _metric(b: FaultBridge, index: int, name: str, **labels: str) -> float:
-    """One sample of member `index`'s relayer /metrics (0 when absent), whatever order the labels come in."""
-    with urllib.request.urlopen(b.member(index).status_url + "/metrics", timeout=5) as r:
-        text = r.read().decode()
-    for line in text.splitlines():
-        found = re.fullmatch(r"(\w+)\{(.*)\} (\S+)", line)
-        if found and found.group(1) == name and dict(re.findall(r'(\w+)="([^"]*)"', found.group(2))) == labels:
-            return float(found.group(3))
-    return 0.0
-
-
 # ---- the tests --------------------------------------------------------------------------------------------------
 
 
@@ -342,7 +329,7 @@ def test_b_a_rogue_leader_is_refused_and_an_honest_member_takes_over(rogue: Rogu
     auction_id = _open_with_bids(a)  # proposed by the rogue leader and signed: the same results as everyone's
     honest_logs = {i: _log_size(b.member(i).enclave) for i in HONEST}
     relayer_log = _log_size(b.member(ROGUE).relayer)
-    refused_before = _metric(b, ROGUE, SIGN_ERRORS, stage="sign", kind="refused")
+    refused_before = b.metric(ROGUE, SIGN_ERRORS, stage="sign", kind="refused") or 0.0
     close_nonce = a.send(0, encode_input(Close(auction_id)))
 
     # every honest member refuses the rogue's extrinsic, each from its own execution of the close
@@ -361,7 +348,7 @@ def test_b_a_rogue_leader_is_refused_and_an_honest_member_takes_over(rogue: Rogu
     )
     failed = _logged(b.member(ROGUE).relayer, "signing_refused", relayer_log)[0]
     assert "mismatch" in failed["reason"] and OWN_RESULTS in failed["reason"], failed
-    assert _metric(b, ROGUE, SIGN_ERRORS, stage="sign", kind="refused") >= refused_before + 2
+    assert (b.metric(ROGUE, SIGN_ERRORS, stage="sign", kind="refused") or 0.0) >= refused_before + 2
     # two refusals in a row are not yet enough to move the lead (three are: CommitteeSection.distrust_strikes);
     # nothing of the close is on either chain while the rogue leads
     assert _leader_is(b, ROGUE, HONEST)

@@ -54,6 +54,29 @@ def test_transitions_follow_the_lifecycle(store: SqlStore) -> None:
     assert store.in_state(MessageState.EXECUTED, dest_domain=1) == []
 
 
+def test_oldest_waiting_is_the_first_seen_message_not_final_per_destination(store: SqlStore) -> None:
+    assert store.oldest_waiting() == {}
+    to_eth = BridgeMessage.model_validate({**_msg(9).model_dump(), "source_domain": 2, "dest_domain": 1})
+    store.add_observed([_msg(1)])
+    store.add_observed([_msg(2), to_eth])
+    store.add_observed([_msg(3)])
+    seen = {m.nonce: rec.observed_at for m in (_msg(1), _msg(2), _msg(3), to_eth) if (rec := store.get(m.id_hex))}
+    assert store.oldest_waiting() == {2: seen[1], 1: seen[9]}
+    # Final messages stop waiting, whatever their age: executed, failed.
+    store.transition([_msg(1).id_hex, to_eth.id_hex], MessageState.VERIFIED)
+    store.transition([_msg(1).id_hex], MessageState.EXECUTED)
+    store.transition([to_eth.id_hex], MessageState.FAILED, reason="refused by policy")
+    assert store.oldest_waiting() == {2: seen[2]}
+    # Every state short of final still waits: verified, signed, submitted.
+    store.transition([_msg(2).id_hex], MessageState.VERIFIED)
+    store.transition([_msg(2).id_hex], MessageState.SIGNED, batch_id="b")
+    assert store.oldest_waiting() == {2: seen[2]}
+    store.transition([_msg(2).id_hex], MessageState.SUBMITTED, dest_tx="0x1")
+    assert store.oldest_waiting() == {2: seen[2]}
+    store.transition([_msg(2).id_hex], MessageState.EXECUTED)
+    assert store.oldest_waiting() == {2: seen[3]}
+
+
 def test_lookup_by_source_tx(store: SqlStore) -> None:
     store.add_observed([_msg(1, tx=7), _msg(2, tx=7), _msg(3, tx=8)])
     found = store.by_source_tx("0x" + "07" * 32)

@@ -442,6 +442,11 @@ def _free_port() -> int:
         return int(s.getsockname()[1])
 
 
+def _sample(metrics: str, series: str) -> float:
+    (line,) = [line for line in metrics.splitlines() if line.startswith(series + " ")]
+    return float(line.split()[-1])
+
+
 def _get(url: str) -> tuple[int, str]:
     try:
         with urllib.request.urlopen(url, timeout=5) as r:
@@ -470,6 +475,17 @@ def test_health_and_metrics_say_the_store_is_down_while_it_is(proxy: TcpProxy, p
         task = asyncio.create_task(run_relayer(parts, stop))
         try:
             await _until_health(base, lambda code, body: code == 200 and body["messages"] == {"verified": 1})
+            # The store's gauges, read at scrape time: one message waits (verified: nobody leads here) since the
+            # store first saw it.
+            rec = store.get(_msg(1).id_hex)
+            assert rec is not None
+            before = time.time()
+            _, metrics = await asyncio.to_thread(_get, base + "/metrics")
+            after = time.time()
+            assert 'phala_bridge_messages_in_state{state="verified"} 1.0' in metrics
+            assert 'phala_bridge_messages_in_state{state="executed"} 0.0' in metrics
+            waited = _sample(metrics, 'phala_bridge_oldest_waiting_seconds{destination="phala"}')
+            assert before - rec.observed_at <= waited <= after - rec.observed_at, (waited, rec.observed_at)
             proxy.close()
             _, body = await _until_health(base, lambda code, body: code == 503)
             assert body["status"] == "degraded" and body["store"]["up"] is False, body
@@ -477,11 +493,14 @@ def test_health_and_metrics_say_the_store_is_down_while_it_is(proxy: TcpProxy, p
             assert SECRET not in json.dumps(body) and body["messages"] is None
             _, metrics = await asyncio.to_thread(_get, base + "/metrics")
             assert "phala_bridge_store_up 0.0" in metrics
+            # Unknown while the store does not answer: absent, not a stale or made-up figure.
+            assert "phala_bridge_messages_in_state{" not in metrics and "oldest_waiting_seconds{" not in metrics
             proxy.open()
             _, body = await _until_health(base, lambda code, body: code == 200)
             assert body["status"] == "ok" and body["store"] == {"up": True}, body
             _, metrics = await asyncio.to_thread(_get, base + "/metrics")
             assert "phala_bridge_store_up 1.0" in metrics
+            assert 'phala_bridge_messages_in_state{state="verified"} 1.0' in metrics
             assert not task.done()
         finally:
             stop.set()
