@@ -7,7 +7,7 @@ import asyncio
 import contextlib
 import json
 import urllib.parse
-from collections.abc import Callable
+from collections.abc import Awaitable, Callable
 from typing import Any
 
 from prometheus_client import CONTENT_TYPE_LATEST, CollectorRegistry, generate_latest
@@ -25,10 +25,12 @@ class StatusServer:
         host: str,
         port: int,
         routes: dict[str, RouteFn] | None = None,
+        extra_metrics: Callable[[], Awaitable[bytes]] | None = None,
     ) -> None:
         self.registry = registry
         self.health = health
         self.routes = routes or {}
+        self.extra_metrics = extra_metrics  # more families appended to /metrics (the local enclave's)
         self.host = host
         self.port = port
         self._server: asyncio.Server | None = None
@@ -54,7 +56,8 @@ class StatusServer:
             if method != "GET":
                 self._reply(writer, 405, "text/plain", b"method not allowed\n")
             elif path == "/metrics":
-                self._reply(writer, 200, CONTENT_TYPE_LATEST, generate_latest(self.registry))
+                extra = b"" if self.extra_metrics is None else await self.extra_metrics()
+                self._reply(writer, 200, CONTENT_TYPE_LATEST, generate_latest(self.registry) + extra)
             elif path == "/health":
                 ok, detail = self.health()
                 body = json.dumps({"status": "ok" if ok else "degraded", **detail}, default=str).encode()

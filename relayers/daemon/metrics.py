@@ -79,6 +79,11 @@ class RelayerMetrics:
         self.committee_up = Gauge(
             "phala_bridge_committee_members_up", "Committee members seen alive recently", registry=r
         )
+        self.enclave_up = Gauge(
+            "phala_bridge_enclave_up",
+            "1 while the local enclave answers its status polls holding committee keys; 0 otherwise (it cannot lead)",
+            registry=r,
+        )
         self.store_up = Gauge(
             "phala_bridge_store_up",
             "1 while the relayer's store answers; 0 while it does not (the stages that need it are paused)",

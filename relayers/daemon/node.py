@@ -17,6 +17,7 @@ from bridge.confidential import is_confidential_call
 from bridge.errors import one_line
 from bridge.policy import BridgePolicy
 from bridge.ports import Destination, SourceWatcher
+from relayers.daemon.enclave_metrics import EnclaveMetricsRelay
 from relayers.daemon.http import RouteFn, StatusServer
 from relayers.daemon.metrics import RelayerMetrics
 from relayers.daemon.pipeline import Pipeline, PipelineConfig
@@ -68,6 +69,7 @@ class LeaderView:
             if self.enclave_ok:
                 log.warning("enclave_unreachable", error=str(exc))
             self.enclave_ok = False
+            self.metrics.enclave_up.set(0)
             return
         if status.leader != self.leader:
             log.info("leader_changed", leader=status.leader, me=self.member_id, members_up=list(status.members_up))
@@ -75,6 +77,7 @@ class LeaderView:
         self.relaying = status.relaying
         self.threshold = status.threshold
         self.metrics.committee_up.set(len(status.members_up))
+        self.metrics.enclave_up.set(1 if status.has_keys else 0)
         self.updated = time.monotonic()
 
     async def run(self, stop: asyncio.Event, interval: float = 0.5) -> None:
@@ -118,7 +121,14 @@ async def run_relayer(parts: RelayerParts, stop: asyncio.Event) -> None:
     metrics.registry.register(
         StoreGauges(parts.store, pipeline.store_health, {d.domain: d.name for d in parts.destinations})
     )
-    server = StatusServer(metrics.registry, health, parts.status_host, parts.status_port, status_routes(parts.store))
+    server = StatusServer(
+        metrics.registry,
+        health,
+        parts.status_host,
+        parts.status_port,
+        status_routes(parts.store),
+        extra_metrics=EnclaveMetricsRelay(parts.enclave, metrics.registry).render,
+    )
     port = await server.start()
     log.info("relayer_started", member_id=parts.member_id, status_port=port, leader=view.leader)
     try:

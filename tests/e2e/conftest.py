@@ -398,8 +398,9 @@ class FaultBridge:
         with urllib.request.urlopen(self.member(index).status_url + "/metrics", timeout=5) as r:
             text = r.read().decode()
         for line in text.splitlines():
-            found = re.fullmatch(r"(\w+)\{(.*)\} (\S+)", line)
-            if found and found.group(1) == name and dict(re.findall(r'(\w+)="([^"]*)"', found.group(2))) == labels:
+            found = re.fullmatch(r"(\w+)(?:\{(.*)\})? (\S+)", line)
+            carried = dict(re.findall(r'(\w+)="([^"]*)"', found.group(2) or "")) if found else None
+            if found and found.group(1) == name and carried == labels:
                 return float(found.group(3))
         return None
 

@@ -35,6 +35,7 @@ pytestmark = pytest.mark.devnet
 
 CENSOR = 1
 OLDEST_WAITING = "phala_bridge_oldest_waiting_seconds"
+SKIPPED = "phala_bridge_committee_skipped_messages_total"
 HONEST = (2, 3, 4, 5)
 GRACE_MS = 10_000  # the schema's minimum: three strikes take ~30-45 s
 CENSORED_PHA = 37  # in 1/10 PHA: the deposit the copy never batches (its amount on Ethereum, 18 decimals, below)
@@ -113,5 +114,12 @@ def test_a_leader_whose_relayer_never_proposes_a_message_loses_the_lead_and_it_i
         # Nobody struck the next leader, who proposed in order.
         assert not [e for e in bridge.logged(i, "enclave", "leader_strike") if e["leader"] == 2]
     assert distrusting >= 3
+    # The same evidence where an operator's Prometheus reads it: each honest member's relayer serves its enclave's
+    # strike counter, and the members skipped for the lead (config/alerts.yml: PhalaBridgeLeaderStruck and
+    # PhalaBridgeLeaderDistrusted). The distrust lasts distrust_ttl_ms (5 min), far longer than this test.
+    for i in HONEST:
+        assert (bridge.metric(i, SKIPPED, destination="1", lane="message") or 0.0) >= 1, i
+        assert bridge.metric(i, "phala_bridge_committee_distrusted_members") == 1.0, i
+        assert bridge.metric(i, "phala_bridge_enclave_up") == 1.0, i
     # The later deposit was never passed over by anyone: no evidence about it anywhere.
     assert all(later.message_id[:18] != e["message_id"] for e in bridge.logged(2, "enclave", "leader_skipped_message"))

@@ -23,12 +23,14 @@ from urllib.parse import urlsplit
 import psycopg
 import pytest
 import structlog
+from prometheus_client.parser import text_string_to_metric_families
 
 from bridge.batching import BatchPolicy
 from bridge.lifecycle import MessageState
 from bridge.messages import BridgeMessage
 from bridge.policy import BridgePolicy
 from bridge.ports import Confirmation, SigningRequest
+from enclave_signer.committee.metrics import CommitteeMetrics
 from relayers.daemon.node import RelayerParts, run_relayer
 from relayers.daemon.pipeline import Pipeline, PipelineConfig
 from relayers.store import SqlStore, StoreError, StoreUnavailable, open_store
@@ -435,6 +437,12 @@ class FakeEnclave:
     async def status(self, *, relayer: bool = False) -> Any:
         return SimpleNamespace(leader=2, members_up=(1, 2, 3), relaying=(1, 2, 3), threshold=2, has_keys=True)
 
+    async def metrics(self) -> str:
+        m = CommitteeMetrics()  # the enclave's own registry, rendered as its socket API returns it
+        m.members_up.set(3)
+        m.distrusted.set(1)
+        return m.render()
+
 
 def _free_port() -> int:
     with socket.socket() as s:
@@ -484,6 +492,11 @@ def test_health_and_metrics_say_the_store_is_down_while_it_is(proxy: TcpProxy, p
             after = time.time()
             assert 'phala_bridge_messages_in_state{state="verified"} 1.0' in metrics
             assert 'phala_bridge_messages_in_state{state="executed"} 0.0' in metrics
+            # The enclave's committee metrics on the same page, each family once (the relayer's members_up wins).
+            assert "phala_bridge_committee_distrusted_members 1.0" in metrics
+            assert "phala_bridge_enclave_up 1.0" in metrics
+            families = [f.name for f in text_string_to_metric_families(metrics)]
+            assert len(families) == len(set(families)) and "phala_bridge_committee_members_up" in families
             waited = _sample(metrics, 'phala_bridge_oldest_waiting_seconds{destination="phala"}')
             assert before - rec.observed_at <= waited <= after - rec.observed_at, (waited, rec.observed_at)
             proxy.close()

@@ -12,6 +12,7 @@ import pytest
 import yaml
 from prometheus_client.metrics import MetricWrapperBase
 
+from enclave_signer.committee.metrics import CommitteeMetrics
 from relayers.daemon.metrics import RelayerMetrics
 from relayers.daemon.store_gauges import StoreGauges
 
@@ -21,9 +22,9 @@ BUILTIN = {"up": TARGET_LABELS}  # Prometheus's own series per target
 
 
 def _exported() -> dict[str, frozenset[str]]:
-    """Series name -> label names, for everything the relayer's /metrics serves."""
+    """Series name -> label names, for everything the relayer's /metrics serves: its own, and its enclave's."""
     out: dict[str, frozenset[str]] = {}
-    for metric in vars(RelayerMetrics()).values():
+    for metric in [*vars(RelayerMetrics()).values(), *vars(CommitteeMetrics()).values()]:
         if not isinstance(metric, MetricWrapperBase):
             continue
         labels = frozenset(metric._labelnames)
