@@ -79,6 +79,11 @@ class RelayerMetrics:
         self.committee_up = Gauge(
             "phala_bridge_committee_members_up", "Committee members seen alive recently", registry=r
         )
+        self.threshold = Gauge(
+            "phala_bridge_committee_threshold",
+            "Members needed for a signature (t), as the local enclave says",
+            registry=r,
+        )
         self.enclave_up = Gauge(
             "phala_bridge_enclave_up",
             "1 while the local enclave answers its status polls holding committee keys; 0 otherwise (it cannot lead)",

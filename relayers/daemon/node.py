@@ -78,6 +78,7 @@ class LeaderView:
         self.threshold = status.threshold
         self.metrics.committee_up.set(len(status.members_up))
         self.metrics.enclave_up.set(1 if status.has_keys else 0)
+        self.metrics.threshold.set(status.threshold)
         self.updated = time.monotonic()
 
     async def run(self, stop: asyncio.Event, interval: float = 0.5) -> None:

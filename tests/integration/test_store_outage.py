@@ -494,7 +494,7 @@ def test_health_and_metrics_say_the_store_is_down_while_it_is(proxy: TcpProxy, p
             assert 'phala_bridge_messages_in_state{state="executed"} 0.0' in metrics
             # The enclave's committee metrics on the same page, each family once (the relayer's members_up wins).
             assert "phala_bridge_committee_distrusted_members 1.0" in metrics
-            assert "phala_bridge_enclave_up 1.0" in metrics
+            assert "phala_bridge_enclave_up 1.0" in metrics and "phala_bridge_committee_threshold 2.0" in metrics
             families = [f.name for f in text_string_to_metric_families(metrics)]
             assert len(families) == len(set(families)) and "phala_bridge_committee_members_up" in families
             waited = _sample(metrics, 'phala_bridge_oldest_waiting_seconds{destination="phala"}')
