@@ -12,7 +12,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING, TypeVar
 
 import typer
-from pydantic import BaseModel
+from pydantic import BaseModel, TypeAdapter, ValidationError
 from rich.console import Console
 from rich.table import Table
 
@@ -21,13 +21,14 @@ from bridge.cli.errors import EXIT_FAILURE, UsageError, at_least, handle_errors
 from bridge.cli.loading import NetworkOpt, load_config, load_network, read_key_file
 from bridge.committee_record import encode_record, parse_record_json
 from bridge.config import NodeConfig
+from bridge.config.types import SubstrateUrl
 from bridge.enclave_api import CeremonyResult, CommitteeRecord, StatusResult
 from relayers.enclave_client import EnclaveApiError, EnclaveClient, EnclaveClientError
 
 if TYPE_CHECKING:
     from relayers.substrate.committee_records import RecordOnChain
 
-app = typer.Typer(help="Committee ceremonies and status, through this node's enclave.")
+app = typer.Typer(help="Committee ceremonies and status (through this node's enclave); its record on Phala.")
 console = Console()
 T = TypeVar("T")
 
@@ -187,7 +188,12 @@ def _check_against_enclave(record: CommitteeRecord, status: StatusResult) -> Non
 
 
 def _phala_url(phala: str | None, network: Path) -> str:
-    return phala if phala is not None else str(load_network(network).phala.ws_url)
+    if phala is None:
+        return str(load_network(network).phala.ws_url)
+    try:
+        return str(TypeAdapter(SubstrateUrl).validate_python(phala))
+    except ValidationError as exc:
+        raise UsageError(f"--phala: {exc.errors()[0]['msg']}") from None
 
 
 def _ss58(account: bytes | None, ss58_format: int) -> str | None:

@@ -4,6 +4,7 @@ tests/integration/test_store_errors.py (they need real SQLite files and PostgreS
 
 from __future__ import annotations
 
+import json
 import socket
 from collections.abc import MutableMapping
 from pathlib import Path
@@ -276,3 +277,29 @@ def test_an_unexpected_exception_is_logged_at_error_level_with_traceback(capsys:
     assert capsys.readouterr().err == "error: KeyError: 'member'\n"
     (event,) = logs
     assert (event["event"], event["log_level"], event["exc_info"]) == ("cli_crashed", "error", True)
+
+
+@pytest.mark.parametrize(
+    ("args", "says"),
+    [
+        (["committee", "records", "--phala", "foo"], "--phala: Value error, bad URL 'foo'"),
+        (["committee", "records", "--phala", "ws://127.0.0.1:1", "--from-block", "-1"], "--from-block must be at"),
+        (["committee", "records", "--phala", "ws://127.0.0.1:1", "--signer", "not-an-account"], "not-an-account"),
+        (["committee", "publish", "--record", "/nonexistent/dkg.json"], "cannot read the record file"),
+    ],
+    ids=["bad-url", "negative-block", "bad-signer", "no-record-file"],
+)
+def test_committee_record_commands_refuse_bad_arguments_before_any_chain(args: list[str], says: str) -> None:
+    _one_error_line(args, says)
+
+
+def test_publish_refuses_a_record_that_is_not_one_and_a_missing_key(tmp_path: Path) -> None:
+    record = _write(tmp_path / "dkg.json", '{"session_id": "0x00"}')
+    _one_error_line(["committee", "publish", "--record", str(record)], "not a valid committee record")
+    from tests.unit.core.test_committee_record import RECORD
+
+    good = _write(tmp_path / "record.json", json.dumps(RECORD))
+    _one_error_line(["committee", "publish", "--record", str(good), "--phala", "ws://127.0.0.1:1"], "--key-file")
+    key = _write(tmp_path / "operator.key", "definitely not a uri c0ffee")
+    line = _one_error_line(["committee", "publish", "--record", str(good), "--key-file", str(key)], "secret URI")
+    assert "c0ffee" not in line
