@@ -104,9 +104,11 @@ async def run_relayer(parts: RelayerParts, stop: asyncio.Event) -> None:
         is_leader=view.is_leader,
     )
 
+    names = {d.domain: d.name for d in parts.destinations}
+
     def health() -> tuple[bool, dict[str, Any]]:
         stages = dict(pipeline.healthy)
-        messages, store = _store_health(parts.store, pipeline.store_health)
+        messages, waiting, store = _store_health(parts.store, pipeline.store_health, names)
         ok = view.enclave_ok and all(stages.values()) and store["up"]
         return ok, {
             "member_id": parts.member_id,
@@ -117,11 +119,10 @@ async def run_relayer(parts: RelayerParts, stop: asyncio.Event) -> None:
             "stages": stages,
             "store": store,
             "messages": messages,
+            "waiting": waiting,
         }
 
-    metrics.registry.register(
-        StoreGauges(parts.store, pipeline.store_health, {d.domain: d.name for d in parts.destinations})
-    )
+    metrics.registry.register(StoreGauges(parts.store, pipeline.store_health, names))
     server = StatusServer(
         metrics.registry,
         health,
@@ -140,18 +141,24 @@ async def run_relayer(parts: RelayerParts, stop: asyncio.Event) -> None:
         await server.close()
 
 
-def _store_health(store: SqlStore, tracker: StoreHealth) -> tuple[dict[str, int] | None, dict[str, Any]]:
-    """Message counts (None when the store cannot give them) and the store's part of `/health`. A health check is a
-    store call like any other: it may be the one that sees the store go away or come back."""
+def _store_health(
+    store: SqlStore, tracker: StoreHealth, names: dict[int, str]
+) -> tuple[dict[str, int] | None, dict[str, float] | None, dict[str, Any]]:
+    """Message counts and, per destination with messages not final yet, the oldest one's age in seconds (both None
+    when the store cannot give them), and the store's part of `/health`. A health check is a store call like any
+    other: it may be the one that sees the store go away or come back."""
     try:
         counts = store.counts()
+        first_seen = store.oldest_waiting()
     except StoreUnavailable as exc:
         tracker.failed("health", exc)
-        return None, tracker.snapshot()
+        return None, None, tracker.snapshot()
     except STORE_FAILURES as exc:  # not an outage the stages wait out: say it, as the stages will
-        return None, {"up": False, "error": one_line(exc)}
+        return None, None, {"up": False, "error": one_line(exc)}
     tracker.succeeded("health")
-    return counts, tracker.snapshot()
+    now = time.time()  # `observed_at` is wall-clock time
+    waiting = {names.get(d, str(d)): round(max(0.0, now - t), 1) for d, t in sorted(first_seen.items())}
+    return counts, waiting, tracker.snapshot()
 
 
 def status_routes(store: SqlStore) -> dict[str, RouteFn]:

@@ -499,11 +499,13 @@ def test_health_and_metrics_say_the_store_is_down_while_it_is(proxy: TcpProxy, p
             assert len(families) == len(set(families)) and "phala_bridge_committee_members_up" in families
             waited = _sample(metrics, 'phala_bridge_oldest_waiting_seconds{destination="phala"}')
             assert before - rec.observed_at <= waited <= after - rec.observed_at, (waited, rec.observed_at)
+            _, body = await _until_health(base, lambda code, body: code == 200)
+            assert set(body["waiting"]) == {"phala"} and body["waiting"]["phala"] >= round(waited, 1), body
             proxy.close()
             _, body = await _until_health(base, lambda code, body: code == 503)
             assert body["status"] == "degraded" and body["store"]["up"] is False, body
             assert "did not answer" in body["store"]["error"] or "lost its connection" in body["store"]["error"]
-            assert SECRET not in json.dumps(body) and body["messages"] is None
+            assert SECRET not in json.dumps(body) and body["messages"] is None and body["waiting"] is None
             _, metrics = await asyncio.to_thread(_get, base + "/metrics")
             assert "phala_bridge_store_up 0.0" in metrics
             # Unknown while the store does not answer: absent, not a stale or made-up figure.
