@@ -8,24 +8,15 @@ import re
 from pathlib import Path
 
 import pytest
-from prometheus_client import CollectorRegistry
 
-from enclave_signer.committee.metrics import CommitteeMetrics
-from relayers.daemon.metrics import RelayerMetrics
+from tests.unit.exported_metrics import exported
 
 ROOT = Path(__file__).resolve().parents[2]
 DOCS = [ROOT / "README.md", *sorted((ROOT / "docs").glob("*.md"))]
 
 
-def _registered() -> dict[str, set[str]]:
-    """Metric name (as scraped: counters with `_total`) -> label names, for the relayer and the enclave."""
-    out: dict[str, set[str]] = {}
-    for registry in (RelayerMetrics(CollectorRegistry()).registry, CommitteeMetrics(CollectorRegistry()).registry):
-        for family in registry.collect():
-            name = family.name + "_total" if family.type == "counter" else family.name
-            labels = {label for s in family.samples for label in s.labels if label != "le"}
-            out[name] = labels | set(getattr(registry._names_to_collectors.get(family.name), "_labelnames", ()))
-    return out
+def _registered() -> dict[str, frozenset[str]]:
+    return exported()
 
 
 def _documented() -> list[tuple[str, str, set[str]]]:

@@ -10,30 +10,15 @@ from typing import Any
 import promql_parser
 import pytest
 import yaml
-from prometheus_client.metrics import MetricWrapperBase
 
-from enclave_signer.committee.metrics import CommitteeMetrics
-from relayers.daemon.metrics import RelayerMetrics
-from relayers.daemon.store_gauges import StoreGauges
+from tests.unit.exported_metrics import TARGET_LABELS, exported
 
 RULES = Path(__file__).resolve().parents[3] / "config" / "alerts.yml"
-TARGET_LABELS = frozenset({"instance", "job"})  # what Prometheus adds to every series it scrapes
 BUILTIN = {"up": TARGET_LABELS}  # Prometheus's own series per target
 
 
 def _exported() -> dict[str, frozenset[str]]:
-    """Series name -> label names, for everything the relayer's /metrics serves: its own, and its enclave's."""
-    out: dict[str, frozenset[str]] = {}
-    for metric in [*vars(RelayerMetrics()).values(), *vars(CommitteeMetrics()).values()]:
-        if not isinstance(metric, MetricWrapperBase):
-            continue
-        labels = frozenset(metric._labelnames)
-        suffixes = {"counter": ("_total",), "histogram": ("_bucket", "_sum", "_count"), "gauge": ("",)}
-        for suffix in suffixes[str(metric._type)]:
-            out[metric._name + suffix] = labels | ({"le"} if suffix == "_bucket" else set())
-    for family in StoreGauges._families():
-        out[family.name] = frozenset(family._labelnames)
-    return {name: labels | TARGET_LABELS for name, labels in out.items()}
+    return {name: labels | TARGET_LABELS for name, labels in exported().items()}
 
 
 def _rules() -> list[dict[str, Any]]:
