@@ -338,16 +338,6 @@ def test_the_operator_publishes_the_ceremony_output_on_phala_and_reads_it_back(n
     assert since.returncode == 0, since.stderr
     assert [r["record"]["epoch"] for r in json.loads(since.stdout)] == [1], since.stdout
 
-    # Bad input is one line and exit 2: a file that is not a record, a key that is not a secret URI (never echoed).
-    (net.work / "not-a-record.json").write_text('{"committee_id": "devnet"}')
-    bad = _cli("publish", "--record", str(net.work / "not-a-record.json"), "--phala", url, "--dev-account", "//Alice")
-    assert bad.returncode == 2 and "not a valid committee record: epoch: Field required" in bad.stderr, bad.stderr
-    key = net.work / "operator.key"
-    key.write_text("not a uri at all 9f8e7d")
-    bad = _cli("publish", "--record", str(saved), "--phala", url, "--key-file", str(key))
-    assert bad.returncode == 2 and "not a valid secret URI" in bad.stderr and "9f8e7d" not in bad.stderr, bad.stderr
-    assert "Traceback" not in bad.stderr
-
 
 @pytest.mark.timeout(60)
 def test_a_batch_is_signed_through_the_socket_for_both_suites(net: Net) -> None:
