@@ -16,8 +16,6 @@ from bridge.batching import BatchPolicy
 from bridge.cli.errors import EXIT_FAILURE, at_least, handle_errors
 from bridge.cli.heap import frozen_heap_at_exit
 from bridge.cli.loading import load_config
-from bridge.cli.store_identity import current_identity
-from bridge.cli.wiring import ethereum_config, index_checkpoints, phala_config, policy_of
 from bridge.config import NodeConfig
 from bridge.telemetry import configure_logging
 
@@ -72,6 +70,7 @@ async def _bind_store(
     """Check the store was made for this deployment (record it on first use) before anything reads a cursor or
     writes: a mismatch stops the relayer with every differing field and the remedy. False: stopped while waiting
     for an endpoint."""
+    from bridge.cli.store_identity import current_identity
     from relayers.ethereum.errors import ChainIdMismatch
     from relayers.store import StoreError, redact_url, store_errors
     from relayers.store.identity import bind
@@ -142,6 +141,8 @@ def _first(found: BaseException | None) -> BaseException | None:
 
 
 async def _start(cfg: NodeConfig, keys_timeout: float, config: str, store: SqlStore, stop: asyncio.Event) -> None:
+    # Imported here, not at the top: `phala-bridge` answers every other command without loading the chain clients.
+    from bridge.cli.wiring import ethereum_config, index_checkpoints, phala_config, policy_of
     from relayers.daemon.node import RelayerParts, run_relayer
     from relayers.daemon.pipeline import PipelineConfig
     from relayers.enclave_client import EnclaveClient, EnclaveClientError

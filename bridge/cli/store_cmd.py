@@ -18,7 +18,6 @@ from rich.table import Table
 
 from bridge.cli.errors import EXIT_FAILURE, handle_errors
 from bridge.cli.loading import load_config
-from bridge.cli.wiring import ethereum_config, phala_config
 from bridge.config import NodeConfig
 from relayers.store import PendingMessages, SqlStore, StoreError, open_store, redact_url, store_error
 from relayers.store.factory import database_errors
@@ -154,6 +153,8 @@ async def _current(cfg: NodeConfig) -> list[ChainIdentity]:
         keys = (await client.status()).group_keys
     if keys is None:
         raise _fail(f"the enclave at {cfg.enclave.socket} holds no committee keys yet: run the DKG first")
+    from bridge.cli.wiring import ethereum_config, phala_config  # the chain clients: only for this command
+
     eth = ethereum_config(cfg, group_public_key=keys.secp256k1)
     phala = phala_config(cfg, keys.ed25519)
     found = await current_identity(eth, phala)
