@@ -187,13 +187,20 @@ def _check_against_enclave(record: CommitteeRecord, status: StatusResult) -> Non
         raise UsageError(f"the record's identity key for member {status.member_id} differs from its enclave's")
 
 
-def _phala_url(phala: str | None, network: Path) -> str:
-    if phala is None:
-        return str(load_network(network).phala.ws_url)
-    try:
-        return str(TypeAdapter(SubstrateUrl).validate_python(phala))
-    except ValidationError as exc:
-        raise UsageError(f"--phala: {exc.errors()[0]['msg']}") from None
+def _phala_url(phala: str | None, network: Path, config: Path | None = None) -> str:
+    """The Phala endpoint: `--phala`, else the node config's (`[chains.*]` of kind substrate: this member's own
+    node), else the network file's (the devnet's)."""
+    if phala is not None:
+        try:
+            return str(TypeAdapter(SubstrateUrl).validate_python(phala))
+        except ValidationError as exc:
+            raise UsageError(f"--phala: {exc.errors()[0]['msg']}") from None
+    if config is not None:
+        chains = [c for c in load_config(config, NodeConfig).chains.values() if c.kind == "substrate"]
+        if len(chains) != 1:
+            raise UsageError(f"{config}: expected one [chains.*] of kind substrate (Phala), found {len(chains)}")
+        return str(chains[0].ws_url)
+    return str(load_network(network).phala.ws_url)
 
 
 def _ss58(account: bytes | None, ss58_format: int) -> str | None:
@@ -221,7 +228,9 @@ def publish(
     network: Path = NetworkOpt,
     key_file: Path | None = typer.Option(None, "--key-file", help="the operator account's secret URI, in a file"),
     dev_account: str | None = typer.Option(None, "--dev-account", help="devnet only: //Alice etc."),
-    config: Path | None = typer.Option(None, "--config", "-c", help="check the record against this node's enclave"),
+    config: Path | None = typer.Option(
+        None, "--config", "-c", help="check the record against this node's enclave; its Phala node by default"
+    ),
     as_json: bool = JsonOpt,
 ) -> None:
     """Write the committee record on the Phala chain (`system.remark_with_event`, signed by the operator's account)
@@ -239,7 +248,7 @@ def publish(
         raise UsageError("the operator's key is not a valid secret URI") from None  # never the secret itself
     if config is not None:
         _check_against_enclave(record, _call(config, lambda c: c.status()))
-    url = _phala_url(phala, network)
+    url = _phala_url(phala, network, config)
 
     from relayers.substrate import SubstrateClient
     from relayers.substrate.committee_records import write_record
@@ -265,6 +274,7 @@ def records(
     from_block: int | None = typer.Option(None, "--from-block", help="default: 1,000 blocks before --to-block"),
     to_block: int | None = typer.Option(None, "--to-block", help="default: the finalized head"),
     signer: str | None = typer.Option(None, "--signer", help="only records written by this account (SS58 or 0x)"),
+    config: Path | None = typer.Option(None, "--config", "-c", help="read through this node config's Phala node"),
     as_json: bool = JsonOpt,
 ) -> None:
     """The committee records written on the Phala chain in a range of finalized blocks, oldest first."""
@@ -273,7 +283,7 @@ def records(
     if to_block is not None:
         at_least(to_block, 0, "--to-block")
     wanted = parse_substrate_account(signer) if signer is not None else None
-    url = _phala_url(phala, network)
+    url = _phala_url(phala, network, config)
 
     from relayers.substrate import SubstrateClient
     from relayers.substrate.chain import ChainReader

@@ -303,3 +303,11 @@ def test_publish_refuses_a_record_that_is_not_one_and_a_missing_key(tmp_path: Pa
     key = _write(tmp_path / "operator.key", "definitely not a uri c0ffee")
     line = _one_error_line(["committee", "publish", "--record", str(good), "--key-file", str(key)], "secret URI")
     assert "c0ffee" not in line
+
+
+def test_record_commands_read_through_the_node_configs_phala_node(tmp_path: Path) -> None:
+    # An operator passes its node config, not a URL: the command uses that config's Phala endpoint (here one that
+    # refuses connections, so the failure names it).
+    node = _write(tmp_path / "node.toml", EXAMPLE.replace("wss://phala-rpc.example.org", "ws://127.0.0.1:9"))
+    line = _one_error_line(["committee", "records", "--config", str(node)], "127.0.0.1:9", code=1)
+    assert "network file" not in line
