@@ -14,7 +14,7 @@ import json
 from pydantic import ValidationError
 
 from bridge.enclave_api import CommitteeRecord
-from bridge.errors import InputError
+from bridge.errors import InputError, validation_problems
 
 MAGIC = b"phala-bridge/committee-record/v1\n"
 MAX_RECORD_BYTES = 64 * 1024
@@ -67,7 +67,4 @@ def parse_record_json(text: str) -> CommitteeRecord:
     try:
         return CommitteeRecord.model_validate(data)
     except ValidationError as exc:
-        problems = "; ".join(
-            f"{'.'.join(str(p) for p in e['loc']) or '(top)'}: {e['msg']}" for e in exc.errors()[:3]
-        ) + (f" (and {exc.error_count() - 3} more)" if exc.error_count() > 3 else "")
-        raise CommitteeRecordError(f"not a valid committee record: {problems}") from None
+        raise CommitteeRecordError(f"not a valid committee record: {validation_problems(exc)}") from None

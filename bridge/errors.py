@@ -13,6 +13,11 @@ BridgeError
 
 from __future__ import annotations
 
+from typing import TYPE_CHECKING
+
+if TYPE_CHECKING:
+    from pydantic import ValidationError
+
 
 class BridgeError(Exception):
     """Base of every error raised by the bridge core."""
@@ -58,3 +63,9 @@ def one_line(error: BaseException | str, *, mask: str | None = None) -> str:
     if not text and isinstance(error, BaseException):
         return error.__class__.__name__
     return text
+
+
+def validation_problems(exc: ValidationError, most: int = 3) -> str:
+    """Where and what a pydantic validation found wrong, never the value: `a.b: msg; c: msg (and 2 more)`."""
+    shown = "; ".join(f"{'.'.join(str(p) for p in e['loc']) or '(top)'}: {e['msg']}" for e in exc.errors()[:most])
+    return shown + (f" (and {exc.error_count() - most} more)" if exc.error_count() > most else "")

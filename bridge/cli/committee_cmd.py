@@ -16,7 +16,7 @@ from pydantic import BaseModel, TypeAdapter, ValidationError
 from rich.console import Console
 from rich.table import Table
 
-from bridge.addresses import parse_substrate_account
+from bridge.addresses import format_substrate_account, parse_substrate_account
 from bridge.cli.errors import EXIT_FAILURE, UsageError, at_least, handle_errors
 from bridge.cli.loading import NetworkOpt, load_config, load_network, read_key_file
 from bridge.committee_record import encode_record, parse_record_json
@@ -204,9 +204,7 @@ def _phala_url(phala: str | None, network: Path, config: Path | None = None) -> 
 
 
 def _ss58(account: bytes | None, ss58_format: int) -> str | None:
-    from substrateinterface.utils.ss58 import ss58_encode
-
-    return None if account is None else str(ss58_encode(account, ss58_format))
+    return None if account is None else format_substrate_account(account, ss58_format)
 
 
 def _record_json(found: RecordOnChain, ss58_format: int) -> dict[str, object]:

@@ -12,6 +12,7 @@ from pydantic import BaseModel, ValidationError
 from bridge.cli.errors import UsageError
 from bridge.config import ConfigError, parse_config
 from bridge.config.errors import ConfigProblem
+from bridge.errors import validation_problems
 from bridge.network import NetworkInfo
 
 M = TypeVar("M", bound=BaseModel)
@@ -41,10 +42,7 @@ def load_network(path: Path) -> NetworkInfo:
         raise UsageError(f"{path}: no network file (start the devnet with `phala-bridge devnet up`)") from None
     except ValidationError as exc:
         # Where and what, never the value (a network file is not secret, but the rule holds for every input).
-        problems = "; ".join(
-            f"{'.'.join(str(p) for p in e['loc']) or '(top)'}: {e['msg']}" for e in exc.errors()[:3]
-        ) + (f" (and {exc.error_count() - 3} more)" if exc.error_count() > 3 else "")
-        raise UsageError(f"{path}: not a valid network file: {problems}") from None
+        raise UsageError(f"{path}: not a valid network file: {validation_problems(exc)}") from None
     except (OSError, ValueError) as exc:
         raise UsageError(f"{path}: not a valid network file ({exc.__class__.__name__})") from None
 

@@ -21,7 +21,7 @@ from relayers.daemon.enclave_metrics import EnclaveMetricsRelay
 from relayers.daemon.http import RouteFn, StatusServer
 from relayers.daemon.metrics import RelayerMetrics
 from relayers.daemon.pipeline import Pipeline, PipelineConfig
-from relayers.daemon.store_gauges import StoreGauges
+from relayers.daemon.store_gauges import StoreGauges, read_store
 from relayers.daemon.store_health import STORE_FAILURES, StoreHealth
 from relayers.enclave_client import EnclaveBatchSigner, EnclaveClient, EnclaveClientError
 from relayers.store import ArchivedRecord, SqlStore, StoreUnavailable
@@ -148,14 +148,11 @@ def _store_health(
     when the store cannot give them), and the store's part of `/health`. A health check is a store call like any
     other: it may be the one that sees the store go away or come back."""
     try:
-        counts = store.counts()
-        first_seen = store.oldest_waiting()
-    except StoreUnavailable as exc:
-        tracker.failed("health", exc)
+        counts, first_seen = read_store(store, tracker, "health")
+    except StoreUnavailable:
         return None, None, tracker.snapshot()
     except STORE_FAILURES as exc:  # not an outage the stages wait out: say it, as the stages will
         return None, None, {"up": False, "error": one_line(exc)}
-    tracker.succeeded("health")
     now = time.time()  # `observed_at` is wall-clock time
     waiting = {names.get(d, str(d)): round(max(0.0, now - t), 1) for d, t in sorted(first_seen.items())}
     return counts, waiting, tracker.snapshot()

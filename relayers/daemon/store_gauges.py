@@ -23,6 +23,18 @@ IN_STATE = "phala_bridge_messages_in_state"
 OLDEST_WAITING = "phala_bridge_oldest_waiting_seconds"
 
 
+def read_store(store: SqlStore, health: StoreHealth, where: str) -> tuple[dict[str, int], dict[int, float]]:
+    """Messages per state, and per destination when its oldest message not final yet was first seen (wall clock).
+    Like any store call it tells `health` what it found: an outage (`StoreUnavailable`, raised on) or an answer."""
+    try:
+        counts, first_seen = store.counts(), store.oldest_waiting()
+    except StoreUnavailable as exc:
+        health.failed(where, exc)
+        raise
+    health.succeeded(where)
+    return counts, first_seen
+
+
 class StoreGauges(Collector):
     def __init__(
         self,
@@ -43,14 +55,9 @@ class StoreGauges(Collector):
     def collect(self) -> Iterator[Metric]:
         in_state, oldest = self._families()
         try:
-            counts = self.store.counts()
-            first_seen = self.store.oldest_waiting()
-        except StoreUnavailable as exc:
-            self.health.failed("metrics", exc)
-            return  # absent while unknown: `phala_bridge_store_up` says why
+            counts, first_seen = read_store(self.store, self.health, "metrics")
         except STORE_FAILURES:
-            return
-        self.health.succeeded("metrics")
+            return  # absent while unknown: `phala_bridge_store_up` says why
         for state in MessageState:
             in_state.add_metric([state.value], counts.get(state.value, 0))
         now = self.clock()

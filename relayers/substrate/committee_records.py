@@ -6,10 +6,11 @@ from dataclasses import dataclass
 from typing import Any
 
 from substrateinterface import Keypair
-from substrateinterface.utils.ss58 import ss58_decode
 
+from bridge.addresses import parse_substrate_account
 from bridge.committee_record import CommitteeRecordError, decode_record, encode_record, is_committee_record
 from bridge.enclave_api import CommitteeRecord
+from bridge.errors import AddressError
 from relayers.substrate.client import SubstrateClient
 
 
@@ -58,7 +59,6 @@ def _signer(value: dict[str, Any]) -> bytes | None:
     if not isinstance(address, str):
         return None
     try:
-        raw = bytes.fromhex(address[2:]) if address.startswith("0x") else bytes.fromhex(ss58_decode(address))
-    except ValueError:
+        return parse_substrate_account(address)
+    except AddressError:
         return None
-    return raw if len(raw) == 32 else None

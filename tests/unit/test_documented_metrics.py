@@ -15,10 +15,6 @@ ROOT = Path(__file__).resolve().parents[2]
 DOCS = [ROOT / "README.md", *sorted((ROOT / "docs").glob("*.md"))]
 
 
-def _registered() -> dict[str, frozenset[str]]:
-    return exported()
-
-
 def _documented() -> list[tuple[str, str, set[str]]]:
     found = []
     for doc in DOCS:
@@ -35,13 +31,13 @@ def test_the_docs_name_metrics() -> None:
 
 @pytest.mark.parametrize(("name", "labels"), [pytest.param(n, ls, id=w) for w, n, ls in _documented()])
 def test_documented_metric_exists(name: str, labels: set[str]) -> None:
-    registered = _registered()
+    registered = exported()
     assert name in registered, f"no metric {name}"
     assert labels <= registered[name], f"{name} has labels {sorted(registered[name])}"
 
 
 def test_the_guard_catches_a_wrong_name_or_label() -> None:
-    registered = _registered()
+    registered = exported()
     assert registered["phala_bridge_messages_total"] == {"stage", "destination"}
     assert registered["phala_bridge_committee_members_up"] == set()
     assert "phala_bridge_message_total" not in registered
