@@ -27,6 +27,7 @@ from relayers.substrate.errors import (
     SubstrateTimeout,
 )
 from relayers.substrate.events import ChainEvent, DispatchFailure, decode_dispatch_error, parse_events
+from relayers.substrate.metadata_memo import MetadataMemo
 
 _CONSTRUCT_LOCK = threading.Lock()
 
@@ -63,7 +64,28 @@ class SubstrateClient:
             # JSON decoder refuses what is not UTF-8 anyway (UnicodeDecodeError, mapped below as any bad answer).
             options = {"timeout": timeout, "skip_utf8_validation": True}
             self._si = SubstrateInterface(url=url, ws_options=options, auto_reconnect=False)
+            self._si.cache_region = self._metadata_memo()
             self._si.init_runtime()
+
+    def _metadata_memo(self) -> MetadataMemo | None:
+        """The process's decoded metadata for this chain's runtime (None: decode our own, as an odd node makes us)."""
+        genesis = self._si.rpc_request("chain_getBlockHash", [0]).get("result")
+        version = self._si.rpc_request("state_getRuntimeVersion", []).get("result")
+        spec = version.get("specName") if isinstance(version, dict) else None
+        if not (isinstance(genesis, str) and isinstance(spec, str)):
+            return None
+        return MetadataMemo(genesis, spec, self._loading_metadata)
+
+    def _loading_metadata(self) -> str | None:
+        """The hex metadata of the runtime `init_runtime` is loading: the one of the parent of the block it is at,
+        as substrate-interface reads it."""
+        header = self._si.rpc_request("chain_getHeader", [self._si.block_hash]).get("result")
+        parent = header.get("parentHash") if isinstance(header, dict) else None
+        if not isinstance(parent, str):
+            return None
+        at = self._si.block_hash if parent == "0x" + "00" * 32 else parent  # the genesis block has no parent
+        raw = self._si.rpc_request("state_getMetadata", [at]).get("result")
+        return raw if isinstance(raw, str) else None
 
     @property
     def interface(self) -> Any:

@@ -152,3 +152,28 @@ def test_a_session_checks_the_parachain_it_is_connected_to(devnet: DevnetState) 
     finally:
         right.close()
         wrong.close()
+
+
+def test_connections_to_one_chain_share_its_decoded_metadata_and_another_chain_has_its_own(
+    devnet: DevnetState,
+) -> None:
+    """A process decodes a chain's runtime metadata once (relayers/substrate/metadata_memo.py); a second connection
+    to the same chain reads and signs with it as the first does, even while the first connection's type registry is
+    cleared (what an upgrade does to it); the sibling parachain reads with its own runtime's (here the same runtime
+    build, which the memo may share: same genesis hash and spec name on Chopsticks)."""
+    with (
+        SubstrateClient(devnet.phala.ws_url) as first,
+        SubstrateClient(devnet.phala.ws_url) as second,
+        SubstrateClient(devnet.peer.ws_url) as peer,
+    ):
+        shared = second.interface.metadata
+        assert shared is first.interface.metadata
+        assert second.interface.runtime_config is not first.interface.runtime_config  # each its own type registry
+        decoded_with = shared.get_metadata_pallet("System").get_storage_function("Account").runtime_config
+        assert decoded_with not in (first.interface.runtime_config, second.interface.runtime_config)
+        first.interface.runtime_config.clear_type_registry()
+        account = os.urandom(32)
+        alice = keypair_from_uri("//Alice", second.ss58_format)
+        assert_transfer(second.submit(transfer(second, account, 3 * UNIT), alice), alice.public_key, account, 3 * UNIT)
+        assert second.free_balance(account) == 3 * UNIT
+        assert peer.free_balance(account) == 0  # another chain: the same query decoded against its own runtime
