@@ -1,13 +1,13 @@
 """A small synchronous Substrate client over substrate-interface: connect with a timeout, submit and wait for
 inclusion, read the events of a block or an extrinsic, decode dispatch errors.
 
-One client per thread: it owns one websocket and is not thread-safe. Construction is serialized process-wide,
-because two `SubstrateInterface` objects building their type registries at once raced (TOOLCHAIN.md).
+One client per thread: it owns one websocket and is not thread-safe. Construction is serialized process-wide
+(`REGISTRY_LOCK`), because two `SubstrateInterface` objects building their type registries at once raced
+(TOOLCHAIN.md). A process's connections to one runtime share its decoded metadata (metadata_memo.py).
 """
 
 from __future__ import annotations
 
-import threading
 import time
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager, suppress
@@ -27,9 +27,7 @@ from relayers.substrate.errors import (
     SubstrateTimeout,
 )
 from relayers.substrate.events import ChainEvent, DispatchFailure, decode_dispatch_error, parse_events
-from relayers.substrate.metadata_memo import MetadataMemo
-
-_CONSTRUCT_LOCK = threading.Lock()
+from relayers.substrate.metadata_memo import REGISTRY_LOCK, MetadataMemo
 
 
 @dataclass(frozen=True)
@@ -59,7 +57,7 @@ class SubstrateClient:
         """Connect and load the runtime metadata; `timeout` bounds the connect and every wait for an answer."""
         self.url = url
         self.timeout = timeout
-        with _CONSTRUCT_LOCK, self._mapped_errors("connect"):
+        with REGISTRY_LOCK, self._mapped_errors("connect"):
             # No UTF-8 check of every frame in pure Python (a third of a connect's CPU, and of every answer's): the
             # JSON decoder refuses what is not UTF-8 anyway (UnicodeDecodeError, mapped below as any bad answer).
             options = {"timeout": timeout, "skip_utf8_validation": True}

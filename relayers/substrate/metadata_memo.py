@@ -28,6 +28,11 @@ from scalecodec.base import RuntimeConfigurationObject, ScaleBytes
 from scalecodec.type_registry import load_type_registry_preset
 
 _LOCK = threading.Lock()
+# Type registries are built one at a time in a process: two threads building at once raced in scalecodec (its
+# registry setup walks every decoder class while decoding adds new ones; TOOLCHAIN.md). Connections take it while
+# they connect (relayers/substrate/client.py), the memo while it decodes; re-entrant, as a connection that connects
+# decodes through the memo.
+REGISTRY_LOCK = threading.RLock()
 # A memo of decoded values keyed by chain and runtime version: a new runtime (an upgrade) is a new key, and a process
 # talks to a handful of chains, so it stays small without eviction.
 _DECODED: dict[tuple[str, str], Any] = {}  # (chain, METADATA_<spec version>) -> decoded metadata
@@ -62,7 +67,8 @@ class MetadataMemo:
         if raw is None:
             return None  # substrate-interface reads None as "not cached" and decodes on its own
         try:
-            decoded = decode_metadata(raw)
+            with REGISTRY_LOCK:
+                decoded = decode_metadata(raw)
         except Exception:  # the connection decodes the same bytes itself and reports what is wrong
             return None
         with _LOCK:

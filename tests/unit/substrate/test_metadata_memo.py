@@ -7,6 +7,7 @@ The real metadata is Polkadot's (metadata V14, `state_getMetadata` as a node ans
 from __future__ import annotations
 
 import re
+import threading
 
 import pytest
 
@@ -94,3 +95,24 @@ def test_what_it_cannot_decode_is_left_to_the_connection_and_nothing_is_kept(che
 def test_bytes_that_are_not_metadata_are_left_to_the_connection() -> None:
     garbage = Fetches("0x6d657461" + "ff" * 40)  # b"meta", then nonsense
     assert MetadataMemo(GENESIS_B, "garbage", garbage).get("METADATA_1") is None and garbage.calls == 1
+
+
+def test_the_memo_decodes_holding_the_registry_lock_that_connections_take(monkeypatch: pytest.MonkeyPatch) -> None:
+    """No other thread builds a type registry while the memo decodes (they raced; relayers/substrate/client.py)."""
+    others_could_take_it: list[bool] = []
+
+    def decode(raw: str) -> object:
+        def try_lock() -> None:
+            taken = metadata_memo.REGISTRY_LOCK.acquire(blocking=False)
+            if taken:
+                metadata_memo.REGISTRY_LOCK.release()
+            others_could_take_it.append(taken)
+
+        other = threading.Thread(target=try_lock)
+        other.start()
+        other.join()
+        return object()
+
+    monkeypatch.setattr(metadata_memo, "decode_metadata", decode)
+    assert MetadataMemo(GENESIS_B, "locked", Fetches("0x04")).get("METADATA_1") is not None
+    assert others_could_take_it == [False]
