@@ -25,9 +25,11 @@ node_modules/.installed: package.json package-lock.json
 demo: setup
 	$(VENV)/bin/phala-bridge demo
 
-# The README's test command, and what CI runs: lint, type-check, contract artifacts, the whole test suite.
+# The README's test command, and what CI runs: lint, type-check, contract artifacts, the whole test suite, on
+# TEST_WORKERS pytest-xdist workers (tests/conftest.py: each devnet belongs to one worker). TEST_WORKERS=0 runs serially.
+TEST_WORKERS ?= 2
 test: setup lint typecheck contracts-check
-	$(PY) -m pytest --durations=20
+	$(PY) -m pytest -n $(TEST_WORKERS) --durations=20
 
 contracts-check: setup
 	@if [ -f contracts/build.cjs ]; then node contracts/build.cjs --check; fi

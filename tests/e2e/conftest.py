@@ -715,18 +715,6 @@ def patched_relayer_build(root: Path, condition: str) -> None:
     pipeline.write_text(text.replace(queued, queued.replace(":\n", f" or ({condition}):\n")))
 
 
-@pytest.fixture(scope="package")
-def bridge_devnet(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Devnet]:
-    """The whole bridge: chains, broker, 5 enclaves (3-of-5) and 5 relayers, as `phala-bridge devnet up` runs it,
-    shared by the modules that use it (they run after those with a devnet of their own: tests/conftest.py)."""
-    devnet = Devnet(DevnetSection(), work_dir=tmp_path_factory.mktemp("bridge"), committee=True)
-    devnet.start()
-    try:
-        yield devnet
-    finally:
-        devnet.stop()
-
-
 def running_fault_bridge(devnet: Devnet) -> Iterator[FaultBridge]:
     """Start `devnet`, yield a FaultBridge over it, and stop both, whatever happened (for a module's own devnet)."""
     devnet.start()

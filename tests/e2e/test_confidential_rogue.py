@@ -66,7 +66,7 @@ from relayers.substrate import PhalaConfig
 from relayers.substrate.chain import ChainReader
 from relayers.substrate.replies import ReplyView
 from tests.e2e.conftest import ALL_MEMBERS, FaultBridge, wait_for
-from tests.e2e.test_confidential import Auctioneer
+from tests.e2e.shared.test_confidential import Auctioneer
 
 pytestmark = pytest.mark.devnet
 

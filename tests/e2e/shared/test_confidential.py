@@ -344,7 +344,9 @@ def _cli(*args: str) -> subprocess.CompletedProcess[str]:
 def test_call_and_status_through_the_cli(auctioneer: Auctioneer, bridge_devnet: Devnet) -> None:
     assert bridge_devnet.state is not None and bridge_devnet.state.network_file
     network = bridge_devnet.state.network_file
-    out = _cli("call", "auction-open", "--close-in", "30", "--dev-account", "2", "--network", network)
+    # Bids close 300 blocks on (pass_block mines them at once below): with anvil's 1-s blocks, 30 were too few for the
+    # two bids' CLI round trips on a loaded machine (the second was refused as `closed`, not `already_bid`).
+    out = _cli("call", "auction-open", "--close-in", "300", "--dev-account", "2", "--network", network)
     assert out.returncode == 0, out.stdout + out.stderr
     assert "executed on phala" in out.stdout
     found = re.search(r"auction (0x[0-9a-f]{64}) open", out.stdout)
