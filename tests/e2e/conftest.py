@@ -19,6 +19,7 @@ import shutil
 import signal
 import sqlite3
 import subprocess
+import sys
 import threading
 import time
 import urllib.request
@@ -73,6 +74,18 @@ def wait_for(what: str, check: Callable[[], T | None], timeout: float = 60.0, in
         if time.monotonic() > deadline:
             raise AssertionError(f"timed out after {timeout:.0f}s waiting for {what}")
         time.sleep(interval)
+
+
+def run_cli(*args: str, timeout: float = 400.0) -> subprocess.CompletedProcess[str]:
+    """`phala-bridge ARGS` as a user runs it, in a process of its own; output 250 columns wide, so that no line the
+    tests look for is wrapped."""
+    return subprocess.run(
+        [sys.executable, "-m", "bridge.cli.main", *args],
+        capture_output=True,
+        text=True,
+        timeout=timeout,
+        env={**os.environ, "COLUMNS": "250"},
+    )
 
 
 @dataclass(frozen=True)

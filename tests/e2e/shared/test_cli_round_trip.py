@@ -4,8 +4,6 @@ Phala, refused before signing), and `phala-bridge status`."""
 from __future__ import annotations
 
 import re
-import subprocess
-import sys
 from pathlib import Path
 
 import pytest
@@ -15,21 +13,9 @@ from bridge.client import EthereumClient, PhalaClient
 from bridge.devnet import Devnet
 from bridge.devnet.accounts import ethereum_dev_accounts
 from bridge.network import NetworkInfo
+from tests.e2e.conftest import run_cli
 
 pytestmark = pytest.mark.devnet
-
-
-def _cli(*args: str) -> subprocess.CompletedProcess[str]:
-    env_cols = {"COLUMNS": "200"}
-    import os
-
-    return subprocess.run(
-        [sys.executable, "-m", "bridge.cli.main", *args],
-        capture_output=True,
-        text=True,
-        timeout=300,
-        env={**os.environ, **env_cols},
-    )
 
 
 def test_transfer_both_ways_through_the_cli(bridge_devnet: Devnet) -> None:
@@ -42,7 +28,7 @@ def test_transfer_both_ways_through_the_cli(bridge_devnet: Devnet) -> None:
     phala = PhalaClient(net.phala, bytes.fromhex(net.pha_resource_id[2:]))
     try:
         eve_before = phala.free_balance(eve.public_key)
-        out = _cli(
+        out = run_cli(
             "transfer", "--from", "ethereum", "--to", "phala", "--amount", "2.5", "--recipient", eve.ss58_address,
             "--dev-account", "3", "--network", network,
         )  # fmt: skip
@@ -52,12 +38,12 @@ def test_transfer_both_ways_through_the_cli(bridge_devnet: Devnet) -> None:
         deposit_tx = re.search(r"deposited on ethereum in (0x[0-9a-f]{64})", out.stdout)
         assert deposit_tx is not None
 
-        status = _cli("status", deposit_tx.group(1), "--network", network)
+        status = run_cli("status", deposit_tx.group(1), "--network", network)
         assert status.returncode == 0, status.stdout + status.stderr
         assert "state executed" in status.stdout and "ethereum -> phala" in status.stdout
 
         eth_before = eth.pha_balance(user.address)
-        out = _cli(
+        out = run_cli(
             "transfer", "--from", "phala", "--to", "ethereum", "--amount", "1.25", "--recipient", user.address,
             "--dev-account", "//Eve", "--network", network,
         )  # fmt: skip
@@ -66,12 +52,12 @@ def test_transfer_both_ways_through_the_cli(bridge_devnet: Devnet) -> None:
         assert eth.pha_balance(user.address) == eth_before + 1_250_000_000_000_000_000
         mid = re.search(r"message id (0x[0-9a-f]{64})", out.stdout)
         assert mid is not None
-        status = _cli("status", mid.group(1), "--network", network)
+        status = run_cli("status", mid.group(1), "--network", network)
         assert status.returncode == 0 and "nonce used (executed)" in status.stdout
 
         # Below the devnet's 1 PHA minimum: refused before anything is signed, naming the minimum.
         eve_free = phala.free_balance(eve.public_key)
-        out = _cli(
+        out = run_cli(
             "transfer", "--from", "phala", "--to", "ethereum", "--amount", "0.5", "--recipient", user.address,
             "--dev-account", "//Eve", "--network", network,
         )  # fmt: skip

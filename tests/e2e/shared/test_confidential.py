@@ -5,11 +5,8 @@ records sealed on Phala by the bridge account, and `settle` delivered on Ethereu
 from __future__ import annotations
 
 import asyncio
-import os
 import re
 import sqlite3
-import subprocess
-import sys
 import tomllib
 from collections.abc import Iterator
 from dataclasses import dataclass
@@ -41,7 +38,7 @@ from relayers.ethereum.contracts import contract_at
 from relayers.substrate import PhalaConfig
 from relayers.substrate.chain import ChainReader
 from relayers.substrate.replies import ReplyView
-from tests.e2e.conftest import ALL_MEMBERS, FaultBridge, wait_for
+from tests.e2e.conftest import ALL_MEMBERS, FaultBridge, run_cli, wait_for
 
 pytestmark = pytest.mark.devnet
 
@@ -331,28 +328,18 @@ def _sealed_dir(a: Auctioneer, index: int) -> Path:
     return Path(config["enclave"]["sealed_dir"])
 
 
-def _cli(*args: str) -> subprocess.CompletedProcess[str]:
-    return subprocess.run(
-        [sys.executable, "-m", "bridge.cli.main", *args],
-        capture_output=True,
-        text=True,
-        timeout=300,
-        env={**os.environ, "COLUMNS": "200"},
-    )
-
-
 def test_call_and_status_through_the_cli(auctioneer: Auctioneer, bridge_devnet: Devnet) -> None:
     assert bridge_devnet.state is not None and bridge_devnet.state.network_file
     network = bridge_devnet.state.network_file
     # Bids close 300 blocks on (pass_block mines them at once below): with anvil's 1-s blocks, 30 were too few for the
     # two bids' CLI round trips on a loaded machine (the second was refused as `closed`, not `already_bid`).
-    out = _cli("call", "auction-open", "--close-in", "300", "--dev-account", "2", "--network", network)
+    out = run_cli("call", "auction-open", "--close-in", "300", "--dev-account", "2", "--network", network)
     assert out.returncode == 0, out.stdout + out.stderr
     assert "executed on phala" in out.stdout
     found = re.search(r"auction (0x[0-9a-f]{64}) open", out.stdout)
     assert found is not None
     auction = found.group(1)
-    bid = _cli(
+    bid = run_cli(
         "call", "auction-bid", "--auction", auction, "--amount", "4242", "--dev-account", "3", "--network", network
     )
     assert bid.returncode == 0, bid.stdout + bid.stderr
@@ -360,19 +347,19 @@ def test_call_and_status_through_the_cli(auctioneer: Auctioneer, bridge_devnet: 
     call = re.search(r"; call (0x[0-9a-f]{64})", bid.stdout)
     assert call is not None
     # the same bidder again: refused by the contract, recorded, and the command says so (exit 1)
-    again = _cli(
+    again = run_cli(
         "call", "auction-bid", "--auction", auction, "--amount", "1", "--dev-account", "3", "--network", network
     )
     assert again.returncode == 1 and "refused (already_bid" in again.stdout, again.stdout + again.stderr
 
-    status = _cli("status", call.group(1), "--network", network)
+    status = run_cli("status", call.group(1), "--network", network)
     assert status.returncode == 0, status.stdout + status.stderr
     assert "state executed" in status.stdout and "executed on phala" in status.stdout
 
     until = re.search(r"open until ethereum block (\d+)", out.stdout)
     assert until is not None
     auctioneer.pass_block(int(until.group(1)))
-    closed = _cli("call", "auction-close", "--auction", auction, "--dev-account", "2", "--network", network)
+    closed = run_cli("call", "auction-close", "--auction", auction, "--dev-account", "2", "--network", network)
     assert closed.returncode == 0, closed.stdout + closed.stderr
     assert "executed on ethereum" in closed.stdout  # the reply, followed to the bridge's nonce bitmap
     assert f"settled: True, winner {_address(3)}, price 4242" in closed.stdout

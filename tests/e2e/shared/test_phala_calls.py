@@ -6,9 +6,6 @@ the auction's settlement (allow-listed, but it takes only confidential contracts
 
 from __future__ import annotations
 
-import os
-import subprocess
-import sys
 from collections.abc import Iterator
 from typing import Any
 
@@ -21,7 +18,7 @@ from bridge.devnet import Devnet
 from bridge.devnet.accounts import ethereum_dev_accounts
 from relayers.ethereum.contracts import contract_at, send
 from relayers.ethereum.deploy import deploy_contract
-from tests.e2e.conftest import FaultBridge, wait_for
+from tests.e2e.conftest import FaultBridge, run_cli, wait_for
 
 pytestmark = pytest.mark.devnet
 
@@ -60,13 +57,7 @@ def _call(bridge: FaultBridge, target: str, calldata: bytes) -> dict[str, Any]:
 
 def _status(bridge: FaultBridge, mid: str) -> str:
     assert bridge.devnet.state is not None and bridge.devnet.state.network_file
-    out = subprocess.run(
-        [sys.executable, "-m", "bridge.cli.main", "status", mid, "--network", bridge.devnet.state.network_file],
-        capture_output=True,
-        text=True,
-        timeout=120,
-        env={**os.environ, "COLUMNS": "250"},
-    )
+    out = run_cli("status", mid, "--network", bridge.devnet.state.network_file, timeout=120)
     assert out.returncode == 0, out.stdout + out.stderr
     return out.stdout
 

@@ -2,10 +2,6 @@
 
 from __future__ import annotations
 
-import time
-from collections.abc import Callable
-from typing import TypeVar
-
 import pytest
 from substrateinterface import Keypair
 
@@ -13,6 +9,7 @@ from bridge.client import EthereumClient, PhalaClient
 from bridge.devnet import Devnet
 from bridge.devnet.accounts import ethereum_dev_accounts
 from bridge.network import NetworkInfo
+from tests.e2e.conftest import wait_for
 
 pytestmark = pytest.mark.devnet
 
@@ -23,20 +20,6 @@ UNIT_PHA = 10**12
 def _network(devnet: Devnet) -> NetworkInfo:
     assert devnet.state is not None and devnet.state.network_file
     return NetworkInfo.model_validate_json(open(devnet.state.network_file).read())
-
-
-T = TypeVar("T")
-
-
-def _wait(what: str, check: Callable[[], T | None], timeout: float = 60.0) -> T:
-    """The first truthy value `check` returns."""
-    deadline = time.monotonic() + timeout
-    while time.monotonic() < deadline:
-        value = check()
-        if value:
-            return value
-        time.sleep(0.3)
-    raise AssertionError(f"timed out waiting for {what}")
 
 
 def test_pha_ethereum_to_phala_and_back(bridge_devnet: Devnet) -> None:
@@ -53,7 +36,7 @@ def test_pha_ethereum_to_phala_and_back(bridge_devnet: Devnet) -> None:
         eth_before = eth.pha_balance(user.address)
         deposit = eth.deposit_pha(2, recipient.public_key, 125 * UNIT_ETH // 10, rid)
         assert eth.pha_balance(user.address) == eth_before - 125 * UNIT_ETH // 10
-        executed_in = _wait("execution on Phala", lambda: phala.find_execution(deposit.message_id, start_phala))
+        executed_in = wait_for("execution on Phala", lambda: phala.find_execution(deposit.message_id, start_phala))
         assert phala.free_balance(recipient.public_key) == before + 125 * UNIT_PHA // 10
         assert isinstance(executed_in, str) and executed_in.startswith("0x")
 
@@ -63,8 +46,8 @@ def test_pha_ethereum_to_phala_and_back(bridge_devnet: Devnet) -> None:
         dep = phala.deposit(recipient, 1, bytes.fromhex(user.address[2:]), 3 * UNIT_PHA)
         message_id = phala.message_of(dep)
         assert message_id is not None
-        nonce = int(_wait("the deposit's number", lambda: _nonce_of(bridge_devnet, message_id)))
-        _wait("execution on Ethereum", lambda: eth.is_executed(2, nonce))
+        nonce = int(wait_for("the deposit's number", lambda: _nonce_of(bridge_devnet, message_id)))
+        wait_for("execution on Ethereum", lambda: eth.is_executed(2, nonce))
         assert eth.pha_balance(user.address) == eth_before + 3 * UNIT_ETH
         assert eth.find_execution(2, nonce, from_block) is not None
     finally:

@@ -9,12 +9,8 @@ from __future__ import annotations
 
 import os
 import re
-import subprocess
-import sys
 import time
-from collections.abc import Callable
 from pathlib import Path
-from typing import TypeVar
 
 import pytest
 from substrateinterface import Keypair
@@ -34,35 +30,14 @@ from bridge.gateway import (
 from bridge.network import NetworkInfo
 from bridge.xcm import sibling_sovereign_account
 from relayers.substrate import SubstrateClient, set_free_balance
+from tests.e2e.conftest import run_cli, wait_for
 
 pytestmark = pytest.mark.devnet
 
-T = TypeVar("T")
 UNIT_ETH = 10**18
 UNIT_PHA = 10**12
 PHALA = 2
 USER = 4  # anvil account 4: a PHA holder no other e2e test in this session uses
-
-
-def _cli(*args: str) -> subprocess.CompletedProcess[str]:
-    return subprocess.run(
-        [sys.executable, "-m", "bridge.cli.main", *args],
-        capture_output=True,
-        text=True,
-        timeout=400,
-        env={**os.environ, "COLUMNS": "250"},
-    )
-
-
-def _wait(what: str, check: Callable[[], T | None], timeout: float = 120.0) -> T:
-    deadline = time.monotonic() + timeout
-    while True:
-        value = check()
-        if value:
-            return value
-        if time.monotonic() > deadline:
-            raise AssertionError(f"timed out waiting for {what}")
-        time.sleep(0.3)
 
 
 def _network(devnet: Devnet) -> tuple[str, NetworkInfo]:
@@ -90,7 +65,7 @@ def test_an_ethereum_deposit_is_delivered_on_the_parachain_and_followed_on_three
     sovereign = sibling_sovereign_account(net.phala.para_id)
     with SubstrateClient(_peer_url(net)) as peer:
         sovereign_before = peer.free_balance(sovereign)
-        out = _cli(
+        out = run_cli(
             "transfer", "--from", "ethereum", "--to", "peer", "--amount", "2.5",
             "--recipient", "0x" + beneficiary.hex(), "--dev-account", str(USER), "--network", network,
             "--max-fee", "0.001",
@@ -106,7 +81,7 @@ def test_an_ethereum_deposit_is_delivered_on_the_parachain_and_followed_on_three
 
     deposit_tx = re.search(r"deposited on ethereum in (0x[0-9a-f]{64})", out.stdout)
     assert deposit_tx is not None
-    status = _cli("status", deposit_tx.group(1), "--network", network)
+    status = run_cli("status", deposit_tx.group(1), "--network", network)
     assert status.returncode == 0, status.stdout + status.stderr
     text = status.stdout
     assert "ethereum -> phala" in text and "state executed" in text  # leg 1: the Ethereum deposit, executed
@@ -131,7 +106,7 @@ def _deposit(net: NetworkInfo, recipient: bytes, amount_pha: str) -> tuple[str, 
 
 def _executed_leg(net: NetworkInfo, message_id: str, start: int) -> tuple[PhalaClient, object]:
     phala = PhalaClient(net.phala, bytes.fromhex(net.pha_resource_id[2:]))
-    tx = _wait(f"{message_id} executed on phala", lambda: phala.execution_of(message_id, start))
+    tx = wait_for(f"{message_id} executed on phala", lambda: phala.execution_of(message_id, start), timeout=120)
     leg = gateway_leg(phala.client, tx.hash, tx.block_number, message_id)
     assert leg is not None, "the bridge extrinsic carries no gateway record for the message"
     return phala, leg
@@ -151,11 +126,11 @@ def test_a_destination_that_cannot_pay_is_reported_with_its_reason_and_nothing_i
             phala_client = SubstrateClient(net.phala.ws_url)
             reserve_before = phala_client.free_balance(reserve)
             message_id, _ = _deposit(net, encode_destination(dest), "3")
-            status = _cli("status", message_id, "--network", network)
+            status = run_cli("status", message_id, "--network", network)
             deadline = time.monotonic() + 120
             while "peer: failed" not in status.stdout and time.monotonic() < deadline:
                 time.sleep(1)
-                status = _cli("status", message_id, "--network", network)
+                status = run_cli("status", message_id, "--network", network)
             text = status.stdout
             assert "sent on to para 1000" in text, text
             assert "peer: failed" in text and "FailedToTransactAsset" in text, text
@@ -204,7 +179,7 @@ def test_a_deposit_the_gateway_cannot_route_is_refunded_to_its_fallback_with_the
         assert phala.free_balance(fallback) == 15 * UNIT_PHA // 10
     finally:
         phala.close()
-    status = _cli("status", message_id, "--network", network)
+    status = run_cli("status", message_id, "--network", network)
     assert status.returncode == 0, status.stdout + status.stderr
     assert f"refunded ({reason.name.lower().replace('_', ' ')})" in status.stdout
     assert "0x" + fallback.hex() in status.stdout
@@ -219,10 +194,10 @@ def test_a_deposit_without_a_readable_fallback_fails_with_the_reason_and_stays_o
     message_id, _ = _deposit(net, b"PHXD\x01" + bytes(10), "1")
 
     def failed() -> str | None:
-        out = _cli("status", message_id, "--network", network).stdout
+        out = run_cli("status", message_id, "--network", network).stdout
         return out if "state failed" in out else None
 
-    status = _wait("the message failed", failed)
+    status = wait_for("the message failed", failed, timeout=120)
     assert "no fallback account on Phala" in status
     assert eth.pha_balance(net.ethereum.bridge) == locked_before + UNIT_ETH  # held by the Ethereum bridge
 
@@ -252,7 +227,7 @@ def test_the_cli_refuses_bad_input_before_anything_moves(bridge_devnet: Devnet, 
     opts = dict(base)
     opts.update(dict(zip(args[::2], args[1::2], strict=True)))
     flat = [x for kv in opts.items() for x in kv]
-    out = _cli("transfer", *flat, "--dev-account", str(USER), "--network", network)
+    out = run_cli("transfer", *flat, "--dev-account", str(USER), "--network", network)
     assert out.returncode != 0
     assert says in (out.stdout + out.stderr).replace("\n", " "), out.stdout + out.stderr
     assert eth.pha_balance(user.address) == before  # nothing deposited
