@@ -55,9 +55,15 @@ contract Bridge is IBridgeErrors, IBridgeEvents {
     uint256 internal constant MAX_AMOUNT = type(uint128).max;
     /// @notice Gas kept back after a generic call (for its event and the rest of the batch).
     uint256 internal constant CALL_GAS_RESERVE = 10_000;
-    /// @notice Gas that must be left before each token call: with it, a token call that fails failed because the
-    /// token refused, never because a relayer sent too little gas (which would queue a good release).
-    uint256 internal constant TOKEN_CALL_MIN_GAS = 50_000;
+    /// @notice Gas a token call (transfer or mint) gets, at most: a standard ERC-20 needs ~30k, a proxied one with
+    /// hooks ~60k. Bounded, so a token that burns all it is given (an INVALID, a loop) costs the batch this much
+    /// and its release is queued, instead of taking 63/64 of the batch's gas and reverting the rest with it.
+    uint256 internal constant TOKEN_CALL_GAS = 100_000;
+    /// @notice Gas that must be left before each token call: TOKEN_CALL_GAS + TOKEN_CALL_GAS / 63 (EIP-150 passes
+    /// at most 63/64 of what is left) + 40,000 to queue the release if the call fails (a fresh slot, its event).
+    /// With it, a token call that fails failed because the token refused or needed more than TOKEN_CALL_GAS, never
+    /// because a relayer sent too little gas (which would queue a good release). A literal: assembly reads it.
+    uint256 internal constant TOKEN_CALL_MIN_GAS = 141_587;
 
     bytes4 private constant TRANSFER = 0xa9059cbb; // transfer(address,uint256)
     bytes4 private constant TRANSFER_FROM = 0x23b872dd; // transferFrom(address,address,uint256)
@@ -722,7 +728,7 @@ contract Bridge is IBridgeErrors, IBridgeEvents {
                     mstore(add(m, 4), and(shr(16, head), ADDRESS_MASK))
                     mstore(add(m, 36), and(calldataload(add(p, 14)), MASK128))
                     let token := shr(96, calldataload(add(table, mul(20, index))))
-                    let ok := call(gas(), token, 0, m, 68, 0, 32)
+                    let ok := call(TOKEN_CALL_GAS, token, 0, m, 68, 0, 32)
                     if iszero(and(ok, or(iszero(returndatasize()), and(gt(returndatasize(), 31), eq(mload(0), 1))))) {
                         halt := 2
                         break
@@ -878,7 +884,8 @@ contract Bridge is IBridgeErrors, IBridgeEvents {
     /// @notice Register or update a token handler and its limits. Releases count against a bucket of
     /// `capacity` that refills in `window` seconds; a release above `largeThreshold`, or above what the bucket
     /// holds, waits `delay` seconds in the delay queue. The limiter counts in units of 10**unitDecimals base units
-    /// (releases round up), so that it fits one storage word. kind 0 disables the token.
+    /// (releases round up), so that it fits one storage word. kind 0 disables the token. `delay` must be > 0 for an
+    /// enabled token: with 0 a queued release could be claimed in the same block, and the limit would bind nothing.
     /// @param capacity base units per window (at most (2^56 - 1) units)
     /// @param largeThreshold base units (at most (2^64 - 1) units; use the maximum for "no threshold")
     function configureToken(
@@ -896,7 +903,7 @@ contract Bridge is IBridgeErrors, IBridgeEvents {
         uint256 thresholdUnits = largeThreshold / unit;
         if (
             kind > KIND_MINT || unitDecimals > 38 || window == 0 || capacityUnits > MASK56
-                || thresholdUnits > MASK64 || _allowedTargets[token]
+                || thresholdUnits > MASK64 || _allowedTargets[token] || (kind != 0 && delay == 0)
         ) revert InvalidTokenConfig(token);
         uint256 old = _tokenLimits[token];
         uint256 available = (old >> 80) & MASK56;
@@ -931,6 +938,8 @@ contract Bridge is IBridgeErrors, IBridgeEvents {
         if (allowed && (target == address(this) || _tokenLimits[target] != 0 || target == address(0))) {
             revert TargetNotAllowed(target);
         }
+        // A call to an address without code succeeds doing nothing: the message would be spent, reported executed.
+        if (allowed && target.code.length == 0) revert NotAContract(target);
         _allowedTargets[target] = allowed;
         emit TargetAllowed(target, allowed);
     }
@@ -1078,8 +1087,10 @@ contract Bridge is IBridgeErrors, IBridgeEvents {
     }
 
     /// @dev A limit word's bucket refilled to now: returns (available units, new lastUpdate). The bucket gains
-    /// capacity / window units per second; lastUpdate advances only by the time the whole units credited stand for,
-    /// so frequent batches never lose refill to rounding (a full bucket resets it to now).
+    /// capacity / window units per second; lastUpdate advances by the time the whole units credited stand for,
+    /// ROUNDED UP (never past now: refill * window <= elapsed * capacity), so no second is credited twice (rounded
+    /// down, the same fraction of a second was credited again by every later batch, without limit within one
+    /// block) and frequent batches lose less than a second of refill per refill (a full bucket resets it to now).
     function _refill(uint256 limit) private view returns (uint256 available, uint256 last) {
         available = (limit >> 80) & MASK56;
         last = (limit >> 48) & MASK32;
@@ -1095,7 +1106,7 @@ contract Bridge is IBridgeErrors, IBridgeEvents {
         if (available + refill >= capacity) return (capacity, block.timestamp);
         assembly ("memory-safe") {
             available := add(available, refill)
-            last := add(last, div(mul(refill, window), capacity))
+            last := add(last, div(add(mul(refill, window), sub(capacity, 1)), capacity))
         }
     }
 
