@@ -14,6 +14,11 @@ of every epoch is built (`Roster.admit` with a verifier that vouches only for qu
 
 After a DKG, the committee record pins each member id to its identity key: a restarted member is re-attested with a
 fresh quote, and a different key for a pinned id is refused.
+
+Challenges are unauthenticated and each answer costs a quote and a publication, so answers are rationed whoever the
+challenge claims to come from: once per `_ANSWER_EVERY` per claimed challenger, and from a token bucket shared by
+the challengers this member knows of (expected or admitted) and a small one for those it does not (a member about
+to join by resharing). Evidence is admitted only for a member the challenge asked for.
 """
 
 from __future__ import annotations
@@ -35,7 +40,7 @@ from enclave_signer.attestation.errors import AdmissionError, AttestationError, 
 from enclave_signer.attestation.quote import NONCE_SIZE, Quote
 from enclave_signer.attestation.roster import Member, Roster
 from enclave_signer.attestation.verifier import QuoteVerifier, VerifiedQuote
-from enclave_signer.committee.messages import AttestChallenge, AttestEvidence, encode
+from enclave_signer.committee.messages import MAX_MEMBERS, AttestChallenge, AttestEvidence, encode
 from enclave_signer.identity import IdentityKey
 
 __all__ = ["ATTEST_TOPIC", "Admission", "Directory", "QuoteSource", "VouchingVerifier", "admission_nonce"]
@@ -47,8 +52,18 @@ MAX_ATTEST_MESSAGE = 160 * 1024
 _DOMAIN = b"phala-bridge/committee/admission/v1\x00"
 _RECENT_NONCES = 16
 _ANSWER_EVERY = 0.2  # seconds: at most one evidence per challenger in this interval
+# Evidences answered in all (a quote and a publication each, inline in the transport's read loop): a burst for every
+# member of the largest committee challenging at once (a cold start), then a steady rate; challengers repeat every
+# attest interval, so one not answered now is answered later.
+_ANSWER_BURST = float(MAX_MEMBERS)
+_ANSWER_RATE = 8.0  # per second
+# Challengers this member does not know of get a bucket of their own: a flood claiming unknown ids cannot use up the
+# members', and a member joining by resharing is still answered before the start names it.
+_STRANGER_BURST = 4.0
+_STRANGER_RATE = 1.0
+_DROP_LOG_EVERY = 10.0  # seconds: dropped attest messages are logged as counts, at most this often
 _ATTEST_ADAPTER: TypeAdapter[AttestChallenge | AttestEvidence] = TypeAdapter(
-    Annotated[AttestChallenge | AttestEvidence, Field(discriminator="type")]  # type: ignore[arg-type,maybe-unrecognized-str-typeform]
+    Annotated[AttestChallenge | AttestEvidence, Field(discriminator="type")]  # type: ignore[arg-type,maybe-unrecognized-str-typeform,unused-ignore]
 )
 
 
@@ -79,6 +94,26 @@ class VouchingVerifier:
         if found is None:
             raise QuoteRejectedError("quote was not verified by this enclave")
         return found
+
+
+class _TokenBucket:
+    def __init__(self, rate: float, burst: float, now: float) -> None:
+        self._rate, self._burst = rate, burst
+        self._tokens, self._at = burst, now
+
+    def take(self, now: float) -> bool:
+        self._tokens = min(self._burst, self._tokens + max(0.0, now - self._at) * self._rate)
+        self._at = now
+        if self._tokens < 1:
+            return False
+        self._tokens -= 1
+        return True
+
+
+@dataclass(frozen=True)
+class _Challenge:
+    want: frozenset[int]  # the candidates it asked for
+    admitted: set[int]
 
 
 @dataclass(frozen=True)
@@ -172,6 +207,7 @@ class Admission:
         directory: Directory,
         publish: Callable[[str, bytes], Awaitable[None]],
         interval: float = 1.0,
+        clock: Callable[[], float] = time.monotonic,
     ) -> None:
         self.committee_id = committee_id
         self.member_id = member_id
@@ -181,8 +217,15 @@ class Admission:
         self._publish = publish
         self._interval = interval
         self.expected: set[int] = set()
-        self._nonces: OrderedDict[bytes, set[int]] = OrderedDict()  # recent challenge nonces -> candidates admitted
+        self._nonces: OrderedDict[bytes, _Challenge] = OrderedDict()  # our recent challenges, by nonce
         self._answered: dict[int, float] = {}
+        self._clock = clock
+        now = clock()
+        self._members_bucket = _TokenBucket(_ANSWER_RATE, _ANSWER_BURST, now)
+        self._strangers_bucket = _TokenBucket(_STRANGER_RATE, _STRANGER_BURST, now)
+        self.dropped: Counter[str] = Counter()  # attest messages ignored, by reason
+        self._unlogged: Counter[str] = Counter()
+        self._logged_at = -1e9
         self._wake = asyncio.Event()
 
     def expect(self, member_ids: Iterable[int]) -> None:
@@ -240,7 +283,7 @@ class Admission:
 
     async def _challenge(self, want: list[int]) -> None:
         nonce = secrets.token_bytes(NONCE_SIZE)
-        self._nonces[nonce] = set()
+        self._nonces[nonce] = _Challenge(frozenset(want), set())
         while len(self._nonces) > _RECENT_NONCES:
             self._nonces.popitem(last=False)
         msg = AttestChallenge(committee_id=self.committee_id, sender=self.member_id, nonce=nonce, want=tuple(want))
@@ -264,10 +307,22 @@ class Admission:
     async def _on_challenge(self, msg: AttestChallenge) -> None:
         if msg.committee_id != self.committee_id or msg.sender == self.member_id or self.member_id not in msg.want:
             return
-        now = time.monotonic()
+        now = self._clock()
         if now - self._answered.get(msg.sender, -1e9) < _ANSWER_EVERY:
+            self.dropped["challenger_rate"] += 1  # also a repeat right after a wake-up: not logged
+            return
+        # The claimed sender is not authenticated: it only picks the bucket, never lifts the bound.
+        if msg.sender in self.expected or msg.sender in self.directory:
+            bucket, reason = self._members_bucket, "answer_rate"
+        else:
+            bucket, reason = self._strangers_bucket, "stranger_rate"
+        if not bucket.take(now):
+            self._drop(reason, now, sender=msg.sender)
             return
         self._answered[msg.sender] = now
+        if len(self._answered) > 4 * MAX_MEMBERS:
+            self._answered = {m: t for m, t in self._answered.items() if now - t < _ANSWER_EVERY}
+        # No quote is cached: its nonce binds the challenger's one-time nonce, so it answers that challenge only.
         bound = admission_nonce(self.committee_id, msg.sender, self.member_id, msg.nonce)
         quote = self._platform.quote(identity_public_key=self._identity.public_key, nonce=bound)
         evidence = AttestEvidence(committee_id=self.committee_id, sender=self.member_id, target=msg.sender, quote=quote)
@@ -278,20 +333,38 @@ class Admission:
             return
         if msg.sender in self.directory:
             return  # an answer to an older challenge
-        for nonce, used in reversed(self._nonces.items()):
+        for nonce, challenge in reversed(self._nonces.items()):
             bound = admission_nonce(self.committee_id, self.member_id, msg.sender, nonce)
             if bound != msg.quote.nonce:
                 continue
-            if msg.sender in used:
+            if msg.sender in challenge.admitted:
+                return
+            if msg.sender not in challenge.want:
+                # A genuine enclave answering for an id we did not ask for (e.g. to a forged copy of our challenge):
+                # only members we expect enter the directory, and so the rosters.
+                self.directory.rejections["unrequested"] += 1
+                self._drop("unrequested", self._clock(), sender=msg.sender)
                 return
             try:
                 self.directory.admit(msg.sender, msg.quote, expected_nonce=bound)
             except AttestationError as exc:
                 _log.warning("member_refused", member_id=msg.sender, error=str(exc))
                 return
-            used.add(msg.sender)
+            challenge.admitted.add(msg.sender)
             _log.info("member_attested", member_id=msg.sender, quote_digest=msg.quote.digest().hex())
             return
         # Not one of our recent nonces: an answer to a challenge we no longer hold, or a replayed quote.
         self.directory.rejections["nonce"] += 1
         self.directory.last_rejection[msg.sender] = "nonce: evidence does not answer a recent challenge"
+
+    def _drop(self, reason: str, now: float, *, sender: int) -> None:
+        """Count an ignored attest message; log the counts at most every `_DROP_LOG_EVERY` (a flood is one line per
+        period, not one per message)."""
+        self.dropped[reason] += 1
+        self._unlogged[reason] += 1
+        if now - self._logged_at >= _DROP_LOG_EVERY:
+            _log.warning(
+                "attest_messages_dropped", member_id=self.member_id, counts=dict(self._unlogged), last_sender=sender
+            )
+            self._unlogged.clear()
+            self._logged_at = now

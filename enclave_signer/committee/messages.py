@@ -10,6 +10,7 @@ collection, so a peer cannot make another member allocate without limit. Envelop
     dkg.round1         broadcast     no         DkgRound1
     dkg.round2         member        yes        DkgRound2         (the dealer's shares for that member)
     dkg.complaints     broadcast     no         DkgComplaints     (always sent, possibly empty)
+    dkg.justify        broadcast     no         DkgJustifications (always sent: shares a dealer was said to withhold)
     dkg.result         coordinator   no         CeremonyReport
     reshare.start      broadcast     no         ReshareStart
     reshare.dealing    broadcast     no         ReshareDealingMsg
@@ -48,11 +49,13 @@ __all__ = [
     "ComplaintModel",
     "DkgComplaints",
     "DkgDone",
+    "DkgJustifications",
     "DkgRound1",
     "DkgRound2",
     "DkgStart",
     "Done",
     "Heartbeat",
+    "JustificationModel",
     "PayloadError",
     "Refusal",
     "ReshareAck",
@@ -204,7 +207,7 @@ class DkgRound2(_Payload):
     shares: SuiteMap
 
 
-ComplaintKindName = Literal["bad_pok", "bad_commitment", "bad_share", "missing"]
+ComplaintKindName = Literal["bad_pok", "bad_commitment", "bad_share", "missing", "missing_share"]
 
 
 class ComplaintModel(_Payload):
@@ -218,6 +221,19 @@ class ComplaintModel(_Payload):
 
 class DkgComplaints(_Payload):
     complaints: Annotated[tuple[ComplaintModel, ...], Field(max_length=3 * MAX_MEMBERS * 2)]
+
+
+class JustificationModel(_Payload):
+    """A dealer's answer to a `missing_share` complaint: the share f(recipient) it owes, published (the broadcast's
+    signature makes it the dealer's word; everyone checks it against the dealer's commitment)."""
+
+    suite: GroupKeyName
+    recipient: MemberId
+    share: Scalar
+
+
+class DkgJustifications(_Payload):
+    shares: Annotated[tuple[JustificationModel, ...], Field(max_length=3 * MAX_MEMBERS)]
 
 
 class DkgDone(_Payload):

@@ -15,7 +15,6 @@ decryption). It broadcasts heartbeats, tracks who is up, and runs sessions as le
 from __future__ import annotations
 
 import asyncio
-import contextlib
 from collections import Counter
 from collections.abc import Awaitable, Callable, Sequence
 from dataclasses import dataclass, field
@@ -38,10 +37,14 @@ from enclave_signer.committee.metrics import CommitteeMetrics
 from enclave_signer.committee.omission import CheckFailures, OmissionView, OmissionWatch, Skipped
 from enclave_signer.committee.replay import ReplayGuard
 from enclave_signer.committee.sessions.common import (
+    DEFAULT_RESHARE_APPROVAL_S,
     BusyError,
+    CeremonyFailedError,
     NotReadyError,
     RequestTooLargeError,
     SessionSettings,
+    majority_threshold,
+    short,
 )
 from enclave_signer.committee.sessions.dkg import DkgCoordinator, DkgMembers
 from enclave_signer.committee.sessions.reshare import ReshareCoordinator, ReshareMembers
@@ -64,6 +67,8 @@ _log = structlog.get_logger(__name__)
 R = TypeVar("R")
 
 _OPENERS = frozenset({"dkg.start", "reshare.start", "sign.request", "tdec.request"})
+# The upper bound of `DkgStart.timeout_ms` and `ReshareStart.timeout_ms` (messages.py; a test keeps them equal).
+MAX_CEREMONY_TIMEOUT_MS = 3_600_000
 _LEADER_KINDS = frozenset(
     {
         "sign.commit",
@@ -137,7 +142,13 @@ class CommitteeNode:
         self.verifier: BatchVerifier = verifier or PolicyVerifier()
         self.decryption_verifier: DecryptionVerifier = decryption_verifier or DenyAllDecryptions()
         self.metrics = metrics or CommitteeMetrics()
-        self.replay = ReplayGuard()
+        # A session another member opened here is kept at most as long as the longest one its handlers keep: a
+        # resharing's member side, two ceremony timeouts plus the member grace period (ReshareMembers.ttl).
+        # (new members, threshold) -> until (loop time): the resharings this member's operator approved
+        self._reshare_approvals: dict[tuple[tuple[int, ...], int], float] = {}
+        self.replay = ReplayGuard(
+            max_remote_lifetime_ms=2 * MAX_CEREMONY_TIMEOUT_MS + int(config.sessions.member_session_ttl * 1000)
+        )
         directory = Directory(config.committee_id, quote_verifier)
         self.channel = Channel(
             committee_id=config.committee_id,
@@ -218,11 +229,21 @@ class CommitteeNode:
         for epoch in set(self.channel.epochs) - keep:
             self.replay.close_session(heartbeat_session(self.committee_id, epoch))
         self.channel.retain_epochs(keep)
-        for epoch in keep:
+        self._open_heartbeat_sessions()
+
+    def _open_heartbeat_sessions(self) -> None:
+        """Open the heartbeat sessions of our epoch and the next (also retried by housekeeping: a full session table
+        must not fail `install_keys` at the end of a ceremony, nor leave heartbeats refused for good)."""
+        for epoch in (self._epoch, self._epoch + 1):
             sid = heartbeat_session(self.committee_id, epoch)
-            if not self.replay.is_open(sid):
-                with contextlib.suppress(ValueError):
-                    self.replay.open_session(sid)
+            if self.replay.is_open(sid):
+                continue
+            try:
+                self.replay.open_session(sid)
+            except ValueError:
+                pass  # closed before: session ids are single-use
+            except TooManySessionsError as exc:
+                self._log.warning("heartbeat_session_not_opened", epoch=epoch, error=str(exc))
 
     def members_up(self) -> tuple[int, ...]:
         return self.liveness.up(self.committee_members)
@@ -286,6 +307,13 @@ class CommitteeNode:
             await self._dispatch(await self.channel.local.get())
 
     async def _dispatch(self, msg: Received) -> None:
+        try:
+            await self._handle(msg)
+        finally:
+            if not msg.local:
+                self._release_unclaimed(msg)
+
+    async def _handle(self, msg: Received) -> None:
         kind = msg.kind
         if kind == "hb":
             if not msg.local:
@@ -320,6 +348,23 @@ class CommitteeNode:
             # A bug handling one message must not stop the member; the message is dropped.
             self._log.exception("message_handler_failed", kind=kind, sender=msg.sender)
 
+    def _release_unclaimed(self, msg: Received) -> None:
+        """Drop a session another member's envelope opened here once no handler took it (a payload that does not
+        decode, a leader or member outside the key record, a build that speaks otherwise): nothing would ever close
+        it, and its opener could keep it alive with traffic. Handlers register synchronously while handling."""
+        sid = msg.session_id
+        opener = self.replay.opener_of(sid)
+        if opener is None or self._claimed(sid):
+            return
+        self.replay.discard_session(sid)
+        self._log.debug("unclaimed_session_dropped", session_id=short(sid), opener=opener, kind=msg.kind)
+
+    def _claimed(self, sid: bytes) -> bool:
+        # The member-side handlers keep their sessions until their sweeps and `*.done` close them.
+        return sid in self._leading or any(
+            h.holds(sid) for h in (self.signing, self.tdec, self.dkg_members, self.reshare_members)
+        )
+
     def _opens_session(self, env: Envelope) -> bool:
         return env.kind in _OPENERS
 
@@ -347,6 +392,7 @@ class CommitteeNode:
             self.dkg_members.sweep(now)
             self.reshare_members.sweep(now)
             self.tdec.sweep(now)
+            self._open_heartbeat_sessions()
             self.metrics.members_up.set(len(self.members_up()))
             self.skipped_leaders()  # expiries and changes are logged (and the gauge set) even when nobody asks
             for reason, count in self.channel.directory.rejections.items():
@@ -452,6 +498,33 @@ class CommitteeNode:
         )
         return await self._lead(session, session.run), session.session_id
 
+    def approve_reshare(
+        self, new_members: Sequence[int], new_threshold: int, *, ttl_s: float = DEFAULT_RESHARE_APPROVAL_S
+    ) -> float:
+        """This member's operator approves resharing to exactly this committee for `ttl_s` seconds (the local API:
+        only the operator reaches it). A member deals, takes new shares, or erases its own on commit only for a
+        committee its operator approved: no single operator (nor a rogue coordinator enclave) can move the keys to a
+        committee of its choosing. Returns the approval's end (monotonic seconds)."""
+        members = tuple(sorted(set(new_members)))
+        if not 1 <= new_threshold <= len(members) or new_threshold < majority_threshold(len(members)):
+            raise CeremonyFailedError(
+                f"threshold {new_threshold} of {len(members)} members: at least a majority "
+                f"({majority_threshold(len(members))}), at most all"
+            )
+        if not 0 < ttl_s <= 7 * 86_400:
+            raise CeremonyFailedError(f"approval lifetime {ttl_s} s: between 0 and 7 days")
+        until = asyncio.get_running_loop().time() + ttl_s
+        self._reshare_approvals = {
+            k: v for k, v in self._reshare_approvals.items() if v > asyncio.get_running_loop().time()
+        }
+        self._reshare_approvals[(members, new_threshold)] = until
+        self._log.info("reshare_approved", new_members=list(members), new_threshold=new_threshold, ttl_s=ttl_s)
+        return until
+
+    def reshare_approved(self, new_members: Sequence[int], new_threshold: int) -> bool:
+        until = self._reshare_approvals.get((tuple(sorted(set(new_members))), new_threshold))
+        return until is not None and until > asyncio.get_running_loop().time()
+
     async def reshare(
         self,
         new_members: Sequence[int],
@@ -461,6 +534,7 @@ class CommitteeNode:
         timeout_s: float = 60.0,
     ) -> tuple[CommitteeRecord, bytes]:
         self._signing_keys()
+        self.approve_reshare(new_members, new_threshold)  # the coordinator's operator asks for it: approved here
         session = ReshareCoordinator(
             self,
             new_members=tuple(new_members),
@@ -480,6 +554,8 @@ class CommitteeNode:
             ciphertext=ciphertext,
             requester_public_key=requester_public_key,
             timeout=timeout_s or self.settings.session_timeout,
+            # shares sealed to this enclave are opened and checked as they arrive (a bad one drops its member)
+            opener=self.identity.open_sealed_box if requester_public_key == self.identity.x25519_public_key else None,
         )
         return await self._lead(session, session.run)
 

@@ -7,10 +7,17 @@ age out of the window or when the set is full (oldest first); either way the flo
 forgotten can be replayed. Memory: max_open_sessions x senders x max_seen_per_sender entries, and
 max_closed_sessions closed ids (older closed ids are then refused as unknown: still refused).
 
-Sessions another member opens here (its signing, decryption, DKG or resharing request) are bounded per sender
-(`max_open_per_sender`, a quarter of the table by default) and closed once idle for `max_age_ms` (no envelope of
-theirs could still be accepted): a member that sends openers its handlers then drop (or a flood of fresh session
-ids) can neither fill the table for everyone nor keep slots for good (docs/decisions.md, "Pre-launch audit").
+Sessions another member opens here (its signing, decryption, DKG or resharing request) are bounded three ways, so
+that no member (nor a flood of fresh session ids) can take the table for everyone or keep slots for good
+(docs/decisions.md, "Pre-launch audit" and "Committee sessions and admission under flood"):
+- per sender (`max_open_per_sender`, a quarter of the table by default), and all together to the table less
+  `reserved_local` (a quarter by default): this member's own sessions (heartbeats, the sessions it leads) always
+  find room;
+- in time: closed once idle for `max_age_ms`, or `max_remote_lifetime_ms` after they opened whatever their traffic
+  (the longest session a member may legitimately hold open here), whenever room is needed;
+- a remote session that never accepted an envelope (its opener was refused after opening it: stale, or a payload
+  that does not decrypt) is dropped whenever room is needed, and one no handler takes is dropped by the node at once
+  (`discard_session`).
 
 A sender's sequence numbers need not be dense: `EnvelopeSigner` starts its counter at the clock in microseconds,
 so a restarted member keeps counting upwards across sessions.
@@ -23,6 +30,8 @@ from collections import Counter, OrderedDict
 from collections.abc import Callable
 from dataclasses import dataclass, field
 
+import structlog
+
 from enclave_signer.committee.errors import (
     ClosedSessionError,
     ReplayedMessageError,
@@ -31,9 +40,15 @@ from enclave_signer.committee.errors import (
     UnknownSessionError,
 )
 
-__all__ = ["SESSION_ID_SIZE", "ReplayGuard"]
+__all__ = ["MAX_REMOTE_SESSION_MS", "SESSION_ID_SIZE", "ReplayGuard"]
+
+_log = structlog.get_logger(__name__)
 
 SESSION_ID_SIZE = 32
+# The longest a session another member opened may legitimately stay open here: a resharing's member side lives two
+# ceremony timeouts (at most an hour each: `ReshareStart.timeout_ms`) plus the member grace period (120 s by default;
+# sessions/reshare.py `ReshareMembers.ttl`). The node passes the value for its own settings.
+MAX_REMOTE_SESSION_MS = 2 * 3_600_000 + 120_000
 
 
 def _now_ms() -> int:
@@ -46,6 +61,13 @@ class _Seen:
     entries: dict[int, int] = field(default_factory=dict)  # seq -> timestamp_ms
 
 
+@dataclass
+class _Remote:
+    opener: int  # the member whose envelope opened the session
+    opened_ms: int
+    last_ms: int  # last envelope accepted
+
+
 class ReplayGuard:
     def __init__(
         self,
@@ -56,21 +78,27 @@ class ReplayGuard:
         max_closed_sessions: int = 4096,
         max_seen_per_sender: int = 512,
         max_open_per_sender: int | None = None,
+        reserved_local: int | None = None,
+        max_remote_lifetime_ms: int = MAX_REMOTE_SESSION_MS,
         clock: Callable[[], int] = _now_ms,
     ) -> None:
         per_sender = max(1, max_open_sessions // 4) if max_open_per_sender is None else max_open_per_sender
-        if min(max_age_ms, max_skew_ms, max_open_sessions, max_closed_sessions, max_seen_per_sender, per_sender) <= 0:
-            raise ValueError("replay guard bounds must be positive")
+        reserved = max_open_sessions // 4 if reserved_local is None else reserved_local
+        bounds = (max_age_ms, max_skew_ms, max_open_sessions, max_closed_sessions, max_seen_per_sender, per_sender)
+        if min(*bounds, max_remote_lifetime_ms) <= 0 or not 0 <= reserved < max_open_sessions:
+            raise ValueError("replay guard bounds must be positive (and leave other members room)")
         self.max_age_ms = max_age_ms
         self.max_skew_ms = max_skew_ms
         self._max_open = max_open_sessions
+        self._max_remote = max_open_sessions - reserved
         self._max_closed = max_closed_sessions
         self._max_seen = max_seen_per_sender
+        self._max_lifetime = max_remote_lifetime_ms
         self._clock = clock
         self._max_per_sender = per_sender
         self._open: dict[bytes, dict[int, _Seen]] = {}
         self._closed: OrderedDict[bytes, None] = OrderedDict()
-        self._remote: dict[bytes, tuple[int, int]] = {}  # opened by another member: (that member, last activity ms)
+        self._remote: dict[bytes, _Remote] = {}  # sessions another member opened here
         self._remote_count: Counter[int] = Counter()
 
     def open_session(self, session_id: bytes, *, opener: int | None = None) -> None:
@@ -82,36 +110,77 @@ class ReplayGuard:
         if session_id in self._closed:
             raise ValueError(f"session {session_id.hex()[:16]} was closed; session ids are single-use")
         now = self._clock()
-        if len(self._open) >= self._max_open or (
-            opener is not None and self._remote_count[opener] >= self._max_per_sender
-        ):
-            self._close_idle(now)
-        if opener is not None and self._remote_count[opener] >= self._max_per_sender:
-            raise TooManySessionsError(f"member {opener} has {self._max_per_sender} sessions open here")
+        if len(self._open) >= self._max_open or (opener is not None and not self._remote_room(opener)):
+            self._reclaim(now)
+        if opener is not None:
+            if self._remote_count[opener] >= self._max_per_sender:
+                raise TooManySessionsError(f"member {opener} has {self._max_per_sender} sessions open here")
+            if len(self._remote) >= self._max_remote:
+                raise TooManySessionsError(
+                    f"{self._max_remote} sessions other members opened are open here (the rest is kept for ours)"
+                )
         if len(self._open) >= self._max_open:
             raise TooManySessionsError(f"{self._max_open} sessions are open; close finished ones first")
         self._open[session_id] = {}
         if opener is not None:
-            self._remote[session_id] = (opener, now)
+            self._remote[session_id] = _Remote(opener, now, now)
             self._remote_count[opener] += 1
 
-    def _close_idle(self, now: int) -> None:
-        """Close the sessions other members opened here and left idle for `max_age_ms`."""
-        for sid in [sid for sid, (_, last) in self._remote.items() if last < now - self.max_age_ms]:
+    def _remote_room(self, opener: int) -> bool:
+        return len(self._remote) < self._max_remote and self._remote_count[opener] < self._max_per_sender
+
+    def _reclaim(self, now: int) -> None:
+        """Make room: drop the remote sessions that never accepted an envelope, close those idle for `max_age_ms`
+        or open longer than `max_remote_lifetime_ms` (their opener's own traffic cannot keep them)."""
+        # Every accepted envelope is recorded in the same synchronous call that opened its session (EnvelopeVerifier
+        # opens, checks, decrypts, records), so an empty one here is one whose opener was refused.
+        unaccepted: list[bytes] = []
+        idle: list[bytes] = []
+        expired: list[bytes] = []
+        for sid, r in self._remote.items():
+            if not self._open[sid]:
+                unaccepted.append(sid)
+            elif r.last_ms < now - self.max_age_ms:
+                idle.append(sid)
+            elif r.opened_ms < now - self._max_lifetime:
+                expired.append(sid)
+        openers = sorted({self._remote[sid].opener for sid in expired})
+        for sid in unaccepted:
+            self.discard_session(sid)
+        for sid in idle + expired:
             self.close_session(sid)
+        if expired:
+            # Still in use past the longest legitimate session: a handler that never closed it, or a member keeping
+            # it alive on purpose.
+            _log.warning("remote_sessions_expired", count=len(expired), openers=openers)
 
     def close_session(self, session_id: bytes) -> None:
         """Forget the session's seen-sets; its id is remembered (bounded) so late envelopes are refused as closed."""
-        remote = self._remote.pop(session_id, None)
-        if remote is not None:
-            self._remote_count[remote[0]] -= 1
-            if not self._remote_count[remote[0]]:
-                del self._remote_count[remote[0]]
-        self._open.pop(session_id, None)
+        self._forget(session_id)
         self._closed[session_id] = None
         self._closed.move_to_end(session_id)
         while len(self._closed) > self._max_closed:
             self._closed.popitem(last=False)
+
+    def discard_session(self, session_id: bytes) -> None:
+        """Drop a session another member opened that nothing here took: its id is not remembered as closed, so a
+        flood of such openers cannot push real closed sessions out of the bounded closed set, and a repeated opener
+        is simply judged again."""
+        if session_id in self._remote:
+            self._forget(session_id)
+
+    def _forget(self, session_id: bytes) -> None:
+        remote = self._remote.pop(session_id, None)
+        if remote is not None:
+            self._remote_count[remote.opener] -= 1
+            if not self._remote_count[remote.opener]:
+                del self._remote_count[remote.opener]
+        self._open.pop(session_id, None)
+
+    def opener_of(self, session_id: bytes) -> int | None:
+        """The member whose envelope opened this open session here (None: ours, or not open)."""
+        remote = self._remote.get(session_id)
+        return None if remote is None else remote.opener
 
     def is_open(self, session_id: bytes) -> bool:
         return session_id in self._open
@@ -144,7 +213,7 @@ class ReplayGuard:
         seen.entries[seq] = timestamp_ms
         remote = self._remote.get(session_id)
         if remote is not None:
-            self._remote[session_id] = (remote[0], self._clock())
+            remote.last_ms = self._clock()
         if len(seen.entries) > self._max_seen:
             self._prune(seen)
 

@@ -18,7 +18,7 @@ Events (sealed; fixed width where a value is secret):
 
 Queries / answers:
 
-    bid of  = 0x01 | auction id (32) | bidder (20)   -> has bid u8 | amount u128
+    bid of  = 0x01 | auction id (32) | bidder (20)   -> has bid u8 (0 or 1) | amount u128 (0 when no bid)
     result  = 0x02 | auction id (32)                 -> status u8 (0 unknown, 1 open, 2 settled) | close block u64 |
                                                         winner (20) | price u128
 """
@@ -261,13 +261,18 @@ class AuctionResult:
 
 
 def encode_bid_answer(amount: int | None) -> bytes:
-    return b"\x00" + bytes(16) if amount is None else b"\x01" + _u(amount, 16)
+    return b"\x00" + bytes(16) if amount is None else b"\x01" + _u(_int(amount, _U128, "amount"), 16)
 
 
 def decode_bid_answer(data: bytes) -> int | None:
+    """The inverse of `encode_bid_answer`: has bid 0 with a zero amount (no bid) or 1 (a bid, of any amount)."""
     r = Reader(data, "bid answer")
     has, amount = r.uint(1, "has bid"), r.uint(16, "amount")
     r.end()
+    if has not in (0, 1):
+        raise ConfidentialError("auction: bid answer: has bid must be 0 or 1")
+    if not has and amount:
+        raise ConfidentialError("auction: bid answer: no bid, but a non-zero amount")
     return amount if has else None
 
 

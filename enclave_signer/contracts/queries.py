@@ -4,15 +4,19 @@
 
 The querier signs `query_signing_hash(query)` with its Ed25519 key or its Ethereum account (`personal_sign`); the
 contract's `query` decides with the authenticated `Querier` (its policy, e.g. grants set by the data holder through
-signed inputs). Refusals (bad signature, unknown contract, the policy's "no") are answers too, sealed like the rest,
-so an observer learns nothing, not even whether the query was allowed. Only an undecodable envelope, or one for
-another contract than `state`'s, raises `QueryError` (there is no key to answer to, or the wiring erred).
+signed inputs). Refusals (bad signature, unknown contract, the policy's "no") are answers too, sealed like the
+rest; but not padded: an answer's length tells a refusal (its reason text) from an allowed one
+(docs/confidential-contracts.md, section 8). Only an undecodable envelope, one whose
+response key cannot be sealed to (invalid or of low order), or one for another contract than `state`'s, raises
+`QueryError` (there is no key to answer to, or the wiring erred).
 Answers are computed by one enclave from its replayed state (`as_of` says how fresh); they are not t-agreed.
 """
 
 from __future__ import annotations
 
 import coincurve
+import nacl.bindings
+import nacl.exceptions
 import nacl.public
 from eth_utils.crypto import keccak
 
@@ -32,6 +36,10 @@ from enclave_signer.contracts.runtime import ContractState, handler_code, public
 from enclave_signer.identity import verify_signature
 
 __all__ = ["answer_query", "evaluate_query", "verify_query_signature"]
+
+# Any clamped X25519 scalar maps exactly the small-order points to zero, so one fixed probe finds the keys a sealed
+# box rejects (all-zero shared secret); it is public and secret-free.
+_PROBE_SCALAR = bytes([0x09] * 32)
 
 
 def verify_query_signature(sq: SignedQuery) -> bool:
@@ -76,11 +84,23 @@ def evaluate_query(state: ContractState, sq: SignedQuery, *, registry: Registry)
     return QueryAnswer(digest, state.position, True, "", body)
 
 
+def _check_response_key(key: bytes) -> None:
+    """Raise QueryError for a response key no answer can be sealed to; checked before the contract's query runs."""
+    try:
+        nacl.bindings.crypto_scalarmult(_PROBE_SCALAR, key)
+    except (nacl.exceptions.CryptoError, ValueError, TypeError):
+        raise QueryError("the response key is invalid or of low order") from None
+
+
 def answer_query(state: ContractState, signed_query: bytes, *, registry: Registry) -> bytes:
     try:
         sq = decode_signed_query(signed_query)
     except ConfidentialError as exc:
         raise QueryError(f"malformed query: {exc}") from None
+    _check_response_key(sq.query.response_key)
     answer = evaluate_query(state, sq, registry=registry)
-    box = nacl.public.SealedBox(nacl.public.PublicKey(sq.query.response_key))
-    return bytes(box.encrypt(encode_answer(answer)))
+    try:
+        box = nacl.public.SealedBox(nacl.public.PublicKey(sq.query.response_key))
+        return bytes(box.encrypt(encode_answer(answer)))
+    except nacl.exceptions.CryptoError as exc:  # libsodium's own refusal; the probe should have caught it
+        raise QueryError(f"cannot seal the answer: {type(exc).__name__}") from None

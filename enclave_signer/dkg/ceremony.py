@@ -16,15 +16,17 @@ __all__ = ["exchange", "run_dkg", "run_reshare"]
 
 
 def exchange(members: Sequence[DkgParticipant]) -> list[DkgOutput]:
-    """Broadcast round 1, deliver round-2 shares, broadcast and resolve complaints, finalize. Returns the outputs
+    """Broadcast round 1, deliver round-2 shares, broadcast complaints and the dealers' justifications, resolve,
+    finalize. Returns the outputs
     of the members that finished (a cheater's own view may make it abort); raises if none did."""
     packages = [m.round1() for m in members]
     complaints = [c for m in members for c in m.receive_round1(packages)]
     outbox = [sh for m in members if m.me not in m.excluded for sh in m.round2().values()]
     for m in members:
         complaints += m.receive_round2([sh for sh in outbox if sh.recipient == m.me])
+    revealed = [sh for m in members for sh in m.justify(complaints)]  # dealers answer MISSING_SHARE complaints
     for m in members:
-        m.resolve(complaints)
+        m.resolve(complaints, revealed)
     outputs, aborted = [], []
     for m in members:
         try:

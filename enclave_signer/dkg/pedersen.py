@@ -5,13 +5,22 @@ dealer), as a pure per-participant state machine. No party ever computes or hold
     pkg = p.round1()                         # broadcast: VSS commitment + PoK of the constant term
     complaints = p.receive_round1(all_pkgs)  # bad PoK / malformed / missing -> complaint, dealer excluded
     shares = p.round2()                      # one secret share per other qualified member (transport encrypts)
-    complaints += p.receive_round2(mine)     # shares failing VSS -> complaint carrying the share as evidence
-    p.resolve(everyone_s_complaints)         # same broadcast -> same exclusions everywhere
+    complaints += p.receive_round2(mine)     # bad share -> BAD_SHARE with the share as evidence; none -> MISSING_SHARE
+    revealed = p.justify(everyone_s_complaints)   # the shares this dealer was accused of not sending, made public
+    p.resolve(everyone_s_complaints, everyone_s_revealed)  # same broadcast -> same exclusions everywhere
     out = p.finalize()                       # own KeyShare, every Y_l, the group key
 
+Complaints are judged GJKR-style, each against the state after round 1 and all exclusions applied together, so
+the outcome does not depend on the order complaints arrive in. A round-1 MISSING (no package) excludes nobody when
+the judge holds the package. A MISSING_SHARE is answered by the accused dealer publishing the share: a valid one
+clears it (the accuser uses the revealed share), none or an invalid one excludes it. Publishing fewer than t shares
+of one polynomial reveals nothing about its constant term; a dealer accused by t or more members is excluded
+instead of revealing. A member's own round-2 complaints take effect only in `resolve`, like everyone else's.
+
 A dealer excluded after round 2 has seen honest shares for its own index; as in GJKR that is within the model, since
-it counts among the at most t-1 corrupted members. The known Pedersen-DKG key bias (a rushing dealer choosing whom to
-disqualify) is accepted as in the FROST paper: keys are for signing and ECIES, not for uniform-secret applications.
+it counts among the at most t-1 corrupted members. The remaining Pedersen-DKG key bias (a rushing dealer choosing, by
+its own misbehaviour, whether it is disqualified) is accepted as in the FROST paper: keys are for signing and ECIES,
+not for uniform-secret applications.
 """
 
 from __future__ import annotations
@@ -41,7 +50,8 @@ class Round1Package:
 
 @dataclass(frozen=True)
 class Round2Share:
-    """f_sender(recipient), secret: to be sent encrypted to the recipient only."""
+    """f_sender(recipient), secret: to be sent encrypted to the recipient only (or, as the justification of a
+    MISSING_SHARE complaint, published by the dealer)."""
 
     sender: int
     recipient: int
@@ -84,6 +94,8 @@ class DkgParticipant:
         self._shares: dict[int, int] = {}
         self.excluded: set[int] = set()
         self.complaints: list[Complaint] = []
+        self._pending: list[Complaint] = []  # own round-2 complaints, judged in resolve like everyone else's
+        self._resolved = False
 
     def __repr__(self) -> str:
         return f"DkgParticipant(suite={self.suite.name!r}, identifier={self.me}, t={self.t}, secret=<redacted>)"
@@ -145,12 +157,13 @@ class DkgParticipant:
             if j == self.me:
                 continue
             if j not in got:
-                new.append(Complaint(self.me, j, ComplaintKind.MISSING))
+                new.append(Complaint(self.me, j, ComplaintKind.MISSING_SHARE))
             elif not self._share_ok(j, self.me, got[j]):
                 new.append(Complaint(self.me, j, ComplaintKind.BAD_SHARE, evidence=got[j]))
             else:
                 self._shares[j] = got[j]
-        self._file(new)
+        self.complaints += new
+        self._pending += new  # not excluded yet: a MISSING_SHARE may be justified, and all are judged together
         return new
 
     def _share_ok(self, dealer: int, recipient: int, value: int) -> bool:
@@ -160,30 +173,90 @@ class DkgParticipant:
         return self.suite.group.base_mult(value) == vss_evaluate(self.suite, commitment, recipient)
 
     # -- complaints ----------------------------------------------------------------------------------------------
-    def resolve(self, complaints: Iterable[Complaint]) -> tuple[int, ...]:
-        """Apply everyone's broadcast complaints. Checkable ones are checked: a complaint whose evidence is in fact
-        consistent with the accused's commitment (or a PoK complaint against a proof that verifies) excludes the
-        accuser instead. Returns the identifiers excluded so far."""
-        for c in complaints:
-            if c.accuser == self.me or c.accuser in self.excluded or c.accused not in self.participants:
+    def justify(self, complaints: Iterable[Complaint]) -> list[Round2Share]:
+        """This dealer's answer to MISSING_SHARE complaints against it: the accusers' shares, to be published. None
+        when t or more members accuse it (revealing t shares would reveal its secret; it is excluded instead)."""
+        accusers = {
+            c.accuser
+            for c in complaints
+            if c.kind is ComplaintKind.MISSING_SHARE
+            and c.accused == self.me
+            and c.accuser in self.participants
+            and c.accuser != self.me
+            and c.accuser not in self.excluded
+        }
+        if not self._coeffs or self.me in self.excluded or len(accusers) >= self.t:
+            return []
+        return [Round2Share(self.me, a, polynomial_evaluate(self.suite, a, self._coeffs)) for a in sorted(accusers)]
+
+    def resolve(self, complaints: Iterable[Complaint], justifications: Iterable[Round2Share] = ()) -> tuple[int, ...]:
+        """Judge everyone's broadcast complaints (and our own round-2 ones) with the dealers' justifications, then
+        apply all exclusions at once. Each complaint is judged against the state after round 1, so the outcome does
+        not depend on the order of `complaints`:
+
+        - BAD_POK / BAD_COMMITMENT about a package we verified: a false accusation, the accuser is excluded;
+        - BAD_SHARE: evidence failing VSS against the accused's commitment excludes the dealer, else the accuser;
+        - MISSING (round 1) about a member whose package we hold: unfounded, nobody is excluded;
+        - MISSING_SHARE: the dealer's published share, if valid, clears it (an accuser that is us takes the share);
+          no valid justification, or t or more accusers, excludes the dealer.
+
+        Complaints by or about members we excluded in round 1 are moot. Returns the identifiers excluded."""
+        base = frozenset(self.excluded)
+        own, self._pending = self._pending, []
+        judged = [*own, *(c for c in complaints if c.accuser != self.me)]
+        judged = [
+            c
+            for c in judged
+            if c.accuser in self.participants
+            and c.accused in self.participants
+            and c.accuser != c.accused
+            and c.accuser not in base
+            and c.accused not in base
+        ]
+        revealed: dict[tuple[int, int], int] = {}
+        for sh in justifications:
+            key = (sh.sender, sh.recipient)
+            if key in revealed or sh.sender in base or sh.sender not in self._packages:
                 continue
-            self._file([self._judge(c)])
+            if sh.recipient in self.participants and self._share_ok(sh.sender, sh.recipient, sh.value):
+                revealed[key] = sh.value  # VSS binds: at most one value per (dealer, recipient) passes
+        accusers: dict[int, set[int]] = {}
+        for c in judged:
+            if c.kind is ComplaintKind.MISSING_SHARE:
+                accusers.setdefault(c.accused, set()).add(c.accuser)
+        upheld: list[Complaint] = []
+        false: set[int] = set()
+        cleared: dict[int, int] = {}
+        for c in judged:
+            verdict = self._judge(c, revealed, len(accusers.get(c.accused, ())))
+            if verdict is True:
+                upheld.append(c)
+            elif verdict is False:
+                false.add(c.accuser)
+            elif c.kind is ComplaintKind.MISSING_SHARE and c.accuser == self.me:
+                cleared[c.accused] = revealed[(c.accused, self.me)]
+        self._resolved = True
+        self._shares.update({d: v for d, v in cleared.items() if d not in self._shares})
+        self.excluded.update(c.accused for c in upheld)
+        self.complaints += [c for c in upheld if c.accuser != self.me]  # ours are listed since receive_round2
+        self._file(Complaint(self.me, a, ComplaintKind.FALSE_ACCUSATION) for a in sorted(false))
         return tuple(sorted(self.excluded))
 
-    def _judge(self, c: Complaint) -> Complaint:
-        if c.accused in self.excluded or c.accused not in self._packages:
-            return c  # we saw the same fault in round 1 ourselves, or the accused is already out
+    def _judge(self, c: Complaint, revealed: dict[tuple[int, int], int], share_accusers: int) -> bool | None:
+        """True: the accused misbehaved. False: the accuser lied. None: nobody is excluded for it."""
         if c.kind is ComplaintKind.MISSING:
-            return c  # not checkable from here: a member that did not deliver to someone is dropped
-        evidence = c.evidence
-        if (
-            c.kind is ComplaintKind.BAD_SHARE
-            and evidence is not None
-            and not self._share_ok(c.accused, c.accuser, evidence)
-        ):
-            return c
-        # a PoK/commitment complaint about a package we verified, or share evidence that checks out: false claim
-        return Complaint(self.me, c.accuser, ComplaintKind.FALSE_ACCUSATION)
+            return None  # we hold the package (else the accused would be in our round-1 exclusions): unfounded
+        if c.kind is ComplaintKind.MISSING_SHARE:
+            if share_accusers >= self.t:
+                return True  # more than t-1 shares would have to be revealed: the dealer goes instead
+            if c.accused == self.me:
+                return None  # our own justification (`justify`) answers it
+            # justified: the dealer is cleared, and the accuser is not blamed (a broker may have dropped the share)
+            return True if (c.accused, c.accuser) not in revealed else None
+        if c.kind is ComplaintKind.BAD_SHARE:
+            return c.evidence is not None and not self._share_ok(c.accused, c.accuser, c.evidence)
+        # a PoK/commitment complaint about a package we verified: a false claim
+        return False
 
     def _file(self, complaints: Iterable[Complaint]) -> None:
         for c in complaints:
@@ -197,9 +270,14 @@ class DkgParticipant:
     def finalize(self) -> DkgOutput:
         """Own share s = sum_j f_j(me), the summed commitment, every Y_l and the group key, over qualified dealers."""
         g, suite = self.suite.group, self.suite
+        if not self._resolved:
+            self.resolve(())  # our own round-2 complaints still count
         qualified = self._qualified()
         if self.me in self.excluded or len(qualified) < self.t:
-            raise DkgAbortedError(f"{len(qualified)} qualified participants left, threshold {self.t}")
+            why = "; ".join(str(c) for c in self.complaints[:12])
+            raise DkgAbortedError(
+                f"{len(qualified)} qualified participants left, threshold {self.t}" + (f" ({why})" if why else "")
+            )
         missing = [j for j in qualified if j != self.me and j not in self._shares]
         if missing:
             raise InvalidParametersError(f"finalize before receiving round-2 shares from {missing}")

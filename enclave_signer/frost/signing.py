@@ -182,13 +182,17 @@ def aggregate(
     sig_shares: Mapping[int, int],
     verifying_shares: Mapping[int, bytes] | None = None,
 ) -> Signature:
-    """RFC 9591 5.3: (R, sum z_i). With `verifying_shares`, the result is verified and, if invalid, every share is
-    checked so the culprits are named (InvalidSignatureShareError.identifiers)."""
+    """RFC 9591 5.3: (R, sum z_i). A z_i that is not a scalar below the group order names its signer
+    (InvalidSignatureShareError.identifiers). With `verifying_shares`, the result is verified and, if invalid, every
+    share is checked so the culprits are named the same way."""
     s = _session(suite, group_public_key, commitment_list, msg)
     if sorted(sig_shares) != s.ids:
         raise InvalidIdentifierError("signature shares do not match the commitment list")
-    for z_i in sig_shares.values():
-        _check_scalar(suite, z_i)
+    # A z_i that is not a canonical scalar is as much that signer's fault as one that fails the share equation:
+    # name it (identifiable abort, RFC 9591 5.3) rather than fail the whole aggregation with an input error.
+    out_of_range = [i for i in s.ids if not _is_scalar(suite, sig_shares[i])]
+    if out_of_range:
+        raise InvalidSignatureShareError("signature shares out of range", out_of_range)
     sig = Signature(s.R, sum(sig_shares.values()) % suite.group.order, suite)
     if verifying_shares is None or verify(suite, group_public_key, msg, sig):
         return sig
@@ -244,6 +248,10 @@ def _check_suite(suite: Ciphersuite, share: KeyShare) -> None:
         raise InvalidParametersError(f"key share is for {share.suite}, not {suite.name}")
 
 
+def _is_scalar(suite: Ciphersuite, k: object) -> bool:
+    return isinstance(k, int) and not isinstance(k, bool) and 0 <= k < suite.group.order
+
+
 def _check_scalar(suite: Ciphersuite, k: int) -> None:
-    if isinstance(k, bool) or not isinstance(k, int) or not 0 <= k < suite.group.order:
+    if not _is_scalar(suite, k):
         raise InvalidScalarError(f"{suite.name}: scalar out of range")

@@ -246,7 +246,11 @@ class ConfidentialEngine:
     # ---- keys and shares ------------------------------------------------------------------------------------------
 
     async def _shares(self, ciphertext: bytes) -> list[DecryptionShare]:
-        """t decryption shares requested by this enclave for itself, opened here (checked by the caller)."""
+        """t decryption shares requested by this enclave for itself, opened here (checked again by the caller).
+
+        The session this node leads opens each share as it arrives (it is sealed to this enclave's identity) and
+        drops a member whose share does not open or whose DLEQ proof fails, collecting from the others until t
+        valid shares (committee/sessions/tdec.py): one bad member does not block the state key or the calls."""
         outcome = await self.node.decryption_shares(ciphertext, self.node.identity.x25519_public_key)
         shares = []
         for sealed in outcome.shares.values():
@@ -491,53 +495,58 @@ class ConfidentialEngine:
         proof is checked here before use, and a call whose forwarded shares do not hold is decrypted by a session
         of this enclave's own."""
         async with self._lock:
-            if forwarded:
-                try:
-                    self._offered.update(decode_bundle(self.node.identity.open_sealed_box(forwarded)))
-                except (nacl.exceptions.CryptoError, ValueError, FrostError) as exc:
-                    _log.warning("forwarded_shares_unusable", error=type(exc).__name__)
-            keyring = await self.keyring()
-            log = await self._sync(keyring)
-            states = dict(log.states)
-            final = {m.id_hex: m for m in await self.chain.final_calls()}
-            ordered = sorted(messages, key=lambda m: (m.source_domain, m.nonce))
-            batch = {m.id for m in ordered}
-            # "executed" before "absent": the chain port may drop a call once its record is in the log it served
-            for m in ordered:
-                if log.has_executed(m.id):
-                    raise SigningRefusal("executed", f"call {m.id_hex} is already in the log")
-            for m in ordered:
-                if final.get(m.id_hex) != m:
-                    raise SigningRefusal("absent", f"message {m.id_hex} is not a final confidential call here")
-            if ordered:
-                last = ordered[-1]
-                waiting = [
-                    f for f in final.values()
-                    if f.source_domain == last.source_domain and f.nonce < last.nonce
-                    and f.id not in batch and not log.has_executed(f.id)
-                ]  # fmt: skip
-                if waiting:
-                    raise NotReady(f"{len(waiting)} earlier call(s) are not in the finalized log yet")
-            calls = [confidential_call(m) for m in ordered]
-            # The decryptions are independent committee sessions: run them together, execute in order after.
-            decrypted_calls = await asyncio.gather(*(self._decrypt(c, keyring) for c in calls))
-            # Reply counters continue the finalized log's, in source order: the same on every member.
-            counter = log.next_reply
-            out = []
-            for m, call, decrypted in zip(ordered, calls, decrypted_calls, strict=True):
-                cid = route(call, self.registry)
-                try:
-                    result = execute(cid, log.state_of(cid, self.registry) if cid not in states else states[cid],
-                                     decrypted, keyring, registry=self.registry)  # fmt: skip
-                except CallOrderError as exc:
-                    raise NotReady(f"call {m.id_hex} is out of order: {exc}") from None
-                states[cid] = result.state
-                out.append(
-                    ExecutedCall(call.source_domain, call.source_nonce, result.record_bytes, result.outputs,
-                                 result.digest, counter)
-                )  # fmt: skip
-                counter += sum(isinstance(o, EthereumCall) for o in result.outputs)
-            return out
+            try:
+                if forwarded:
+                    try:
+                        self._offered.update(decode_bundle(self.node.identity.open_sealed_box(forwarded)))
+                    except (nacl.exceptions.CryptoError, ValueError, FrostError) as exc:
+                        _log.warning("forwarded_shares_unusable", error=type(exc).__name__)
+                keyring = await self.keyring()
+                log = await self._sync(keyring)
+                states = dict(log.states)
+                final = {m.id_hex: m for m in await self.chain.final_calls()}
+                ordered = sorted(messages, key=lambda m: (m.source_domain, m.nonce))
+                batch = {m.id for m in ordered}
+                # "executed" before "absent": the chain port may drop a call once its record is in the log it served
+                for m in ordered:
+                    if log.has_executed(m.id):
+                        raise SigningRefusal("executed", f"call {m.id_hex} is already in the log")
+                for m in ordered:
+                    if final.get(m.id_hex) != m:
+                        raise SigningRefusal("absent", f"message {m.id_hex} is not a final confidential call here")
+                if ordered:
+                    last = ordered[-1]
+                    waiting = [
+                        f for f in final.values()
+                        if f.source_domain == last.source_domain and f.nonce < last.nonce
+                        and f.id not in batch and not log.has_executed(f.id)
+                    ]  # fmt: skip
+                    if waiting:
+                        raise NotReady(f"{len(waiting)} earlier call(s) are not in the finalized log yet")
+                calls = [confidential_call(m) for m in ordered]
+                # The decryptions are independent committee sessions: run them together, execute in order after.
+                decrypted_calls = await asyncio.gather(*(self._decrypt(c, keyring) for c in calls))
+                # Reply counters continue the finalized log's, in source order: the same on every member.
+                counter = log.next_reply
+                out = []
+                for m, call, decrypted in zip(ordered, calls, decrypted_calls, strict=True):
+                    cid = route(call, self.registry)
+                    try:
+                        result = execute(cid, log.state_of(cid, self.registry) if cid not in states else states[cid],
+                                         decrypted, keyring, registry=self.registry)  # fmt: skip
+                    except CallOrderError as exc:
+                        raise NotReady(f"call {m.id_hex} is out of order: {exc}") from None
+                    states[cid] = result.state
+                    out.append(
+                        ExecutedCall(call.source_domain, call.source_nonce, result.record_bytes, result.outputs,
+                                     result.digest, counter)
+                    )  # fmt: skip
+                    counter += sum(isinstance(o, EthereumCall) for o in result.outputs)
+                return out
+            finally:
+                # Forwarded shares serve this request's calls only: anyone can seal a bundle to this enclave, so
+                # keeping the rest would let a relayer (or the host) fill its memory; later requests forward anew.
+                self._offered.clear()
 
     async def _decrypt(self, call: ConfidentialCall, keyring: StateKeyring) -> Call:
         cached = self._decrypted.get(call.call_id)
@@ -562,7 +571,7 @@ class ConfidentialEngine:
                 shares = await self._shares(pending.to_bytes())
                 try:
                     found = decrypt_call(call, shares, verifying, t, pk, registry=self.registry)
-                except FrostError as exc:  # a share whose DLEQ proof fails names its member: nothing is recorded
+                except FrostError as exc:  # not expected (the session checked every proof): nothing is recorded
                     raise SigningRefusal(
                         "bad_share", f"decryption shares do not verify: {type(exc).__name__}"
                     ) from None

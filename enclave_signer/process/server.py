@@ -23,6 +23,8 @@ from bridge.enclave_api import (
     MAX_LINE_BYTES,
     ApiRequest,
     ApiResponse,
+    ApprovalResult,
+    ApproveReshareCall,
     AttestCall,
     AttestResult,
     CeremonyResult,
@@ -208,6 +210,13 @@ class ApiServer:
                 r.new_members, r.new_threshold, old_signers=r.old_signers, timeout_s=r.timeout_s
             )
             return ApiResponse.success(request.id, CeremonyResult(record=record, session_id=sid))
+        if isinstance(request, ApproveReshareCall):
+            a = request.params
+            node.approve_reshare(a.new_members, a.new_threshold, ttl_s=a.ttl_s)
+            members = tuple(sorted(set(a.new_members)))
+            return ApiResponse.success(
+                request.id, ApprovalResult(new_members=members, new_threshold=a.new_threshold, ttl_s=a.ttl_s)
+            )
         if isinstance(request, SignCall):
             s = request.params
             out = await node.sign(s.key, s.request, s.messages, timeout_s=s.timeout_s)

@@ -49,9 +49,13 @@ def read_seed(path: Path) -> bytes:
     """The simulated platform's seed: hex in a file only its owner can read (it stands in for hardware secrets)."""
     try:
         st = os.stat(path)
-        text = path.read_text().strip()
+        text = path.read_text(encoding="utf-8").strip()
     except OSError as exc:
         raise EnclaveStartError(f"cannot read the platform seed file {path}: {exc.strerror}") from None
+    except UnicodeDecodeError:  # raw seed bytes, say: the decoder's message would quote one of them
+        raise EnclaveStartError(
+            f"platform seed file {path}: not valid UTF-8 text (it holds the seed as hex digits)"
+        ) from None
     if stat.S_IMODE(st.st_mode) & 0o077:
         raise EnclaveStartError(f"platform seed file {path} is readable by others; run `chmod 600 {path}`")
     try:
@@ -102,8 +106,11 @@ def parts_of(cfg: NodeConfig) -> Parts:
         assert c.static_chain_file is not None  # the schema insists
         verifier = StaticChainVerifier(Path(c.static_chain_file))
     url = urlsplit(cfg.broker.url)
-    if url.scheme != "mqtt":
-        raise EnclaveStartError(f"broker {cfg.broker.url}: only mqtt:// is supported by the enclave transport")
+    if url.scheme != "mqtt" or "@" in url.netloc:  # the schema refuses both; never the URL itself (credentials)
+        login = " with a login" if "@" in url.netloc else ""
+        raise EnclaveStartError(
+            f"[broker] url: the enclave transport takes mqtt://HOST[:PORT] (no TLS, no login), got {url.scheme}://{login}"
+        )
     transport = MqttTransportConfig(
         host=url.hostname or "127.0.0.1",
         port=url.port or 1883,

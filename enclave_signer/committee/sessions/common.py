@@ -6,7 +6,7 @@ from __future__ import annotations
 import asyncio
 import math
 import secrets
-from collections.abc import Awaitable, Callable, Mapping
+from collections.abc import Awaitable, Callable, Mapping, Sequence
 from dataclasses import dataclass
 from typing import Protocol
 
@@ -140,6 +140,15 @@ class Signal:
         return True
 
 
+def majority_threshold(members: int) -> int:
+    """The smallest threshold a committee of `members` may have: a strict majority, so two disjoint groups can
+    never both sign, and fewer than half of the members can never sign alone."""
+    return members // 2 + 1
+
+
+DEFAULT_RESHARE_APPROVAL_S = 3600.0  # how long an operator's approval of a resharing stays valid
+
+
 class Services(Protocol):
     """What sessions need from the node."""
 
@@ -165,4 +174,13 @@ class Services(Protocol):
     @property
     def committee_members(self) -> tuple[int, ...]: ...
 
+    @property
+    def threshold(self) -> int:
+        """The committee's threshold: the sealed record's, or the configured one before the first DKG."""
+        ...
+
     def install_keys(self, keys: EpochKeys | None, epoch: int) -> None: ...
+
+    def reshare_approved(self, new_members: Sequence[int], new_threshold: int) -> bool:
+        """Whether this member's operator approved resharing to exactly this committee (and it has not expired)."""
+        ...

@@ -5,17 +5,26 @@ and the edwards25519 encryption key, each with its own sub-session id), driven b
     member -> all           dkg.round1 {three VSS commitments + PoKs}
     member -> member j      dkg.round2 {f_secp(j), f_ed(j), f_enc(j)}   encrypted to j, signed by the dealer
     member -> all           dkg.complaints [...]                     always sent (possibly empty)
+    member -> all           dkg.justify [...]                        shares it was said to withhold (possibly none)
     member -> coordinator   dkg.result {group keys, verification shares, qualified, excluded} or the error
     coordinator -> all      dkg.done {the agreed committee's keys digest, or none: a failed ceremony}
 
 A BAD_SHARE complaint carries the dealer's signed dkg.round2 envelope and the payload key that opens it, so every
 member checks the accusation itself: the envelope must be the accused's (signature), for this session, to the
 accuser; the share inside must fail VSS against the accused's commitment. If it does not, the accuser is excluded
-instead. A member excluded in any of the three runs is excluded from all three, so everyone ends with one qualified
+instead. A `missing_share` complaint is answered by the accused dealer, which publishes the share (`dkg.justify`,
+signed like every broadcast): everyone checks it against the dealer's commitment, a valid one clears the dealer and
+the accuser uses it, none or an invalid one excludes the dealer (pedersen.py; a dealer accused by t or more members is
+excluded without revealing). A round-1 `missing` complaint about a member whose package the judge holds excludes
+nobody. All complaints are judged together, so the order they arrive in does not matter. A member excluded in any of
+the three runs is excluded from all three, so everyone ends with one qualified
 set. Each member seals its three shares (keystore) and the public record as soon as it finalizes; the coordinator
 picks the outcome that every member of its qualified set reported, returns that committee record, and tells
 everyone (`dkg.done`); a member whose keys differ from the agreed ones, or whose ceremony failed overall, discards
 them, so a failed ceremony can simply be run again.
+
+A member takes part only in the ceremony its own configuration describes: `dkg.start` must name exactly its
+configured committee and threshold, and the threshold must be a strict majority (`dkg_start_refused` otherwise).
 """
 
 from __future__ import annotations
@@ -35,9 +44,11 @@ from enclave_signer.committee.messages import (
     ComplaintModel,
     DkgComplaints,
     DkgDone,
+    DkgJustifications,
     DkgRound1,
     DkgRound2,
     DkgStart,
+    JustificationModel,
     PayloadError,
     Round1Model,
     decode,
@@ -50,6 +61,7 @@ from enclave_signer.committee.sessions.common import (
     NotReadyError,
     Services,
     Signal,
+    majority_threshold,
     new_session_id,
     short,
 )
@@ -91,6 +103,7 @@ class DkgMemberSession:
         self.round1: dict[int, DkgRound1] = {}
         self.round2: dict[int, tuple[DkgRound2, Received]] = {}
         self.complaints: dict[int, DkgComplaints] = {}
+        self.justifications: dict[int, DkgJustifications] = {}
         self.report: CeremonyReport | None = None
         self.installed: EpochKeys | None = None
         self.verdict: DkgDone | None = None
@@ -114,6 +127,8 @@ class DkgMemberSession:
                     self.round2[sender] = (decode(DkgRound2, msg.payload, kind=msg.kind), msg)
             elif msg.kind == "dkg.complaints":
                 self.complaints.setdefault(sender, decode(DkgComplaints, msg.payload, kind=msg.kind))
+            elif msg.kind == "dkg.justify":
+                self.justifications.setdefault(sender, decode(DkgJustifications, msg.payload, kind=msg.kind))
         except PayloadError as exc:
             self._log.warning("payload_rejected", sender=sender, error=str(exc))
         self._signal.notify()
@@ -167,6 +182,7 @@ class DkgMemberSession:
             raise _Abort(f"already holds group keys for epoch {svc.keys.epoch}; keys move by resharing")
         if start.epoch != svc.epoch:
             raise _Abort(f"is at epoch {svc.epoch}, not {start.epoch}")
+        self._check_start()
         missing = await svc.admission.wait_admitted(
             start.participants, min(svc.settings.attest_timeout, deadline - loop.time())
         )
@@ -215,13 +231,43 @@ class DkgMemberSession:
             ]
             mine += [(name, c) for c in p.receive_round2(got)]
 
-        # Complaints: everyone broadcasts theirs (with evidence), everyone judges everyone's the same way.
+        # Complaints: everyone broadcasts theirs (with evidence).
         models = tuple(self._complaint_model(name, c) for name, c in mine)
         await self._broadcast("dkg.complaints", encode(DkgComplaints(complaints=models)))
         await self._signal.wait_until(lambda: all(j in self.complaints for j in others), self._phase_deadline(deadline))
+        heard: dict[GroupKeyName, list[Complaint]] = {name: [] for name in parts}
         for accuser in sorted(self.complaints):
             for c in self.complaints[accuser].complaints:
-                parts[c.suite].resolve([self._complaint(accuser, c)])
+                heard[c.suite].append(self._complaint(accuser, c))
+
+        # Justification: a dealer said to have withheld a share publishes it; everyone waits for those dealers.
+        revealed = {name: p.justify(heard[name]) for name, p in parts.items()}
+        answer = DkgJustifications(
+            shares=tuple(
+                JustificationModel(suite=name, recipient=sh.recipient, share=sh.value)
+                for name, shares in revealed.items()
+                for sh in shares
+            )
+        )
+        await self._broadcast("dkg.justify", encode(answer))
+        owing = {
+            c.accused
+            for c in [*(c for cs in heard.values() for c in cs), *(c for _, c in mine)]
+            if c.kind is ComplaintKind.MISSING_SHARE and c.accused != me
+        } - parts["secp256k1"].excluded
+        await self._signal.wait_until(
+            lambda: all(j in self.justifications for j in owing), self._phase_deadline(deadline)
+        )
+
+        # Judge every complaint the same way everywhere, all at once (the order they arrived in does not matter).
+        for name, p in parts.items():
+            answers = [
+                Round2Share(dealer, j.recipient, j.share)
+                for dealer in sorted(self.justifications)
+                for j in self.justifications[dealer].shares
+                if j.suite == name
+            ]
+            p.resolve(heard[name], answers)
         for j in others:
             if j not in self.complaints:  # silent through the whole ceremony's last phase: cannot be judged
                 for p in parts.values():
@@ -229,6 +275,32 @@ class DkgMemberSession:
         _unify(parts)
         outputs: dict[GroupKeyName, DkgOutput] = {name: p.finalize() for name, p in parts.items()}
         return self._finish(outputs)
+
+    def _check_start(self) -> None:
+        """Take part only in the ceremony our configuration describes: exactly our committee, our threshold, and
+        in any case a strict majority (fewer could let a minority hold, or withhold, the group keys)."""
+        svc, start = self.svc, self.start
+        configured = tuple(sorted(svc.committee_members))
+        configured_t = svc.threshold  # before the first DKG (the only time it runs): the configured one
+        n = len(start.participants)
+        if tuple(sorted(set(start.participants))) != configured or n != len(configured):
+            reason = "participants differ from the configured committee"
+        elif start.threshold != configured_t:
+            reason = "threshold differs from the configured threshold"
+        elif not majority_threshold(n) <= start.threshold <= n:
+            reason = "threshold is not a strict majority of the participants"
+        else:
+            return
+        self._log.warning(
+            "dkg_start_refused",
+            reason=reason,
+            coordinator=self.coordinator,
+            participants=list(start.participants),
+            threshold=start.threshold,
+            configured_members=list(configured),
+            configured_threshold=configured_t,
+        )
+        raise _Abort(f"refuses the ceremony: {reason} ({list(start.participants)}, t={start.threshold})")
 
     def _finish(self, outputs: dict[GroupKeyName, DkgOutput]) -> CeremonyReport:
         svc = self.svc
@@ -381,8 +453,11 @@ class DkgCoordinator:
         deadline = started + self.timeout
         if svc.keys is not None:
             raise CeremonyFailedError(f"this member already holds group keys (epoch {svc.keys.epoch}); use reshare")
-        if not 1 <= self.threshold <= len(self.participants):
-            raise CeremonyFailedError(f"threshold {self.threshold} does not fit {len(self.participants)} participants")
+        if not majority_threshold(len(self.participants)) <= self.threshold <= len(self.participants):
+            raise CeremonyFailedError(
+                f"threshold {self.threshold} of {len(self.participants)} participants: at least a majority "
+                f"({majority_threshold(len(self.participants))}), at most all"
+            )
         missing = await svc.admission.wait_admitted(self.participants, min(svc.settings.attest_timeout, self.timeout))
         if missing:
             why = {m: svc.channel.directory.last_rejection.get(m, "no attestation evidence received") for m in missing}

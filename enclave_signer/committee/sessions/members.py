@@ -48,6 +48,10 @@ class MemberSessions(Generic[S, P]):
         self._expires: dict[bytes, float] = {}
         self._tasks: set[asyncio.Task[None]] = set()
 
+    def holds(self, session_id: bytes) -> bool:
+        """Whether this handler keeps the session (the node drops a session no handler took)."""
+        return session_id in self._sessions
+
     # ---- what a ceremony kind says -----------------------------------------------------------------------------
 
     def involves(self, start: P) -> bool:

@@ -42,6 +42,7 @@ from enclave_signer.committee.sessions.common import (
     NotReadyError,
     Services,
     Signal,
+    majority_threshold,
     new_session_id,
     short,
 )
@@ -58,6 +59,22 @@ _log = structlog.get_logger(__name__)
 
 class _Abort(Exception):
     pass
+
+
+def _check_new_committee(svc: Services, start: ReshareStart) -> None:
+    """A member takes part (deals, takes shares, erases its own on commit) only in a resharing to a committee with a
+    majority threshold that its own operator approved (`committee approve-reshare`, the local API)."""
+    members = tuple(sorted(set(start.new_members)))
+    if start.new_threshold < majority_threshold(len(members)):
+        raise _Abort(
+            f"threshold {start.new_threshold} of {len(members)} new members is below a majority "
+            f"({majority_threshold(len(members))})"
+        )
+    if not svc.reshare_approved(members, start.new_threshold):
+        raise _Abort(
+            f"its operator has not approved resharing to members {list(members)} with threshold "
+            f"{start.new_threshold} (phala-bridge committee approve-reshare)"
+        )
 
 
 class ReshareMemberSession:
@@ -130,6 +147,7 @@ class ReshareMemberSession:
         deadline = loop.time() + start.timeout_ms / 1000
         if self.epoch != old.epoch + 1:
             raise _Abort(f"resharing from epoch {old.epoch} must go to {old.epoch + 1}, not {self.epoch}")
+        _check_new_committee(svc, start)
         signers = tuple(sorted(start.old_signers))
         if not set(signers) <= set(old.member_ids) or len(signers) < old.threshold:
             raise _Abort("the old signers are not a threshold of the old committee")
@@ -219,6 +237,16 @@ class ReshareMemberSession:
         svc, me = self.svc, self.svc.member_id
         if record.epoch != self.epoch or record.group_keys != self.start.old_record.group_keys:
             self._log.error("reshare_commit_refused", reason="epoch or group keys differ")
+            return
+        # The committee committed must be the one the start named, which this member's operator approved: a
+        # coordinator cannot commit another one (e.g. itself alone) and make the others erase their shares.
+        if record.member_ids != tuple(sorted(self.start.new_members)) or record.threshold != self.start.new_threshold:
+            self._log.error("reshare_commit_refused", reason="the record is not the committee the start named")
+            return
+        try:
+            _check_new_committee(svc, self.start)
+        except _Abort as exc:
+            self._log.error("reshare_commit_refused", reason=str(exc))
             return
         directory = svc.channel.directory
         for m in record.members:
@@ -328,8 +356,11 @@ class ReshareCoordinator:
             raise CeremonyFailedError(
                 f"old signers {list(signers)} are not {old.threshold} members of epoch {old.epoch}"
             )
-        if not 1 <= self.new_threshold <= len(self.new_members):
-            raise CeremonyFailedError(f"threshold {self.new_threshold} does not fit {len(self.new_members)} members")
+        if not majority_threshold(len(self.new_members)) <= self.new_threshold <= len(self.new_members):
+            raise CeremonyFailedError(
+                f"threshold {self.new_threshold} of {len(self.new_members)} members: at least a majority "
+                f"({majority_threshold(len(self.new_members))}), at most all"
+            )
         involved = sorted(set(signers) | set(self.new_members))
         missing = await svc.admission.wait_admitted(involved, min(svc.settings.attest_timeout, self.timeout))
         if missing:

@@ -8,7 +8,9 @@ enclave verifies the batch independently before it commits to anything.
     sign.round2 {attempt, commitment list}   ->  z = FROST sign (nonces of that attempt, consumed)
                                              <-  sign.share {attempt, z}
     aggregate with the verification shares: the signature is verified; a bad share names its member, who is
-    dropped, and a new attempt asks everyone left for fresh commitments (spent nonces are never reused)
+    dropped, and a new attempt asks everyone left for fresh commitments (spent nonces are never reused). A share
+    that does not decode or is not below the group order drops its sender on receipt; a dropped signer is not
+    waited for, so the new attempt starts at once
     sign.done                                ->  members forget the session
 
 Retransmission: the leader re-issues `sign.request` / `sign.round2` (new envelopes) to members that have not
@@ -124,7 +126,12 @@ class SigningLeader:
                     self._log.warning("member_refused", member=sender, code=r.code, reason=r.reason)
             elif msg.kind == "sign.share":
                 s = decode(SignShare, msg.payload, kind=msg.kind)
-                self._shares.setdefault(s.attempt, {}).setdefault(sender, s.z)
+                if s.z >= self._suite.group.order:
+                    # Not a scalar of the suite: no honest member sends it (FROST reduces z mod n). Dropped like a
+                    # share that fails verification, and never stored, so it cannot fail a whole aggregation.
+                    self._exclude(sender, "bad_share", "signature share out of range")
+                else:
+                    self._shares.setdefault(s.attempt, {}).setdefault(sender, s.z)
         except (PayloadError, FrostError) as exc:
             self._exclude(sender, "malformed", f"malformed {msg.kind}: {exc}")
         self._signal.notify()
@@ -199,7 +206,9 @@ class SigningLeader:
         await self._send_round2(chosen, body, everyone=True, attempt=attempt)
 
         def silent() -> list[int]:
-            return [m for m in chosen if m not in self._shares.get(attempt, {}) and m not in self._refused]
+            # A member dropped meanwhile (bad or malformed share) is not waited for: the attempt ends at once.
+            got = self._shares.get(attempt, {})
+            return [m for m in chosen if m not in got and m not in self._refused and m not in self._excluded]
 
         # Wait for the shares. A chosen signer that is merely slow (its heartbeats still arrive) is waited for:
         # retrying would burn everyone's nonces and add load. One that stopped (no heartbeat within the timeout)
@@ -260,7 +269,9 @@ class SigningLeader:
 
     async def _send_round2(self, chosen: list[int], body: bytes, *, everyone: bool, attempt: int) -> None:
         done = self._shares.get(attempt, {})
-        targets = [m for m in chosen if everyone or (m not in done and m not in self._refused)]
+        targets = [
+            m for m in chosen if everyone or (m not in done and m not in self._refused and m not in self._excluded)
+        ]
         if not everyone and targets:
             self.svc.metrics.retransmissions.labels("sign.round2").inc()
         for m in targets:
@@ -273,10 +284,15 @@ class SigningLeader:
         group_pk = self._record.group_keys.get(self._key)
         payload = self._request.payload
         if len(shares) < len(chosen):
-            silent = [m for m in chosen if m not in shares]
-            self._log.warning("signers_silent", attempt=attempt, members=silent)
+            silent = [m for m in chosen if m not in shares and m not in self._excluded]
+            if silent:
+                self._log.warning("signers_silent", attempt=attempt, members=silent)
             for m, z in shares.items():  # still drop any provably bad share now
-                if not verify_signature_share(self._suite, m, verifying[m], z, commitments, group_pk, payload):
+                try:
+                    ok = verify_signature_share(self._suite, m, verifying[m], z, commitments, group_pk, payload)
+                except FrostError:  # e.g. z out of range: that member's fault, not the session's
+                    ok = False
+                if not ok:
                     self._exclude(m, "bad_share", "invalid signature share")
             return None
         try:
@@ -339,6 +355,10 @@ class SigningParticipant:
         self.svc = svc
         self._sessions: dict[bytes, _MemberSession] = {}
         self._tasks: set[asyncio.Task[None]] = set()
+
+    def holds(self, session_id: bytes) -> bool:
+        """Whether this handler keeps the session (the node drops a session no handler took)."""
+        return session_id in self._sessions
 
     async def on_message(self, msg: Received) -> None:
         try:

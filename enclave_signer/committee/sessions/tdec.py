@@ -7,14 +7,22 @@ encryption key, each with its DLEQ proof, each sealed to the requester (the lead
 
 Each member asks its `DecryptionVerifier` first (what may be decrypted for whom is the confidential-call issue's
 policy; the default refuses). The sealed plaintext binds the session id and the member id, so a share cannot be
-presented as another member's or another session's. The leader cannot check the proofs (it cannot open the boxes):
-the requester does, and asks again without a member whose share fails (`open_decryption_share` below).
+presented as another member's or another session's.
+
+Bad shares: when the requester is the leading enclave itself (its identity's X25519 key: the confidential engine's
+state key and calls), the leader opens each share as it arrives and checks its DLEQ proof against the member's
+verification share; a share that does not open, names another member or fails its proof drops that member (logged
+`decryption_share_rejected`, counted in `misbehaviour{kind="tdec", what="bad_share"}`) and the session keeps
+collecting from the others until it holds t valid shares or the deadline passes, so one bad member cannot block
+decryption. For another requester the leader cannot open the boxes: the requester checks the shares itself
+(`open_decryption_share`, `enclave_signer.tdec.verify_decryption_share`).
 """
 
 from __future__ import annotations
 
 import asyncio
 import contextlib
+from collections.abc import Callable
 from dataclasses import dataclass, field
 
 import nacl.exceptions
@@ -37,7 +45,7 @@ from enclave_signer.frost.errors import FrostError
 from enclave_signer.keystore import EpochKeys
 from enclave_signer.tdec.dleq import DleqProof
 from enclave_signer.tdec.ecies import Ciphertext
-from enclave_signer.tdec.threshold import DecryptionShare, decryption_share
+from enclave_signer.tdec.threshold import DecryptionShare, decryption_share, verify_decryption_share
 
 __all__ = [
     "DecryptionOutcome",
@@ -94,8 +102,17 @@ class DecryptionOutcome:
 
 class TdecLeader:
     def __init__(
-        self, svc: Services, keys: EpochKeys, *, ciphertext: bytes, requester_public_key: bytes, timeout: float
+        self,
+        svc: Services,
+        keys: EpochKeys,
+        *,
+        ciphertext: bytes,
+        requester_public_key: bytes,
+        timeout: float,
+        opener: Callable[[bytes], bytes] | None = None,
     ) -> None:
+        """`opener` opens a sealed share (the requester's X25519 secret): the node passes its identity's when the
+        requester is this enclave. With one, every share is checked on arrival (module docstring)."""
         self.svc = svc
         self.session_id = new_session_id()
         self._record = keys.record
@@ -103,15 +120,29 @@ class TdecLeader:
         self._timeout = timeout
         self._shares: dict[int, bytes] = {}
         self._refused: dict[int, Refusal] = {}
+        self._excluded: dict[int, str] = {}  # members whose share provably fails
         self._signal = Signal()
         self._log = _log.bind(session_id=short(self.session_id), member_id=svc.member_id, kind="tdec")
+        self._open = opener
+        self._ciphertext: Ciphertext | None = None
+        if self._open is not None:
+            try:
+                self._ciphertext = Ciphertext.from_bytes(ciphertext)
+            except (FrostError, ValueError):
+                self._open = None  # every member refuses such a request (bad_request): nothing to check
 
     def on_message(self, msg: Received) -> None:
         if msg.sender not in self._record.member_ids:
             return
         try:
             if msg.kind == "tdec.share":
-                self._shares.setdefault(msg.sender, decode(TdecShare, msg.payload, kind=msg.kind).sealed)
+                sealed = decode(TdecShare, msg.payload, kind=msg.kind).sealed
+                if msg.sender not in self._shares and msg.sender not in self._excluded:
+                    reason = self._check(msg.sender, sealed)
+                    if reason is None:
+                        self._shares[msg.sender] = sealed
+                    else:
+                        self._exclude(msg.sender, reason)
             elif msg.kind == "tdec.refuse" and msg.sender not in self._refused:
                 r = decode(Refusal, msg.payload, kind=msg.kind)
                 self._refused[msg.sender] = r
@@ -120,6 +151,30 @@ class TdecLeader:
         except PayloadError as exc:
             self._log.warning("payload_rejected", sender=msg.sender, error=str(exc))
         self._signal.notify()
+
+    def _check(self, member: int, sealed: bytes) -> str | None:
+        """Why `member`'s sealed share is unusable, or None (also None when this leader cannot check: see above)."""
+        if self._open is None or self._ciphertext is None:
+            return None
+        try:
+            share = parse_decryption_share(self._open(sealed), self.session_id)
+        except (nacl.exceptions.CryptoError, FrostError, ValueError) as exc:
+            return f"share does not open: {type(exc).__name__}"
+        if share.identifier != member:
+            return f"share names member {share.identifier}"
+        verifying = self._record.verifying_shares["encryption"].get(member)
+        if verifying is None:
+            return "no verification share registered"
+        try:
+            ok = verify_decryption_share(verifying, self._ciphertext, share)
+        except (FrostError, ValueError) as exc:
+            return f"share does not verify: {type(exc).__name__}"
+        return None if ok else "DLEQ proof fails"
+
+    def _exclude(self, member: int, reason: str) -> None:
+        self._excluded[member] = reason
+        self.svc.metrics.misbehaviour.labels("tdec", "bad_share").inc()
+        self._log.warning("decryption_share_rejected", member=member, reason=reason)
 
     async def run(self) -> DecryptionOutcome:
         loop = asyncio.get_running_loop()
@@ -131,7 +186,7 @@ class TdecLeader:
             await ch.broadcast(epoch, self.session_id, "tdec.request", self._body)
 
             def impossible() -> bool:
-                return len(members) - len(self._refused) < t
+                return len(set(members) - self._refused.keys() - self._excluded.keys()) < t
 
             got = await self._signal.wait_until(
                 lambda: len(self._shares) >= t or impossible(),
@@ -141,9 +196,12 @@ class TdecLeader:
             )
             if len(self._shares) < t:
                 reasons = {m: f"{r.code}: {r.reason}" for m, r in self._refused.items()}
+                reasons.update({m: f"bad_share: {why}" for m, why in self._excluded.items()})
                 if impossible():
                     outcome = "refused"
-                    raise SessionRefusedError(f"{len(self._refused)} of {len(members)} members refused", reasons)
+                    raise SessionRefusedError(
+                        f"{len(reasons)} of {len(members)} members refused or sent bad shares", reasons
+                    )
                 outcome = "unavailable"
                 raise SessionUnavailableError(f"{len(self._shares)} of {t} members answered in time", reasons)
             assert got
@@ -157,7 +215,11 @@ class TdecLeader:
             ch.close_session(self.session_id)
 
     async def _resend(self) -> None:
-        silent = [m for m in self._record.member_ids if m not in self._shares and m not in self._refused]
+        silent = [
+            m
+            for m in self._record.member_ids
+            if m not in self._shares and m not in self._refused and m not in self._excluded
+        ]
         if silent:
             self.svc.metrics.retransmissions.labels("tdec.request").inc()
         for m in silent:
@@ -178,6 +240,10 @@ class TdecParticipant:
         self.svc = svc
         self._sessions: dict[bytes, _Member] = {}
         self._tasks: set[asyncio.Task[None]] = set()
+
+    def holds(self, session_id: bytes) -> bool:
+        """Whether this handler keeps the session (the node drops a session no handler took)."""
+        return session_id in self._sessions
 
     async def on_message(self, msg: Received) -> None:
         sid = msg.session_id

@@ -114,7 +114,7 @@ def test_a_member_with_a_bad_quote_or_unknown_build_cannot_join(how: str) -> Non
                 )
                 node.admission._platform = node._platform
             with pytest.raises(NotReadyError) as info:
-                await c.node(1).dkg((*IDS, 6), 3, timeout_s=1.5)
+                await c.node(1).dkg((*IDS, 6), 4, timeout_s=1.5)  # 4 of 6: a majority
             assert info.value.reasons[6].startswith(how), info.value.reasons
             for m in IDS:
                 assert 6 not in c.node(m).channel.directory

@@ -1,4 +1,4 @@
-"""The optional [committee] section of node.toml and what the enclave process makes of it."""
+"""The [committee] section of node.toml (required) and what the enclave process makes of it."""
 
 from __future__ import annotations
 
@@ -13,11 +13,13 @@ from enclave_signer.process.setup import EnclaveStartError, committee_config, pa
 
 ROOT = Path(__file__).resolve().parents[3]
 EXAMPLE = (ROOT / "config" / "node.example.toml").read_text()
+# The template without its [committee] (its last section, with its trusted_roots): each test writes its own.
+WITHOUT_COMMITTEE = EXAMPLE[: EXAMPLE.index("\n[committee]\n")] + "\n"
 
 
 def _committee(seed: Path, extra: str = "", members: str = "[1, 2, 3]") -> str:
     return (
-        EXAMPLE
+        WITHOUT_COMMITTEE
         + f"""
 [committee]
 members = {members}
@@ -30,8 +32,10 @@ allowed_measurements = ["{current_measurement().hex()}"]
     )
 
 
-def test_the_committee_section_is_optional_and_validated(tmp_path: Path) -> None:
-    assert parse_config(EXAMPLE, NodeConfig, source="node.toml").committee is None
+def test_the_committee_section_is_required_and_validated(tmp_path: Path) -> None:
+    # every member runs its enclave from this file: `config check` refuses one `enclave run` would refuse
+    with pytest.raises(ConfigError, match=r"\[committee\]: missing value"):
+        parse_config(WITHOUT_COMMITTEE, NodeConfig, source="node.toml")
     seed = tmp_path / "seed"
     cfg = parse_config(_committee(seed), NodeConfig, source="node.toml")
     assert cfg.committee is not None and cfg.committee.members == [1, 2, 3] and cfg.committee.epoch == 1
@@ -90,6 +94,6 @@ def test_start_up_problems_are_one_clear_sentence(tmp_path: Path) -> None:
     parts = parts_of(cfg)
     assert parts.platform.platform_id == "node-1" and parts.transport_config.presence_id == "1"
     assert parts.transport_config.wait_for_peers == ("2", "3")
-    no_committee = parse_config(EXAMPLE, NodeConfig, source="node.toml")
+    no_committee = cfg.model_copy(update={"committee": None})  # the schema refuses it; the process checks again
     with pytest.raises(EnclaveStartError, match=r"no \[committee\] section"):
         parts_of(no_committee)

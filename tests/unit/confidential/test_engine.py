@@ -101,6 +101,12 @@ def test_members_reproduce_the_leaders_results_and_rebuild_state_from_records() 
             assert await engines[3].run(first, forwarded=box) == results
             assert _tdec_led(engines[3]) == before + len(first)
 
+            # anyone can seal a bundle to a member: shares for calls it is not running are not kept (memory)
+            junk = {bytes([i]) * 32: used[first[0].id] for i in range(50)}
+            box = bytes(nacl.public.SealedBox(key).encrypt(encode_bundle(junk)))
+            assert await engines[3].run(first, forwarded=box) == results
+            assert engines[3]._offered == {}
+
             # the records go on chain; a new engine (an enclave restarted) replays them and agrees on what follows
             chain.append(results)
             nxt = [

@@ -164,3 +164,44 @@ def test_malformed_or_misrouted_queries_raise(enclave: Enclave, auction_id: int,
     assert decode_signed_query(encode_signed_query(sq)) == sq
     with pytest.raises(ValueError, match="exactly one"):
         prepare_query(enclave.contract_id, b"", ethereum_key=ALICE_KEY, ed25519_key=nacl.signing.SigningKey.generate())
+
+
+def test_a_low_order_response_key_is_refused_before_the_contract_runs(
+    enclave: Enclave, auction_id: int, registry: Registry, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    from bridge.confidential import Query, query_digest
+    from enclave_signer.contracts import SealedBidAuction
+
+    ran: list[bytes] = []
+    real_query = SealedBidAuction.query
+
+    def spy(self: SealedBidAuction, state: object, querier: Querier, body: bytes) -> bytes:
+        ran.append(body)
+        return real_query(self, state, querier, body)  # type: ignore[arg-type]
+
+    monkeypatch.setattr(SealedBidAuction, "query", spy)
+    # the reviewer's envelope (zero response key, zero signature), addressed to this enclave's contract
+    raw = bytes.fromhex(
+        "5048435101"
+        + enclave.contract_id.hex()
+        + "0220"
+        + "02" * 32
+        + "00" * 32
+        + "00" * 16
+        + "0000"
+        + "40"
+        + "00" * 64
+    )
+    with pytest.raises(QueryError, match="low order"):
+        answer_query(enclave.state, raw, registry=registry)
+    # correctly signed, so only the key can stop it; 0x01 is another small-order point (order 4)
+    ed = nacl.signing.SigningKey.generate()
+    for key in (bytes(32), b"\x01" + bytes(31)):
+        q = Query(enclave.contract_id, Querier(QuerierKind.ED25519, bytes(ed.verify_key)), key, bytes(16), b"")
+        signed = encode_signed_query(SignedQuery(q, ed.sign(query_digest(q)).signature))
+        with pytest.raises(QueryError, match="low order"):
+            answer_query(enclave.state, signed, registry=registry)
+    assert ran == []
+    # a sound key still gets its answer, through the same spy
+    assert _ask(enclave, prepare_query(enclave.contract_id, encode_query(ResultOf(auction_id)), ed25519_key=ed)).ok
+    assert len(ran) == 1

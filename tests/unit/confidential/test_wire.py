@@ -7,7 +7,7 @@ import contextlib
 from typing import Any
 
 import pytest
-from hypothesis import given, settings
+from hypothesis import example, given, settings
 from hypothesis import strategies as st
 
 from bridge.client.confidential import encrypt_call
@@ -31,10 +31,12 @@ from bridge.confidential import (
     decode_answer,
     decode_call_payload,
     decode_record,
+    decode_share_envelopes,
     decode_signed_query,
     encode_answer,
     encode_call_payload,
     encode_record,
+    encode_share_envelopes,
     encode_signed_query,
     is_call_payload,
     reply_nonce,
@@ -55,9 +57,11 @@ from enclave_signer.contracts.auction_codec import (
     Revoke,
     Revoked,
     Settled,
+    decode_bid_answer,
     decode_event,
     decode_input,
     decode_query,
+    encode_bid_answer,
     encode_event,
     encode_input,
     encode_query,
@@ -240,3 +244,103 @@ def test_auction_codec_round_trips(op, event, query) -> None:  # type: ignore[no
         decode_input(raw[:-1] + b"\x01")  # non-zero padding
     if isinstance(event, BidPlaced):
         assert len(encode_event(event)) == 77  # fixed width: the length says nothing about the amount
+
+
+# ---- one encoding per value: decode(encode(x)) == x, and bytes that decode are the encoding of what they decode to --
+
+
+def _canonical(decode: Any, encode: Any, raw: bytes) -> None:
+    """If `raw` decodes, re-encoding what it decodes to gives `raw` back (the encoder refusing it is a failure too)."""
+    try:
+        value = decode(raw)
+    except ConfidentialError:
+        return
+    assert encode(value) == raw
+
+
+@st.composite
+def raw_share_envelopes(draw: st.DrawFn) -> bytes:
+    """Envelope-shaped bytes: member ids from a small range, in any order, repeated or not; the count may be off."""
+    entries = draw(st.lists(st.tuples(st.integers(0, 4), st.binary(max_size=4)), max_size=5))
+    count = draw(st.sampled_from([len(entries), len(entries), len(entries) + 1, max(len(entries) - 1, 0)]))
+    body = b"".join(m.to_bytes(2, "big") + len(box).to_bytes(4, "big") + box for m, box in entries)
+    return count.to_bytes(2, "big") + body
+
+
+REVIEWER_ENVELOPES = bytes.fromhex("0002000100000001aa000100000001bb")
+
+
+@given(st.dictionaries(st.integers(0, 0xFFFF), st.binary(max_size=40), max_size=8))
+def test_share_envelopes_round_trip(boxes: dict[int, bytes]) -> None:
+    assert decode_share_envelopes(encode_share_envelopes(boxes)) == boxes
+
+
+@settings(max_examples=300)
+@given(raw_share_envelopes())
+@example(REVIEWER_ENVELOPES)
+@example(bytes.fromhex("0002000200000001aa000100000001bb"))
+def test_share_envelopes_have_one_encoding(raw: bytes) -> None:
+    _canonical(decode_share_envelopes, encode_share_envelopes, raw)
+
+
+def test_share_envelopes_refuse_repeated_or_unsorted_members() -> None:
+    with pytest.raises(ConfidentialError, match="increasing"):
+        decode_share_envelopes(REVIEWER_ENVELOPES)  # decoded to {1: b"\xbb"} before
+    with pytest.raises(ConfidentialError, match="increasing"):
+        decode_share_envelopes(bytes.fromhex("0002000200000001aa000100000001bb"))
+    assert decode_share_envelopes(bytes.fromhex("0002000100000001aa000200000001bb")) == {
+        1: b"\xaa",
+        2: b"\xbb",
+    }
+
+
+def _raw_answer(as_of: int, status: int, code: bytes, body: bytes) -> bytes:
+    head = b"PHCA\x01" + b"\x0d" * 32 + as_of.to_bytes(8, "big") + bytes([status, len(code)]) + code
+    return head + len(body).to_bytes(4, "big") + body
+
+
+@settings(max_examples=300)
+@given(
+    u64,
+    st.integers(0, 3),
+    st.sampled_from([b"", b"nope", b"a" * 40, b"a" * 41, b"Nope", b"no pe", b"\xff", b"-"]),
+    st.binary(max_size=8),
+)
+@example(0, 2, b"Bad Code", b"")
+@example(0, 2, b"a" * 41, b"")
+def test_answers_have_one_encoding(as_of: int, status: int, code: bytes, body: bytes) -> None:
+    _canonical(decode_answer, encode_answer, _raw_answer(as_of, status, code, body))
+
+
+def test_answers_check_the_code_like_the_encoder() -> None:
+    for bad in (b"Bad Code", b"a" * 41, b"-", b"\xff"):
+        with pytest.raises(ConfidentialError):
+            decode_answer(_raw_answer(5, 2, bad, b"reason"))
+    assert decode_answer(_raw_answer(2**64 - 1, 2, b"a" * 40, b"r")).code == "a" * 40
+    for status, code in ((1, b"nope"), (2, b""), (0, b""), (3, b"nope")):
+        with pytest.raises(ConfidentialError):
+            decode_answer(_raw_answer(5, status, code, b""))
+
+
+@given(st.none() | st.integers(0, 2**128 - 1))
+def test_bid_answers_round_trip(amount: int | None) -> None:
+    assert decode_bid_answer(encode_bid_answer(amount)) == amount
+
+
+@given(st.integers(0, 255), st.sampled_from([0, 1, 2**127, 2**128 - 1]))
+@example(2, 5)
+@example(0, 5)
+def test_bid_answers_have_one_encoding(has: int, amount: int) -> None:
+    _canonical(decode_bid_answer, encode_bid_answer, bytes([has]) + amount.to_bytes(16, "big"))
+
+
+def test_bid_answers_refuse_other_flags_and_an_amount_without_a_bid() -> None:
+    assert decode_bid_answer(b"\x00" + bytes(16)) is None
+    assert decode_bid_answer(b"\x01" + bytes(16)) == 0  # a bid of 0 (the contract refuses it, the codec does not)
+    with pytest.raises(ConfidentialError, match="has bid"):
+        decode_bid_answer(b"\x02" + (5).to_bytes(16, "big"))  # decoded to 5 before
+    with pytest.raises(ConfidentialError, match="amount"):
+        decode_bid_answer(b"\x00" + (5).to_bytes(16, "big"))  # decoded to None before
+    for bad in (-1, 2**128, True):
+        with pytest.raises(ConfidentialError):
+            encode_bid_answer(bad)

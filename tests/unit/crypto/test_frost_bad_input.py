@@ -16,6 +16,7 @@ from enclave_signer.frost import (
     InvalidParametersError,
     InvalidPointError,
     InvalidScalarError,
+    InvalidSignatureShareError,
     Signature,
     SigningCommitment,
     SmallOrderPointError,
@@ -213,8 +214,9 @@ def test_aggregate_validates_shares(suite: Ciphersuite) -> None:
     pk, shares = trusted_dealer_keygen(suite, 3, 2)
     rounds = [commit(suite, s) for s in shares[:2]]
     comms = [c for _, c in rounds]
-    with pytest.raises(InvalidScalarError):
+    with pytest.raises(InvalidSignatureShareError) as info:  # names its signer (identifiable abort)
         aggregate(suite, comms, b"m", pk, {1: suite.group.order, 2: 1})
+    assert info.value.identifiers == (1,)
     with pytest.raises(InvalidIdentifierError):
         aggregate(suite, comms, b"m", pk, {1: 1})
     with pytest.raises(InvalidScalarError):
