@@ -27,6 +27,8 @@ from bridge.confidential import ExecutedCall, decode_output
 from bridge.enclave_api import (
     MAX_LINE_BYTES,
     ApiResponse,
+    ApprovalResult,
+    ApproveReshareParams,
     AttestParams,
     AttestResult,
     CeremonyResult,
@@ -210,6 +212,12 @@ class EnclaveClient:
             old_signers=None if old_signers is None else tuple(old_signers),
         )
         return CeremonyResult.model_validate(await self.call("reshare", params, wait_s=timeout_s + _MARGIN))
+
+    async def approve_reshare(
+        self, new_members: Sequence[int], new_threshold: int, *, ttl_s: float = 3600.0
+    ) -> ApprovalResult:
+        params = ApproveReshareParams(new_members=tuple(new_members), new_threshold=new_threshold, ttl_s=ttl_s)
+        return ApprovalResult.model_validate(await self.call("approve_reshare", params))
 
     async def sign(
         self,

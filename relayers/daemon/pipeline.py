@@ -219,7 +219,10 @@ class Pipeline:
         saved = self.store.cursor(watcher.name)
         after = ChainPosition(saved.block_number, saved.block_hash, saved.sequence) if saved else None
         result = await watcher.poll(after)
-        new = self.store.add_observed(result.messages)
+        observed = self.store.record_observed(result.messages)  # logs `message_body_replaced` for each replaced
+        new = observed.new
+        if result.reorg_from is not None:
+            self._set_aside(watcher, result.reorg_from, {m.id_hex for m in result.messages})
         now = self.clock()
         for m in result.messages:
             self._observed_at.setdefault(m.id_hex, now)
@@ -245,6 +248,22 @@ class Pipeline:
         if result.reorg_from is not None:
             log.warning("reorg_rescanned", chain=watcher.name, from_block=result.reorg_from)
         return new
+
+    def _set_aside(self, watcher: SourceWatcher, reorg_from: int, seen: set[str]) -> None:
+        """A reorg deeper than the confirmation depth: the messages of this source not yet signed, from blocks at or
+        after `reorg_from`, that the re-scan did not hand over again may be gone from the chain (or stand for another
+        deposit with the same nonce): the verify stage skips them until the watcher observes them again
+        (`SqlStore.set_aside_after_reorg`). Only when this watcher is its domain's one source: another watcher of
+        the domain (Phala's replies) does not re-scan, so its messages would never be observed again."""
+        if sum(1 for w in self.watchers if w.domain == watcher.domain) != 1:
+            log.warning("reorg_not_set_aside", chain=watcher.name, from_block=reorg_from, why="shared source domain")
+            return
+        moved = self.store.set_aside_after_reorg(watcher.domain, reorg_from, seen)
+        if moved:
+            log.warning(
+                "messages_set_aside_after_reorg", chain=watcher.name, from_block=reorg_from, count=len(moved),
+                message_ids=[m[:18] for m in moved[:20]],
+            )  # fmt: skip
 
     async def _observe_loop(self, watcher: SourceWatcher, stop: asyncio.Event) -> None:
         backoff = self.config.retry_backoff
@@ -273,7 +292,7 @@ class Pipeline:
     # ---- verify ----------------------------------------------------------------------------------------------
 
     async def verify_once(self) -> int:
-        records = self.store.in_state(MessageState.OBSERVED, limit=10_000)
+        records = self.store.to_verify(limit=10_000)  # not those set aside after a reorg
         ok: list[str] = []
         for rec in records:
             try:

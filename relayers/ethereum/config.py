@@ -32,6 +32,7 @@ from eth_account import Account
 from eth_account.signers.local import LocalAccount
 from eth_utils.address import is_address, to_checksum_address
 
+from bridge.config.redact import redact_url
 from bridge.domains import Domain
 from bridge.errors import InputError
 from relayers.ethereum.views import ResourceTable
@@ -84,7 +85,8 @@ class EthereumConfig:
 
     def __post_init__(self) -> None:
         if not self.rpc_url.startswith(("http://", "https://")):
-            raise ConfigError(f"an Ethereum endpoint is an http:// or https:// URL, got {self.rpc_url!r}")
+            shown = redact_url(self.rpc_url)  # its path or user info may be the endpoint's API key
+            raise ConfigError(f"an Ethereum endpoint is an http:// or https:// URL, got {shown!r}")
         if isinstance(self.chain_id, bool) or not isinstance(self.chain_id, int) or self.chain_id < 1:
             raise ConfigError(f"chain_id must be a positive integer, got {self.chain_id!r}")
         if not is_address(self.bridge_address):
@@ -174,9 +176,13 @@ class SubmitterKey:
 def load_submitter_key(path: Path) -> SubmitterKey:
     """Read a 32-byte hex private key (with or without 0x, surrounding whitespace ignored) from `path`."""
     try:
-        text = path.read_text().strip()
+        text = path.read_text(encoding="utf-8").strip()
     except OSError as exc:
         raise ConfigError(f"cannot read the submitter key file {path}: {exc.strerror}") from None
+    except UnicodeDecodeError:  # raw key bytes, say: the decoder's message would quote one of them
+        raise ConfigError(
+            f"submitter key file {path}: not valid UTF-8 text (it holds a 32-byte hex private key)"
+        ) from None
     body = text.removeprefix("0x").removeprefix("0X")
     if len(body) != 64:
         raise ConfigError(f"the submitter key file {path} must hold a 32-byte hex private key (64 hex digits)")

@@ -1,25 +1,31 @@
 """The Ethereum destination: Phala -> Ethereum messages executed by `executeBatch`, one FROST signature per batch.
 
-already_executed: the bridge's nonce bitmap (`nonceWord`, one read per 256 dense nonces, batched).
+already_executed: the bridge's nonce bitmap (`nonceWord`, one read per 256 dense nonces, batched) at the final block
+          (the watcher's finality rule): what it names is written `executed`, which is terminal, so a block that a
+          reorg may still replace never decides it. Used only at `latest`: left out of the batch (stays verified).
 prepare:  read the facts (key epoch, each resource's token, allow-listed targets, used nonces), plan one batch for
           one source domain (relayers.ethereum.rebuild), encode it, digest it as the contract does (checked against
           the contract's `batchDigest` view once per process and on every epoch change), and self-check the request
           with the verifiers' `rebuild_and_check_batch`. Messages that can never execute are left out and reported
-          failed by the `confirm` of that batch; when nothing is left, `NothingToExecute` carries the reasons.
+          failed by the `confirm` of that batch (the refusals belong to that plan: a newer plan that includes,
+          defers or re-decides a message drops its older entry, and a used nonce always wins over a refusal); when
+          nothing is left, `NothingToExecute` carries the reasons (and as executed only what is used at the final
+          block; used at `latest` only: deferred).
 submit:   check the request is self-consistent, encode the FROST signature (R || z, RFC 9591) with the group key
           as (R.x, R.y, z, PK.x), pack it with the batch into executeBatch's calldata (bridge.evm.calldata: no ABI
           encoding) and send it from the relayer's own key (submitter.py).
           Returns the first transaction hash, which stays the handle through replacements.
 confirm:  no receipt -> pending (the submitter replaces a stuck transaction); a receipt not yet `confirmations`
           deep (or not finalized) or no longer canonical -> pending; final -> the decision table of outcome.py;
-          the transaction gone (superseded, reorged out) -> the bitmap decides, else dropped.
+          the transaction gone (superseded, reorged out) -> the bitmap decides, else dropped. The bitmap is read at
+          the final block (for a mined batch, at or above its receipt's block, so no extra wait).
 """
 
 from __future__ import annotations
 
 import time
 from collections.abc import Callable, Sequence
-from dataclasses import dataclass, replace
+from dataclasses import dataclass, field, replace
 
 import structlog
 from eth_utils.address import to_checksum_address
@@ -52,7 +58,7 @@ from relayers.ethereum.logs import bridge_logs, decode_call_executed, decode_rel
 from relayers.ethereum.outcome import Mined, SentBatch, decide
 from relayers.ethereum.rebuild import BatchPlan, DestinationFacts, plan_batch, rebuild_and_check_batch, signing_request
 from relayers.ethereum.rpc import EthRpc, contract_reverts
-from relayers.ethereum.state import destination_facts, group_key, used_nonces
+from relayers.ethereum.state import destination_facts, final_block, group_key, used_nonces
 from relayers.ethereum.submitter import Submitter
 from relayers.ethereum.views import Receipt
 from relayers.heads import HeadNotifier
@@ -63,6 +69,27 @@ FROST_SIGNATURE_LENGTH = 65  # SerializeElement(R) (33, compressed) || Serialize
 # EIP-7623: a transaction pays at least 10 gas per calldata token (4 per nonzero byte), whatever it executes. A call
 # item's data is a user's (a Phala call intent: up to 8 KiB), so its bytes count at that floor in the batch budget.
 CALLDATA_FLOOR_GAS_PER_BYTE = 40
+# Plans prepared but never submitted (signing failed, a submit refused) whose entries no newer plan superseded:
+# the oldest beyond this are dropped (their messages stay verified and are planned again).
+MAX_UNSUBMITTED_PLANS = 64
+
+Pair = tuple[int, int]  # (source domain, nonce)
+
+
+@dataclass
+class _PlanNotes:
+    """What one prepared plan left out, reported by the confirm of the batch it became (never by another's)."""
+
+    refused: dict[str, tuple[Pair, str]] = field(default_factory=dict)  # id -> (pair, reason)
+    executed: dict[str, Pair] = field(default_factory=dict)  # used at `latest` when planned: checked when final
+
+    def drop(self, ids: set[str]) -> None:
+        for i in ids:
+            self.refused.pop(i, None)
+            self.executed.pop(i, None)
+
+    def __bool__(self) -> bool:
+        return bool(self.refused or self.executed)
 
 
 @dataclass(frozen=True)
@@ -122,8 +149,10 @@ class EthereumDestination:
             submitter_key = load_submitter_key(config.submitter_key_file)
         self.submitter = Submitter(config, submitter_key, clock) if submitter_key is not None else None
         self.max_in_flight: int | None = None  # the submitter manages its own account nonces; batches overlap
-        self._refused: dict[str, str] = {}  # left out of a prepared batch for good; reported by its confirm
-        self._executed_early: set[str] = set()  # found executed by prepare; reported by its confirm
+        # Left out of a prepared batch (refused for good, or used at `latest`), per plan: by request payload until
+        # it is submitted, then by the transaction handle; reported by that batch's confirm only.
+        self._planned: dict[bytes, _PlanNotes] = {}
+        self._notes: dict[str, _PlanNotes] = {}
         self._sent: dict[str, SentBatch] = {}  # handle -> what the transaction carries
         self._digest_checked_epoch: int | None = None
         self._keys: dict[int, bytes] = {}
@@ -148,8 +177,19 @@ class EthereumDestination:
     async def already_executed(self, messages: Sequence[BridgeMessage]) -> frozenset[str]:
         # The whole facts read, kept for the prepare that follows at once (`_facts_for`): one read for both.
         batch = list(messages)
-        facts, _ = await self.rpc.run(lambda r: self._read_facts(r, batch))
-        return frozenset(m.id_hex for m in messages if (m.source_domain, m.nonce) in facts.used)
+        return await self.rpc.run(lambda r: self._already_executed(r, batch))
+
+    def _already_executed(self, rpc: EthRpc, messages: list[BridgeMessage]) -> frozenset[str]:
+        facts, _ = self._read_facts(rpc, messages)
+        at_latest = {m.id_hex: (m.source_domain, m.nonce) for m in messages if (m.source_domain, m.nonce) in facts.used}
+        return self._final_among(rpc, at_latest)
+
+    def _final_among(self, rpc: EthRpc, pairs: dict[str, Pair]) -> frozenset[str]:
+        """The ids among `pairs` whose nonce is used at the final block (one more read, only when there are any)."""
+        if not pairs:
+            return frozenset()
+        used = used_nonces(rpc, pairs.values(), block=final_block(rpc, self.config))
+        return frozenset(i for i, p in pairs.items() if p in used)
 
     async def prepare(self, messages: Sequence[BridgeMessage]) -> SigningRequest:
         return await self.rpc.run(lambda r: self._prepare(r, list(messages)))
@@ -193,10 +233,13 @@ class EthereumDestination:
         plan = fit_batch_bytes(plan_batch(messages, facts), self.config.max_batch_bytes)
         for mid, reason in plan.refused.items():
             log.warning("message_refused", destination=self.name, message_id=mid, reason=reason)
+        # This plan re-decides every message it was given: an older plan's note about any of them is stale.
+        self._supersede({m.id_hex for m in messages})
+        pairs = {m.id_hex: (m.source_domain, m.nonce) for m in messages}
         if not plan.included:  # the exception carries the outcome: nothing to remember for a confirm
-            raise NothingToExecute(dict(plan.refused), plan.executed, plan.deferred)
-        self._refused.update(plan.refused)
-        self._executed_early.update(plan.executed)
+            # Used at `latest` is not final (a reorg may undo it): executed only what the final block says.
+            final = self._final_among(rpc, {i: pairs[i] for i in plan.executed})
+            raise NothingToExecute(dict(plan.refused), final, plan.deferred | (plan.executed - final))
         request = signing_request(plan, facts, block_number=block)
         if self._digest_checked_epoch != facts.epoch:
             batch = bytes.fromhex(str(request.context["batch"])[2:])
@@ -208,6 +251,12 @@ class EthereumDestination:
                 )
             self._digest_checked_epoch = facts.epoch
         rebuild_and_check_batch(request, messages, facts)  # what every verifier runs: fail here first if it would
+        notes = _PlanNotes({i: (pairs[i], r) for i, r in plan.refused.items()}, {i: pairs[i] for i in plan.executed})
+        self._planned.pop(request.payload, None)
+        if notes:
+            self._planned[request.payload] = notes
+            while len(self._planned) > MAX_UNSUBMITTED_PLANS:
+                del self._planned[next(iter(self._planned))]
         log.info(
             "batch_prepared",
             destination=self.name,
@@ -220,6 +269,15 @@ class EthereumDestination:
             block=block,
         )
         return request
+
+    def _supersede(self, ids: set[str]) -> None:
+        """Drop every older plan's note about `ids` (a newer plan includes, defers or re-decides them)."""
+        for key, notes in list(self._planned.items()):
+            notes.drop(ids)
+            if not notes:
+                del self._planned[key]
+        for notes in self._notes.values():
+            notes.drop(ids)
 
     def _submit(self, rpc: EthRpc, request: SigningRequest, signature: bytes) -> str:
         if self.submitter is None:
@@ -247,6 +305,9 @@ class EthereumDestination:
         data = execute_batch_calldata(batch, evm_signature)
         handle = self.submitter.send(rpc, self.config.bridge_address, data)
         self._sent[handle] = sent
+        notes = self._planned.pop(request.payload, None)
+        if notes:
+            self._notes[handle] = notes
         log.info(
             "batch_submitted",
             destination=self.name,
@@ -264,29 +325,35 @@ class EthereumDestination:
         if state.kind == "pending":
             return Confirmation(pending=True)
         sent = self._sent.get(handle) or self._batch_of(rpc, state.tx_hash or handle)
+        final = final_block(rpc, self.config)
         mined: Mined | None = None
         if state.kind == "mined":
             assert state.receipt is not None
-            if not self._final(rpc, state.receipt):
+            if not self._final(rpc, state.receipt, final):
                 return Confirmation(pending=True)
             mined = self._mined(rpc, state.receipt, sent)
-        used = used_nonces(rpc, sent.pairs) if sent is not None else frozenset()
-        refused = {i: self._refused.pop(i) for i in ids if i in self._refused}
-        early = {i for i in ids if i in self._executed_early}
-        self._executed_early.difference_update(early)
-        result = decide(ids, sent, mined, used, refused=refused, executed_before=early)
+        asked = set(ids)
+        notes = self._notes.get(handle) or _PlanNotes()
+        refused_pairs = {i: p for i, (p, _) in notes.refused.items() if i in asked}
+        early_pairs = {i: p for i, p in notes.executed.items() if i in asked}
+        pairs = set(sent.pairs if sent is not None else ()) | set(refused_pairs.values()) | set(early_pairs.values())
+        # At the final block: "executed" is terminal (a receipt final here sits at or below it).
+        used = used_nonces(rpc, pairs, block=final)
+        early = {i for i, p in early_pairs.items() if p in used}
+        used_refused = {i for i, p in refused_pairs.items() if p in used}
+        refused = {i: notes.refused[i][1] for i in refused_pairs if i not in used_refused}
+        if refused:  # a refusal is reported only while nothing used its nonce, not even a block not final yet
+            latest = used_nonces(rpc, [refused_pairs[i] for i in refused])
+            refused = {i: r for i, r in refused.items() if refused_pairs[i] not in latest}
+        result = decide(ids, sent, mined, used, refused=refused, executed_before=early | used_refused)
         self.submitter.forget(handle)
         self._sent.pop(handle, None)
+        self._notes.pop(handle, None)
         self._log_outcome(handle, state.tx_hash, mined, result)
         return result
 
-    def _final(self, rpc: EthRpc, receipt: Receipt) -> bool:
-        if self.config.finality == "finalized":
-            final = rpc.header("finalized")
-            deep = final is not None and receipt.block_number <= final.number
-        else:
-            deep = rpc.head_number() - receipt.block_number >= self.config.confirmations
-        if not deep:
+    def _final(self, rpc: EthRpc, receipt: Receipt, final: int) -> bool:
+        if receipt.block_number > final:
             return False
         canonical = rpc.header(receipt.block_number)
         return canonical is not None and canonical.hash == receipt.block_hash

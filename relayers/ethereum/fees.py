@@ -4,13 +4,14 @@
   `max_fee_cap`. A base fee at or above the cap raises `FeeCapExceeded` (the transaction could not be included now).
 - Replacement (same nonce): both maxFeePerGas and the tip rise by at least `bump_bps` (>= 12.5%, above the 10% that
   geth-style pools require), and at least to what a first send would pay now. Returns None when the caps forbid a
-  valid bump: the transaction then keeps waiting at its fees.
+  valid bump: the transaction then keeps waiting at its fees (the submitter sends its signed bytes again if the node
+  drops it meanwhile, and reports it gone if the node refuses them).
 - EIP-2930 access lists, priced by EIP-2929: listing an address costs 2,400 and a slot 1,900 up front, after which
   each access is warm (100); unlisted, the first access costs 2,600 (account) or 2,100 (slot). So each listed slot
   that is touched saves 100, a listed address saves 100 when the transaction would touch it cold, and costs 2,400 for
   nothing when it is warm anyway (the sender, the recipient `to`, the precompiles). `prune_access_list` keeps only
   what saves gas; `access_list_saving` is the gas used it saves.
-  (Comparing `eth_estimateGas` with and without a list does not measure this: the bridge's 50k-gas-left rule before
+  (Comparing `eth_estimateGas` with and without a list does not measure this: the bridge's 141.6k-gas-left rule before
   each token call makes the estimate move with the up-front cost, not with the saving, which comes after.)
 """
 

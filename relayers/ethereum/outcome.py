@@ -15,9 +15,11 @@ The bridge's nonce bitmap is the final word on "executed"; the receipt adds why 
 | gone (superseded, or reorged out   | executed                          | back; nothing known at all -> dropped   |
 | and not in the pool)               |                                   |                                         |
 
-Messages `prepare` refused are reported failed with their reason; messages it found executed, executed. Anything
-else the pipeline asked about (deferred, another source domain) is neither, so the pipeline sends it back to be
-signed again. "Pending" (no receipt yet, or not final) is decided before this table.
+Messages the plan of THIS batch refused are reported failed with their reason, unless their nonce is used (a refusal
+never overrides the bitmap: a used nonce is executed); messages it found executed, executed (`executed_before`: the
+caller checks them at a final block). Anything else the pipeline asked about (deferred, another source domain) is
+neither, so the pipeline sends it back to be signed again. "Pending" (no receipt yet, or not final) is decided
+before this table. `used` is the bitmap at a final block: "executed" is terminal.
 """
 
 from __future__ import annotations
@@ -109,18 +111,21 @@ def decide(
 ) -> Confirmation:
     """The confirmation of a batch that is final (mined and deep enough) or gone (`mined` None)."""
     asked = set(ids)
-    failed = {i: r for i, r in refused.items() if i in asked}
     executed = {i for i in executed_before if i in asked}
+    failed = {i: r for i, r in refused.items() if i in asked and i not in executed}
     for item in sent.items if sent is not None else ():
-        if item.id not in asked or item.id in failed:
+        if item.id not in asked:
             continue
         assert sent is not None
-        if (sent.source_domain, item.nonce) in used:
+        if (sent.source_domain, item.nonce) in used:  # whatever a refusal said: the chain used this nonce
+            failed.pop(item.id, None)
             outcome = mined.calls.get(item.nonce) if mined is not None and mined.status == 1 else None
             if item.kind == "call" and outcome is not None and not outcome.success:
                 failed[item.id] = call_failure(outcome)
             else:
                 executed.add(item.id)
+        elif item.id in failed:
+            continue
         elif mined is not None and mined.status == 0:
             reason = permanent_for(item, mined.revert)
             if reason is not None:

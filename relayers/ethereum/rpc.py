@@ -285,17 +285,19 @@ class EthRpc:
         assert head is not None
         return head, out
 
-    def bridge_calls(self, fn_name: str, args: Sequence[tuple[Any, ...]]) -> list[Any]:
-        """The same view called (at the latest block) with many argument tuples, in JSON-RPC batches."""
+    def bridge_calls(self, fn_name: str, args: Sequence[tuple[Any, ...]], *, block: int | str = "latest") -> list[Any]:
+        """The same view called with many argument tuples, in JSON-RPC batches, at `block` (a number or a tag;
+        "latest" unless told: a final block for anything that decides "executed")."""
         out: list[Any] = []
         for start in range(0, len(args), BATCH_CHUNK):
             chunk = args[start : start + BATCH_CHUNK]
-            answers = self._raw_batch([self._eth_call(fn_name, a) for a in chunk])
+            answers = self._raw_batch([self._eth_call(fn_name, a, block) for a in chunk])
             out.extend(self._decoded(fn_name, raw) for raw in answers)
         return out
 
-    def _eth_call(self, name: str, args: tuple[Any, ...]) -> tuple[str, list[Any]]:
-        return "eth_call", [{"to": self.bridge.address, "data": self._calldata(name, args)}, "latest"]
+    def _eth_call(self, name: str, args: tuple[Any, ...], block: int | str = "latest") -> tuple[str, list[Any]]:
+        tag = hex(block) if isinstance(block, int) else block
+        return "eth_call", [{"to": self.bridge.address, "data": self._calldata(name, args)}, tag]
 
     def _function(self, name: str) -> _AbiFunction:
         fn = self._functions.get(name)

@@ -1,6 +1,9 @@
 """Reads of the bridge's state that the destination and the verifiers share (on an `EthRpc`'s thread).
 
-- `used_nonces`: the nonce bitmap, one `nonceWord` read per 256 nonces of a source domain (batched).
+- `used_nonces`: the nonce bitmap, one `nonceWord` read per 256 nonces of a source domain (batched), at a given
+  block: `final_block` (the watcher's finality rule) for anything that writes "executed", which is terminal; the
+  bitmap at `latest` (as `destination_facts` reads it) may only leave a message out of a batch for now.
+- `final_block`: the newest final block: `head - confirmations`, or the node's `finalized` block.
 - `key_state`: epoch, key tag, parity, paused.
 - `destination_facts`: everything `rebuild.plan_batch` / `rebuild_and_check_batch` need, from this connection.
 - `group_key`: the group key of an epoch, from the configuration or the bridge's `KeyRotated` events, checked
@@ -39,11 +42,24 @@ def key_state(rpc: EthRpc) -> KeyState:
     return KeyState(int(epoch), bytes(tag), int(parity), bool(paused))
 
 
-def used_nonces(rpc: EthRpc, pairs: Iterable[tuple[int, int]]) -> frozenset[tuple[int, int]]:
-    """The (source domain, nonce) pairs among `pairs` that the bridge has used."""
+def final_block(rpc: EthRpc, config: EthereumConfig) -> int:
+    """The newest final block (-1: none yet): the same rule as the watcher's and the receipts' in `confirm`."""
+    if config.finality == "finalized":
+        final = rpc.header("finalized")
+        return final.number if final is not None else -1
+    return rpc.head_number() - config.confirmations
+
+
+def used_nonces(
+    rpc: EthRpc, pairs: Iterable[tuple[int, int]], *, block: int | str = "latest"
+) -> frozenset[tuple[int, int]]:
+    """The (source domain, nonce) pairs among `pairs` that the bridge has used at `block` (a number or a tag; a
+    negative number, no final block yet: none)."""
     wanted = sorted(set(pairs))
+    if not wanted or (isinstance(block, int) and block < 0):
+        return frozenset()
     words = sorted({(d, n >> 8) for d, n in wanted})
-    values = rpc.bridge_calls("nonceWord", words)
+    values = rpc.bridge_calls("nonceWord", words, block=block)
     bitmap = {w: int(v) for w, v in zip(words, values, strict=True)}
     return frozenset((d, n) for d, n in wanted if (bitmap[(d, n >> 8)] >> (n & 255)) & 1)
 
@@ -156,4 +172,13 @@ def _u32(value: int) -> bytes:
     return value.to_bytes(32, "big")
 
 
-__all__ = ["KeyState", "TokenLimits", "destination_facts", "group_key", "key_state", "token_limits", "used_nonces"]
+__all__ = [
+    "KeyState",
+    "TokenLimits",
+    "destination_facts",
+    "final_block",
+    "group_key",
+    "key_state",
+    "token_limits",
+    "used_nonces",
+]

@@ -16,6 +16,12 @@ status: the receipt of any version (original or replacement) -> mined; none and 
         pending, and after `stuck_timeout` without a receipt the transaction is replaced (same nonce, same call,
         fees up >= 12.5%, within the caps). A handle unknown to this process (a restart) is adopted from the node
         when it is still pending, so it can be replaced too.
+        When the caps leave no bump and the node knows no version any more (evicted: e.g. the base fee rose above
+        its maxFeePerGas) while its nonce is unused, the last signed bytes are sent again as they are (the same
+        hash: idempotent); refused, the transaction is reported gone (its batch is formed again, and the next nonce
+        re-read from the node). A send whose outcome is unknown (the node may have taken it) is kept the same way:
+        a replacement as a version of its transaction, a first send as an orphan whose nonce, if it is left as a
+        gap below a tracked transaction, is filled by sending it again, else by reporting that transaction gone.
 """
 
 from __future__ import annotations
@@ -59,6 +65,7 @@ class SentTx:
     hashes: list[str]
     sent_at: float
     mined_once: bool = False
+    raw: bytes | None = None  # the newest version's signed bytes (None: adopted, never signed here)
 
 
 @dataclass(frozen=True)
@@ -75,6 +82,7 @@ class Submitter:
     clock: Callable[[], float] = time.monotonic
     _next_nonce: int | None = None
     _sent: dict[str, SentTx] = field(default_factory=dict)
+    _orphans: dict[int, SentTx] = field(default_factory=dict)  # nonce -> a first send whose outcome is unknown
     handed_over_at: float | None = None  # when the last raw transaction was handed to the node (on `clock`)
 
     @property
@@ -103,9 +111,19 @@ class Submitter:
         gas = gas_limit(estimate, self.config.gas_headroom_bps)
         fees = initial_fees(inputs.base_fee, inputs.tip, self.caps)
         nonce = self._take_nonce(rpc)
-        tx_hash = self._sign_and_send(rpc, nonce, to, data, gas, access_list, fees)
+        self._orphans.pop(nonce, None)  # the node gave this nonce out again: that send never took
+        tx_hash, raw = self._sign(nonce, to, data, gas, access_list, fees)
+        try:
+            self._hand_over(rpc, tx_hash, raw)
+        except TransactionRejected:
+            raise
+        except Exception as exc:  # the node may have taken it: kept, so a nonce gap it leaves can be filled
+            orphan = SentTx(tx_hash, nonce, to, data, gas, access_list, fees, [tx_hash], self.clock(), raw=raw)
+            self._orphans[nonce] = orphan
+            log.warning("tx_send_outcome_unknown", tx=tx_hash, nonce=nonce, error=str(exc))
+            raise
         self._next_nonce = nonce + 1
-        self._sent[tx_hash] = SentTx(tx_hash, nonce, to, data, gas, access_list, fees, [tx_hash], self.clock())
+        self._sent[tx_hash] = SentTx(tx_hash, nonce, to, data, gas, access_list, fees, [tx_hash], self.clock(), raw=raw)
         log.info(
             "tx_sent",
             tx=tx_hash,
@@ -127,9 +145,9 @@ class Submitter:
         head = rpc.header("latest")
         return (head.base_fee or 0) if head is not None else 0
 
-    def _sign_and_send(
-        self, rpc: EthRpc, nonce: int, to: str, data: bytes, gas: int, access_list: list[dict[str, Any]], fees: Fees
-    ) -> str:
+    def _sign(
+        self, nonce: int, to: str, data: bytes, gas: int, access_list: list[dict[str, Any]], fees: Fees
+    ) -> tuple[str, bytes]:
         tx: dict[str, Any] = {
             "type": 2,
             "chainId": self.config.chain_id,
@@ -143,16 +161,17 @@ class Submitter:
             "accessList": access_list,
         }
         signed = self.key.account.sign_transaction(tx)
-        local = hex32(signed.hash)
+        return hex32(signed.hash), bytes(signed.raw_transaction)
+
+    def _hand_over(self, rpc: EthRpc, local: str, raw: bytes) -> None:
         self.handed_over_at = self.clock()
         try:
-            node = rpc.send_raw(bytes(signed.raw_transaction))
+            node = rpc.send_raw(raw)
         except Exception:
             self._next_nonce = None  # the node's view decides the next nonce
             raise
         if node != local:
             log.warning("tx_hash_differs", node=node, computed=local)
-        return local
 
     # -- status and replacement -------------------------------------------------------------------------------
 
@@ -166,7 +185,8 @@ class Submitter:
             return mined
         if sent is None:
             return self._adopt(rpc, handle)
-        if rpc.account_nonce(self.address, "latest") > sent.nonce:
+        latest = rpc.account_nonce(self.address, "latest")
+        if latest > sent.nonce:
             mined = self._find_receipt(rpc, hashes)  # mined between the two reads?
             if mined is not None:
                 return mined
@@ -178,8 +198,12 @@ class Submitter:
             self.forget(handle)
             self._next_nonce = None
             return TxState("gone")
-        if self.clock() - sent.sent_at >= self.config.stuck_timeout:
-            self._replace(rpc, sent)
+        if self.clock() - sent.sent_at >= self.config.stuck_timeout and (
+            self._fill_gap(rpc, sent, latest) or self._replace(rpc, sent)
+        ):
+            self.forget(handle)
+            self._next_nonce = None
+            return TxState("gone")
         return TxState("pending")
 
     def forget(self, handle: str) -> None:
@@ -207,10 +231,59 @@ class Submitter:
             log.info("tx_adopted", tx=handle, nonce=tx.nonce)
         return TxState("pending")
 
-    def _replace(self, rpc: EthRpc, sent: SentTx) -> None:
+    def _fill_gap(self, rpc: EthRpc, sent: SentTx, latest: int) -> bool:
+        """Send again the orphans (first sends of unknown outcome) whose nonces lie unused below `sent` and that the
+        node does not know: True when one is refused, a gap nothing here can fill (`sent` then waits behind it)."""
+        for nonce in sorted(self._orphans):
+            orphan = self._orphans[nonce]
+            if nonce < latest:
+                del self._orphans[nonce]  # used (by it or by anything else)
+                continue
+            if nonce >= sent.nonce or rpc.transaction(orphan.handle) is not None:
+                continue
+            if not self._send_again(rpc, orphan):
+                del self._orphans[nonce]
+                log.warning("tx_nonce_gap", tx=sent.handle, nonce=sent.nonce, gap=nonce, orphan=orphan.handle)
+                return True
+        return False
+
+    def _send_again(self, rpc: EthRpc, sent: SentTx) -> bool:
+        """Hand the newest version's signed bytes to the node again (the same hash): False when it refuses them."""
+        if sent.raw is None:  # adopted after a restart: no bytes of ours to send
+            log.warning("tx_rebroadcast_impossible", tx=sent.handle, nonce=sent.nonce)
+            return False
+        version = sent.hashes[-1]
+        try:
+            self._hand_over(rpc, version, sent.raw)
+        except TransactionRejected as exc:
+            if any(k in str(exc).lower() for k in ("already known", "known transaction")):  # the node has it
+                log.info("tx_rebroadcast_known", tx=sent.handle, version=version, nonce=sent.nonce)
+                return True
+            log.warning("tx_rebroadcast_refused", tx=sent.handle, version=version, nonce=sent.nonce, error=str(exc))
+            return False
+        log.warning(
+            "tx_rebroadcast",
+            tx=sent.handle,
+            version=version,
+            nonce=sent.nonce,
+            max_fee_per_gas=sent.fees.max_fee_per_gas,
+            base_fee=self._base_fee(rpc),
+        )
+        return True
+
+    def _replace(self, rpc: EthRpc, sent: SentTx) -> bool:
+        """Replace `sent` with a bump; at the caps, send it again if the node dropped it. True: it is gone."""
         fees = bumped_fees(sent.fees, self._base_fee(rpc), rpc.max_priority_fee(), self.caps, self.config.fee_bump_bps)
         now = self.clock()
         if fees is None:
+            sent.sent_at = now
+            if all(rpc.transaction(h) is None for h in sent.hashes):  # evicted: no version left in the pool
+                if self._send_again(rpc, sent):
+                    return False
+                if rpc.account_nonce(self.address, "latest") > sent.nonce:
+                    return False  # a version was mined meanwhile: the next status finds it
+                log.warning("tx_dropped_by_node", tx=sent.handle, nonce=sent.nonce)
+                return True
             log.warning(
                 "tx_replacement_capped",
                 tx=sent.handle,
@@ -218,15 +291,21 @@ class Submitter:
                 max_fee_per_gas=sent.fees.max_fee_per_gas,
                 cap=self.config.max_fee_per_gas,
             )
-            sent.sent_at = now
-            return
+            return False
+        new_hash, raw = self._sign(sent.nonce, sent.to, sent.data, sent.gas, sent.access_list, fees)
         try:
-            new_hash = self._sign_and_send(rpc, sent.nonce, sent.to, sent.data, sent.gas, sent.access_list, fees)
+            self._hand_over(rpc, new_hash, raw)
         except TransactionRejected as exc:
             # e.g. a version was mined meanwhile (nonce too low): the next status finds its receipt.
             log.warning("tx_replacement_rejected", tx=sent.handle, nonce=sent.nonce, error=str(exc))
             sent.sent_at = now
-            return
+            return False
+        except Exception as exc:
+            # The node may have taken it: kept as a version (its receipt is looked for, its bytes sent again).
+            log.warning("tx_replacement_outcome_unknown", tx=sent.handle, replacement=new_hash, error=str(exc))
+            sent.hashes.append(new_hash)
+            sent.fees, sent.raw, sent.sent_at = fees, raw, now
+            raise
         log.warning(
             "tx_replaced",
             tx=sent.handle,
@@ -238,8 +317,8 @@ class Submitter:
             waited=round(now - sent.sent_at, 3),
         )
         sent.hashes.append(new_hash)
-        sent.fees = fees
-        sent.sent_at = now
+        sent.fees, sent.raw, sent.sent_at = fees, raw, now
+        return False
 
 
 __all__ = ["SentTx", "Submitter", "TxState"]

@@ -12,8 +12,12 @@ at most `max_block_range` final blocks after the cursor:
 3. Each log is decoded strictly (logs.py): a message, a `Rejection` (tokens locked without a deliverable message), or
    skipped with a logged reason. Never an exception for a bad log.
 
-Message ids depend only on (source domain, bridge nonce), and the store ignores ids it already has, so a re-scan
-never duplicates; a deposit re-included in another block after a reorg keeps its nonce, hence its id.
+Message ids depend only on (source domain, bridge nonce), so a re-scan never duplicates; a deposit re-included in
+another block after a reorg keeps its nonce, hence its id. The hand-off after a rewind (`reorg_from`) is the
+pipeline's (relayers/daemon/pipeline.py, `observe_once`): a message handed over again with another body (another
+block or transaction, or another deposit that took the nonce) replaces the stored one while it is not signed yet
+(`SqlStore.record_observed`), and the unsigned messages of blocks at or after `reorg_from` that the re-scan does not
+hand over again are set aside until it does (`SqlStore.set_aside_after_reorg`).
 """
 
 from __future__ import annotations

@@ -14,9 +14,14 @@ from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
 from typing import Any, Protocol
 
-from bridge.lifecycle import TERMINAL, MessageState
+import structlog
+
+from bridge.errors import TransitionError
+from bridge.lifecycle import PRE_SIGN, REQUEUE_TO, SET_ASIDE_PREFIX, TERMINAL, MessageState, check_requeue
 from bridge.messages import BridgeMessage
 from bridge.ports import Rejection
+
+log = structlog.get_logger("store")
 
 
 class StoreError(RuntimeError):
@@ -25,6 +30,10 @@ class StoreError(RuntimeError):
 
 class StoreUnavailable(StoreError):
     """The database server did not answer (down, restarting, refusing connections): worth retrying."""
+
+
+class UnknownMessage(StoreError):
+    """No message with this id in the store."""
 
 
 class PendingMessages(StoreError):
@@ -79,6 +88,28 @@ class ArchivedRecord:
 
     record: MessageRecord
     archived_at: float
+
+
+@dataclass(frozen=True)
+class Replaced:
+    """A message observed again with another body (a source reorg deeper than the confirmation depth) while it was
+    still `observed` or `verified`: the new body replaced the old one and the message is `observed` again."""
+
+    id: str
+    old_block: int
+    new_block: int
+    old_state: MessageState
+
+
+@dataclass(frozen=True)
+class Observed:
+    """What `record_observed` did: `new` messages inserted, bodies `replaced`, set-aside messages `restored` (seen
+    again with the same body), and `conflicting` ids seen with another body when already signed or later (kept)."""
+
+    new: int = 0
+    replaced: tuple[Replaced, ...] = ()
+    restored: tuple[str, ...] = ()
+    conflicting: tuple[str, ...] = ()
 
 
 @dataclass(frozen=True)
@@ -230,10 +261,23 @@ class SqlStore:
     # ---- messages --------------------------------------------------------------------------------------------
 
     def add_observed(self, messages: Iterable[BridgeMessage]) -> int:
-        """Record newly observed messages; ones already known (any state) are left untouched. Returns how many
-        were new. Idempotent, so a watcher re-scanning blocks after a restart cannot duplicate anything."""
+        """Record observed messages; returns how many were new. See `record_observed`."""
+        return self.record_observed(messages).new
+
+    def record_observed(self, messages: Iterable[BridgeMessage]) -> Observed:
+        """Record observed messages, in one transaction. A message already known with the same body is left as it is
+        (a watcher re-scanning blocks after a restart duplicates nothing), except that one set aside after a reorg is
+        ready for the verify stage again. One known with ANOTHER body (the same id, i.e. source domain and nonce, in
+        another block or transaction after a source reorg deeper than the confirmation depth) gets the new body and
+        goes back to `observed` (the policy checks the new body) while it is `observed` or `verified`; once signed or
+        later it is kept as it is (`conflicting`): what was signed is the destination's to judge."""
         now = time.time()
         new = 0
+        replaced: list[Replaced] = []
+        restored: list[str] = []
+        conflicting: list[str] = []
+        pre_sign = [s.value for s in PRE_SIGN]
+        marks = ", ".join("?" for _ in pre_sign)  # placeholders only: the values travel as parameters
         try:
             for m in messages:
                 cur = self._exec(
@@ -252,12 +296,130 @@ class SqlStore:
                         now,
                     ),
                 )
-                new += max(cur.rowcount, 0)
+                if cur.rowcount > 0:
+                    new += 1
+                    continue
+                row = self._exec("SELECT body, state, reason FROM messages WHERE id = ?", (m.id_hex,)).fetchone()
+                if row is None:  # pragma: no cover - the INSERT found it a moment ago, in this transaction
+                    continue
+                old_body, state, reason = str(row[0]), MessageState(row[1]), row[2]
+                old = BridgeMessage.model_validate_json(old_body)
+                if old == m:
+                    if state is MessageState.OBSERVED and reason is not None and reason.startswith(SET_ASIDE_PREFIX):
+                        self._exec(
+                            "UPDATE messages SET reason = NULL, updated_at = ? "
+                            "WHERE id = ? AND state = ? AND reason = ?",
+                            (now, m.id_hex, state.value, reason),
+                        )
+                        restored.append(m.id_hex)
+                    continue
+                if state not in PRE_SIGN:
+                    conflicting.append(m.id_hex)
+                    continue
+                cur = self._exec(
+                    "UPDATE messages SET source_domain = ?, dest_domain = ?, nonce = ?, kind = ?, state = ?, body = ?, "  # noqa: S608
+                    "source_tx = ?, reason = NULL, updated_at = ? WHERE id = ? AND body = ? AND state IN ("
+                    + marks
+                    + ")",
+                    (
+                        m.source_domain,
+                        m.dest_domain,
+                        str(m.nonce),
+                        m.kind.value,
+                        MessageState.OBSERVED.value,
+                        m.model_dump_json(),
+                        "0x" + m.source.tx_hash.hex(),
+                        now,
+                        m.id_hex,
+                        old_body,
+                        *pre_sign,
+                    ),
+                )
+                if cur.rowcount > 0:
+                    replaced.append(Replaced(m.id_hex, old.source.block_number, m.source.block_number, state))
             self._conn.commit()
         except Exception:
             self._conn.rollback()
             raise
-        return new
+        for r in replaced:
+            log.warning(
+                "message_body_replaced", message_id=r.id[:18], old_block=r.old_block, new_block=r.new_block,
+                old_state=r.old_state.value,
+            )  # fmt: skip
+        for mid in conflicting:
+            log.error("message_body_differs_after_signing", message_id=mid[:18])
+        return Observed(new, tuple(replaced), tuple(restored), tuple(conflicting))
+
+    def set_aside_after_reorg(self, source_domain: int, from_block: int, keep: Iterable[str] = ()) -> list[str]:
+        """After a source reorg from `from_block` (deeper than the confirmation depth): every `observed` or
+        `verified` message of `source_domain` from a block at or after it, except the ids in `keep` (observed again
+        by the re-scan), goes back to `observed` with a reason starting with `SET_ASIDE_PREFIX`: the verify stage
+        skips it until the watcher observes it again (`record_observed`). Nothing is deleted. Returns the ids."""
+        kept = {k.lower() for k in keep}
+        pre_sign = [s.value for s in PRE_SIGN]
+        marks = ", ".join("?" for _ in pre_sign)
+        reason = f"{SET_ASIDE_PREFIX} from block {from_block}: waits for the watcher to observe it again"
+        now = time.time()
+        moved: list[str] = []
+        try:
+            rows = self._exec(
+                _SELECT_ID + " WHERE source_domain = ? AND state IN (" + marks + ")",
+                (source_domain, *pre_sign),
+            ).fetchall()
+            for row in rows:
+                rec = _record(row[1:])
+                if rec.id_hex in kept or rec.message.source.block_number < from_block:
+                    continue
+                if rec.state is MessageState.OBSERVED and rec.reason and rec.reason.startswith(SET_ASIDE_PREFIX):
+                    continue  # set aside already
+                cur = self._exec(
+                    "UPDATE messages SET state = ?, reason = ?, updated_at = ? WHERE id = ? AND state = ?",
+                    (MessageState.OBSERVED.value, reason, now, row[0], rec.state.value),
+                )
+                if cur.rowcount > 0:
+                    moved.append(str(row[0]))
+            self._conn.commit()
+        except Exception:
+            self._conn.rollback()
+            raise
+        return moved
+
+    def to_verify(self, limit: int = 1000) -> list[MessageRecord]:
+        """`observed` messages the verify stage should check: all but those set aside after a reorg."""
+        rows = self._read_all(
+            _SELECT + " WHERE state = ? AND (reason IS NULL OR reason NOT LIKE ?) ORDER BY observed_at LIMIT ?",
+            (MessageState.OBSERVED.value, SET_ASIDE_PREFIX + "%", limit),
+        )
+        return [_record(r) for r in rows]
+
+    def requeue(self, message_id: str, *, reason: str, by: str) -> MessageRecord:
+        """The operator's requeue (bridge.lifecycle): a `failed` message back to `verified`, its reason recording
+        who, when and why (and the reason it had failed). `UnknownMessage` for an unknown id, `TransitionError` for a
+        message that is not `failed` (nothing changed). Returns the message as it was before."""
+        mid = message_id.lower()
+        try:
+            row = self._exec(_SELECT + " WHERE id = ?", (mid,)).fetchone()
+            if row is None:
+                raise UnknownMessage(f"no message {mid} in this store")
+            before = _record(row)
+            check_requeue(before.state)
+            when = time.strftime("%Y-%m-%d %H:%M:%S", time.gmtime()) + " UTC"
+            note = f"requeued by {by} at {when}: {reason} (it had failed: {before.reason or 'no reason recorded'})"
+            cur = self._exec(
+                "UPDATE messages SET state = ?, reason = ?, updated_at = ? WHERE id = ? AND state = ?",
+                (REQUEUE_TO.value, note, time.time(), mid, before.state.value),
+            )
+            if cur.rowcount != 1:  # pragma: no cover - moved by someone else between the read and the update
+                raise TransitionError(f"message {mid} changed state meanwhile; nothing changed")
+            self._conn.commit()
+        except Exception:
+            self._conn.rollback()
+            raise
+        log.warning(
+            "message_requeued", message_id=mid, by=by, reason=reason, failed_reason=before.reason,
+            state=REQUEUE_TO.value,
+        )  # fmt: skip
+        return before
 
     def transition(
         self,
@@ -565,6 +727,7 @@ class SqlStore:
 
 
 _SELECT = "SELECT body, state, reason, batch_id, dest_tx, observed_at, updated_at FROM messages"
+_SELECT_ID = "SELECT id, body, state, reason, batch_id, dest_tx, observed_at, updated_at FROM messages"
 
 
 _SELECT_ARCHIVED = (

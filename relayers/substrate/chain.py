@@ -146,23 +146,33 @@ class ChainReader:
         key = self._versions.get(block_hash)
         if key is None:
             version = self.client.rpc("state_getRuntimeVersion", [block_hash])
-            key = self._versions.put(block_hash, (int(version["specVersion"]), int(version["transactionVersion"])))
+            try:
+                key = (int(version["specVersion"]), int(version["transactionVersion"]))
+            except (KeyError, TypeError, ValueError) as exc:  # a hostile or broken reply
+                raise UnsupportedRuntime(f"runtime at {block_hash}: bad runtime version {version!r:.120}") from exc
+            key = self._versions.put(block_hash, key)
         cached = self._facts.get(key)
         if cached is not None:
             return cached
         self.client.use_runtime(block_hash)
         si = self.client.interface
-        facts = RuntimeFacts(
-            genesis_hash=bytes.fromhex(str(self.client.rpc("chain_getBlockHash", [0])).removeprefix("0x")),
-            spec_version=key[0],
-            transaction_version=key[1],
-            indices=CallIndices(
-                batch_all=_call_index(si, "Utility", "batch_all"),
-                transfer_keep_alive=_call_index(si, "Balances", "transfer_keep_alive"),
-                remark_with_event=_call_index(si, "System", "remark_with_event"),
-            ),
-            extensions=_extensions(si),
+        genesis = self.client.rpc("chain_getBlockHash", [0])
+        indices = CallIndices(
+            batch_all=_call_index(si, "Utility", "batch_all"),
+            transfer_keep_alive=_call_index(si, "Balances", "transfer_keep_alive"),
+            remark_with_event=_call_index(si, "System", "remark_with_event"),
         )
+        extensions = _extensions(si)
+        try:  # the node's versions and genesis hash go into every signature: RuntimeFacts checks them
+            facts = RuntimeFacts(
+                genesis_hash=bytes.fromhex(str(genesis).removeprefix("0x")),
+                spec_version=key[0],
+                transaction_version=key[1],
+                indices=indices,
+                extensions=extensions,
+            )
+        except ValueError as exc:  # InputError from the checks, or a genesis hash that is not hex
+            raise UnsupportedRuntime(f"runtime at {block_hash}: {exc}") from exc
         self._self_check(facts)
         self._facts[key] = facts
         return facts

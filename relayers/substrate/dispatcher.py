@@ -10,14 +10,16 @@ confirm:  executed (its ids in the index), failed (the batch was included but fa
           longer than `pending_timeout`). Dropping early is safe, never a double execution (see rebuild.py).
 
 Messages refused in `prepare` (they can never succeed) are left out of the batch and reported as failed, with the
-reason, by the `confirm` of that batch.
+reason, by the `confirm` of that batch only: the refusals belong to the plan that made them (by request payload until
+submitted, then by extrinsic hash), a newer plan given the same message drops the older entry, and a message the
+executed index names is executed whatever a refusal said.
 """
 
 from __future__ import annotations
 
 import time
 from collections.abc import Awaitable, Callable, Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 
 import structlog
 from nacl.exceptions import BadSignatureError
@@ -66,6 +68,9 @@ SHARES_CONTEXT_KEY = "confidential_shares"
 # KiB) crosses the local enclave API and the committee's signing request as hex, twice its size: a whole batch of
 # them overran both (2 MiB line, 1 MiB envelope) and failed the same way every round. The rest wait for the next.
 MAX_CONFIDENTIAL_PAYLOAD_BYTES = 256 * 1024
+# Plans prepared but never submitted whose refusals no newer plan superseded: the oldest beyond this are dropped (their
+# messages stay verified and are planned, and refused, again).
+MAX_UNSUBMITTED_PLANS = 64
 
 
 @dataclass(frozen=True)
@@ -73,6 +78,7 @@ class _Submitted:
     nonce: int
     included: tuple[str, ...]
     at: float
+    refused: dict[str, str] = field(default_factory=dict)  # left out by the plan this batch came from: id -> reason
 
 
 def _payload_prefix(calls: list[BridgeMessage], limit: int) -> list[BridgeMessage]:
@@ -107,7 +113,9 @@ class PhalaDestination:
         self.index = ExecutedIndex(config, checkpoints=checkpoints)
         self.isolator = FailureIsolator()
         self.clock = clock
-        self._refused: dict[str, str] = {}  # left out of a prepared batch for good; reported by its confirm
+        # Left out of a prepared batch for good, per plan: by request payload until submitted (then in `_submitted`);
+        # reported by that batch's confirm only.
+        self._planned: dict[bytes, dict[str, str]] = {}
         self._submitted: dict[str, _Submitted] = {}
         self._cross_checked: set[tuple[int, int, bool]] = set()  # (runtime version, pays): assembly compared
         self._prepare_checked: set[tuple[int, int, frozenset[str]]] = set()  # (runtime version, call kinds)
@@ -231,10 +239,10 @@ class PhalaDestination:
 
     def _prepare(self, reader: ChainReader, messages: list[BridgeMessage]) -> SigningRequest:
         head, plan, nonce = self._plan(reader, messages)
+        self._supersede({m.id_hex for m in messages})  # this plan re-decides them: older refusals are stale
         for mid, reason in plan.refused.items():
-            self._refused[mid] = reason
             log.warning("message_refused", destination=self.name, message_id=mid, reason=reason)
-        if not plan.included:
+        if not plan.included:  # the exception carries the refusals: nothing to remember for a confirm
             if plan.short_of_funds:
                 raise InsufficientLiquidity(f"the bridge account cannot pay any of {len(plan.deferred)} transfer(s)")
             raise NothingToExecute(plan.refused, plan.executed, plan.deferred)
@@ -270,6 +278,11 @@ class PhalaDestination:
             self.config.gateway,
         )
         rebuild_and_check(request, messages, facts)  # what every verifier will run; fail here first if it would
+        self._planned.pop(request.payload, None)
+        if plan.refused:
+            self._planned[request.payload] = dict(plan.refused)
+            while len(self._planned) > MAX_UNSUBMITTED_PLANS:
+                del self._planned[next(iter(self._planned))]
         log.info(
             "batch_prepared",
             destination=self.name,
@@ -281,6 +294,17 @@ class PhalaDestination:
             block=head.block_number,
         )
         return request
+
+    def _supersede(self, ids: set[str]) -> None:
+        """Drop every older plan's refusal of `ids` (a newer plan includes, defers or refuses them again)."""
+        for key, refused in list(self._planned.items()):
+            for i in ids & refused.keys():
+                del refused[i]
+            if not refused:
+                del self._planned[key]
+        for sub in self._submitted.values():
+            for i in ids & sub.refused.keys():
+                del sub.refused[i]
 
     def _prepare_confidential(self, reader: ChainReader, results: list[ExecutedCall]) -> SigningRequest:
         head = self._synced_head(reader)
@@ -343,7 +367,8 @@ class PhalaDestination:
         expected = "0x" + blake2_256(ours).hex()
         if tx_hash.lower() != expected:
             log.warning("submit_hash_differs", destination=self.name, node=tx_hash, computed=expected)
-        self._submitted[expected] = _Submitted(nonce, request.message_ids, self.clock())
+        refused = self._planned.pop(request.payload, {})
+        self._submitted[expected] = _Submitted(nonce, request.message_ids, self.clock(), refused)
         log.info("batch_submitted", destination=self.name, tx=expected, nonce=nonce, messages=len(request.message_ids))
         return expected
 
@@ -354,11 +379,12 @@ class PhalaDestination:
             return Confirmation(pending=True)
         executed = self.index.executed_among(ids)
         record = self.index.extrinsic(tx_hash)
+        sub = self._submitted.get(tx_hash)
         if record is not None:
             self._forget(tx_hash)
             if record.succeeded:
                 self.isolator.settled(record.ids)
-                return self._settle(ids, executed, {})
+                return self._settle(ids, executed, {}, sub)
             assert record.failure is not None
             known_bad = self.isolator.failed(record.ids, record.failure)
             log.warning(
@@ -370,11 +396,10 @@ class PhalaDestination:
                 messages=len(record.ids),
                 isolated=sorted(known_bad),
             )
-            return self._settle(ids, executed, known_bad)
-        sub = self._submitted.get(tx_hash)
+            return self._settle(ids, executed, known_bad, sub)
         if sub is not None and set(sub.included) <= executed:
             self._forget(tx_hash)  # executed by another extrinsic (another leader's copy of the batch)
-            return self._settle(ids, executed, {})
+            return self._settle(ids, executed, {}, sub)
         nonce = reader.account(self.config.bridge_account, head.block_hash).nonce
         since = sub.at if sub is not None else self._unknown_since.setdefault(tx_hash, self.clock())
         superseded = sub is not None and nonce > sub.nonce
@@ -384,14 +409,22 @@ class PhalaDestination:
             "batch_dropped", destination=self.name, tx=tx_hash, superseded=superseded, waited=self.clock() - since
         )
         self._forget(tx_hash)
-        refused = {i: self._refused.pop(i) for i in ids if i in self._refused}
+        refused = self._refusals(ids, executed, sub)
         if executed or refused:
             return Confirmation(executed=executed, failed=refused)
         return Confirmation(dropped=True)
 
-    def _settle(self, ids: list[str], executed: frozenset[str], failed: dict[str, str]) -> Confirmation:
-        refused = {i: self._refused.pop(i) for i in ids if i in self._refused}
+    def _settle(
+        self, ids: list[str], executed: frozenset[str], failed: dict[str, str], sub: _Submitted | None
+    ) -> Confirmation:
+        refused = self._refusals(ids, executed, sub)
         return Confirmation(executed=executed, failed={**refused, **failed})
+
+    @staticmethod
+    def _refusals(ids: list[str], executed: frozenset[str], sub: _Submitted | None) -> dict[str, str]:
+        """The refusals of the plan `sub` was built from, among `ids`; never one the executed index names."""
+        refused = sub.refused if sub is not None else {}
+        return {i: refused[i] for i in ids if i in refused and i not in executed}
 
     def _forget(self, tx_hash: str) -> None:
         self._submitted.pop(tx_hash, None)

@@ -20,6 +20,7 @@ IMMORTAL_ERA = b"\x00"
 ED25519_SIGNATURE = 0x00  # MultiSignature::Ed25519
 ID_ADDRESS = 0x00  # MultiAddress::Id
 SIGNED_V4 = 0x84
+_U32 = 2**32 - 1
 
 
 class UnsupportedExtension(InputError):
@@ -42,6 +43,14 @@ class RuntimeFacts:
     transaction_version: int
     indices: CallIndices
     extensions: tuple[SignedExtension, ...]
+
+    def __post_init__(self) -> None:
+        # Read from a node (or a config): checked here so a hostile value is refused, never signed or overflowed.
+        for what, value in (("spec version", self.spec_version), ("transaction version", self.transaction_version)):
+            if isinstance(value, bool) or not isinstance(value, int) or not 0 <= value <= _U32:
+                raise InputError(f"a runtime's {what} is a u32, got {value!r:.80}")
+        if not isinstance(self.genesis_hash, bytes) or len(self.genesis_hash) != 32:
+            raise InputError(f"a genesis hash is 32 bytes, got {self.genesis_hash!r:.80}")
 
 
 def _extra(ext: SignedExtension, nonce: int) -> bytes:

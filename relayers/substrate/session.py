@@ -17,6 +17,7 @@ from typing import TypeVar
 
 import structlog
 
+from bridge.config.redact import redact_url, redact_urls
 from relayers.substrate.chain import ChainReader
 from relayers.substrate.client import SubstrateClient
 from relayers.substrate.errors import ParaIdMismatch, SubstrateConnectionError, SubstrateTimeout
@@ -44,7 +45,8 @@ class ClientSession:
                     self._checked = True
                 return fn(self._reader)
             except (SubstrateConnectionError, SubstrateTimeout) as exc:
-                log.warning("substrate_connection_dropped", url=self.url, error=str(exc))
+                # the URL's path or user info may be the endpoint's API key: logged as scheme, host and port
+                log.warning("substrate_connection_dropped", url=redact_url(self.url), error=redact_urls(str(exc)))
                 self._drop()
                 raise
 
@@ -62,13 +64,13 @@ class ClientSession:
             try:
                 reader.client.close()
             except Exception as exc:  # closing a broken socket may fail any way; the client is gone either way
-                log.debug("substrate_close_failed", error=str(exc))
+                log.debug("substrate_close_failed", error=redact_urls(str(exc)))
 
 
 def check_para_id(reader: ChainReader, expected: int, url: str) -> None:
     actual = reader.para_id()
     if actual != expected:
-        raise ParaIdMismatch(expected, actual, url)
+        raise ParaIdMismatch(expected, actual, redact_url(url))  # said at start and logged: no API key in it
 
 
 __all__ = ["ClientSession", "check_para_id"]

@@ -18,6 +18,7 @@ from dataclasses import dataclass
 from enum import StrEnum
 from typing import Any
 
+import structlog
 from scalecodec.utils.ss58 import ss58_decode
 
 from bridge.xcm import (
@@ -43,6 +44,8 @@ from bridge.xcm import (
 from relayers.substrate.client import SubstrateClient
 from relayers.substrate.errors import SubstrateTimeout
 from relayers.substrate.events import ChainEvent
+
+log = structlog.get_logger("substrate.xcm")
 
 
 @dataclass(frozen=True)
@@ -92,13 +95,16 @@ class TrappedAssets:
     """`PolkadotXcm.AssetsTrapped`: what was left in holding, and by whom (the trap is keyed by origin + assets)."""
 
     hash: bytes
-    origin: Location  # as seen from the chain holding the assets
+    origin: Location | None  # as seen from the chain holding the assets; None when not modelled (see `raw_origin`)
     assets: tuple[Asset, ...]  # empty when the chain reported assets we do not model (see `raw`)
     raw: Any
+    raw_origin: Any = None
 
     @property
     def local_account(self) -> bytes | None:
         """The account that trapped them when the origin is an account on this chain: it can claim them itself."""
+        if self.origin is None:
+            return None
         if self.origin.parents == 0 and len(self.origin.interior) == 1:
             (junction,) = self.origin.interior
             if isinstance(junction, AccountId32):
@@ -120,13 +126,14 @@ class TrappedAssets:
 
     def describe(self) -> str:
         what = ", ".join(f"{a.amount} of {a.id}" for a in self.assets) or repr(self.raw)
+        origin = self.origin if self.origin is not None else repr(self.raw_origin)
         account = self.local_account
         how = (
             f"sign PolkadotXcm.claim_assets(assets, beneficiary) with account 0x{account.hex()}"
             if account is not None
-            else f"the origin {self.origin} sends [ClaimAsset(assets, Here), ClearOrigin, BuyExecution, DepositAsset]"
+            else f"the origin {origin} sends [ClaimAsset(assets, Here), ClearOrigin, BuyExecution, DepositAsset]"
         )
-        return f"trapped {what} (origin {self.origin}, trap 0x{self.hash.hex()}); to claim: {how}"
+        return f"trapped {what} (origin {origin}, trap 0x{self.hash.hex()}); to claim: {how}"
 
 
 @dataclass(frozen=True)
@@ -218,7 +225,11 @@ def outcomes_in_block(events: Iterable[ChainEvent], block_hash: str, block_numbe
                 status=status,
                 failure=failure,
                 deposits=tuple(d for e in segment if (d := _deposit(e)) is not None),
-                trapped=tuple(_trapped(e) for e in segment if e.is_("PolkadotXcm", "AssetsTrapped")),
+                trapped=tuple(
+                    t
+                    for e in segment
+                    if e.is_("PolkadotXcm", "AssetsTrapped") and (t := _trapped(e, block_number)) is not None
+                ),
                 block_hash=block_hash,
                 block_number=block_number,
                 events=tuple(segment),
@@ -310,14 +321,29 @@ def _deposit(event: ChainEvent) -> Deposit | None:
     return None
 
 
-def _trapped(event: ChainEvent) -> TrappedAssets:
+def _trapped(event: ChainEvent, block_number: int) -> TrappedAssets | None:
+    """The trap, with what we do not model left unparsed (and logged): anyone's trap, with any origin, may sit in
+    the same block as a bridge message, and one we cannot read must not hide that message's outcome."""
     attrs = event.attributes
-    trap_hash, origin, assets = (attrs["hash"], attrs["origin"], attrs["assets"]) if isinstance(attrs, dict) else attrs
+    try:
+        trap_hash, origin, assets = (
+            (attrs["hash"], attrs["origin"], attrs["assets"]) if isinstance(attrs, dict) else attrs
+        )
+        hash_ = _h256(trap_hash)
+    except (KeyError, TypeError, ValueError) as exc:  # no trap we could name: the event stays in `events`
+        log.warning("xcm_trap_unreadable", block=block_number, error=str(exc), attributes=repr(attrs)[:500])
+        return None
+    try:
+        parsed_origin: Location | None = location_from_value(origin)
+    except XcmDecodeError as exc:
+        parsed_origin = None
+        log.warning("xcm_trap_unparsed", block=block_number, trap=f"0x{hash_.hex()}", part="origin", error=str(exc))
     try:
         parsed = assets_from_value(versioned_parts(assets)[1])
-    except XcmDecodeError:
+    except XcmDecodeError as exc:
         parsed = ()
-    return TrappedAssets(_h256(trap_hash), location_from_value(origin), parsed, assets)
+        log.warning("xcm_trap_unparsed", block=block_number, trap=f"0x{hash_.hex()}", part="assets", error=str(exc))
+    return TrappedAssets(hash_, parsed_origin, parsed, assets, origin)
 
 
 def _ids(attrs: Any, hash_field: str) -> frozenset[bytes]:

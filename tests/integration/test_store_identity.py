@@ -24,11 +24,6 @@ from relayers.store.identity import ChainIdentity, IdentityMismatch, bind, rebin
 from tests.integration.conftest import transfer_message
 
 ROOT = Path(__file__).resolve().parents[2]
-RESOURCE = """
-[resources.PHA]
-resource_id = "0x209ac63481437ccc57c869087ff12313991c325a82d4621a7241f3f1865df803"
-decimals = { ethereum = 18, phala = 12 }
-"""
 OLD_BRIDGE = "0x" + "11" * 20
 NEW_BRIDGE = "0x" + "22" * 20
 
@@ -205,7 +200,7 @@ def _config(tmp_path: Path, url: str, status_port: int | None = None) -> Path:
     text = text.replace(old, f'url = "{url}"')
     text = text.replace('listen = "127.0.0.1:9101"', f'listen = "127.0.0.1:{status_port or _free_port()}"')
     path = tmp_path / "node.toml"
-    path.write_text(text + RESOURCE)
+    path.write_text(text)  # the example names its resource ([resources.PHA])
     return path
 
 

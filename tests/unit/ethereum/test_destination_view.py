@@ -18,7 +18,8 @@ from tests.unit.ethereum.helpers import BRIDGE, RESOURCES, RID, TOKEN, inbound
 @dataclass
 class FakeBridge:
     block: int = 100
-    used_word: int = 0
+    used_word: int = 0  # at `latest`
+    final_word: int | None = None  # at the final block (None: as at `latest`)
     reads: int = 0
     limit_reads: int = 0
     calls: list[list[str]] = field(default_factory=list)
@@ -38,10 +39,16 @@ class FakeBridge:
                 out.append(True)
         return self.block, out
 
-    def bridge_calls(self, fn: str, args: list[tuple[Any, ...]]) -> list[Any]:
+    def bridge_calls(self, fn: str, args: list[tuple[Any, ...]], *, block: int | str = "latest") -> list[Any]:
+        if fn == "nonceWord":
+            final = self.used_word if self.final_word is None else self.final_word
+            return [self.used_word if block == "latest" else final for _ in args]
         assert fn == "tokenLimit"
         self.limit_reads += 1
         return [(1,) for _ in args]
+
+    def head_number(self) -> int:
+        return self.block
 
 
 CONFIG = EthereumConfig(rpc_url="http://127.0.0.1:1", chain_id=31337, bridge_address=BRIDGE, resources=RESOURCES)
@@ -115,6 +122,9 @@ def test_already_executed_reads_the_bitmap() -> None:
     rpc_any.run = lambda fn: _done(fn(rpc_any))
     done = asyncio.run(dest.already_executed([inbound(5), inbound(6)]))
     assert done == frozenset({inbound(5).id_hex})
+    # Used at `latest` only (a block a reorg may still replace): not executed yet, whatever the head says.
+    rpc.final_word = 0
+    assert asyncio.run(dest.already_executed([inbound(5), inbound(6)])) == frozenset()
 
 
 async def _done(value: Any) -> Any:

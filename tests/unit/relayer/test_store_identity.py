@@ -25,22 +25,17 @@ from relayers.substrate import PhalaConfig
 ROOT = Path(__file__).resolve().parents[3]
 BRIDGE = "0xe7f1725E7734CE288F8367e1Bb143E90bb3F0512"
 ACCOUNT = bytes(range(32))
-RESOURCE = """
-[resources.PHA]
-resource_id = "0x209ac63481437ccc57c869087ff12313991c325a82d4621a7241f3f1865df803"
-decimals = { ethereum = 18, phala = 12 }
-"""
 ETH_GENESIS = "0x" + "aa" * 32
 PHALA_GENESIS = "0x" + "bb" * 32
 
 
 def node(text_edit: tuple[str, str] | None = None) -> NodeConfig:
     text = (ROOT / "config" / "node.example.toml").read_text()
-    text = text.replace('bridge_address = "0x0000000000000000000000000000000000000000"', f'bridge_address = "{BRIDGE}"')
+    assert f'bridge_address = "{BRIDGE}"' in text  # the template's
     if text_edit is not None:
         assert text_edit[0] in text
         text = text.replace(*text_edit)
-    return parse_config(text + RESOURCE, NodeConfig, source="node.toml")
+    return parse_config(text, NodeConfig, source="node.toml")
 
 
 def identities(
@@ -96,8 +91,7 @@ def scheduled(from_block: int = 1_200_000) -> list[ChainIdentity]:
     edited = parse_config(
         config_text(text)
         .replace("# transfer = 2000000000000", "transfer = 2000000000000")
-        .replace("# call = 6000000000000 ", "call = 6000000000000 #")
-        + RESOURCE,
+        .replace("# call = 6000000000000 ", "call = 6000000000000 #"),
         NodeConfig,
         source="node.toml",
     )
@@ -106,7 +100,7 @@ def scheduled(from_block: int = 1_200_000) -> list[ChainIdentity]:
 
 def config_text(edit: tuple[str, str]) -> str:
     text = (ROOT / "config" / "node.example.toml").read_text()
-    text = text.replace('bridge_address = "0x0000000000000000000000000000000000000000"', f'bridge_address = "{BRIDGE}"')
+    assert f'bridge_address = "{BRIDGE}"' in text  # the template's
     assert edit[0] in text
     return text.replace(*edit)
 

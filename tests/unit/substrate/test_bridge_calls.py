@@ -180,3 +180,95 @@ def test_other_shapes_are_not_bridge_batches(call: bytes) -> None:
 def test_parsing_arbitrary_bytes_never_raises(data: bytes) -> None:
     parse_batch(INDICES, data)
     parse_deposit(INDICES, bytes(INDICES.batch_all) + data)
+
+
+@pytest.mark.parametrize(
+    ("genesis", "spec", "tx", "match"),
+    [
+        (b"E" * 32, 2**32, 6, "spec version is a u32"),
+        (b"E" * 32, -1, 6, "spec version is a u32"),
+        (b"E" * 32, 900, 2**32, "transaction version is a u32"),
+        (b"E" * 32, 900, -1, "transaction version is a u32"),
+        (b"E" * 32, True, 6, "spec version is a u32"),
+        (b"E" * 5, 900, 6, "genesis hash is 32 bytes"),
+        ("E" * 32, 900, 6, "genesis hash is 32 bytes"),
+    ],
+)
+def test_runtime_facts_refuse_what_cannot_be_signed(genesis: bytes, spec: int, tx: int, match: str) -> None:
+    from bridge.errors import InputError
+
+    with pytest.raises(InputError, match=match):
+        RuntimeFacts(genesis, spec, tx, INDICES, EXTENSIONS)
+    assert signing_payload(RuntimeFacts(b"E" * 32, 2**32 - 1, 0, INDICES, EXTENSIONS), CALL, 7)
+
+
+@pytest.mark.parametrize(
+    ("version", "genesis"),
+    [
+        ({"specVersion": 2**32, "transactionVersion": 6}, "0x" + "45" * 32),
+        ({"specVersion": 900, "transactionVersion": -1}, "0x" + "45" * 32),
+        ({"specVersion": 900, "transactionVersion": 6}, "0x" + "45" * 5),
+        ({"specVersion": 900, "transactionVersion": 6}, "0xnothex"),
+        ({"specVersion": "x"}, "0x" + "45" * 32),
+        (None, "0x" + "45" * 32),
+    ],
+)
+def test_a_node_reporting_bad_runtime_facts_is_an_unsupported_runtime(
+    version: object, genesis: str, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    from types import SimpleNamespace
+
+    from relayers.substrate import chain
+    from relayers.substrate.errors import UnsupportedRuntime
+
+    monkeypatch.setattr(chain, "_call_index", lambda si, pallet, call: (0, 0))
+    monkeypatch.setattr(chain, "_extensions", lambda si: EXTENSIONS)
+    replies = {"state_getRuntimeVersion": version, "chain_getBlockHash": genesis}
+    client = SimpleNamespace(
+        rpc=lambda method, params: replies[method], use_runtime=lambda block_hash: None, interface=None
+    )
+    reader = chain.ChainReader(client)  # type: ignore[arg-type]
+    with pytest.raises(UnsupportedRuntime, match="runtime at 0xhead"):
+        reader.runtime_facts("0xhead")
+
+
+@pytest.mark.parametrize(
+    ("value", "error"),
+    [
+        ({"Module": {"index": 5, "error": "0x"}}, "{'index': 5, 'error': '0x'}"),
+        ({"Module": [5, 1]}, "[5, 1]"),
+        ({"Module": {"index": 5, "error": "0xzz"}}, "{'index': 5, 'error': '0xzz'}"),
+        ({"Module": {"index": 256, "error": 1}}, "{'index': 256, 'error': 1}"),
+        ({"Module": {"index": True, "error": 1}}, "{'index': True, 'error': 1}"),
+        ({"Module": {"error": "0x01000000"}}, "{'error': '0x01000000'}"),
+        (
+            {"Module": {"index": 5, "error": "0xzz" + "ff" * 500}},
+            ("{'index': 5, 'error': '0xzz" + "f" * 999)[:200] + "...",
+        ),
+    ],
+)
+def test_dispatch_errors_of_unknown_shape_are_reported_not_raised(value: object, error: str) -> None:
+    from relayers.substrate.events import DispatchFailure, decode_dispatch_error
+
+    def lookup(pallet: int, err: int) -> tuple[str, str, str]:
+        raise AssertionError("no lookup for a shape that is not a module error")
+
+    assert decode_dispatch_error(value, lookup) == DispatchFailure(kind="Module", pallet=None, error=error)
+
+
+def test_module_errors_of_every_encoding_are_named() -> None:
+    from relayers.substrate.events import decode_dispatch_error
+
+    seen: list[tuple[int, int]] = []
+
+    def lookup(pallet: int, err: int) -> tuple[str, str, str]:
+        seen.append((pallet, err))
+        return "Balances", "InsufficientBalance", "docs"
+
+    for raw in (2, "0x02000000", b"\x02\x00\x00\x00", [2, 0, 0, 0]):
+        failure = decode_dispatch_error({"Module": {"index": 10, "error": raw}}, lookup)
+        assert str(failure) == "Balances.InsufficientBalance (docs)"
+    assert seen == [(10, 2)] * 4
+    assert str(decode_dispatch_error("BadOrigin", lookup)) == "BadOrigin"
+    assert str(decode_dispatch_error({"Token": "FundsUnavailable"}, lookup)) == "Token: FundsUnavailable"
+    assert decode_dispatch_error(["odd"], lookup).kind == "Unknown"

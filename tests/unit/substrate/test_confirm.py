@@ -81,7 +81,7 @@ def included(ids: list[str], failure: str | None) -> BridgeExtrinsic:
 
 def test_pending_until_included_then_executed_with_refusals_reported() -> None:
     dest, _, index, _ = setup()
-    dest._refused["0x" + "ff" * 32] = "the recipient is the bridge account itself"
+    dest._submitted[TX].refused["0x" + "ff" * 32] = "the recipient is the bridge account itself"
     ids = [*IDS, "0x" + "ff" * 32]
     assert confirm(dest, ids).pending
     index.caught_up = False

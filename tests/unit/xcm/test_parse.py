@@ -127,3 +127,43 @@ def test_values_seen_on_the_devnet_parse() -> None:
 def test_what_we_do_not_model_is_refused(value: object) -> None:
     with pytest.raises(XcmDecodeError):
         asset_from_value(value)
+
+
+@pytest.mark.parametrize(
+    "value",
+    [
+        {"parents": "x", "interior": "Here"},
+        {"parents": 1, "interior": {"X1": [{"Parachain": "two thousand"}]}},
+        {"parents": 0, "interior": {"X1": [{"AccountId32": {"network": None, "id": "0xnothex"}}]}},
+        {"parents": 0, "interior": {"X1": [{"AccountKey20": {"network": None, "key": "0x1234"}}]}},
+        {"parents": 0, "interior": {"X1": [{"GlobalConsensus": {"Ethereum": {"chain_id": "one"}}}]}},
+        {"parents": 0, "interior": {"X1": [{"GlobalConsensus": {"Ethereum": 1}}]}},
+        {"parents": 1, "interior": {"X2": [{"Parachain": 2000}, {"GeneralKey": {"length": 1, "data": "0x00"}}]}},
+        {"parents": 0, "interior": {"X2": 5}},
+        {"parents": float("inf"), "interior": "Here"},
+        {"parents": 256, "interior": "Here"},
+    ],
+)
+def test_malformed_locations_raise_only_decode_errors(value: object) -> None:
+    with pytest.raises(XcmDecodeError) as raised:
+        location_from_value(value)
+    assert type(raised.value) is XcmDecodeError
+
+
+@pytest.mark.parametrize("amount", [2**128, -1, "lots", None])
+def test_asset_amounts_outside_u128_are_decode_errors(amount: object) -> None:
+    with pytest.raises(XcmDecodeError) as raised:
+        asset_from_value({"id": {"parents": 1, "interior": "Here"}, "fun": {"Fungible": amount}})
+    assert type(raised.value) is XcmDecodeError
+    assert asset_from_value({"id": {"parents": 1, "interior": "Here"}, "fun": {"Fungible": 2**128 - 1}}).amount > 0
+
+
+def test_junctions_and_networks_read_alone_raise_only_decode_errors() -> None:
+    from bridge.xcm.parse import junction_from_value, network_from_value
+
+    for junction in ({"Parachain": 2**32}, {"PalletInstance": "x"}, {"AccountId32": 5}):
+        with pytest.raises(XcmDecodeError):
+            junction_from_value(junction)
+    for network in ({"Ethereum": {"chain_id": 2**64}}, {"Ethereum": None}, 7):
+        with pytest.raises(XcmDecodeError):
+            network_from_value(network)

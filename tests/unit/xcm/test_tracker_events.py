@@ -170,3 +170,45 @@ def test_every_executor_error_of_the_metadata_is_a_known_kind(load_runtime: Call
                 names |= {v["name"] for v in t["type"]["def"]["variant"]["variants"]}
     assert len(names) > 40
     assert names <= {k.value for k in XcmErrorKind}
+
+
+def test_a_trap_with_an_unmodelled_origin_does_not_hide_the_block() -> None:
+    from structlog.testing import capture_logs
+
+    odd_origin = {
+        "parents": 1,
+        "interior": {"X2": [{"Parachain": 2000}, {"GeneralKey": {"length": 1, "data": "0x" + "00" * 32}}]},
+    }
+    assets = {"V4": [{"id": PARENT, "fun": {"Fungible": 9}}]}
+    theirs = {"hash": "0x" + "aa" * 32, "origin": odd_origin, "assets": assets}
+    bad_assets = {"hash": "0x" + "ab" * 32, "origin": SIBLING_2035, "assets": {"V4": [{"id": PARENT, "fun": 5}]}}
+    block = [
+        ev("PolkadotXcm", "AssetsTrapped", theirs),
+        ev("PolkadotXcm", "AssetsTrapped", bad_assets),
+        ev("PolkadotXcm", "AssetsTrapped", {"hash": "0xzz", "origin": PARENT, "assets": assets}),
+        ev(
+            "MessageQueue",
+            "Processed",
+            {"id": "0x" + "bb" * 32, "origin": "Parent", "weight_used": {}, "success": False},
+        ),
+        ev("Balances", "Deposit", {"who": ALICE, "amount": 5}),
+        ev(
+            "MessageQueue",
+            "Processed",
+            {"id": "0x" + "cc" * 32, "origin": "Parent", "weight_used": {}, "success": True},
+        ),
+    ]
+    with capture_logs() as logs:
+        first, ours = outcomes_in_block(block, "0xblock", 7)
+    assert ours.succeeded and ours.deposited_to(ALICE_PUBKEY) == 5  # the bridge's message is still tracked
+    odd, unparsed_assets = first.trapped  # the unreadable third is dropped, its event kept
+    assert odd.origin is None and odd.raw_origin == odd_origin and odd.assets == (Asset(Location.parent(), 9),)
+    assert odd.local_account is None and "GeneralKey" in odd.describe()
+    assert unparsed_assets.origin == Location.sibling(2035) and unparsed_assets.assets == ()
+    assert len(first.events) == 4
+    assert [(e["event"], e.get("part")) for e in logs] == [
+        ("xcm_trap_unparsed", "origin"),
+        ("xcm_trap_unparsed", "assets"),
+        ("xcm_trap_unreadable", None),
+    ]
+    assert logs[0]["block"] == 7 and logs[0]["trap"] == "0x" + "aa" * 32 and "GeneralKey" in logs[0]["error"]
