@@ -42,26 +42,27 @@ def check_amount(amount: int) -> int:
 
 
 def parse_units(text: str, decimals: int) -> int:
-    """'12.5' at 18 decimals -> 12500000000000000000. Refuses more fractional digits than the token has."""
+    """'12.5' at 18 decimals -> 12500000000000000000. Exact whatever the digits: refuses more fractional digits than
+    the token has, never rounds (the arithmetic is on integers, not in a decimal context's 28 digits)."""
     cleaned = text.strip().replace("_", "")
+    if not cleaned.isascii():  # Decimal also reads other scripts' digits ('١٢')
+        raise AmountError(f"not a number: {text!r}")
     try:
-        value = Decimal(cleaned)
+        value = Decimal(cleaned)  # exact: a Decimal from a string keeps every digit
     except InvalidOperation:
         raise AmountError(f"not a number: {text!r}") from None
     if not value.is_finite():
         raise AmountError(f"not a finite number: {text!r}")
-    if value <= 0:
+    if value <= 0:  # comparisons are exact too
         raise AmountError(f"amount must be positive, got {text!r}")
-    if value > Decimal(MAX_AMOUNT):
+    if value > MAX_AMOUNT:
         raise AmountError(f"amount {text!r} is too large")
-    exponent = value.as_tuple().exponent
+    _, digits, exponent = value.as_tuple()
     assert isinstance(exponent, int)
     if -exponent > decimals:
         raise AmountError(f"{text!r} has more than {decimals} decimal places")
-    units = value.scaleb(decimals)
-    if units != units.to_integral_value():
-        raise AmountError(f"{text!r} has more than {decimals} decimal places")
-    return check_amount(int(units))
+    # value = digits * 10**exponent with 0 <= exponent + decimals, and exponent <= 39 (value <= MAX_AMOUNT)
+    return check_amount(int("".join(map(str, digits))) * 10 ** (exponent + decimals))
 
 
 def format_units(amount: int, decimals: int) -> str:

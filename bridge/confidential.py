@@ -40,7 +40,8 @@ Query (signed by the querier) and answer (sealed to the query's X25519 response 
              response key (32) | nonce (16) | body len u16 | body
     signed = query | signature len u8 | signature      (over `query_digest(query)`, see `query_signing_hash`)
     answer = magic "PHCA" | version | query digest (32) | as of u64 | status u8 | code len u8 | code |
-             body len u32 | body (status 1: the contract's answer; 2: the refusal reason, UTF-8)
+             body len u32 | body (status 1: the contract's answer, no code; 2: the refusal reason, UTF-8, and a
+             code as `check_code` allows)
 """
 
 from __future__ import annotations
@@ -678,12 +679,19 @@ class QueryAnswer:
         return "" if self.ok else self.body.decode("utf-8", "replace")
 
 
-def encode_answer(a: QueryAnswer) -> bytes:
+def _check_answer(a: QueryAnswer) -> QueryAnswer:
+    """What encode_answer writes and decode_answer accepts: one rule for both, so one encoding per answer."""
     _bytes(a.query_digest, 32, "query digest")
     _uint(a.as_of, MAX_NONCE, "as of")
     if a.ok == bool(a.code):
         raise ConfidentialError("an answer is ok without a code, or refused with one")
-    code = check_code(a.code).encode() if a.code else b""
+    if a.code:
+        check_code(a.code)
+    return a
+
+
+def encode_answer(a: QueryAnswer) -> bytes:
+    code = _check_answer(a).code.encode()
     return (
         ANSWER_MAGIC + bytes([VERSION]) + a.query_digest + a.as_of.to_bytes(8, "big")
         + bytes([1 if a.ok else 2, len(code)]) + code + len(a.body).to_bytes(4, "big") + a.body
@@ -702,10 +710,9 @@ def decode_answer(data: bytes) -> QueryAnswer:
         raise ConfidentialError("query answer: code is not text") from None
     body = r.take(r.uint(4, "body length"), "body")
     r.end()
-    answer = QueryAnswer(digest, as_of, status == 1, code, body)
-    if answer.ok == bool(code):
+    if (status == 1) == bool(code):
         raise ConfidentialError("query answer: status and code disagree")
-    return answer
+    return _check_answer(QueryAnswer(digest, as_of, status == 1, code, body))
 
 
 # ---- what one executed call puts on Phala ---------------------------------------------------------------------
@@ -743,7 +750,8 @@ def phala_batch_parts(calls: Sequence[ExecutedCall]) -> tuple[list[bytes], list[
 
 def encode_share_envelopes(sealed: dict[int, bytes]) -> bytes:
     """Member id -> a box only that member's enclave opens (the leader's decryption shares), as one blob:
-    count u16 | (member u16 | len u32 | box)*. Carried in a Phala signing request's context ("confidential_shares")."""
+    count u16 | (member u16 | len u32 | box)*, member ids strictly increasing. Carried in a Phala signing request's
+    context ("confidential_shares")."""
     out = bytearray(len(sealed).to_bytes(2, "big"))
     for member, box in sorted(sealed.items()):
         out += _uint(member, 0xFFFF, "member id").to_bytes(2, "big") + len(box).to_bytes(4, "big") + box
@@ -751,10 +759,16 @@ def encode_share_envelopes(sealed: dict[int, bytes]) -> bytes:
 
 
 def decode_share_envelopes(data: bytes) -> dict[int, bytes]:
+    """The inverse of `encode_share_envelopes`: member ids strictly increasing (as it writes them), so a member's box
+    is never given twice (the second silently replacing the first) and each blob has one encoding."""
     r = Reader(data, "share envelopes")
-    out = {}
+    out: dict[int, bytes] = {}
+    previous = -1
     for _ in range(r.uint(2, "count")):
         member = r.uint(2, "member id")
+        if member <= previous:
+            raise ConfidentialError(f"{r.what}: member ids must be strictly increasing")
+        previous = member
         out[member] = r.take(r.uint(4, "box length"), "box")
     r.end()
     return out

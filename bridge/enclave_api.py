@@ -11,6 +11,7 @@ by `id` (a connection may carry several requests at once). Requests are `{"id": 
     attest              nonce                                        AttestResult (a quote over the identity key)
     dkg                 participants?, threshold?, timeout_s         CeremonyResult (the committee record)
     reshare             new_members, new_threshold, old_signers?     CeremonyResult (the new epoch's record)
+    approve_reshare     new_members, new_threshold, ttl_s            ApprovalResult (this member takes part in it)
     sign                key, request, messages, timeout_s?           SignResult, or error refused / unavailable
     decryption_share    ciphertext, requester_public_key, ...        DecryptionSharesResult (encrypted to requester)
     metrics             -                                            MetricsResult (Prometheus text)
@@ -35,6 +36,8 @@ __all__ = [
     "ApiError",
     "ApiRequest",
     "ApiResponse",
+    "ApprovalResult",
+    "ApproveReshareParams",
     "AttestParams",
     "AttestResult",
     "CeremonyResult",
@@ -233,6 +236,15 @@ class ReshareParams(_Model):
     timeout_s: Timeout = 60.0
 
 
+class ApproveReshareParams(_Model):
+    """This member's operator approves a resharing to exactly this committee: without it the member does not deal,
+    take shares, or erase its own for it. The coordinator's `reshare` approves on its own member."""
+
+    new_members: Annotated[tuple[MemberId, ...], Field(min_length=1, max_length=_MAX_MEMBERS)]
+    new_threshold: Annotated[int, Field(ge=1, le=_MAX_MEMBERS)]
+    ttl_s: Annotated[float, Field(gt=0, le=7 * 86_400)] = 3600.0
+
+
 class SignParams(_Model):
     key: KeyName
     request: SigningRequestModel
@@ -284,6 +296,11 @@ class ReshareCall(_Request):
     params: ReshareParams
 
 
+class ApproveReshareCall(_Request):
+    method: Literal["approve_reshare"]
+    params: ApproveReshareParams
+
+
 class SignCall(_Request):
     method: Literal["sign"]
     params: SignParams
@@ -314,6 +331,7 @@ ApiRequest = Annotated[
     | AttestCall
     | DkgCall
     | ReshareCall
+    | ApproveReshareCall
     | SignCall
     | DecryptionShareCall
     | MetricsCall
@@ -361,6 +379,12 @@ class AttestResult(_Model):
 class CeremonyResult(_Model):
     record: CommitteeRecord
     session_id: Hex32
+
+
+class ApprovalResult(_Model):
+    new_members: tuple[MemberId, ...]
+    new_threshold: int
+    ttl_s: float
 
 
 class SignResult(_Model):

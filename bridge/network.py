@@ -5,6 +5,7 @@ from __future__ import annotations
 
 from typing import Annotated, Literal
 
+from nacl.bindings import crypto_core_ed25519_is_valid_point
 from pydantic import BaseModel, ConfigDict, Field, field_validator, model_validator
 
 from bridge.config.types import EthAddress, EthRpcUrl, SubstrateUrl
@@ -110,6 +111,15 @@ class ConfidentialSide(_Model):
 
     encryption_key: Hex32
     auction_settlement: EthAddress | None = None  # SealedBidAuction.sol, allow-listed on the bridge
+
+    @field_validator("encryption_key")
+    @classmethod
+    def _a_group_point(cls, value: str) -> str:
+        # What a caller encrypts to (enclave_signer/tdec/ecies.py takes only such keys): refused here, when the
+        # network file is read, and not as a crypto library's error in the middle of a call.
+        if not crypto_core_ed25519_is_valid_point(bytes.fromhex(value[2:])):
+            raise ValueError("not a valid edwards25519 point (on the curve, in its prime-order subgroup)")
+        return value
 
 
 class NetworkInfo(_Model):

@@ -17,29 +17,24 @@ import typer
 from rich.console import Console
 
 from bridge.cli.errors import EXIT_FAILURE, UsageError, at_least, handle_errors
-from bridge.cli.loading import NetworkOpt, load_network, read_key_file
-from bridge.cli.transfer_cmd import live_message
+from bridge.cli.loading import NetworkOpt, check_ethereum_key, ethereum_key, load_network
+from bridge.cli.transfer_cmd import live_record, printable
 from bridge.confidential import CallStatus
 from bridge.domains import Domain
+from bridge.lifecycle import MessageState
 from bridge.network import NetworkInfo
 
 app = typer.Typer(help="Confidential contract calls: encrypted here, run inside the committee's enclaves.")
-console = Console()
+console = Console(emoji=False)  # `:name:` in text from outside stays as written
 
 KeyFileOpt = typer.Option(None, "--key-file", help="the caller's Ethereum private key (hex) in a file")
-DevAccountOpt = typer.Option(None, "--dev-account", help="devnet only: an anvil account index")
+DevAccountOpt = typer.Option(None, "--dev-account", help="devnet only: an anvil account index, 0..9")
 TimeoutOpt = typer.Option(180.0, "--timeout", help="seconds to wait for the record on Phala (and the reply)")
 
 
 def _key(key_file: Path | None, dev_account: str | None) -> str:
-    secret = read_key_file(key_file) or dev_account
-    if secret is None:
-        raise UsageError("give the caller's key: --key-file, or --dev-account on the devnet")
-    if secret.isdigit():
-        from bridge.devnet.accounts import ethereum_dev_accounts
-
-        return ethereum_dev_accounts(int(secret) + 1)[int(secret)].private_key
-    return secret
+    """The caller's Ethereum private key, checked: from --key-file, or anvil's account --dev-account N."""
+    return ethereum_key(key_file, dev_account, "give the caller's key: --key-file, or --dev-account on the devnet")
 
 
 def _settlement(net: NetworkInfo) -> bytes:
@@ -69,7 +64,7 @@ def send_and_follow(net: NetworkInfo, contract_id: bytes, data: bytes, key: str,
     conf = net.confidential
     if conf is None:
         raise UsageError("the network file has no confidential section (the committee's encryption key)")
-    account = Account.from_key(key)
+    account = Account.from_key(check_ethereum_key(key, "the caller's key"))
     payload = encrypt_call(bytes.fromhex(conf.encryption_key[2:]), contract_id, account.address, data)
     eth = EthereumClient(net.ethereum)
     sent = send_call(eth.w3, net.ethereum.bridge, account, payload)
@@ -79,15 +74,18 @@ def send_and_follow(net: NetworkInfo, contract_id: bytes, data: bytes, key: str,
     last = None
     bridge_account = bytes.fromhex(net.phala.bridge_account[2:])
     result = None
+    trouble: dict[str, None] = {}
     while time.monotonic() < deadline:
-        rec = live_message(net, mid)
-        state = rec.get("state") if rec else None
-        if state and state != last:
-            console.print(f"  {state}" + (f": {rec.get('reason')}" if rec and rec.get("reason") else ""))
+        problems: list[str] = []
+        rec = live_record(net, mid, problems)
+        trouble.update(dict.fromkeys(problems))
+        state = rec.state if rec else None
+        if rec is not None and state != last:
+            console.print(f"  {state}" + (f": {printable(rec.reason)}" if rec.reason else ""))
             last = state
-        if state == "failed":
+        if state is MessageState.FAILED:
             raise typer.Exit(EXIT_FAILURE)
-        if state == "executed":
+        if state is MessageState.EXECUTED:
             result = call_result(
                 net.phala.ws_url, bridge_account, net.phala.start_block, int(Domain.ETHEREUM), sent.nonce
             )
@@ -96,6 +94,8 @@ def send_and_follow(net: NetworkInfo, contract_id: bytes, data: bytes, key: str,
         time.sleep(0.5)
     if result is None:
         console.print(f"[red]no record on Phala within {timeout:.0f}s[/]; follow it with: phala-bridge status {mid}")
+        if trouble:  # the relayers that gave no usable answer, the last few
+            console.print("  relayers: " + printable("; ".join(list(trouble)[-3:])))
         raise typer.Exit(EXIT_FAILURE)
     print_result(result)
     if result.record.status is not CallStatus.EXECUTED:
@@ -117,12 +117,13 @@ def print_result(result: object) -> None:
     r = result.record
     if r.status is CallStatus.EXECUTED:
         console.print(
-            f"[green]executed[/] on phala in {result.extrinsic} (block {result.block_number}): log position "
+            f"[green]executed[/] on phala in {printable(result.extrinsic)} (block {result.block_number}): log position "
             f"{r.position}, {len(r.events)} sealed event(s), {len(result.outputs)} output(s)"
         )
     else:
         console.print(
-            f"[red]refused[/] ({r.code}: {r.reason}), recorded on phala in {result.extrinsic} "
+            f"[red]refused[/] ({printable(r.code)}: {printable(r.reason)}), recorded on phala in "
+            f"{printable(result.extrinsic)} "
             f"(block {result.block_number}); nothing changed"
         )
 
@@ -145,12 +146,11 @@ def auction_open(
     if close_in < 1:
         raise UsageError("--close-in must be at least 1 block")
     at_least(timeout, 1, "--timeout", " s")
+    key = _key(key_file, dev_account)  # every argument is checked before the network file is read
     net = load_network(network)
     contract = SealedBidAuction(_settlement(net))
     close_block = EthereumClient(net.ethereum).block_number() + close_in
-    nonce = send_and_follow(
-        net, contract.contract_id, encode_input(Open(close_block)), _key(key_file, dev_account), timeout
-    )
+    nonce = send_and_follow(net, contract.contract_id, encode_input(Open(close_block)), key, timeout)
     auction = int.from_bytes(message_id(int(Domain.ETHEREUM), nonce), "big")
     console.print(f"auction {auction:#066x} open until ethereum block {close_block}")
 
@@ -172,9 +172,10 @@ def auction_bid(
     at_least(amount, 1, "--amount")
     at_least(timeout, 1, "--timeout", " s")
     auction_id = _auction_id(auction)  # every argument is checked before the network file is read
+    key = _key(key_file, dev_account)
     net = load_network(network)
     data = encode_input(PlaceBid(auction_id, amount))
-    send_and_follow(net, SealedBidAuction(_settlement(net)).contract_id, data, _key(key_file, dev_account), timeout)
+    send_and_follow(net, SealedBidAuction(_settlement(net)).contract_id, data, key, timeout)
 
 
 @app.command("auction-close")
@@ -194,10 +195,11 @@ def auction_close(
 
     at_least(timeout, 1, "--timeout", " s")
     auction_id = _auction_id(auction)
+    key = _key(key_file, dev_account)
     net = load_network(network)
     settlement = _settlement(net)
     data = encode_input(Close(auction_id))
-    send_and_follow(net, SealedBidAuction(settlement).contract_id, data, _key(key_file, dev_account), timeout)
+    send_and_follow(net, SealedBidAuction(settlement).contract_id, data, key, timeout)
     eth = EthereumClient(net.ethereum)
     settled, winner, price = (
         contract_at(eth.w3, "SealedBidAuction", "0x" + settlement.hex()).functions.outcome(auction_id).call()
@@ -224,4 +226,5 @@ def raw(
     if len(cid) != 32:
         raise UsageError("a contract id is 32 bytes")
     at_least(timeout, 1, "--timeout", " s")
-    send_and_follow(load_network(network), cid, data, _key(key_file, dev_account), timeout)
+    key = _key(key_file, dev_account)
+    send_and_follow(load_network(network), cid, data, key, timeout)

@@ -1,4 +1,4 @@
-"""`phala-bridge committee dkg | reshare | status | publish | records`: operator commands. The ceremonies and the
+"""`phala-bridge committee dkg | reshare | approve-reshare | status | publish | records`: operator commands. The
 status run through the local enclave's socket; `publish` writes the committee record on the Phala chain from the
 operator's account and `records` reads the records back (docs/committee.md, "The committee record on chain")."""
 
@@ -18,7 +18,7 @@ from rich.table import Table
 
 from bridge.addresses import format_substrate_account, parse_substrate_account
 from bridge.cli.errors import EXIT_FAILURE, UsageError, at_least, handle_errors
-from bridge.cli.loading import NetworkOpt, load_config, load_network, read_key_file
+from bridge.cli.loading import NetworkOpt, key_source, load_config, load_network, substrate_keypair
 from bridge.committee_record import encode_record, parse_record_json
 from bridge.config import NodeConfig
 from bridge.config.types import SubstrateUrl
@@ -122,7 +122,8 @@ def reshare(
     timeout: float = typer.Option(60.0, help="seconds for the whole ceremony"),
     as_json: bool = JsonOpt,
 ) -> None:
-    """Move the same group keys to a new committee (new epoch); members joining must run at the new epoch."""
+    """Move the same group keys to a new committee (new epoch); members joining must run at the new epoch. Every
+    other member involved must first run `committee approve-reshare` with the same members and threshold."""
     at_least(new_threshold, 1, "--new-threshold")
     at_least(timeout, 1, "--timeout", " s")
     members = _ids(new_members, "--new-members") or []
@@ -131,6 +132,38 @@ def reshare(
         raise UsageError(f"--new-threshold {new_threshold} exceeds the {len(members)} new members")
     result = _call(config, lambda c: c.reshare(members, new_threshold, old_signers=signers, timeout_s=timeout))
     _print_ceremony(result, as_json)
+
+
+@app.command("approve-reshare")
+@handle_errors
+def approve_reshare(
+    config: Path = ConfigOpt,
+    new_members: str = typer.Option(..., help="the new committee's member ids, e.g. 2,3,4,5,6"),
+    new_threshold: int = typer.Option(..., help="at least a majority of the new members"),
+    ttl: float = typer.Option(3600.0, help="seconds the approval stays valid (at most 7 days)"),
+    as_json: bool = JsonOpt,
+) -> None:
+    """Let this member take part in a resharing to exactly this committee. Every member involved (old signers, new
+    members, members leaving) needs its own operator's approval before the coordinator's `committee reshare`; a
+    member without it deals nothing, takes no share and erases nothing. Approvals live in the enclave's memory."""
+    at_least(new_threshold, 1, "--new-threshold")
+    if not 0 < ttl <= 7 * 86_400:
+        raise UsageError(f"--ttl {ttl:g}: between 0 and 604800 seconds")
+    members = _ids(new_members, "--new-members") or []
+    if new_threshold > len(members):
+        raise UsageError(f"--new-threshold {new_threshold} exceeds the {len(members)} new members")
+    if new_threshold < len(members) // 2 + 1:
+        raise UsageError(
+            f"--new-threshold {new_threshold}: at least a majority of {len(members)} ({len(members) // 2 + 1})"
+        )
+    result = _call(config, lambda c: c.approve_reshare(members, new_threshold, ttl_s=ttl))
+    if as_json:
+        typer.echo(result.model_dump_json())
+    else:
+        typer.echo(
+            f"approved: resharing to members {','.join(map(str, result.new_members))} "
+            f"with threshold {result.new_threshold}, for {result.ttl_s:g} s"
+        )
 
 
 @app.command()
@@ -235,15 +268,14 @@ def publish(
     and print where it landed. Readers trust records by their signer: publish from the account they know."""
     record = _read_record_file(record_file)
     encode_record(record)  # its size on chain, checked before anything else
-    secret = read_key_file(key_file) or dev_account
-    if not secret:
-        raise UsageError("give the operator's key: --key-file (a secret URI in a file), or --dev-account on the devnet")
-    from substrateinterface import Keypair, KeypairType
-
-    try:
-        keypair = Keypair.create_from_uri(secret, crypto_type=KeypairType.SR25519)
-    except (ValueError, TypeError):
-        raise UsageError("the operator's key is not a valid secret URI") from None  # never the secret itself
+    # The secret is never shown: a refusal names the key file (or --dev-account) and what is wrong.
+    keypair = substrate_keypair(
+        *key_source(
+            key_file,
+            dev_account,
+            "give the operator's key: --key-file (a secret URI in a file), or --dev-account on the devnet",
+        )
+    )
     if config is not None:
         _check_against_enclave(record, _call(config, lambda c: c.status()))
     url = _phala_url(phala, network, config)

@@ -13,11 +13,13 @@ import typer
 from rich.console import Console
 from rich.table import Table
 
+from bridge.amounts import convert_amount, parse_units
 from bridge.cli.devnet_cmd import print_status
-from bridge.cli.errors import handle_errors
+from bridge.cli.errors import UsageError, handle_errors
 from bridge.cli.loading import load_config
 from bridge.config import DevnetConfig
 from bridge.devnet.manager import Devnet, DevnetError
+from bridge.errors import InputError
 from bridge.network import NetworkInfo
 
 console = Console()
@@ -31,11 +33,8 @@ def demo(
     auction: bool = typer.Option(True, help="also run a short sealed-bid auction (confidential contract calls)"),
 ) -> None:
     """Devnet + bridge up, PHA Ethereum -> Phala and back, balances before and after, everything down."""
-    from decimal import Decimal
-
+    there, back = _amounts(amount)  # before anything starts
     cfg = load_config(config, DevnetConfig)
-    there = int(Decimal(amount) * ETH)
-    back = there // 2 // 10**6 * 10**6
     with console.status("starting the devnet and the bridge (5 enclaves, DKG, 5 relayers)..."):
         devnet = Devnet(cfg.devnet, work_dir=Path(cfg.devnet.work_dir) / "demo", committee=True)
         state = devnet.start()
@@ -52,6 +51,19 @@ def demo(
         with console.status("stopping every process..."):
             devnet.stop()
     console.rule("devnet down: every process stopped")
+
+
+def _amounts(amount: str) -> tuple[int, int]:
+    """`--amount` (PHA, 18 decimals on Ethereum) and the half that comes back, both exact in Phala's 12 decimals."""
+    try:
+        there = parse_units(amount, 18)
+        convert_amount(there, 18, 12)
+    except InputError as exc:
+        raise UsageError(f"--amount: {exc}") from None
+    back = there // 2 // 10**6 * 10**6
+    if back == 0:
+        raise UsageError(f"--amount: {amount!r} is too small: half of it comes back, at least 0.000001 PHA")
+    return there, back
 
 
 def _round_trip(net: NetworkInfo, there: int, back: int) -> None:

@@ -9,6 +9,7 @@ from __future__ import annotations
 import functools
 import math
 import sys
+import traceback
 from collections.abc import Callable
 from typing import ParamSpec, TypeVar
 
@@ -16,6 +17,7 @@ import structlog
 import typer
 
 from bridge.config import ConfigError
+from bridge.config.redact import redact_urls
 from bridge.devnet.manager import DevnetError
 from bridge.devnet.tools import ToolMissingError
 from bridge.errors import InputError, one_line
@@ -75,15 +77,19 @@ def handle_errors(fn: Callable[P, R]) -> Callable[P, R]:
         except (typer.Exit, typer.Abort, SystemExit):
             raise
         except Exception as exc:  # the last resort: one line naming it
+            # Client libraries put the endpoint in their messages ("Max retries exceeded with url: /v3/<key>",
+            # "connect: wss://host/<key>"): the endpoint's path, query and user info may be its credentials.
+            text = redact_urls(one_line(exc))
             if _external_failure(exc):
                 # A chain or an endpoint failing under the command (a refused connection, a timeout, an RPC error):
-                # `--log-level debug` shows where it came from.
-                log.debug("cli_failed", error=one_line(exc), exc_info=True)
+                # `--log-level debug` shows where it came from (the frames, redacted as the line is).
+                # (`exception` is what structlog renders exc_info as: the traceback, here redacted.)
+                log.debug("cli_failed", error=text, exception=redact_urls("".join(traceback.format_exception(exc))))
             else:
                 # Anything else may be a bug: its traceback is logged at error level (a daemon's JSON log keeps it
                 # for the report).
-                log.error("cli_crashed", error=one_line(exc), exc_info=True)
-            print(f"error: {exc.__class__.__name__}: {one_line(exc)}", file=sys.stderr)
+                log.error("cli_crashed", error=text, exc_info=True)
+            print(f"error: {exc.__class__.__name__}: {text}", file=sys.stderr)
             raise typer.Exit(EXIT_FAILURE) from None
 
     return wrapper

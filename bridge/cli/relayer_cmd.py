@@ -16,7 +16,7 @@ from bridge.batching import BatchPolicy
 from bridge.cli.errors import EXIT_FAILURE, at_least, handle_errors
 from bridge.cli.heap import frozen_heap_at_exit
 from bridge.cli.loading import load_config
-from bridge.config import NodeConfig
+from bridge.config import NodeConfig, redact
 from bridge.telemetry import configure_logging
 
 if TYPE_CHECKING:
@@ -59,9 +59,12 @@ async def _check_phala_endpoint(dest: PhalaDestination) -> None:
     try:
         await dest.session.run(lambda _reader: None)
     except ParaIdMismatch as exc:
-        raise _StartError(str(exc)) from None
+        raise _StartError(redact.redact_urls(str(exc))) from None
     except SubstrateError as exc:
-        log.warning("phala_unreachable_at_start", url=dest.session.url, error=str(exc))
+        # the endpoint's path or user info may hold its API key: logged as scheme, host and port
+        log.warning(
+            "phala_unreachable_at_start", url=redact.redact_url(dest.session.url), error=redact.redact_urls(str(exc))
+        )
 
 
 async def _bind_store(
@@ -78,8 +81,8 @@ async def _bind_store(
 
     try:
         identity = await current_identity(eth, phala, stop=stop)
-    except (ChainIdMismatch, ParaIdMismatch) as exc:
-        raise _StartError(str(exc)) from None
+    except (ChainIdMismatch, ParaIdMismatch) as exc:  # they name the endpoint
+        raise _StartError(redact.redact_urls(str(exc))) from None
     if identity is None:
         return False
     try:

@@ -1,5 +1,6 @@
-"""`phala-bridge store show | rebind`: the relayer store's deployment, cursors and messages; binding it to another
-deployment on purpose (docs/operations.md, "The store's deployment")."""
+"""`phala-bridge store show | rebind | requeue`: the relayer store's deployment, cursors and messages; binding it to
+another deployment on purpose (docs/operations.md, "The store's deployment"); giving a `failed` message another try
+(docs/operations.md, "Requeueing a failed message")."""
 
 from __future__ import annotations
 
@@ -16,10 +17,19 @@ import typer
 from rich.console import Console
 from rich.table import Table
 
-from bridge.cli.errors import EXIT_FAILURE, handle_errors
+from bridge.cli.errors import EXIT_FAILURE, EXIT_USAGE, handle_errors
 from bridge.cli.loading import load_config
 from bridge.config import NodeConfig
-from relayers.store import PendingMessages, SqlStore, StoreError, open_store, redact_url, store_error
+from bridge.errors import TransitionError
+from relayers.store import (
+    PendingMessages,
+    SqlStore,
+    StoreError,
+    UnknownMessage,
+    open_store,
+    redact_url,
+    store_error,
+)
 from relayers.store.factory import database_errors
 from relayers.store.identity import MISSING_CHAIN, ChainIdentity, compare
 from relayers.store.identity import rebind as rebind_store
@@ -221,4 +231,48 @@ def rebind(
     typer.echo(
         f"rebound: {done.archived} message(s) archived ({sum(done.pending.values())} pending), {done.cursors} "
         f"cursor(s) and {done.checkpoints} checkpoint(s) dropped; the relayer starts from each chain's start_block"
+    )
+
+
+_MESSAGE_ID_LENGTH = 66  # 0x + 64 hex
+
+
+def _who() -> str:
+    import getpass
+
+    try:
+        return getpass.getuser()
+    except (KeyError, OSError):  # no user name for this uid (a bare container)
+        return "an operator"
+
+
+@app.command()
+@handle_errors
+def requeue(
+    message_id: str = typer.Argument(..., help="0x + 64 hex: the id of a failed message"),
+    config: Path = ConfigOpt,
+    reason: str = typer.Option("", "--reason", help="why (recorded with who and when, in the message's reason)"),
+) -> None:
+    """Move a `failed` message back to `verified`, so the relayer signs and submits it again (a token re-enabled, a
+    call target allow-listed, a config fixed). Only a failed message: any other state is refused, nothing changed.
+    Safe with the relayer running; a message the destination did execute is found executed before signing."""
+    mid = message_id.strip().lower()
+    if len(mid) != _MESSAGE_ID_LENGTH or not mid.startswith("0x") or any(c not in "0123456789abcdef" for c in mid[2:]):
+        print(f"error: expected a 0x + 64 hex message id, got {message_id!r}", file=sys.stderr)
+        raise typer.Exit(EXIT_USAGE)
+    why = " ".join(reason.split())[:500] or "no reason given"
+    cfg = load_config(config, NodeConfig)
+    with _opened(cfg.store.url) as store:
+        try:
+            before = store.requeue(mid, reason=why, by=_who())
+        except TransitionError as exc:
+            print(f"error: message {mid}: {exc}; nothing changed", file=sys.stderr)
+            raise typer.Exit(EXIT_USAGE) from None
+        except UnknownMessage:
+            name = redact_url(cfg.store.url)
+            print(f"error: no message {mid} in the store {name}; nothing changed", file=sys.stderr)
+            raise typer.Exit(EXIT_USAGE) from None
+    typer.echo(
+        f"requeued {mid}: failed -> verified (it had failed: {before.reason or 'no reason recorded'}); the relayer "
+        "signs it with its next batch to that destination, unless the destination already executed it"
     )

@@ -9,24 +9,28 @@ the beneficiary's form, the asset, the XCM version and the fee are checked again
 
 from __future__ import annotations
 
+import http.client
 import json
 import sys
 import time
 import urllib.error
 import urllib.request
+from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Annotated, Any, TypeVar
 
 import typer
+from pydantic import BaseModel, ConfigDict, Field, TypeAdapter, ValidationError
 from rich.console import Console
+from rich.markup import escape
 
 from bridge.addresses import parse_eth_address, parse_substrate_account
 from bridge.amounts import convert_amount, format_units, parse_units
 from bridge.cli.errors import EXIT_FAILURE, UsageError, at_least, handle_errors
-from bridge.cli.loading import NetworkOpt, load_network, read_key_file
+from bridge.cli.loading import NetworkOpt, ethereum_key, key_source, load_network, substrate_keypair
 from bridge.domains import Domain, domain_by_name
-from bridge.errors import InputError, one_line
+from bridge.errors import InputError, one_line, validation_problems
 from bridge.gateway import (
     PROGRAM_VERSIONS,
     BeneficiaryKind,
@@ -38,11 +42,19 @@ from bridge.gateway import (
     encode_destination,
     is_destination,
 )
+from bridge.lifecycle import MessageState
+from bridge.messages import MessageKind
 from bridge.minimums import check_minimum, schedule_for
 from bridge.network import NetworkInfo
 
-console = Console()
+if TYPE_CHECKING:
+    from substrateinterface import Keypair
+
+console = Console(emoji=False)  # `:name:` in text from outside stays as written
 DECIMALS = {Domain.ETHEREUM: 18, Domain.PHALA: 12}
+NO_SENDER_KEY = "give the sender's key: --key-file, or --dev-account on the devnet"
+MAX_REPLY = 4 * 1024 * 1024  # bytes of a relayer's reply read at most
+T = TypeVar("T")
 
 
 @dataclass(frozen=True)
@@ -126,35 +138,115 @@ def plan_gateway_transfer(
     return GatewayPlan(route, dest, source_amount, dest_amount)
 
 
-def _relayer_get(net: NetworkInfo, path: str, problems: list[str] | None = None) -> Any | None:
-    """The first relayer's answer; what went wrong with each one that gave none is added to `problems`."""
+Hex32 = Annotated[str, Field(pattern=r"^0x[0-9a-fA-F]{64}$")]
+
+
+class RelayerRecord(BaseModel):
+    """A relayer's record of one message, as its status server sends it (`/message/<id>`, `/source-tx/<hash>`:
+    relayers/daemon/node.py). Checked before any of it is used or printed: a reply is input like any other."""
+
+    model_config = ConfigDict(extra="ignore", frozen=True)
+
+    id: Hex32
+    state: MessageState
+    reason: Annotated[str, Field(max_length=10_000)] | None = None
+    source_domain: Domain
+    dest_domain: Domain
+    nonce: Annotated[int, Field(ge=0, lt=2**64)]
+    kind: MessageKind | None = None
+    confidential: bool = False
+    recipient: Annotated[str, Field(pattern=r"^0x(?:[0-9a-fA-F]{2})*$", max_length=2 + 2 * 4096)] = "0x"
+    source_tx: Hex32
+    source_block: Annotated[int, Field(ge=0, lt=2**64)]
+    dest_tx: Hex32 | None = None
+    archived_at: Annotated[float, Field(ge=0, lt=1e11, allow_inf_nan=False)] | None = None  # a Unix time
+
+
+_RECORD = TypeAdapter(RelayerRecord)
+_RECORDS = TypeAdapter(list[RelayerRecord])
+
+
+def printable(text: object, limit: int = 500, *, markup: bool = True) -> str:
+    """Text from outside (a relayer's reply, a chain's record) fit for the terminal: control and format characters
+    (escape sequences, bidi overrides, newlines) become spaces, at most `limit` characters, and for a Rich console
+    its markup escaped (printed as written, never interpreted)."""
+    clean = " ".join("".join(c if c.isprintable() else " " for c in str(text)).split())
+    if len(clean) > limit:
+        clean = clean[: limit - 3] + "..."
+    return escape(clean) if markup else clean
+
+
+def _relayer_get(
+    net: NetworkInfo,
+    path: str,
+    adapter: TypeAdapter[T],
+    problems: list[str] | None = None,
+    check: Callable[[T], str | None] | None = None,
+) -> T | None:
+    """The first relayer's valid answer. What went wrong with each one that gave none (no answer, an error, a reply
+    that is not a relayer's or `check` refuses) is added to `problems`, naming the relayer."""
     for url in net.relayer_status_urls:
         try:
             with urllib.request.urlopen(f"{url}{path}", timeout=3) as r:  # noqa: S310 - operator-configured URLs
-                return json.loads(r.read())
+                body = r.read(MAX_REPLY + 1)
         except urllib.error.HTTPError as exc:
             if problems is not None and exc.code != 404:  # 404: this relayer does not know it
                 problems.append(f"{url}: {_error_of(exc)}")
-        except (OSError, ValueError) as exc:
+            continue
+        except (OSError, ValueError, http.client.HTTPException) as exc:
             if problems is not None:
                 problems.append(f"{url}: no answer ({getattr(exc, 'reason', None) or exc.__class__.__name__})")
+            continue
+        if len(body) > MAX_REPLY:
+            why: str | None = f"over {MAX_REPLY} bytes"
+        else:
+            try:
+                value = adapter.validate_json(body)
+            except ValidationError as exc:
+                why = validation_problems(exc)  # where and what, never the value
+            else:
+                why = check(value) if check is not None else None
+                if why is None:
+                    return value
+        if problems is not None:
+            problems.append(f"{url} sent a bad reply ({why})")
     return None
 
 
-def live_message(net: NetworkInfo, message_id: str) -> dict[str, Any] | None:
+def _is_message(message_id: str) -> Callable[[RelayerRecord], str | None]:
+    return lambda rec: None if rec.id.lower() == message_id.lower() else "the record of another message"
+
+
+def live_record(net: NetworkInfo, message_id: str, problems: list[str] | None = None) -> RelayerRecord | None:
     """A relayer's live record of a message, for following one just sent: a copy a `store rebind` moved aside
     (`archived_at`) is an older deployment's message with the same id (nonces start again), not this one."""
-    rec = _relayer_get(net, f"/message/{message_id}")
-    return rec if isinstance(rec, dict) and rec.get("archived_at") is None else None
+    rec = _relayer_get(net, f"/message/{message_id}", _RECORD, problems, _is_message(message_id))
+    return rec if rec is not None and rec.archived_at is None else None
+
+
+def live_message(net: NetworkInfo, message_id: str) -> dict[str, Any] | None:
+    """`live_record` as the relayer's JSON (checked)."""
+    rec = live_record(net, message_id)
+    return None if rec is None else rec.model_dump(mode="json")
 
 
 def _error_of(exc: Any) -> str:
     """The `error` a relayer's JSON reply names (its store failing, say), else the HTTP status."""
     try:
-        error = json.loads(exc.read()).get("error")
-    except (OSError, ValueError, AttributeError):
+        error = json.loads(exc.read(MAX_REPLY)).get("error")
+    except (OSError, ValueError, AttributeError, http.client.HTTPException):
         error = None
     return one_line(str(error)) if error else f"HTTP {exc.code}"
+
+
+def _print_state(record: RelayerRecord) -> None:
+    console.print(f"  {record.state}" + (f": {printable(record.reason)}" if record.reason else ""))
+
+
+def _no_record_within(timeout: float, message_id: str, what: str, problems: dict[str, None]) -> None:
+    console.print(f"[red]{what} within {timeout:.0f}s[/]; follow it with: phala-bridge status {message_id}")
+    if problems:  # the relayers that gave no usable answer, the last few
+        console.print("  relayers: " + printable("; ".join(list(problems)[-3:])))
 
 
 def _when(t: float) -> str:
@@ -168,7 +260,7 @@ def transfer(
     amount: str = typer.Option(..., help="in PHA, e.g. 12.5"),
     recipient: str = typer.Option(..., help="0x address on Ethereum, SS58 or 0x account id on Phala/a parachain"),
     key_file: Path | None = typer.Option(None, help="sender key: hex private key (Ethereum) or secret URI (Phala)"),
-    dev_account: str | None = typer.Option(None, help="devnet only: an anvil account index, or //Alice etc."),
+    dev_account: str | None = typer.Option(None, help="devnet only: anvil account 0..9, or //Alice etc. on Phala"),
     network: Path = NetworkOpt,
     timeout: float = typer.Option(180.0, help="seconds to wait for the destination"),
     fallback: str | None = typer.Option(None, help="parachain transfers: Phala account refunded if not sent on"),
@@ -190,18 +282,17 @@ def transfer(
             )  # fmt: skip
         except InputError as exc:
             raise UsageError(str(exc)) from None
-        secret = read_key_file(key_file) or dev_account
-        if secret is None:
-            raise UsageError("give the sender's key: --key-file, or --dev-account on the devnet")
-        _transfer_via_gateway(net, gplan, secret, timeout)
+        _transfer_via_gateway(net, gplan, ethereum_key(key_file, dev_account, NO_SENDER_KEY), timeout)
         return
     try:
         plan = plan_transfer(source, dest, amount, recipient)
     except InputError as exc:
         raise UsageError(str(exc)) from None
-    secret = read_key_file(key_file) or dev_account
-    if secret is None:
-        raise UsageError("give the sender's key: --key-file, or --dev-account on the devnet")
+    # The key is checked before the network is read: an Ethereum private key, or a secret URI on Phala.
+    if plan.source == Domain.ETHEREUM:
+        key, keypair = ethereum_key(key_file, dev_account, NO_SENDER_KEY), None
+    else:
+        key, keypair = "", substrate_keypair(*key_source(key_file, dev_account, NO_SENDER_KEY))
     net = load_network(network)
     if plan.source == Domain.PHALA:  # below the minimum the bridge holds the funds: refuse before signing
         try:
@@ -212,16 +303,16 @@ def transfer(
         f"{format_units(plan.source_amount, DECIMALS[plan.source])} PHA {plan.source.name.lower()} -> "
         f"{plan.dest.name.lower()} ({format_units(plan.dest_amount, DECIMALS[plan.dest])} PHA on arrival)"
     )
-    if plan.source == Domain.ETHEREUM:
-        message_id, started = _deposit_on_ethereum(net, plan, secret)
+    if keypair is None:
+        message_id, started = _deposit_on_ethereum(net, plan, key)
     else:
-        message_id, started = _deposit_on_phala(net, plan, secret)
+        message_id, started = _deposit_on_phala(net, plan, keypair)
     console.print(f"message id {message_id}")
     dest_tx = _follow(net, message_id, plan, started, timeout)
     console.print(f"[green]executed on {plan.dest.name.lower()}[/] in {dest_tx}")
 
 
-def _transfer_via_gateway(net: NetworkInfo, gplan: GatewayPlan, secret: str, timeout: float) -> None:
+def _transfer_via_gateway(net: NetworkInfo, gplan: GatewayPlan, key: str, timeout: float) -> None:
     from relayers.substrate import SubstrateClient
     from relayers.substrate.chain import ChainReader
 
@@ -236,7 +327,7 @@ def _transfer_via_gateway(net: NetworkInfo, gplan: GatewayPlan, secret: str, tim
         with SubstrateClient(peer_url) as peer:
             peer_from = ChainReader(peer).finalized_head().block_number
     plan = TransferPlan(Domain.ETHEREUM, Domain.PHALA, gplan.source_amount, gplan.amount, gplan.recipient)
-    message_id, started = _deposit_on_ethereum(net, plan, secret)
+    message_id, started = _deposit_on_ethereum(net, plan, key)
     console.print(f"message id {message_id}")
     dest_tx = _follow(net, message_id, plan, started, timeout)
     console.print(f"[green]executed on phala[/] in {dest_tx}")
@@ -264,7 +355,8 @@ def _gateway_legs(
         if tx is None or leg is None:
             console.print("  phala: no gateway record for this message yet")
             return False
-        console.print(f"  phala: extrinsic {tx.hash} (block {tx.block_number}): {describe_record(leg.record)}")
+        record = printable(describe_record(leg.record), 2000)  # the chain's text: printed, never interpreted
+        console.print(f"  phala: extrinsic {tx.hash} (block {tx.block_number}): {record}")
         if leg.record.status is GatewayStatus.REFUNDED:
             return False
         sent_in = wait_sent(phala.client, leg.message_hash, leg.block_number, timeout)
@@ -292,9 +384,9 @@ def _gateway_legs(
         got = outcome.deposited_to(beneficiary)
         console.print(f"  [green]{name}: delivered[/] in {where}: {format_units(got, 12)} to the beneficiary")
     else:
-        console.print(f"  [red]{name}: failed[/] in {where}: {outcome.failure}")
+        console.print(f"  [red]{name}: failed[/] in {where}: {printable(outcome.failure, 2000)}")
     for trap in outcome.trapped:
-        console.print(f"  {name}: {trap.describe()}")
+        console.print(f"  {name}: {printable(trap.describe(), 4000)}")
     if not outcome.succeeded and not outcome.trapped:
         console.print(
             f"  nothing was credited on {name}; the amount is held in the gateway reserve "
@@ -303,11 +395,10 @@ def _gateway_legs(
     return bool(outcome.succeeded)
 
 
-def _deposit_on_ethereum(net: NetworkInfo, plan: TransferPlan, secret: str) -> tuple[str, int]:
+def _deposit_on_ethereum(net: NetworkInfo, plan: TransferPlan, key: str) -> tuple[str, int]:
+    """Deposit with `key`, an Ethereum private key already checked (bridge.cli.loading.ethereum_key)."""
     from bridge.client import EthereumClient
-    from bridge.devnet.accounts import ethereum_dev_accounts
 
-    key = ethereum_dev_accounts(int(secret) + 1)[int(secret)].private_key if secret.isdigit() else secret
     eth = EthereumClient(net.ethereum, key)
     from bridge.client import PhalaClient
 
@@ -337,15 +428,9 @@ def _check_phala_minimum(net: NetworkInfo, dest: int, amount: int) -> None:
         phala.close()
 
 
-def _deposit_on_phala(net: NetworkInfo, plan: TransferPlan, secret: str) -> tuple[str, int]:
-    from substrateinterface import Keypair
-
+def _deposit_on_phala(net: NetworkInfo, plan: TransferPlan, keypair: Keypair) -> tuple[str, int]:
     from bridge.client import EthereumClient, PhalaClient
 
-    try:
-        keypair = Keypair.create_from_uri(secret)
-    except (ValueError, TypeError) as exc:
-        raise UsageError(f"not a valid secret URI: {exc}") from None
     phala = PhalaClient(net.phala, bytes.fromhex(net.pha_resource_id[2:]))
     try:
         start = EthereumClient(net.ethereum).block_number()
@@ -364,19 +449,23 @@ def _follow(net: NetworkInfo, message_id: str, plan: TransferPlan, started: int,
 
     deadline = time.monotonic() + timeout
     last = None
+    trouble: dict[str, None] = {}
+    record = None
     while time.monotonic() < deadline:
-        record = live_message(net, message_id)
-        state = record.get("state") if record else None
-        if state and state != last:
-            console.print(f"  {state}" + (f": {record.get('reason')}" if record and record.get("reason") else ""))
+        problems: list[str] = []
+        record = live_record(net, message_id, problems)
+        trouble.update(dict.fromkeys(problems))
+        state = record.state if record else None
+        if record is not None and state != last:
+            _print_state(record)
             last = state
-        if state == "failed":
+        if state is MessageState.FAILED:
             raise typer.Exit(EXIT_FAILURE)
-        if state == "executed":
+        if state is MessageState.EXECUTED:
             break
         time.sleep(0.5)
     else:
-        console.print(f"[red]not executed within {timeout:.0f}s[/]; follow it with: phala-bridge status {message_id}")
+        _no_record_within(timeout, message_id, "not executed", trouble)
         raise typer.Exit(EXIT_FAILURE)
     # The destination chain is the final word: find the transaction there.
     if plan.dest == Domain.PHALA:
@@ -386,7 +475,7 @@ def _follow(net: NetworkInfo, message_id: str, plan: TransferPlan, started: int,
         finally:
             phala.close()
     else:
-        nonce = int(record["nonce"]) if isinstance(record, dict) else 0
+        nonce = record.nonce if record is not None else 0
         tx = EthereumClient(net.ethereum).find_execution(int(plan.source), nonce, started)
     if tx is None:
         console.print("[red]the relayers say executed but the destination chain shows no execution[/]")
@@ -404,60 +493,69 @@ def status(
     if len(text) != 66 or not text.startswith("0x") or any(c not in "0123456789abcdef" for c in text[2:]):
         raise UsageError(f"expected a 0x + 64 hex message id or transaction hash, got {ref!r}")
     net = load_network(network)
-    records = []
     problems: list[str] = []
-    one = _relayer_get(net, f"/message/{text}", problems)
-    if isinstance(one, dict) and "id" in one:
+    many = None
+    one = _relayer_get(net, f"/message/{text}", _RECORD, problems, _is_message(text))
+    if one is not None:
         records = [one]
     else:
-        many = _relayer_get(net, f"/source-tx/{text}", problems)
-        records = many if isinstance(many, list) else []
+        many = _relayer_get(net, f"/source-tx/{text}", _RECORDS, problems, _from_tx(text))
+        records = many or []
+    known = list(dict.fromkeys(printable(p, 300, markup=False) for p in problems))
     if not records:
-        if problems and (one is None and many is None):  # no relayer could say: not the same as "unknown"
-            print(f"error: no relayer could answer for {text}: " + "; ".join(dict.fromkeys(problems)), file=sys.stderr)
+        if known and many is None:  # no relayer could say: not the same as "unknown"
+            print(f"error: no relayer could answer for {text}: " + "; ".join(known), file=sys.stderr)
             raise typer.Exit(EXIT_FAILURE)
-        console.print(f"no bridge message known for {text} (not final on its source chain yet, or not a deposit)")
+        also = f"; relayers that gave no answer: {escape('; '.join(known))}" if known else ""
+        console.print(f"no bridge message known for {text} (not final on its source chain yet, or not a deposit){also}")
         raise typer.Exit(EXIT_FAILURE)
     from bridge.client import EthereumClient
 
     for rec in records:
-        dest = Domain(int(rec["dest_domain"]))
-        console.print(f"message {rec['id']}")
-        console.print(
-            f"  {Domain(int(rec['source_domain'])).name.lower()} -> {dest.name.lower()}, nonce {rec['nonce']}"
-        )
-        console.print(f"  source tx {rec['source_tx']} (block {rec['source_block']})")
-        reason = f" ({rec['reason']})" if rec.get("reason") else ""
-        if rec.get("archived_at") is not None:
+        dest = rec.dest_domain
+        console.print(f"message {rec.id}")
+        console.print(f"  {rec.source_domain.name.lower()} -> {dest.name.lower()}, nonce {rec.nonce}")
+        console.print(f"  source tx {rec.source_tx} (block {rec.source_block})")
+        reason = f" ({printable(rec.reason)})" if rec.reason else ""
+        if rec.archived_at is not None:
             # Moved aside by `store rebind --force`: the relayers no longer carry it; the chains below still say
             # whether it was executed.
             console.print(
-                f"  archived {_when(float(rec['archived_at']))} by a store rebind; its state when moved aside was "
-                f"{rec['state']}{reason}"
+                f"  archived {_when(rec.archived_at)} by a store rebind; its state when moved aside was "
+                f"{rec.state}{reason}"
             )
         else:
-            console.print(f"  state {rec['state']}{reason}")
-        if rec.get("dest_tx"):
-            console.print(f"  destination tx {rec['dest_tx']}")
+            console.print(f"  state {rec.state}{reason}")
+        if rec.dest_tx:
+            console.print(f"  destination tx {rec.dest_tx}")
         if dest == Domain.ETHEREUM:
             eth = EthereumClient(net.ethereum)
-            done = eth.is_executed(int(rec["source_domain"]), int(rec["nonce"]))
+            done = eth.is_executed(int(rec.source_domain), rec.nonce)
             console.print(f"  ethereum bridge: nonce {'used (executed)' if done else 'not used yet'}")
-            if rec.get("kind") == "call" and rec.get("dest_tx"):
-                origin = eth.call_origin(str(rec["dest_tx"]), int(rec["source_domain"]), int(rec["nonce"]))
+            if rec.kind is MessageKind.CALL and rec.dest_tx:
+                origin = eth.call_origin(rec.dest_tx, int(rec.source_domain), rec.nonce)
                 if origin is not None:
                     console.print(
                         f"  origin seen by the target (messageOrigin): domain {origin.source_domain}, "
                         f"sender 0x{origin.sender.hex()}, nonce {origin.nonce}"
                     )
-        recipient = bytes.fromhex(str(rec.get("recipient", "0x"))[2:])
+        recipient = bytes.fromhex(rec.recipient[2:])
         if dest == Domain.PHALA and is_destination(recipient):
             _status_gateway(net, rec, recipient)
-        if rec.get("confidential"):
-            _confidential_status(net, int(rec["source_domain"]), int(rec["nonce"]))
+        if rec.confidential:
+            _confidential_status(net, int(rec.source_domain), rec.nonce)
 
 
-def _status_gateway(net: NetworkInfo, rec: dict[str, Any], recipient: bytes) -> None:
+def _from_tx(tx_hash: str) -> Callable[[list[RelayerRecord]], str | None]:
+    def check(records: list[RelayerRecord]) -> str | None:
+        if any(rec.source_tx.lower() != tx_hash.lower() for rec in records):
+            return "a record of another source transaction"
+        return None
+
+    return check
+
+
+def _status_gateway(net: NetworkInfo, rec: RelayerRecord, recipient: bytes) -> None:
     beneficiary = b""
     try:
         d = decode_destination(recipient)
@@ -467,10 +565,10 @@ def _status_gateway(net: NetworkInfo, rec: dict[str, Any], recipient: bytes) -> 
             f"XCM V{d.xcm_version}, max fee {d.max_fee}, fallback 0x{d.fallback.hex()}"
         )
     except InputError as exc:
-        console.print(f"  xcm destination: malformed ({exc})")
-    if rec["state"] != "executed":
+        console.print(f"  xcm destination: malformed ({printable(exc)})")
+    if rec.state is not MessageState.EXECUTED:
         return
-    _gateway_legs(net, str(rec["id"]), net.phala.start_block, None, 5.0, beneficiary)
+    _gateway_legs(net, rec.id, net.phala.start_block, None, 5.0, beneficiary)
 
 
 def _confidential_status(net: NetworkInfo, source_domain: int, nonce: int) -> None:
@@ -492,4 +590,4 @@ def _confidential_status(net: NetworkInfo, source_domain: int, nonce: int) -> No
         console.print(f"  reply {reply:#x}: {'executed on ethereum' if done else 'not delivered yet'}")
 
 
-__all__ = ["plan_transfer", "status", "transfer"]
+__all__ = ["RelayerRecord", "live_message", "live_record", "plan_transfer", "printable", "status", "transfer"]

@@ -9,7 +9,14 @@ from eth_account.signers.local import LocalAccount
 from web3 import Web3
 
 from bridge.domains import Domain
-from bridge.evm import MessageOrigin, decode_batch, message_origin, parse_execute_batch_calldata
+from bridge.evm import (
+    Batch,
+    BatchEncodingError,
+    MessageOrigin,
+    decode_batch,
+    message_origin,
+    parse_execute_batch_calldata,
+)
 from bridge.ids import message_id
 from bridge.network import EthereumSide
 from relayers.ethereum.contracts import call, contract_at, event_logs, send
@@ -76,10 +83,9 @@ class EthereumClient:
             for tx in block["transactions"]:
                 if isinstance(tx, bytes) or str(tx.get("to") or "").lower() != bridge:
                     continue
-                parsed = parse_execute_batch_calldata(bytes(tx["input"]))
-                if parsed is None:
+                batch = _batch_of(bytes(tx["input"]))
+                if batch is None:
                     continue
-                batch = decode_batch(parsed[0])
                 if batch.source_domain != source_domain or all(
                     getattr(item, "nonce", None) != nonce for item in batch.items
                 ):
@@ -96,11 +102,22 @@ class EthereumClient:
         tx = self.w3.eth.get_transaction(tx_hash)  # type: ignore[arg-type]
         if str(tx.get("to") or "").lower() != self.bridge.address.lower():
             return None
-        parsed = parse_execute_batch_calldata(bytes(tx["input"]))
-        if parsed is None:
+        batch = _batch_of(bytes(tx["input"]))
+        if batch is None:
             return None
-        batch = decode_batch(parsed[0])
         return message_origin(batch, nonce) if batch.source_domain == source_domain else None
 
     def block_number(self) -> int:
         return int(self.w3.eth.block_number)
+
+
+def _batch_of(calldata: bytes) -> Batch | None:
+    """The batch an executeBatch transaction carries; None for other calls and for undecodable batches, which anyone
+    can send to the bridge (they revert) and which must not stop a search through the blocks."""
+    parsed = parse_execute_batch_calldata(calldata)
+    if parsed is None:
+        return None
+    try:
+        return decode_batch(parsed[0])
+    except BatchEncodingError:
+        return None

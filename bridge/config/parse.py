@@ -8,6 +8,7 @@ from typing import TypeVar
 from pydantic import BaseModel, ValidationError
 
 from bridge.config.errors import ConfigError, ConfigProblem
+from bridge.config.redact import redact_urls
 
 M = TypeVar("M", bound=BaseModel)
 
@@ -37,12 +38,30 @@ def _problem(err: object) -> ConfigProblem:
     if kind == "missing":
         return ConfigProblem(".".join(loc), "missing value")
     if kind == "union_tag_invalid" or kind == "union_tag_not_found":
-        return ConfigProblem(".".join([*loc, "kind"]), f"must be 'ethereum' or 'substrate' (got {_tag(value)!r})")
+        return ConfigProblem(".".join([*loc, "kind"]), f"must be 'ethereum' or 'substrate' (got {_shown(_tag(value))})")
     msg = str(err.get("msg", "invalid value")).removeprefix("Value error, ")
     if kind.endswith("_type") or kind.endswith("_parsing"):
-        msg = f"wrong type: {msg.lower()} (got {type(value).__name__} {value!r})"
+        msg = f"wrong type: {msg.lower()} (got {_shown(value)})"
     return ConfigProblem(".".join(loc), msg)
 
 
 def _tag(value: object) -> object:
     return value.get("kind") if isinstance(value, dict) else value
+
+
+# TOML's names for what tomllib returns
+_TOML_TYPES = {bool: "boolean", int: "integer", float: "float", str: "string", list: "array", dict: "table"}
+
+
+def _shown(value: object) -> str:
+    """A wrong value as the message names it: its TOML type, and the value itself when it is a scalar (a string with
+    any URL in it redacted: the value may be an endpoint with its key, put under the wrong key)."""
+    name = _TOML_TYPES.get(type(value), type(value).__name__)
+    if isinstance(value, bool):
+        return f"{name} {str(value).lower()}"
+    if isinstance(value, str):
+        text = redact_urls(value)
+        return f"{name} {(text if len(text) <= 80 else text[:77] + '...')!r}"
+    if isinstance(value, int | float):
+        return f"{name} {value!r}"
+    return name

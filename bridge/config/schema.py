@@ -1,4 +1,6 @@
-"""The TOML configuration files, as pydantic models. Unknown keys are errors: a typo must not be ignored."""
+"""The TOML configuration files, as pydantic models. Unknown keys are errors: a typo must not be ignored. Types are
+strict: `confirmations = true` or `enabled = "no"` is refused, not read as 1 or False (TOML has real integers,
+booleans and floats; an integer is accepted for a float, and a string or a number for a decimal amount)."""
 
 from __future__ import annotations
 
@@ -8,13 +10,27 @@ from typing import Annotated, Literal
 
 from pydantic import BaseModel, ConfigDict, Field, model_validator
 
-from bridge.config.types import EthAddress, EthRpcUrl, HostPort, MqttUrl, PositiveInt, StoreUrl, SubstrateUrl
-from bridge.gateway import DEFAULT_WEIGHT_LIMIT_BASE
+from bridge.config.types import (
+    ConfigPath,
+    EthAddress,
+    EthRpcUrl,
+    HostPort,
+    MqttUrl,
+    PositiveInt,
+    StoreUrl,
+    SubstrateWsUrl,
+)
+from bridge.gateway import DEFAULT_WEIGHT_LIMIT_BASE, PROGRAM_VERSIONS
 from bridge.minimums import MAX_CHANGES
 
 
 class _Section(BaseModel):
-    model_config = ConfigDict(extra="forbid", frozen=True)
+    model_config = ConfigDict(extra="forbid", frozen=True, strict=True)
+
+
+# A decimal amount: a TOML integer, float or string ("0.1", exact); never a boolean (strict=False lets the decimal
+# validator convert the numbers and strings; it refuses booleans itself).
+_Gwei = Annotated[Decimal, Field(strict=False, le=100_000, decimal_places=9, allow_inf_nan=False)]
 
 
 # ---- devnet.toml -------------------------------------------------------------------------------------------------
@@ -24,7 +40,7 @@ class DevnetEthereum(_Section):
     chain_id: PositiveInt = 31337
     block_time: Annotated[float, Field(gt=0, le=60)] | None = 1.0  # seconds; None = mine only on transactions
     # The anvil state dump (contracts deployed) made by anvil-fixtures/make_fixtures.py; empty = a bare anvil.
-    fixture: str = "anvil-fixtures/devnet-state.json"
+    fixture: str = "anvil-fixtures/devnet-state.json"  # "" too
 
 
 class DevnetParachain(_Section):
@@ -44,11 +60,13 @@ class DevnetCommittee(_Section):
     def _threshold_fits(self) -> DevnetCommittee:
         if self.threshold > self.members:
             raise ValueError(f"threshold {self.threshold} exceeds members {self.members}")
+        if self.threshold < self.members // 2 + 1:  # the enclaves refuse a DKG below it
+            raise ValueError(f"threshold {self.threshold} of {self.members} members: at least {self.members // 2 + 1}")
         return self
 
 
 class DevnetSection(_Section):
-    work_dir: str = ".devnet"
+    work_dir: ConfigPath = ".devnet"
     ethereum: DevnetEthereum = DevnetEthereum()
     phala: DevnetParachain = DevnetParachain(para_id=2035)
     peer: DevnetParachain = DevnetParachain(para_id=1000)
@@ -86,8 +104,8 @@ class BrokerSection(_Section):
 
 
 class EnclaveSection(_Section):
-    socket: Annotated[str, Field(min_length=1)]
-    sealed_dir: Annotated[str, Field(min_length=1)]
+    socket: ConfigPath
+    sealed_dir: ConfigPath
 
 
 class MetricsSection(_Section):
@@ -102,7 +120,7 @@ class EthereumChain(_Section):
     bridge_address: EthAddress
     confirmations: Annotated[int, Field(ge=0, le=1000)] = 12
     start_block: Annotated[int, Field(ge=0)] = 0
-    submitter_key_file: str | None = None  # the relayer's gas-paying key; not a bridge key
+    submitter_key_file: ConfigPath | None = None  # the relayer's gas-paying key; not a bridge key
     finality: Literal["confirmations", "finalized"] = "confirmations"
     max_block_range: Annotated[int, Field(ge=1, le=10_000)] = 500
     use_access_lists: bool = True
@@ -110,8 +128,8 @@ class EthereumChain(_Section):
     # Relayer-local: what this member's submitter pays and how long it waits (docs/operations.md, "Per-node chain
     # settings"). What every member must agree on (call_gas_limit, max_batch_items) is not here: it is a constant
     # of the adapter, the same in every build.
-    max_fee_per_gas_gwei: Annotated[Decimal, Field(gt=0, le=100_000, decimal_places=9)] = Decimal(300)
-    max_priority_fee_per_gas_gwei: Annotated[Decimal, Field(ge=0, le=100_000, decimal_places=9)] = Decimal(5)
+    max_fee_per_gas_gwei: Annotated[_Gwei, Field(gt=0)] = Decimal(300)
+    max_priority_fee_per_gas_gwei: Annotated[_Gwei, Field(ge=0)] = Decimal(5)
     base_fee_multiplier: Annotated[int, Field(ge=1, le=10)] = 2
     # replacement bump; at least 12.5%: nodes refuse a replacement bumped less than 10%
     fee_bump_bps: Annotated[int, Field(ge=1_250, le=10_000)] = 1_250
@@ -139,6 +157,18 @@ class GatewayParachain(_Section):
     min_fee: Annotated[int, Field(gt=0, lt=2**128)]  # planck the program's execution needs there
     min_deposit: Annotated[int, Field(ge=0, lt=2**128)]  # what must arrive: the destination's existential deposit
     weight_limit_base: Annotated[int, Field(gt=0, lt=2**63)] = DEFAULT_WEIGHT_LIMIT_BASE
+
+    @model_validator(mode="after")
+    def _a_version_the_gateway_writes(self) -> GatewayParachain:
+        # The gateway sends the XCM program in a version both the route and this build support; with none in common
+        # every deposit on the route would be refunded (bridge/gateway.py, `unsupported version`).
+        if not set(self.xcm_versions) & PROGRAM_VERSIONS:
+            supported = ", ".join(map(str, sorted(PROGRAM_VERSIONS)))
+            raise ValueError(
+                f"xcm_versions {self.xcm_versions} lists no XCM version the gateway can write (it writes {supported}):"
+                " every deposit on this route would be refunded"
+            )
+        return self
 
 
 class GatewaySection(_Section):
@@ -180,7 +210,7 @@ class DepositMinimumSection(_Section):
 class SubstrateChain(_Section):
     kind: Literal["substrate"]
     domain_id: Annotated[int, Field(ge=1, le=255)]
-    ws_url: SubstrateUrl
+    ws_url: SubstrateWsUrl
     # Checked against the chain's `ParachainInfo.ParachainId` on every connection: another parachain is refused.
     para_id: Annotated[int, Field(ge=0, lt=2**32)]
     # Deposits are numbered from here: a deployment constant, the same for every member.
@@ -216,13 +246,13 @@ class CommitteeSection(_Section):
     epoch: Annotated[int, Field(ge=1)] = 1  # the epoch to start in without sealed keys (joiners: the new epoch)
     platform: Literal["simulated"] = "simulated"  # the devnet's simulated TEE; SGX/TDX plug in here
     platform_id: Annotated[str, Field(pattern=r"^[A-Za-z0-9_.:-]{1,64}$")] | None = None  # default node-{index}
-    platform_seed_file: Annotated[str, Field(min_length=1)]  # simulated platform: its root and sealing secret
+    platform_seed_file: ConfigPath  # simulated platform: its root and sealing secret
     trusted_roots: Annotated[dict[str, _Hex32], Field(min_length=1)]  # platform id -> root public key
     allowed_measurements: Annotated[list[_Hex32], Field(min_length=1)]
     # chain: re-read every message through this member's own endpoints ([chains]); policy: checks without a chain
     # (tests); static: a devnet stand-in chain (static_chain_file)
     verifier: Literal["chain", "policy", "static"] = "chain"
-    static_chain_file: str | None = None
+    static_chain_file: ConfigPath | None = None
     allow_decryption: bool = False
     session_timeout_ms: Annotated[int, Field(ge=100, le=600_000)] = 10_000
     retransmit_ms: Annotated[int, Field(ge=10, le=60_000)] = 500
@@ -251,6 +281,11 @@ class CommitteeSection(_Section):
             raise ValueError("members must be distinct")
         if self.threshold > len(self.members):
             raise ValueError(f"threshold {self.threshold} exceeds members {len(self.members)}")
+        if self.threshold < len(self.members) // 2 + 1:  # the enclaves refuse a DKG or resharing below it
+            raise ValueError(
+                f"threshold {self.threshold} of {len(self.members)} members: at least a majority "
+                f"({len(self.members) // 2 + 1})"
+            )
         if self.verifier == "static" and not self.static_chain_file:
             raise ValueError("verifier 'static' needs static_chain_file")
         if self.omission_grace_ms * (self.distrust_strikes - 1) >= self.distrust_ttl_ms:
@@ -314,7 +349,8 @@ class NodeConfig(_Section):
     metrics: MetricsSection = MetricsSection()
     chains: dict[str, ChainSection]
     batching: BatchingSection = BatchingSection()
-    committee: CommitteeSection | None = None
+    # Required: every member runs its enclave from this file (`enclave run`, `enclave info`).
+    committee: CommitteeSection
     resources: dict[str, ResourceSection] = {}
     confidential: ConfidentialSection = ConfidentialSection()
     checkpoints: CheckpointsSection = CheckpointsSection()
@@ -340,6 +376,35 @@ class NodeConfig(_Section):
     def _member_in_committee(self) -> NodeConfig:
         if self.committee is not None and self.node.member_index not in self.committee.members:
             raise ValueError(f"node.member_index {self.node.member_index} is not in committee.members")
+        return self
+
+    @model_validator(mode="after")
+    def _runnable(self) -> NodeConfig:
+        """What `relayer run` and an enclave verifying on the chains build from this file (bridge/cli/wiring.py),
+        checked at load: a config `config check` passes is one they can run. An enclave-only file (no [chains],
+        `verifier = "static"` or `"policy"`: tests and benchmarks) builds neither."""
+        if not self.chains and self.committee.verifier != "chain":
+            return self
+        by_kind: dict[str, list[str]] = {"ethereum": [], "substrate": []}
+        for name, chain in self.chains.items():
+            by_kind[chain.kind].append(name)
+        for kind, names in by_kind.items():
+            if len(names) != 1:
+                listed = f" ({', '.join(names)})" if names else ""
+                raise ValueError(f"[chains] needs exactly one chain of kind {kind!r}, found {len(names)}{listed}")
+        (ethereum,), (phala,) = by_kind["ethereum"], by_kind["substrate"]
+        native = [name for name, res in self.resources.items() if phala in res.decimals]
+        if len(native) != 1:
+            listed = f" ({', '.join(native)})" if native else ""
+            raise ValueError(
+                f"exactly one [resources.*] must list chain {phala!r} in its decimals (Phala's native token), "
+                f"found {len(native)}{listed}"
+            )
+        for name, res in self.resources.items():
+            if ethereum not in res.decimals:
+                raise ValueError(
+                    f"resources.{name}.decimals has no entry for chain {ethereum!r}: every resource needs one"
+                )
         return self
 
     @model_validator(mode="after")

@@ -18,15 +18,24 @@ class EthereumDevAccount:
     private_key: str  # public test key
 
 
-def ethereum_dev_accounts(count: int = 5) -> list[EthereumDevAccount]:
+# anvil (as the devnet starts it) funds accounts 0..9 with ETH, and the devnet's deployment funds 2..9 with PHA: the
+# indices a command line may name (`--dev-account`).
+ANVIL_FUNDED_ACCOUNTS = 10
+
+
+def ethereum_dev_account(index: int) -> EthereumDevAccount:
+    """The anvil dev account at `index`; only this one is derived (each derivation is a PBKDF2 over the mnemonic)."""
     from eth_account import Account
 
+    if not 0 <= index < 2**31:  # a non-hardened BIP-32 index
+        raise ValueError(f"an anvil account index is in 0..{2**31 - 1}, got {index}")
     Account.enable_unaudited_hdwallet_features()
-    out = []
-    for i in range(count):
-        acct = Account.from_mnemonic(ANVIL_MNEMONIC, account_path=f"m/44'/60'/0'/0/{i}")
-        out.append(EthereumDevAccount(i, acct.address, "0x" + acct.key.hex().removeprefix("0x")))
-    return out
+    acct = Account.from_mnemonic(ANVIL_MNEMONIC, account_path=f"m/44'/60'/0'/0/{index}")
+    return EthereumDevAccount(index, acct.address, "0x" + acct.key.hex().removeprefix("0x"))
+
+
+def ethereum_dev_accounts(count: int = 5) -> list[EthereumDevAccount]:
+    return [ethereum_dev_account(i) for i in range(count)]
 
 
 SR25519_DEV_URIS: tuple[str, ...] = ("//Alice", "//Bob", "//Charlie", "//Dave", "//Eve", "//Ferdie")

@@ -12,6 +12,7 @@ import asyncio
 import hashlib
 import json
 import os
+import shutil
 import sys
 import time
 from collections.abc import Mapping
@@ -132,6 +133,10 @@ class BridgeCommittee:
         from enclave_signer.attestation.platform import SimulatedPlatform
         from enclave_signer.measurement import current_measurement
 
+        # Every start is a new committee (new platform seeds, a new DKG, fresh chains): what an earlier run left here
+        # (sealed keys of other platforms or another enclave build, relayer stores bound to another bridge account)
+        # would only make the enclaves and relayers refuse to start.
+        shutil.rmtree(self.dir, ignore_errors=True)
         self.dir.mkdir(parents=True, exist_ok=True)
         os.chmod(self.dir, 0o700)
         seeds: dict[int, Path] = {}

@@ -14,6 +14,11 @@ batch bytes, it is covered by the committee's signature like everything else. Ki
 A token item names its token by its index in the header's table (built here in order of first use, no
 duplicates: the contract refuses a token listed twice). Packing instead of ABI-encoding an array of structs saves
 ~1.5k gas per item; the table saves another 19 bytes (~300 gas) per item of a batch that moves one token.
+
+One encoding per batch: `decode_batch` accepts exactly what `encode_batch` writes (every table entry used, in order of
+first use; no repeated nonce), so bytes that decode re-encode to themselves. The contract is looser: it accepts a
+table entry no item uses (still a configured token) and any table order; a nonce repeated in a batch reverts there
+as already used.
 """
 
 from __future__ import annotations
@@ -175,7 +180,11 @@ def encode_batch(epoch: int, source_domain: int, items: Sequence[BatchItem]) -> 
 
 
 def decode_batch(data: bytes) -> Batch:
-    """Parse batch bytes (the inverse of `encode_batch`); raises BatchEncodingError naming the bad offset."""
+    """Parse batch bytes (the inverse of `encode_batch`); raises BatchEncodingError naming the bad offset.
+
+    Accepts exactly what `encode_batch` writes, so `decode_batch(b).encode() == b` for every `b` it accepts: the token
+    table must list exactly the tokens the items use, in order of first use, each once, and no nonce may repeat. This
+    is stricter than the contract, which accepts a table entry no item uses (and any table order)."""
     if len(data) < HEADER_LENGTH:
         raise BatchEncodingError(f"a batch is at least {HEADER_LENGTH} bytes, got {len(data)}")
     if data[0] != BATCH_VERSION:
@@ -190,6 +199,8 @@ def decode_batch(data: bytes) -> Batch:
     if len({t.lower() for t in tokens}) != count:
         raise BatchEncodingError("the token table lists a token twice")
     items: list[BatchItem] = []
+    nonces: set[int] = set()
+    used = 0  # table entries used so far: the encoder lists tokens in order of first use
     while offset < len(data):
         kind = data[offset]
         if kind == ITEM_TOKEN:
@@ -199,6 +210,12 @@ def decode_batch(data: bytes) -> Batch:
             index = data[offset + 9]
             if index >= count:
                 raise BatchEncodingError(f"token index {index} at offset {offset} is not in the table")
+            if index > used:
+                raise BatchEncodingError(
+                    f"token index {index} at offset {offset}: the table lists tokens in order of first use "
+                    f"(expected at most {used})"
+                )
+            used += index == used
             item: BatchItem = TokenRelease(
                 nonce=int.from_bytes(data[offset + 1 : offset + 9], "big"),
                 token=tokens[index],
@@ -223,10 +240,15 @@ def decode_batch(data: bytes) -> Batch:
             )
         else:
             raise BatchEncodingError(f"unknown item kind {kind} at offset {offset}")
+        if item.nonce in nonces:
+            raise BatchEncodingError(f"the item at offset {offset} repeats nonce {item.nonce}")
+        nonces.add(item.nonce)
         items.append(item)
         offset = end
     if not items:
         raise BatchEncodingError("a batch needs at least one item")
+    if used != count:
+        raise BatchEncodingError(f"the token table lists {count - used} token(s) that the items do not use")
     return Batch(epoch=epoch, source_domain=source_domain, items=tuple(items))
 
 

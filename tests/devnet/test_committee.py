@@ -84,6 +84,7 @@ class Net:
         member: int,
         *,
         members: tuple[int, ...] = IDS,
+        threshold: int = 3,
         platform_id: str | None = None,
         trusted: dict[str, str] | None = None,
         allowed: list[str] | None = None,
@@ -109,7 +110,7 @@ class Net:
             "[committee]",
             f'id = "{COMMITTEE}"',
             f"members = {list(members)}",
-            "threshold = 3",
+            f"threshold = {threshold}",
             f'platform_id = "{platform_id or f"node-{member}"}"',
             f'platform_seed_file = "{self.seeds[member]}"',
             "trusted_roots = {" + ", ".join(f'"{k}" = "{v}"' for k, v in roots.items()) + "}",
@@ -217,7 +218,11 @@ def test_a_member_with_a_bad_quote_or_an_unknown_build_cannot_join(net: Net) -> 
     # Member 6 claims platform node-2, but its quotes are signed by another root: a forged quote.
     impostor = net.new_seed(6, "node-2")
     net.write_config(
-        6, members=(*IDS, 6), platform_id="node-2", trusted={**net.roots, "node-2": impostor.root_public_key.hex()}
+        6,
+        members=(*IDS, 6),
+        threshold=4,
+        platform_id="node-2",
+        trusted={**net.roots, "node-2": impostor.root_public_key.hex()},
     )
     net.start(6)
     # Member 7 is on a trusted platform but runs another build of the enclave code (one changed file).
@@ -226,7 +231,7 @@ def test_a_member_with_a_bad_quote_or_an_unknown_build_cannot_join(net: Net) -> 
     with open(build / "enclave_signer" / "measurement.py", "a") as f:
         f.write("\n# a modified build\n")
     other = measure_tree(build / "enclave_signer").hex()
-    net.write_config(7, members=(*IDS, 7), allowed=[current_measurement().hex(), other])
+    net.write_config(7, members=(*IDS, 7), threshold=4, allowed=[current_measurement().hex(), other])
     net.start(7, env={"PYTHONPATH": str(build)})
     try:
         assert _arun(net.wait_status(7, lambda s: s.member_id == 7, "the other build")).measurement.hex() == other
@@ -245,6 +250,8 @@ def test_a_member_with_a_bad_quote_or_an_unknown_build_cannot_join(net: Net) -> 
                     str(net.config(1)),
                     "--participants",
                     f"1,2,3,4,5,{rogue}",
+                    "--threshold",
+                    "4",  # a majority of six
                     "--timeout",
                     "3",
                 ],

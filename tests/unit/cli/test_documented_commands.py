@@ -95,3 +95,30 @@ def test_the_guard_catches_a_wrong_name() -> None:
     assert _problems(["transfer", "--amount", "1", "--to", "x", "--no-such-flag"]) != []
     assert _problems(["committee", "destroy"]) != []
     assert _problems(["call", "auction-open/-bid/-finish"]) != []
+
+
+def _missing_required(words: list[str]) -> list[str]:
+    """The required options a command line leaves out (`--json > dkg.json`: a line a reader runs as shown)."""
+    command: Any = typer.main.get_command(app)
+    rest = list(words)
+    while rest and hasattr(command, "commands") and rest[0] in command.commands:
+        command = command.commands[rest.pop(0)]
+    given = {w.split("=", 1)[0] for w in rest}
+    return [
+        "/".join(p.opts)
+        for p in command.params
+        if getattr(p, "required", False) and p.opts[0].startswith("-") and not given & set(p.opts)
+    ]
+
+
+@pytest.mark.parametrize(
+    "tail",
+    [pytest.param(tail, id=where) for where, tail in _invocations() if ">" in tail.split()],
+)
+def test_a_command_shown_with_its_output_redirected_has_every_required_option(tail: str) -> None:
+    assert _missing_required(tail.split()) == []
+
+
+def test_the_required_option_guard_catches_a_missing_config() -> None:
+    assert _missing_required(["committee", "dkg", "--json", ">", "dkg.json"]) == ["--config/-c"]
+    assert _missing_required(["committee", "dkg", "-c", "node.toml", "--json"]) == []

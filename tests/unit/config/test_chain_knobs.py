@@ -18,11 +18,6 @@ from relayers.substrate import PhalaConfig
 
 ROOT = Path(__file__).resolve().parents[3]
 EXAMPLE = (ROOT / "config" / "node.example.toml").read_text()
-RESOURCES = """
-[resources.pha]
-resource_id = "0x00000000000000000000000000000000000000000000000000000000000000aa"
-decimals = { ethereum = 18, phala = 12 }
-"""
 ACCOUNT = b"\x01" * 32
 
 # EthereumConfig / PhalaConfig field -> its node.toml key under [chains.*] (None: not settable per node)
@@ -55,7 +50,7 @@ COMMITTEE_SHARED = {"call_gas_limit", "max_batch_items"}
 def _cfg(ethereum: str = "", phala: str = "") -> NodeConfig:
     text = EXAMPLE.replace("start_block = 0\n", "start_block = 0\n" + ethereum, 1)
     text = re.sub(r"^(para_id = 2035.*\n)", lambda m: m.group(1) + phala, text, count=1, flags=re.M)
-    return parse_config(text + RESOURCES, NodeConfig, source="node.toml")
+    return parse_config(text, NodeConfig, source="node.toml")
 
 
 def _refused(ethereum: str = "", phala: str = "") -> str:

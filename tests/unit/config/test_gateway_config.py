@@ -26,14 +26,7 @@ min_deposit = 3333333
 def _with_gateway(**kw: object) -> str:
     fields: dict[str, object] = {"reserve": "44" * 32, "para": 1000}
     fields.update(kw)
-    return EXAMPLE.replace("[batching]", GATEWAY.format(**fields) + "\n[batching]") + RESOURCE
-
-
-RESOURCE = """
-[resources.PHA]
-resource_id = "0x209ac63481437ccc57c869087ff12313991c325a82d4621a7241f3f1865df803"
-decimals = { ethereum = 18, phala = 12 }
-"""
+    return EXAMPLE.replace("[batching]", GATEWAY.format(**fields) + "\n[batching]")
 
 
 def test_the_gateway_section_becomes_the_adapters_routes() -> None:
@@ -44,7 +37,7 @@ def test_the_gateway_section_becomes_the_adapters_routes() -> None:
     assert route.name == "peer" and route.xcm_versions == {2} and route.min_fee == 20_000_000
     assert route.beneficiaries == {BeneficiaryKind.ACCOUNT_ID32, BeneficiaryKind.ACCOUNT_KEY20}
     assert gateway.resource_id is not None  # the native token's: the only asset the gateway carries
-    plain = parse_config(EXAMPLE + RESOURCE, NodeConfig, source="node.toml")
+    plain = parse_config(EXAMPLE, NodeConfig, source="node.toml")
     assert phala_config(plain, b"\x01" * 32).gateway is None
 
 

@@ -19,11 +19,6 @@ from bridge.network import PhalaSide
 ROOT = Path(__file__).resolve().parents[3]
 EXAMPLE = (ROOT / "config" / "node.example.toml").read_text()
 MINIMUM = "[chains.phala.min_deposit.ethereum]\ntransfer = 1000000000000               # 1 PHA\n"
-RESOURCE = """
-[resources.PHA]
-resource_id = "0x209ac63481437ccc57c869087ff12313991c325a82d4621a7241f3f1865df803"
-decimals = { ethereum = 18, phala = 12 }
-"""
 ETH = "0xf39Fd6e51aad88F6F4ce6aB8827279cffFb92266"
 
 
@@ -34,11 +29,11 @@ def S(initial: DepositMinimum, *changes: tuple[int, DepositMinimum]) -> MinimumS
 def _config(section: str) -> NodeConfig:
     assert MINIMUM in EXAMPLE  # the template shows the setting
     text = EXAMPLE.replace(MINIMUM, section).replace("\ncall = 5000000000000 ", "\n# ")
-    return parse_config(text + RESOURCE, NodeConfig, source="node.toml")
+    return parse_config(text, NodeConfig, source="node.toml")
 
 
 def test_the_template_sets_a_transfer_and_a_call_minimum() -> None:
-    cfg = parse_config(EXAMPLE + RESOURCE, NodeConfig, source="node.toml")
+    cfg = parse_config(EXAMPLE, NodeConfig, source="node.toml")
     assert phala_config(cfg, b"\x01" * 32).min_deposit == {1: S(DepositMinimum(transfer=10**12, call=5 * 10**12))}
 
 

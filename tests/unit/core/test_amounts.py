@@ -63,3 +63,27 @@ def test_format_units() -> None:
     assert format_units(12_500_000_000_000, 12) == "12.5"
     assert format_units(10**18, 18) == "1"
     assert format_units(5, 0) == "5"
+
+
+@pytest.mark.parametrize(
+    ("text", "decimals", "units"),
+    [
+        ("340282366920938463463.374607431768211455", 18, MAX_AMOUNT),  # 39 significant digits
+        ("12345678901234567.123456789012345678", 18, 12345678901234567_123456789012345678),
+        ("0.000000000000000001", 18, 1),
+        ("99999999999999999999999999999.9", 1, 999999999999999999999999999999),  # 30 nines: past 28 digits
+        ("1.5e3", 0, 1500),
+    ],
+)
+def test_parse_units_is_exact_past_a_decimal_contexts_28_digits(text: str, decimals: int, units: int) -> None:
+    assert parse_units(text, decimals) == units
+
+
+@pytest.mark.parametrize(
+    "text",
+    ["340282366920938463463.374607431768211456", "1" * 40, "\u0661\u0662", "\u00b3", "1.0000000000000000001"],
+    ids=["max-plus-one", "40-digits", "arabic-indic-digits", "superscript", "19-places"],
+)
+def test_parse_units_refuses_rather_than_rounds(text: str) -> None:
+    with pytest.raises(AmountError):
+        parse_units(text, 18)
