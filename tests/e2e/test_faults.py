@@ -155,7 +155,10 @@ def test_relayer_killed_between_send_and_record(bridge: FaultBridge, direction: 
         if to_ethereum:
             assert len(bridge.eth_pool_from(bridge.submitter(LEADER))) == 2
         else:
-            assert len(bridge.phala_pool()) == 2  # Chopsticks pools both; a full node refuses the second outright
+            # Chopsticks pools both (a full node refuses the second outright). On a loaded machine there can be
+            # more: a submit that timed out is sent again, or a member that took the lead meanwhile sends its own.
+            # Every copy spends the bridge account's same nonce: one executes (assert_exactly_once below).
+            assert len(bridge.phala_pool()) >= 2
     finally:
         bridge.eth_rpc("evm_setIntervalMining", 1)
         bridge.phala_build_mode("Instant")

@@ -43,7 +43,11 @@ from tests.e2e.conftest import ALL_MEMBERS, FaultBridge, run_cli, wait_for
 pytestmark = pytest.mark.devnet
 
 ETH = 1
-AMOUNTS = {2: 300, 3: 900, 4: 500}  # bidder account -> bid; account 3 wins at its own price (first price)
+# bidder account -> bid; account 3 wins at its own price (first price). The amounts fill their 12 low bytes with
+# no pattern (and stay under the settlement's 95-bit MAX_PRICE): the plaintext scan looks for their 16- and 32-byte
+# encodings, and a small amount's encoding (14 zero bytes, then two) turns up in ordinary SCALE data by chance.
+AMOUNTS = {2: 0x4F1D_8A22_93C7_0B5E_61A9_D3F0, 3: 0x7E3B_15C9_A04D_62F8_9B71_C2E5, 4: 0x5C92_E7A1_3F06_B84D_D15A_2E97}
+REFUSED_BID = 0x2A6D_F390_81C4_5B1E_E7F2_069D  # the amount of the bids the enclaves must refuse
 
 
 @dataclass
@@ -138,12 +142,12 @@ def test_sealed_bid_auction_end_to_end(auctioneer: Auctioneer) -> None:
 
     # refused and recorded, changing nothing: a tampered ciphertext, a call for a contract the enclaves do not run,
     # another sender's ciphertext copied, and the same bid sent again
-    good = encrypt_call(a.key, a.contract.contract_id, _address(2), encode_input(PlaceBid(auction_id, 10**9)))
+    good = encrypt_call(a.key, a.contract.contract_id, _address(2), encode_input(PlaceBid(auction_id, REFUSED_BID)))
     tampered = a.send(2, b"", payload=good[:-1] + bytes([good[-1] ^ 1]))
     other = contract_id_for("some-other-contract/v1", b"\x01" * 20)
-    unknown = a.send(3, encode_input(PlaceBid(auction_id, 10**9)), contract_id=other)
-    copied = a.send(4, b"", payload=good)  # account 2's bid of 10^9, sent by account 4
-    again = a.send(3, encode_input(PlaceBid(auction_id, 10**9)))  # account 3 already bid
+    unknown = a.send(3, encode_input(PlaceBid(auction_id, REFUSED_BID)), contract_id=other)
+    copied = a.send(4, b"", payload=good)  # account 2's bid, sent by account 4
+    again = a.send(3, encode_input(PlaceBid(auction_id, REFUSED_BID)))  # account 3 already bid
 
     records = a.wait_records([opened, *bids.values(), tampered, unknown, copied, again])
     for nonce in (opened, *bids.values()):
@@ -161,7 +165,7 @@ def test_sealed_bid_auction_end_to_end(auctioneer: Auctioneer) -> None:
     assert (winner, price) == (_address(3), AMOUNTS[3])
     assert a.records()[closed].status is CallStatus.EXECUTED
     _settle_origin_is_the_auction(a, auction_id)
-    _no_plaintext_bids(a, [*AMOUNTS.values(), 10**9])
+    _no_plaintext_bids(a, [*AMOUNTS.values(), REFUSED_BID])
 
 
 def _settle_origin_is_the_auction(a: Auctioneer, auction_id: int) -> None:
