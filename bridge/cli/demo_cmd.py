@@ -82,6 +82,7 @@ def _round_trip(net: NetworkInfo, there: int, back: int) -> None:
         console.rule(f"Ethereum -> Phala: {there / ETH} PHA from {user.address} to //Dave")
         start = phala.finalized_block()
         t0 = time.monotonic()
+        phala.check_recipient(dave.public_key, there // 10**6)  # what Phala would refuse for good is never sent
         dep = eth.deposit_pha(2, dave.public_key, there, rid)
         console.print(f"deposit {dep.tx_hash} (nonce {dep.nonce}); message {dep.message_id}")
         tx = _wait(lambda: phala.find_execution(dep.message_id, start), "Phala execution")

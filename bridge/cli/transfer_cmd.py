@@ -397,14 +397,18 @@ def _gateway_legs(
 
 def _deposit_on_ethereum(net: NetworkInfo, plan: TransferPlan, key: str) -> tuple[str, int]:
     """Deposit with `key`, an Ethereum private key already checked (bridge.cli.loading.ethereum_key)."""
-    from bridge.client import EthereumClient
+    from bridge.client import EthereumClient, PhalaClient
+    from bridge.client.gateway import gateway_config
 
     eth = EthereumClient(net.ethereum, key)
-    from bridge.client import PhalaClient
-
     phala = PhalaClient(net.phala, bytes.fromhex(net.pha_resource_id[2:]))
     try:
         start = phala.finalized_block()
+        # Nothing refunds a deposit Phala refuses for good (a recipient without an account below the existential
+        # deposit, the bridge account, a malformed XCM destination): it would stay locked, so it is never sent.
+        phala.check_recipient(plan.recipient, plan.dest_amount, gateway_config(net))
+    except InputError as exc:
+        raise UsageError(str(exc)) from None
     finally:
         phala.close()
     dep = eth.deposit_pha(int(plan.dest), plan.recipient, plan.source_amount, bytes.fromhex(net.pha_resource_id[2:]))

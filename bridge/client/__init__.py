@@ -2,6 +2,6 @@
 destination. Part of the application edge: it does I/O and may use the chain adapters in `relayers`."""
 
 from bridge.client.ethereum import EthereumClient, EthereumDeposit
-from bridge.client.phala import PhalaClient, PhalaDeposit
+from bridge.client.phala import PhalaClient, PhalaDeposit, RecipientRefused
 
-__all__ = ["EthereumClient", "EthereumDeposit", "PhalaClient", "PhalaDeposit"]
+__all__ = ["EthereumClient", "EthereumDeposit", "PhalaClient", "PhalaDeposit", "RecipientRefused"]

@@ -7,13 +7,23 @@ from dataclasses import dataclass
 
 from substrateinterface import Keypair
 
+from bridge.domains import Domain
+from bridge.errors import InputError
+from bridge.gateway import GatewayConfig
 from bridge.intents import Intent, IntentKind, encode_intent
+from bridge.messages import BridgeMessage, MessageKind, SourceRef
 from bridge.minimums import CLIENT_MARGIN_BLOCKS, check_minimum, schedule_for
 from bridge.network import PhalaSide
 from bridge.ports import ChainPosition
 from relayers.substrate import PhalaConfig, PhalaWatcher, SubstrateClient
 from relayers.substrate.chain import ChainReader
 from relayers.substrate.executed_index import BridgeExtrinsic, ExecutedIndex
+from relayers.substrate.plan import payee, static_refusal
+
+
+class RecipientRefused(InputError):
+    """A deposit into Phala that the bridge account would refuse for good: nothing refunds it on Ethereum, so the
+    client refuses it before anything is sent."""
 
 
 @dataclass(frozen=True)
@@ -73,6 +83,44 @@ class PhalaClient:
         constant = schedule_for(self.minimums, dest_domain).is_constant
         head = 0 if constant else self.finalized_block()
         check_minimum(self.minimums, dest_domain, amount, call=call, head=head, margin=self.margin)
+
+    def check_recipient(self, recipient: bytes, amount: int, gateway: GatewayConfig | None = None) -> None:
+        """Raise `RecipientRefused` when the bridge account would refuse for good an Ethereum deposit of `amount`
+        planck to `recipient` (an account id, or an XCM destination for `gateway`), by the relayers' own rules
+        (relayers/substrate/plan.py) at Phala's finalized head. Those tokens would stay locked in the Ethereum bridge
+        (docs/contracts.md, "Left for later"), so the CLI asks this before every deposit into Phala.
+
+        Stricter than the bridge in one case: below the existential deposit the bridge still pays an account that a
+        larger transfer creates first; a client cannot count on one, so it asks for an account that exists now."""
+        message = BridgeMessage(
+            source_domain=Domain.ETHEREUM,
+            dest_domain=Domain.PHALA,
+            nonce=0,
+            kind=MessageKind.TRANSFER,
+            sender=b"",
+            recipient=recipient,
+            resource_id=self.resource_id,
+            amount=amount,
+            source=SourceRef(block_number=0, block_hash=bytes(32), tx_hash=bytes(32), index=0),
+        )
+        reason = static_refusal(
+            message,
+            domain=Domain.PHALA,
+            bridge_account=self.bridge_account,
+            resource_id=self.resource_id,
+            gateway=gateway,
+        )
+        if reason is not None:
+            raise RecipientRefused(f"the bridge on Phala would refuse this deposit for good: {reason}")
+        to = payee(message, gateway)
+        reader = ChainReader(self.client)
+        ed = reader.existential_deposit()
+        if amount < ed and not reader.account(to, reader.finalized_head().block_hash).exists:
+            whom = "the recipient" if to == recipient else "the account it would be paid to"
+            raise RecipientRefused(
+                f"the bridge on Phala would refuse this deposit for good: {amount} planck is below the existential "
+                f"deposit ({ed}) and {whom}, 0x{to.hex()}, has no account"
+            )
 
     def _submit(self, keypair: Keypair, intent_value: Intent, amount: int) -> PhalaDeposit:
         # Before anything is signed: below its minimum a deposit would be refused and its funds held by the bridge.
