@@ -117,6 +117,7 @@ def phala_config(cfg: NodeConfig, bridge_account: bytes) -> PhalaConfig:
         rpc_timeout=chain.rpc_timeout_s,
         pending_timeout=chain.pending_timeout_s,
         fee_reserve=chain.fee_reserve,
+        liquidity_hold_after=chain.liquidity_hold_after_s,
     )
 
 

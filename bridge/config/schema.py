@@ -229,6 +229,8 @@ class SubstrateChain(_Section):
     rpc_timeout_s: Annotated[float, Field(gt=0, le=300)] = 10.0
     pending_timeout_s: Annotated[float, Field(gt=0, le=3_600)] = 120.0
     fee_reserve: Annotated[int, Field(ge=0, lt=2**128)] = 10**11  # planck kept for fees (0.1 PHA)
+    # A transfer unpaid for lack of funds this long has inflows held for it (docs/phala-side.md, "Liquidity").
+    liquidity_hold_after_s: Annotated[float, Field(ge=0, le=7 * 86_400)] = 600.0
 
 
 ChainSection = Annotated[EthereumChain | SubstrateChain, Field(discriminator="kind")]

@@ -49,6 +49,9 @@ class PhalaConfig:
     rpc_timeout: float = 10.0  # seconds, for every RPC (the websocket's receive timeout)
     pending_timeout: float = 120.0  # after this, a submitted batch neither included nor superseded is dropped
     fee_reserve: int = 10**11  # planck kept aside for fees when checking the bridge account can pay a batch
+    # After a transfer has gone unpaid for lack of funds this long, inflows are held for it (relayers/substrate/
+    # liquidity.py): smaller transfers are no longer paid from its amount.
+    liquidity_hold_after: float = 600.0
     transfer_weight: int = DEFAULT_TRANSFER_WEIGHT
     batch_base_weight: int = DEFAULT_BATCH_BASE_WEIGHT
     weight_per_gas: int = DEFAULT_WEIGHT_PER_GAS
@@ -79,6 +82,8 @@ class PhalaConfig:
                 raise ConfigError(f"{name} must be positive")
         if self.rpc_timeout <= 0 or self.pending_timeout <= 0:
             raise ConfigError("timeouts must be positive")
+        if self.liquidity_hold_after < 0:
+            raise ConfigError("liquidity_hold_after must not be negative")
         if self.para_id is not None and not 0 <= self.para_id < 2**32:
             raise ConfigError(f"para_id must be a u32, got {self.para_id}")
 

@@ -44,6 +44,7 @@ from relayers.substrate.errors import (
 from relayers.substrate.executed_index import ExecutedIndex
 from relayers.substrate.index_checkpoint import IndexCheckpoints
 from relayers.substrate.isolation import FailureIsolator
+from relayers.substrate.liquidity import LiquidityHold
 from relayers.substrate.payload import signed_extrinsic, signing_payload
 from relayers.substrate.plan import BatchPlan, payee, plan_batch, static_refusal
 from relayers.substrate.rebuild import (
@@ -113,6 +114,8 @@ class PhalaDestination:
         self.index = ExecutedIndex(config, checkpoints=checkpoints)
         self.isolator = FailureIsolator()
         self.clock = clock
+        self.liquidity = LiquidityHold(config.liquidity_hold_after)
+        self._last_hold: tuple[str, int] | None = None  # logged once per hold
         # Left out of a prepared batch for good, per plan: by request payload until submitted (then in `_submitted`);
         # reported by that batch's confirm only.
         self._planned: dict[bytes, dict[str, str]] = {}
@@ -223,6 +226,7 @@ class PhalaDestination:
         recipients = {p for m in messages if len(p := payee(m, gateway)) == 32}
         existing = {r: reader.account(r, head.block_hash).exists for r in recipients}
         ids = [m.id_hex for m in messages]
+        hold = self._hold(reader)
         plan = plan_batch(
             messages,
             domain=self.domain,
@@ -234,11 +238,26 @@ class PhalaDestination:
             spendable=max(0, bridge.free - ed - self.config.fee_reserve),
             only=self.isolator.probe(ids),
             gateway=gateway,
+            hold=hold,
         )
         return head, plan, bridge.nonce
 
+    def _hold(self, reader: ChainReader) -> tuple[str, int] | None:
+        """The transfer unpaid for lack of funds the longest, once it has waited `liquidity_hold_after`: the plan
+        sets its amount aside (relayers/substrate/liquidity.py). The executed index is synced to the planning head."""
+        self.liquidity.forget(self.index.executed_among(self.liquidity.waiting()))
+        held = self.liquidity.held(self.clock())
+        if held is None:
+            return None
+        mid, amount, waited = held
+        if held[:2] != self._last_hold:
+            log.warning("liquidity_hold", destination=self.name, message_id=mid, amount=amount, waited=round(waited))
+        self._last_hold = held[:2]
+        return mid, amount
+
     def _prepare(self, reader: ChainReader, messages: list[BridgeMessage]) -> SigningRequest:
         head, plan, nonce = self._plan(reader, messages)
+        self.liquidity.planned(plan, {m.id_hex: m.amount for m in messages}, self.clock())
         self._supersede({m.id_hex for m in messages})  # this plan re-decides them: older refusals are stale
         for mid, reason in plan.refused.items():
             log.warning("message_refused", destination=self.name, message_id=mid, reason=reason)

@@ -15,6 +15,11 @@ sends it on, or to its fallback account when the gateway refunds it: that accoun
 - `deferred`  when it could succeed later (the bridge account cannot pay it now, it waits for a suspect group to be
               probed, or the batch is full): it goes back to the queue,
 - `included`  otherwise.
+
+Liquidity: largest first, and what does not fit waits while smaller ones that fit are paid. So that a large transfer
+is not starved by a stream of small ones, the dispatcher can name one transfer to `hold` for (the one unpaid for lack
+of funds the longest, relayers/substrate/liquidity.py): its amount is then set aside, and nothing else is paid from
+it, until it is paid. Which messages a leader includes is its own choice: members check each batch, not the choice.
 """
 
 from __future__ import annotations
@@ -35,7 +40,11 @@ class BatchPlan:
     refused: Mapping[str, str] = field(default_factory=dict)
     executed: frozenset[str] = frozenset()
     deferred: frozenset[str] = frozenset()
-    short_of_funds: bool = False  # something was deferred because the bridge account cannot pay it now
+    unpaid: frozenset[str] = frozenset()  # deferred because the bridge account cannot pay them now (or the hold)
+
+    @property
+    def short_of_funds(self) -> bool:  # something was deferred because the bridge account cannot pay it now
+        return bool(self.unpaid)
 
 
 def gateway_decision(message: BridgeMessage, gateway: GatewayConfig | None) -> Route | Refund | None:
@@ -105,6 +114,7 @@ def plan_batch(
     only: frozenset[str] | None = None,  # a suspect group being probed: everything else waits
     max_items: int = MAX_EXECUTED_IDS,
     gateway: GatewayConfig | None = None,
+    hold: tuple[str, int] | None = None,  # (id, amount): a transfer whose amount nothing else may be paid from
 ) -> BatchPlan:
     included: list[BridgeMessage] = []
     refused: dict[str, str] = {}
@@ -112,9 +122,10 @@ def plan_batch(
     deferred: set[str] = set()
     waiting: set[bytes] = set()  # recipients with a deferred transfer (which may create their account later)
     credited: set[bytes] = set()  # new recipients created by a transfer included before
-    short = False
+    unpaid: set[str] = set()
     total = 0
     unique = {m.id_hex: m for m in messages}.values()
+    held_id, reserved = hold if hold is not None and hold[0] not in executed else (None, 0)
     for m in canonical_order(unique):
         mid = m.id_hex
         if mid in executed:
@@ -135,17 +146,24 @@ def plan_batch(
                 deferred.add(mid)
                 continue
         if reason is not None:
+            if mid == held_id:
+                reserved = 0  # it will never be paid: nothing to set aside for it
             refused[mid] = reason
             continue
-        if (only is not None and mid not in only) or len(included) >= max_items or total + m.amount > spendable:
-            short = short or total + m.amount > spendable
+        # What this transfer may be paid from: not the amount set aside for the held one (its own, when it is).
+        available = spendable if mid == held_id else spendable - reserved
+        if (only is not None and mid not in only) or len(included) >= max_items or total + m.amount > available:
+            if total + m.amount > available:
+                unpaid.add(mid)
             deferred.add(mid)
             waiting.add(to)
             continue
+        if mid == held_id:
+            reserved = 0
         total += m.amount
         credited.add(to)
         included.append(m)
-    return BatchPlan(tuple(included), refused, frozenset(done), frozenset(deferred), short)
+    return BatchPlan(tuple(included), refused, frozenset(done), frozenset(deferred), frozenset(unpaid))
 
 
 __all__ = ["BatchPlan", "canonical_order", "gateway_decision", "payee", "plan_batch", "static_refusal"]

@@ -38,6 +38,7 @@ from enclave_signer.checkpoints import SealedCheckpoints
 from enclave_signer.frost import ED25519, KeyShare, sign_with_shares, trusted_dealer_keygen
 from enclave_signer.sealing import Sealer
 from relayers.substrate import (
+    InsufficientLiquidity,
     NothingToExecute,
     PhalaConfig,
     PhalaDestination,
@@ -49,6 +50,7 @@ from relayers.substrate import (
     keypair_from_uri,
     new_block,
     set_free_balance,
+    set_storage,
 )
 from relayers.substrate.chain import ChainReader
 from relayers.substrate.deposit_checkpoint import DepositCheckpoints
@@ -512,6 +514,64 @@ def test_a_message_below_the_existential_deposit_fails_alone(chain: SubstrateCli
     for m in good:
         assert chain.free_balance(m.recipient) == m.amount
     assert chain.free_balance(tiny.recipient) == 0
+
+
+def set_bridge_free(chain: SubstrateClient, bridge: Bridge, free: int) -> None:
+    """The bridge account's free balance, its nonce kept (the batches already signed used the ones before)."""
+    reader = ChainReader(chain)
+    nonce = reader.account(bridge.config.bridge_account, reader.finalized_head().block_hash).nonce
+    entry = [["0x" + bridge.config.bridge_account.hex()], {"nonce": nonce, "providers": 1, "data": {"free": str(free)}}]
+    set_storage(chain, {"System": {"Account": [entry]}})
+
+
+def test_a_large_transfer_unpaid_for_long_enough_has_inflows_held_for_it(
+    chain: SubstrateClient, bridge: Bridge
+) -> None:
+    """The bridge account can pay 3 PHA: a 5 PHA transfer waits while a 1 PHA one is paid. Once the large one has
+    waited `liquidity_hold_after` (0 here), the next small one is no longer paid from its share (a leader without
+    the hold would pay it); topped up, the large one is paid first, then the small one."""
+    ed = int(chain.constant("Balances", "ExistentialDeposit"))
+    floor = ed + bridge.config.fee_reserve
+    held_config = replace(bridge.config, liquidity_hold_after=0.0)
+    dest, eager, signer = PhalaDestination(held_config), PhalaDestination(bridge.config), FrostBatchSigner(bridge)
+    big, small1, small2 = inbound(5 * UNIT), inbound(UNIT), inbound(UNIT)
+
+    async def pay(request: SigningRequest, messages: list[BridgeMessage]) -> None:
+        tx = await dest.submit(request, await signer.sign(request, messages))
+        result = await confirm_final(dest, tx, request.message_ids)
+        assert result.executed == set(request.message_ids) and not result.failed, result
+
+    async def run() -> None:
+        set_bridge_free(chain, bridge, floor + 3 * UNIT)
+        new_block(chain)
+        request = await dest.prepare([big, small1])
+        assert request.message_ids == (small1.id_hex,)  # the large one does not fit: it waits, unpaid
+        await pay(request, [big, small1])
+
+        # the same chain state: the eager leader still pays the small one; the holding one sets 5 PHA aside
+        assert (await eager.prepare([big, small2])).message_ids == (small2.id_hex,)
+        with pytest.raises(InsufficientLiquidity):
+            await dest.prepare([big, small2])
+
+        reader = ChainReader(chain)
+        free = reader.account(bridge.config.bridge_account, reader.finalized_head().block_hash).free
+        set_bridge_free(chain, bridge, free + 5 * UNIT)  # ~7 PHA spendable (less fees): both, the large one first
+        new_block(chain)
+        request = await dest.prepare([big, small2])
+        assert request.message_ids == (big.id_hex, small2.id_hex)
+        await pay(request, [big, small2])
+        assert dest.liquidity.waiting() == []
+
+    try:
+        asyncio.run(run())
+        for m in (big, small1, small2):
+            assert chain.free_balance(m.recipient) == m.amount
+    finally:
+        set_bridge_free(chain, bridge, 1_000 * UNIT)
+        new_block(chain)
+        for d in (dest, eager):
+            d.close()
+        signer.verifier.close()
 
 
 def test_a_batch_that_fails_on_chain_is_isolated_by_halves(chain: SubstrateClient, bridge: Bridge) -> None:

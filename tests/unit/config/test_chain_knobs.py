@@ -42,6 +42,7 @@ PHALA_KEYS = {
     "rpc_timeout": "rpc_timeout_s",
     "pending_timeout": "pending_timeout_s",
     "fee_reserve": "fee_reserve",
+    "liquidity_hold_after": "liquidity_hold_after_s",
 }
 # Every member rebuilds the batch bytes (or checks the batch's size) with these: one value for the whole committee.
 COMMITTEE_SHARED = {"call_gas_limit", "max_batch_items"}
@@ -94,6 +95,7 @@ rewind_depth = 100
 rpc_timeout_s = 2.5
 pending_timeout_s = 600
 fee_reserve = 5000000000000
+liquidity_hold_after_s = 0
 """,
     )
     eth = ethereum_config(cfg)
@@ -104,6 +106,7 @@ fee_reserve = 5000000000000
     pha = phala_config(cfg, ACCOUNT)
     assert (pha.max_blocks_per_poll, pha.rewind_depth, pha.rpc_timeout) == (200, 100, 2.5)
     assert (pha.pending_timeout, pha.fee_reserve, pha.para_id) == (600.0, 5 * 10**12, 2035)
+    assert pha.liquidity_hold_after == 0.0
 
 
 @pytest.mark.parametrize(
@@ -135,6 +138,8 @@ def test_bad_ethereum_values_are_refused_naming_the_key(line: str, key: str) -> 
         ("rpc_timeout_s = -1", "rpc_timeout_s"),
         ("pending_timeout_s = 0", "pending_timeout_s"),
         ("fee_reserve = -1", "fee_reserve"),
+        ("liquidity_hold_after_s = -1", "liquidity_hold_after_s"),
+        ("liquidity_hold_after_s = 1e9", "liquidity_hold_after_s"),
         ("para_id = -1", "para_id"),
     ],
 )

@@ -107,6 +107,38 @@ def test_liquidity_defers_what_does_not_fit_and_keeps_what_does() -> None:
     assert result.deferred == {a.id_hex} and result.short_of_funds
 
 
+def test_a_held_transfer_has_its_amount_set_aside_until_it_is_paid() -> None:
+    big, mid, small = inbound(1, 5 * UNIT), inbound(2, 3 * UNIT), inbound(3, 1 * UNIT)
+    # without a hold the smaller ones spend what there is; held for the big one, they are paid only beyond its 5
+    result = plan([big, mid, small], spendable=4 * UNIT, hold=(big.id_hex, big.amount))
+    assert not result.included and result.unpaid == {big.id_hex, mid.id_hex, small.id_hex}
+    result = plan([big, mid, small], spendable=7 * UNIT, hold=(big.id_hex, big.amount))
+    assert [m.id_hex for m in result.included] == [big.id_hex, small.id_hex]  # 5 + 1: paid, mid waits for 9
+    assert result.unpaid == {mid.id_hex}
+    # a hold on a transfer not in this batch still sets its amount aside
+    result = plan([mid, small], spendable=5 * UNIT, hold=(big.id_hex, big.amount))
+    assert not result.included and result.short_of_funds
+    result = plan([mid, small], spendable=6 * UNIT, hold=(big.id_hex, big.amount))
+    assert [m.id_hex for m in result.included] == [small.id_hex]
+
+
+def test_a_hold_ends_with_its_transfer_executed_or_refused() -> None:
+    big, small = inbound(1, 5 * UNIT), inbound(2, 1 * UNIT)
+    result = plan([small], spendable=1 * UNIT, hold=(big.id_hex, big.amount), executed=frozenset({big.id_hex}))
+    assert [m.id_hex for m in result.included] == [small.id_hex]
+    bad = big.model_copy(update={"recipient": BRIDGE})
+    result = plan([bad, small], spendable=1 * UNIT, hold=(bad.id_hex, bad.amount))
+    assert "the bridge account itself" in result.refused[bad.id_hex]
+    assert [m.id_hex for m in result.included] == [small.id_hex]
+
+
+def test_a_held_transfer_deferred_by_a_probe_keeps_its_amount_aside() -> None:
+    big, small = inbound(1, 5 * UNIT), inbound(2, 1 * UNIT)
+    result = plan([big, small], spendable=5 * UNIT, hold=(big.id_hex, big.amount), only=frozenset({small.id_hex}))
+    assert not result.included and result.deferred == {big.id_hex, small.id_hex}
+    assert result.unpaid == {small.id_hex}  # the big one fits: it waits for the probe, not for funds
+
+
 def test_executed_duplicates_probe_groups_and_size_cap() -> None:
     msgs = [inbound(n, UNIT * n) for n in range(1, 6)]
     result = plan([*msgs, msgs[0]], executed=frozenset({msgs[1].id_hex}), only=frozenset({msgs[2].id_hex}))
