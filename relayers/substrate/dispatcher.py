@@ -46,7 +46,7 @@ from relayers.substrate.index_checkpoint import IndexCheckpoints
 from relayers.substrate.isolation import FailureIsolator
 from relayers.substrate.liquidity import LiquidityHold
 from relayers.substrate.payload import signed_extrinsic, signing_payload
-from relayers.substrate.plan import BatchPlan, payee, plan_batch, static_refusal
+from relayers.substrate.plan import BatchPlan, payee, plan_around_probe, static_refusal
 from relayers.substrate.rebuild import (
     ChainFacts,
     batch_calls,
@@ -227,7 +227,7 @@ class PhalaDestination:
         existing = {r: reader.account(r, head.block_hash).exists for r in recipients}
         ids = [m.id_hex for m in messages]
         hold = self._hold(reader)
-        plan = plan_batch(
+        plan = plan_around_probe(
             messages,
             domain=self.domain,
             bridge_account=self.config.bridge_account,
@@ -236,7 +236,8 @@ class PhalaDestination:
             existing=existing,
             executed=self.index.executed_among(ids),
             spendable=max(0, bridge.free - ed - self.config.fee_reserve),
-            only=self.isolator.probe(ids),
+            probe=self.isolator.probe(ids),
+            suspects=frozenset().union(*self.isolator.suspects),
             gateway=gateway,
             hold=hold,
         )

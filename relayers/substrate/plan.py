@@ -26,6 +26,7 @@ from __future__ import annotations
 
 from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
+from typing import Any
 
 from bridge.gateway import GatewayConfig, Refund, Route, decide, fallback_of, is_destination
 from bridge.intents import MAX_EXECUTED_IDS
@@ -166,4 +167,30 @@ def plan_batch(
     return BatchPlan(tuple(included), refused, frozenset(done), frozenset(deferred), frozenset(unpaid))
 
 
-__all__ = ["BatchPlan", "canonical_order", "gateway_decision", "payee", "plan_batch", "static_refusal"]
+def plan_around_probe(
+    messages: Sequence[BridgeMessage],
+    *,
+    probe: frozenset[str] | None,
+    suspects: frozenset[str],
+    **kwargs: Any,
+) -> BatchPlan:
+    """`plan_batch` while the failure isolation probes a suspect group (relayers/substrate/isolation.py): the batch
+    carries that group only, so that its outcome names it. When the bridge account cannot pay any of the group now,
+    the lane does not stop for it: the batch carries the messages no group suspects instead, and the group waits for
+    funds like any unpaid transfer."""
+    plan = plan_batch(messages, only=probe, **kwargs)
+    if probe is None or plan.included or not plan.unpaid & probe:
+        return plan
+    innocent = frozenset(m.id_hex for m in messages) - suspects
+    return plan_batch(messages, only=innocent, **kwargs) if innocent else plan
+
+
+__all__ = [
+    "BatchPlan",
+    "canonical_order",
+    "gateway_decision",
+    "payee",
+    "plan_around_probe",
+    "plan_batch",
+    "static_refusal",
+]

@@ -25,7 +25,7 @@ from bridge.ports import SigningRequest
 from relayers.substrate.bridge_calls import Transfer, encode_batch, parse_batch
 from relayers.substrate.errors import RebuildMismatch, StaleRequest
 from relayers.substrate.payload import signing_payload
-from relayers.substrate.plan import BatchPlan, canonical_order, plan_batch, static_refusal
+from relayers.substrate.plan import BatchPlan, canonical_order, plan_around_probe, plan_batch, static_refusal
 from relayers.substrate.rebuild import ChainFacts, build_call, rebuild_and_check, request_context
 from tests.unit.substrate.helpers import BRIDGE, INDICES, RID, RUNTIME, inbound
 
@@ -137,6 +137,25 @@ def test_a_held_transfer_deferred_by_a_probe_keeps_its_amount_aside() -> None:
     result = plan([big, small], spendable=5 * UNIT, hold=(big.id_hex, big.amount), only=frozenset({small.id_hex}))
     assert not result.included and result.deferred == {big.id_hex, small.id_hex}
     assert result.unpaid == {small.id_hex}  # the big one fits: it waits for the probe, not for funds
+
+
+def test_a_probe_the_bridge_cannot_pay_lets_the_unsuspected_through() -> None:
+    big, other_suspect, a, b = (inbound(n, amount * UNIT) for n, amount in ((1, 9), (2, 1), (3, 2), (4, 1)))
+    kw: dict[str, object] = dict(
+        domain=2, bridge_account=BRIDGE, resource_id=RID, existential_deposit=ED, existing={}, executed=frozenset()
+    )
+    probe, suspects = frozenset({big.id_hex}), frozenset({big.id_hex, other_suspect.id_hex})
+    msgs = [big, other_suspect, a, b]
+    # payable: the probe goes alone, whatever else fits
+    result = plan_around_probe(msgs, probe=probe, suspects=suspects, spendable=20 * UNIT, **kw)
+    assert [m.id_hex for m in result.included] == [big.id_hex]
+    # not payable: the messages no group suspects go; every suspect waits, the probe as unpaid
+    result = plan_around_probe(msgs, probe=probe, suspects=suspects, spendable=5 * UNIT, **kw)
+    assert [m.id_hex for m in result.included] == [a.id_hex, b.id_hex]
+    assert result.deferred == suspects and big.id_hex in result.unpaid
+    # nothing unsuspected: the probe's plan stands (nothing to pay)
+    result = plan_around_probe([big], probe=probe, suspects=suspects, spendable=5 * UNIT, **kw)
+    assert not result.included and result.unpaid == probe
 
 
 def test_executed_duplicates_probe_groups_and_size_cap() -> None:
