@@ -41,7 +41,8 @@ Query (signed by the querier) and answer (sealed to the query's X25519 response 
     signed = query | signature len u8 | signature      (over `query_digest(query)`, see `query_signing_hash`)
     answer = magic "PHCA" | version | query digest (32) | as of u64 | status u8 | code len u8 | code |
              body len u32 | body (status 1: the contract's answer, no code; 2: the refusal reason, UTF-8, and a
-             code as `check_code` allows)
+             code as `check_code` allows) | zero padding to the next multiple of ANSWER_BLOCK bytes (an answer
+             is sealed to the querier: its length must not tell a refusal from an allowed answer)
 """
 
 from __future__ import annotations
@@ -131,6 +132,9 @@ RECORD_MAGIC = b"PHCR"
 OUTPUTS_MAGIC = b"PHCO"
 QUERY_MAGIC = b"PHCQ"
 ANSWER_MAGIC = b"PHCA"
+# Answers are padded to a multiple of this: a refusal (its reason is at most 200 bytes) and an answer with a body up
+# to ~400 bytes all seal to the same length.
+ANSWER_BLOCK = 512
 VERSION = 1
 OUTPUTS_VERSION = 2  # version 1 had no first reply counter: refused, never read with the wrong layout
 CONTRACT_ID_LENGTH = 32
@@ -692,10 +696,11 @@ def _check_answer(a: QueryAnswer) -> QueryAnswer:
 
 def encode_answer(a: QueryAnswer) -> bytes:
     code = _check_answer(a).code.encode()
-    return (
+    raw = (
         ANSWER_MAGIC + bytes([VERSION]) + a.query_digest + a.as_of.to_bytes(8, "big")
         + bytes([1 if a.ok else 2, len(code)]) + code + len(a.body).to_bytes(4, "big") + a.body
     )  # fmt: skip
+    return raw + bytes(-len(raw) % ANSWER_BLOCK)
 
 
 def decode_answer(data: bytes) -> QueryAnswer:
@@ -709,7 +714,9 @@ def decode_answer(data: bytes) -> QueryAnswer:
     except UnicodeDecodeError:
         raise ConfidentialError("query answer: code is not text") from None
     body = r.take(r.uint(4, "body length"), "body")
-    r.end()
+    padding = r.rest()
+    if len(data) % ANSWER_BLOCK or len(padding) >= ANSWER_BLOCK or any(padding):
+        raise ConfidentialError(f"query answer: not zero-padded to the next multiple of {ANSWER_BLOCK} bytes")
     if (status == 1) == bool(code):
         raise ConfidentialError("query answer: status and code disagree")
     return _check_answer(QueryAnswer(digest, as_of, status == 1, code, body))

@@ -253,7 +253,7 @@ class SealedBidAuction:
         return codec.encode_bid_answer(None if bid is None else bid.amount)
 
 
-_OPENED, _BID, _SETTLED = 1 + 32 + 20 + 8, 1 + 32 + 20 + 16 + 8, 1 + 32 + 20 + 16  # fixed-width events
+_OPENED = _BID = _SETTLED = codec.EVENT_SIZE  # every event is padded to one width
 _T = TypeVar("_T", Opened, BidPlaced, Settled)
 
 

@@ -8,7 +8,8 @@ Inputs (encrypted; every input is padded with zeros to INPUT_SIZE bytes, so its 
     grant  = 0x04 | auction id (32; 0 = every auction) | querier (kind u8 | len u8 | identity)
     revoke = 0x05 | auction id (32) | querier
 
-Events (sealed; fixed width where a value is secret):
+Events (sealed; every event is padded with zeros to EVENT_SIZE bytes, so a chain observer cannot tell a bid from an
+opening, a grant or a settlement by its length):
 
     opened  = 0x01 | auction id (32) | seller (20) | close block u64
     bid     = 0x02 | auction id (32) | bidder (20) | amount u128 | order u64
@@ -30,6 +31,7 @@ from dataclasses import dataclass, field
 from bridge.confidential import ConfidentialError, Querier, Reader
 
 __all__ = [
+    "EVENT_SIZE",
     "INPUT_SIZE",
     "AuctionEvent",
     "AuctionInput",
@@ -60,6 +62,7 @@ __all__ = [
 ]
 
 INPUT_SIZE = 72
+EVENT_SIZE = 88  # the longest event: a grant to an Ed25519 querier, 87 bytes
 _U64 = 2**64 - 1
 _U128 = 2**128 - 1
 _U256 = 2**256 - 1
@@ -189,16 +192,20 @@ AuctionEvent = Opened | BidPlaced | Settled | Granted | Revoked
 
 def encode_event(e: AuctionEvent) -> bytes:
     if isinstance(e, Opened):
-        return b"\x01" + _u(e.auction_id, 32) + _addr(e.seller, "seller") + _u(e.close_block, 8)
-    if isinstance(e, BidPlaced):
-        return b"\x02" + _u(e.auction_id, 32) + _addr(e.bidder, "bidder") + _u(e.amount, 16) + _u(e.order, 8)
-    if isinstance(e, Settled):
-        return b"\x03" + _u(e.auction_id, 32) + _addr(e.winner, "winner") + _u(e.price, 16)
-    tag = b"\x04" if isinstance(e, Granted) else b"\x05"
-    return tag + _addr(e.holder, "holder") + _u(e.auction_id, 32) + e.querier.encode()
+        body = b"\x01" + _u(e.auction_id, 32) + _addr(e.seller, "seller") + _u(e.close_block, 8)
+    elif isinstance(e, BidPlaced):
+        body = b"\x02" + _u(e.auction_id, 32) + _addr(e.bidder, "bidder") + _u(e.amount, 16) + _u(e.order, 8)
+    elif isinstance(e, Settled):
+        body = b"\x03" + _u(e.auction_id, 32) + _addr(e.winner, "winner") + _u(e.price, 16)
+    else:
+        tag = b"\x04" if isinstance(e, Granted) else b"\x05"
+        body = tag + _addr(e.holder, "holder") + _u(e.auction_id, 32) + e.querier.encode()
+    return body + bytes(EVENT_SIZE - len(body))
 
 
 def decode_event(data: bytes) -> AuctionEvent:
+    if len(data) != EVENT_SIZE:
+        raise ConfidentialError(f"auction: an event is {EVENT_SIZE} bytes")
     r = Reader(data, "auction event")
     tag = r.uint(1, "event")
     e: AuctionEvent
@@ -214,7 +221,8 @@ def decode_event(data: bytes) -> AuctionEvent:
         e = Granted(holder, auction_id, querier) if tag == 4 else Revoked(holder, auction_id, querier)
     else:
         raise ConfidentialError(f"auction: unknown event {tag}")
-    r.end()
+    if any(r.rest()):
+        raise ConfidentialError("auction: the event's padding is not zero")
     return e
 
 

@@ -5,8 +5,8 @@
 The querier signs `query_signing_hash(query)` with its Ed25519 key or its Ethereum account (`personal_sign`); the
 contract's `query` decides with the authenticated `Querier` (its policy, e.g. grants set by the data holder through
 signed inputs). Refusals (bad signature, unknown contract, the policy's "no") are answers too, sealed like the
-rest; but not padded: an answer's length tells a refusal (its reason text) from an allowed one
-(docs/confidential-contracts.md, section 8). Only an undecodable envelope, one whose
+rest and padded like them (`encode_answer`: to a multiple of ANSWER_BLOCK bytes), so the host cannot tell a refusal
+from an allowed answer by its length. Only an undecodable envelope, one whose
 response key cannot be sealed to (invalid or of low order), or one for another contract than `state`'s, raises
 `QueryError` (there is no key to answer to, or the wiring erred).
 Answers are computed by one enclave from its replayed state (`as_of` says how fresh); they are not t-agreed.

@@ -12,6 +12,7 @@ from hypothesis import strategies as st
 
 from bridge.client.confidential import encrypt_call
 from bridge.confidential import (
+    ANSWER_BLOCK,
     CALL_CONTEXT,
     NULL_CONTRACT_ID,
     CallPayload,
@@ -44,6 +45,7 @@ from bridge.confidential import (
 )
 from bridge.messages import MessageKind
 from enclave_signer.contracts.auction_codec import (
+    EVENT_SIZE,
     INPUT_SIZE,
     BidOf,
     BidPlaced,
@@ -242,8 +244,13 @@ def test_auction_codec_round_trips(op, event, query) -> None:  # type: ignore[no
     assert decode_query(encode_query(query)) == query
     with pytest.raises(ConfidentialError):
         decode_input(raw[:-1] + b"\x01")  # non-zero padding
-    if isinstance(event, BidPlaced):
-        assert len(encode_event(event)) == 77  # fixed width: the length says nothing about the amount
+    raw_event = encode_event(event)
+    assert len(raw_event) == EVENT_SIZE  # every event the same size: a bid cannot be told from a grant
+    with pytest.raises(ConfidentialError, match="padding"):
+        decode_event(raw_event[:-1] + b"\x01")
+    for other in (raw_event[:-1], raw_event + b"\x00"):
+        with pytest.raises(ConfidentialError, match="an event is 88 bytes"):
+            decode_event(other)
 
 
 # ---- one encoding per value: decode(encode(x)) == x, and bytes that decode are the encoding of what they decode to --
@@ -296,7 +303,30 @@ def test_share_envelopes_refuse_repeated_or_unsorted_members() -> None:
 
 def _raw_answer(as_of: int, status: int, code: bytes, body: bytes) -> bytes:
     head = b"PHCA\x01" + b"\x0d" * 32 + as_of.to_bytes(8, "big") + bytes([status, len(code)]) + code
-    return head + len(body).to_bytes(4, "big") + body
+    raw = head + len(body).to_bytes(4, "big") + body
+    return raw + bytes(-len(raw) % ANSWER_BLOCK)
+
+
+@given(b32, u64, st.booleans(), st.binary(max_size=1_200), st.sampled_from([0, 1, ANSWER_BLOCK, ANSWER_BLOCK + 1]))
+def test_answers_are_padded_to_one_block_and_nothing_else_decodes(digest, as_of, ok, body, extra) -> None:  # type: ignore[no-untyped-def]
+    raw = encode_answer(QueryAnswer(digest, as_of, ok, "" if ok else "nope", body))
+    assert len(raw) % ANSWER_BLOCK == 0 and 0 < len(raw) - len(body) <= ANSWER_BLOCK
+    padding = len(raw) - (4 + 1 + 32 + 8 + 2 + (0 if ok else 4) + 4 + len(body))
+    if extra:  # more zeros, or one block more: another encoding of the same answer, refused
+        with pytest.raises(ConfidentialError, match="zero-padded"):
+            decode_answer(raw + bytes(extra))
+    if padding:  # a non-zero padding byte, or the padding cut short
+        with pytest.raises(ConfidentialError):
+            decode_answer(raw[:-1] + b"\x01")
+        with pytest.raises(ConfidentialError):
+            decode_answer(raw[:-1])
+
+
+def test_an_allowed_answer_and_a_refusal_have_one_length() -> None:
+    digest = b"\x0d" * 32
+    allowed = encode_answer(QueryAnswer(digest, 7, True, "", b"\x01" + bytes(16)))
+    refused = encode_answer(QueryAnswer(digest, 7, False, "not_allowed", b"r" * 200))
+    assert len(allowed) == len(refused) == ANSWER_BLOCK
 
 
 @settings(max_examples=300)
