@@ -49,6 +49,14 @@ contract Bridge is IBridgeErrors, IBridgeEvents {
     uint256 internal constant PACKED_BATCH_OFFSET = 132;
 
     uint256 internal constant MAX_RECIPIENT_LENGTH = 256;
+    /// @notice Recipient rules per destination (`setRecipientRule`): any bytes, or what a Substrate chain with the
+    /// XCM gateway can pay: a 32-byte AccountId, or an XCM destination ("PHXD" | version 1 | fallback AccountId |
+    /// route) whose fallback account can be read. Anything else the destination would refuse for good, and nothing
+    /// would refund it: it is refused here, before the tokens move.
+    uint8 internal constant RECIPIENT_ANY = 0;
+    uint8 internal constant RECIPIENT_SUBSTRATE = 1;
+    bytes4 internal constant XCM_DESTINATION_MAGIC = "PHXD";
+    uint256 internal constant XCM_DESTINATION_HEAD = 37; // magic | version u8 | fallback (32)
     uint256 internal constant MAX_PAYLOAD_LENGTH = 16_384;
     uint256 internal constant MAX_RESULT_LENGTH = 256;
     uint256 internal constant MAX_KEY_OVERLAP = 30 days;
@@ -127,6 +135,8 @@ contract Bridge is IBridgeErrors, IBridgeEvents {
     /// destinations 0..62 (domain d is bit 192 + d) | bit 255 a copy of the pause flag (bit 0 of `_keyState`, which
     /// batches read): `_pause` and `unpause`, the only writers of the flag, write both.
     uint256 private _outbound;
+    /// @dev Per destination, the recipient rule deposits to it must meet (RECIPIENT_ANY by default).
+    mapping(uint32 domain => uint8) private _recipientRules;
     /// @dev The message origin (EIP-1153 transient storage), set only while a kind 3 call item's target runs and
     /// put back to what it was right after (`_runCall`): sourceDomain << 64 | nonce (0 = no origin), and the sender.
     uint256 private transient _originWord;
@@ -302,6 +312,9 @@ contract Bridge is IBridgeErrors, IBridgeEvents {
         if (recipient.length == 0 || recipient.length > MAX_RECIPIENT_LENGTH) {
             revert InvalidRecipientLength(recipient.length, MAX_RECIPIENT_LENGTH);
         }
+        if (_recipientRules[destinationDomain] == RECIPIENT_SUBSTRATE && !_isSubstrateRecipient(recipient)) {
+            revert InvalidRecipient(destinationDomain, recipient.length);
+        }
         nonce = _nextNonce(out);
         emit Deposit(nonce, destinationDomain, resourceId, msg.sender, recipient, amount);
         bool ok = kind == KIND_LOCK
@@ -340,6 +353,15 @@ contract Bridge is IBridgeErrors, IBridgeEvents {
     function _nextNonce(uint256 out) private returns (uint64 nonce) {
         nonce = uint64(out) + 1; // checked: reverts after 2^64 - 1 outbound messages rather than wrap
         _outbound = (out & ~MASK64) | nonce;
+    }
+
+    /// @dev RECIPIENT_SUBSTRATE: a 32-byte AccountId that does not start with the XCM destination magic, or an XCM
+    /// destination of version 1 long enough to hold its fallback account.
+    function _isSubstrateRecipient(bytes calldata recipient) private pure returns (bool) {
+        if (recipient.length >= 4 && bytes4(recipient[:4]) == XCM_DESTINATION_MAGIC) {
+            return recipient.length >= XCM_DESTINATION_HEAD && uint8(recipient[4]) == 1;
+        }
+        return recipient.length == 32;
     }
 
     function _isDestination(uint256 out, uint32 domain) private view returns (bool) {
@@ -933,6 +955,13 @@ contract Bridge is IBridgeErrors, IBridgeEvents {
         emit DestinationSet(domain, enabled);
     }
 
+    /// @notice The recipient rule deposits to `domain` must meet: RECIPIENT_ANY (0) or RECIPIENT_SUBSTRATE (1).
+    function setRecipientRule(uint32 domain, uint8 rule) external onlyAdmin {
+        if (rule > RECIPIENT_SUBSTRATE) revert UnknownRecipientRule(rule);
+        _recipientRules[domain] = rule;
+        emit RecipientRuleSet(domain, rule);
+    }
+
     /// @notice Allow or forbid a generic-call target. The bridge itself and registered tokens are refused.
     function setAllowedTarget(address target, bool allowed) external onlyAdmin {
         if (allowed && (target == address(this) || _tokenLimits[target] != 0 || target == address(0))) {
@@ -1026,6 +1055,11 @@ contract Bridge is IBridgeErrors, IBridgeEvents {
     function resource(bytes32 resourceId) external view returns (address token, uint8 granularityDecimals) {
         Resource memory r = _resources[resourceId];
         return (r.token, r.granularityDecimals);
+    }
+
+    /// @notice The recipient rule of deposits to `domain` (see `setRecipientRule`).
+    function recipientRule(uint32 domain) external view returns (uint8) {
+        return _recipientRules[domain];
     }
 
     /// @notice Whether deposits and messages may go to `domain`.

@@ -49,6 +49,8 @@ interface IBridgeErrors {
     error InexactAmount(uint256 amount, uint256 granularity);
     error AmountTooLarge(uint256 amount, uint256 maxAmount);
     error InvalidRecipientLength(uint256 length, uint256 maxLength);
+    error InvalidRecipient(uint32 destinationDomain, uint256 length);
+    error UnknownRecipientRule(uint8 rule);
     error InvalidPayloadLength(uint256 length, uint256 maxLength);
     error IncorrectFee(uint256 sent, uint256 required);
     // ---- configuration ----
@@ -113,6 +115,7 @@ interface IBridgeEvents {
         uint32 delay
     );
     event DestinationSet(uint32 indexed domain, bool enabled);
+    event RecipientRuleSet(uint32 indexed domain, uint8 rule);
     event TargetAllowed(address indexed target, bool allowed);
     event MessageFeeSet(uint256 fee);
     event FeesWithdrawn(address to, uint256 amount);

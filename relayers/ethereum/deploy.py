@@ -32,6 +32,7 @@ __all__ = [
 
 KIND_LOCK = 1
 KIND_MINT = 2
+RECIPIENT_SUBSTRATE = 1  # Bridge.setRecipientRule: a 32-byte account or an XCM destination with its fallback
 PHA = 10**18
 DAY = 86_400
 
@@ -63,6 +64,8 @@ class DeployConfig:
     pha_granularity_decimals: int = 6  # PHA: 18 decimals here, 12 on Phala
     wrapped_granularity_decimals: int = 0
     destinations: tuple[int, ...] = (2,)  # Phala
+    # Destinations whose deposits must name a 32-byte account or an XCM destination (Bridge.RECIPIENT_SUBSTRATE)
+    substrate_recipients: tuple[int, ...] = (2,)
     funded_accounts: tuple[str, ...] = ()  # each receives `funding` PHA from the deployer
     funding: int = 1_000_000 * PHA
     bridge_contract: str = "Bridge"  # "BridgeGasProbe" for the gas benchmark (a Bridge plus probe functions)
@@ -141,6 +144,8 @@ def deploy_all(w3: Web3, deployer: Sender, config: DeployConfig | None = None) -
     send(w3, bridge.functions.setResource(wrapped_id, wrapped, cfg.wrapped_granularity_decimals), deployer)
     for domain in cfg.destinations:
         send(w3, bridge.functions.setDestination(domain, True), deployer)
+    for domain in cfg.substrate_recipients:
+        send(w3, bridge.functions.setRecipientRule(domain, RECIPIENT_SUBSTRATE), deployer)
     for target in (recorder, reverter):
         send(w3, bridge.functions.setAllowedTarget(target, True), deployer)
 

@@ -13,8 +13,9 @@
     │                                   RateLimited, LargeTransferDelayed, TokenCallReverted
     ├── QueueError                      ReleaseNotPending, ReleaseNotReady (retryable), TokenCallFailed
     ├── OutboundError                   UnsupportedDestination, UnknownResource, ZeroAmount, InexactAmount,
-    │                                   AmountTooLarge, InvalidRecipientLength, InvalidPayloadLength, IncorrectFee
-    ├── ConfigError                     InvalidTokenConfig, NotAContract, FeeTransferFailed
+    │                                   AmountTooLarge, InvalidRecipientLength, InvalidRecipient,
+    │                                   InvalidPayloadLength, IncorrectFee
+    ├── ConfigError                     InvalidTokenConfig, NotAContract, FeeTransferFailed, UnknownRecipientRule
     ├── TokenError                      InsufficientBalance, InsufficientAllowance, InvalidReceiver, NotBridge,
     │                                   NotOwner, TokenPaused
     ├── ExampleContractError            AlwaysReverts, AuctionAlreadySettled, PriceTooLarge, BadSignature,
@@ -89,6 +90,7 @@ __all__ = [
     "InvalidPayloadLength",
     "InvalidPublicKey",
     "InvalidReceiver",
+    "InvalidRecipient",
     "InvalidRecipientLength",
     "InvalidSignature",
     "InvalidSourceDomain",
@@ -135,6 +137,7 @@ __all__ = [
     "UnknownGroupKey",
     "UnknownItemKind",
     "UnknownKeyEpoch",
+    "UnknownRecipientRule",
     "UnknownResource",
     "UnknownRevert",
     "UnknownToken",
@@ -479,6 +482,15 @@ class InvalidRecipientLength(OutboundError):
     template = "the recipient is {length} bytes; it must be 1 to {maxLength} bytes"
 
 
+class InvalidRecipient(OutboundError):
+    signature = "InvalidRecipient(uint32,uint256)"
+    fields = ("destinationDomain", "length")
+    template = (
+        "the recipient ({length} bytes) is not one domain {destinationDomain} can pay: a 32-byte account, or an XCM "
+        "destination (PHXD, version 1) with its fallback account; the destination would refuse it for good"
+    )
+
+
 class InvalidPayloadLength(OutboundError):
     signature = "InvalidPayloadLength(uint256,uint256)"
     fields = ("length", "maxLength")
@@ -508,6 +520,12 @@ class NotAContract(ConfigError):
     signature = "NotAContract(address)"
     fields = ("account",)
     template = "{account} has no code"
+
+
+class UnknownRecipientRule(ConfigError):
+    signature = "UnknownRecipientRule(uint8)"
+    fields = ("rule",)
+    template = "recipient rule {rule} is unknown (0: any bytes, 1: a Substrate account or XCM destination)"
 
 
 class FeeTransferFailed(ConfigError):

@@ -74,12 +74,59 @@ def test_unknown_resource_and_destination(chain: Chain) -> None:
 
 
 def test_recipient_length(chain: Chain) -> None:
-    alice = chain.accounts[2]
+    alice, other = chain.accounts[2], 3  # domain 3: no recipient rule, any 1..256 bytes
+    send(chain.w3, chain.bridge.functions.setDestination(other, True), chain.admin)
     _approve(chain, alice, 10 * PHA)
     for recipient in (b"", b"\x01" * 257):
         with pytest.raises(errors.InvalidRecipientLength):
-            send(chain.w3, chain.bridge.functions.deposit(PHALA, _pha_id(chain), recipient, PHA), alice)
-    send(chain.w3, chain.bridge.functions.deposit(PHALA, _pha_id(chain), b"\x01" * 256, PHA), alice)
+            send(chain.w3, chain.bridge.functions.deposit(other, _pha_id(chain), recipient, PHA), alice)
+    send(chain.w3, chain.bridge.functions.deposit(other, _pha_id(chain), b"\x01" * 256, PHA), alice)
+
+
+def _xcm_destination(
+    version: int = 1, tail: bytes = b"\x03" + (1000).to_bytes(4, "big") + b"\x01" + bytes(32)
+) -> bytes:
+    return b"PHXD" + bytes([version]) + b"\x0f" * 32 + tail
+
+
+@pytest.mark.parametrize(
+    "recipient",
+    [
+        b"\x01" * 20,  # an Ethereum address: Phala has no such account
+        b"\x01" * 31,
+        b"\x01" * 33,
+        b"PHXD" + bytes(28),  # 32 bytes that read as an XCM destination without a fallback
+        _xcm_destination()[:36],  # the fallback cut short
+        _xcm_destination(version=2),
+    ],
+)
+def test_deposits_phala_would_refuse_for_good_are_refused_before_the_tokens_move(
+    chain: Chain, recipient: bytes
+) -> None:
+    alice = chain.accounts[2]
+    _approve(chain, alice, 10 * PHA)
+    locked = chain.pha.functions.balanceOf(chain.deployment.bridge).call()
+    nonce = chain.bridge.functions.outboundNonce().call()
+    with pytest.raises(errors.InvalidRecipient, match=f"recipient \\({len(recipient)} bytes\\) is not one domain 2"):
+        send(chain.w3, chain.bridge.functions.deposit(PHALA, _pha_id(chain), recipient, PHA), alice)
+    assert chain.pha.functions.balanceOf(chain.deployment.bridge).call() == locked
+    assert chain.bridge.functions.outboundNonce().call() == nonce
+
+
+def test_phala_recipients_are_an_account_or_an_xcm_destination_and_the_rule_is_the_admins(chain: Chain) -> None:
+    bridge, alice = chain.bridge.functions, chain.accounts[2]
+    _approve(chain, alice, 10 * PHA)
+    assert bridge.recipientRule(PHALA).call() == 1 and bridge.recipientRule(3).call() == 0
+    for recipient in (RECIPIENT, _xcm_destination(), _xcm_destination()[:37]):
+        receipt = send(chain.w3, bridge.deposit(PHALA, _pha_id(chain), recipient, PHA), alice)
+        assert chain.events(receipt, "Deposit")[0]["recipient"] == recipient
+    with pytest.raises(errors.NotAdmin):
+        send(chain.w3, bridge.setRecipientRule(PHALA, 0), alice)
+    with pytest.raises(errors.UnknownRecipientRule):
+        send(chain.w3, bridge.setRecipientRule(PHALA, 2), chain.admin)
+    receipt = send(chain.w3, bridge.setRecipientRule(PHALA, 0), chain.admin)
+    assert chain.events(receipt, "RecipientRuleSet")[0]["rule"] == 0
+    send(chain.w3, bridge.deposit(PHALA, _pha_id(chain), b"\x01" * 20, PHA), alice)  # no rule: any bytes
 
 
 def test_missing_allowance_is_reported_with_the_token_error(chain: Chain) -> None:
