@@ -612,6 +612,44 @@ def test_a_batch_that_fails_on_chain_is_isolated_by_halves(chain: SubstrateClien
         assert chain.free_balance(m.recipient) == m.amount
 
 
+def test_a_suspect_group_the_bridge_cannot_pay_does_not_block_the_lane(chain: SubstrateClient, bridge: Bridge) -> None:
+    """A failed batch left two suspect groups (as the halving above does); the bridge account cannot pay the group
+    being probed. The next batch carries the message no group suspects instead of nothing; topped up, the probe goes
+    alone, as the isolation needs."""
+    ed = int(chain.constant("Balances", "ExistentialDeposit"))
+    dest, signer = PhalaDestination(bridge.config), FrostBatchSigner(bridge)
+    big, other, innocent = inbound(5 * UNIT), inbound(UNIT // 2), inbound(UNIT)
+    dest.isolator.failed([big.id_hex, other.id_hex], "Balances.ExistentialDeposit")  # groups {big}, {other}
+
+    async def pay(messages: list[BridgeMessage]) -> tuple[str, ...]:
+        request = await dest.prepare(messages)
+        tx = await dest.submit(request, await signer.sign(request, messages))
+        result = await confirm_final(dest, tx, request.message_ids)
+        assert result.executed == set(request.message_ids) and not result.failed, result
+        return request.message_ids
+
+    async def run() -> None:
+        set_bridge_free(chain, bridge, ed + bridge.config.fee_reserve + 3 * UNIT)
+        new_block(chain)
+        assert await pay([big, other, innocent]) == (innocent.id_hex,)  # not the unpayable probe, nor the other group
+        reader = ChainReader(chain)
+        free = reader.account(bridge.config.bridge_account, reader.finalized_head().block_hash).free
+        set_bridge_free(chain, bridge, free + 10 * UNIT)
+        new_block(chain)
+        assert await pay([big, other]) == (big.id_hex,)  # the probe, alone
+        assert await pay([other]) == (other.id_hex,)
+
+    try:
+        asyncio.run(run())
+        for m in (big, other, innocent):
+            assert chain.free_balance(m.recipient) == m.amount
+    finally:
+        set_bridge_free(chain, bridge, 1_000 * UNIT)
+        new_block(chain)
+        dest.close()
+        signer.verifier.close()
+
+
 def test_a_request_built_for_other_messages_fails_the_rebuild(bridge: Bridge) -> None:
     dest, signer = PhalaDestination(bridge.config), FrostBatchSigner(bridge)
     messages = [inbound(UNIT), inbound(2 * UNIT)]
