@@ -209,17 +209,17 @@ class SealedBidAuction:
         r = Reader(data, "auction state")
         auctions: dict[int, Auction] = {}
         for _ in range(r.uint(4, "auctions")):
-            opened = _event(r, _OPENED, Opened)
+            opened = _event(r, Opened)
             if opened.auction_id in auctions:
                 raise ConfidentialError("auction state: an auction is listed twice")
             n = r.uint(4, "bids")
             if n > MAX_BIDS:
                 raise ConfidentialError("auction state: too many bids")
-            bids = tuple(_event(r, _BID, BidPlaced) for _ in range(n))
+            bids = tuple(_event(r, BidPlaced) for _ in range(n))
             flag = r.uint(1, "settled flag")
             if flag not in (0, 1):
                 raise ConfidentialError("auction state: bad settled flag")
-            settled = _event(r, _SETTLED, Settled) if flag else None
+            settled = _event(r, Settled) if flag else None
             if any(b.auction_id != opened.auction_id for b in bids) or (
                 settled is not None and settled.auction_id != opened.auction_id
             ):
@@ -253,12 +253,11 @@ class SealedBidAuction:
         return codec.encode_bid_answer(None if bid is None else bid.amount)
 
 
-_OPENED = _BID = _SETTLED = codec.EVENT_SIZE  # every event is padded to one width
 _T = TypeVar("_T", Opened, BidPlaced, Settled)
 
 
-def _event(r: Reader, size: int, kind: type[_T]) -> _T:
-    e = codec.decode_event(r.take(size, kind.__name__))
+def _event(r: Reader, kind: type[_T]) -> _T:
+    e = codec.decode_event(r.take(codec.EVENT_SIZE, kind.__name__))  # every event is padded to one width
     if not isinstance(e, kind):
         raise ConfidentialError(f"auction state: expected a {kind.__name__} event")
     return e

@@ -24,6 +24,19 @@ from bridge.ports import Rejection
 log = structlog.get_logger("store")
 
 
+def _observed_columns(m: BridgeMessage) -> tuple[object, ...]:
+    """source_domain, dest_domain, nonce, kind, state, body, source_tx of `m` as a newly observed row."""
+    return (
+        m.source_domain,
+        m.dest_domain,
+        str(m.nonce),
+        m.kind.value,
+        MessageState.OBSERVED.value,
+        m.model_dump_json(),
+        "0x" + m.source.tx_hash.hex(),
+    )
+
+
 class StoreError(RuntimeError):
     """A store failure, said in one line naming the store (password masked), what failed and what to do."""
 
@@ -283,18 +296,7 @@ class SqlStore:
                 cur = self._exec(
                     f"{self.upsert_ignore} messages (id, source_domain, dest_domain, nonce, kind, state, body, "
                     f"source_tx, observed_at, updated_at) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?){self.conflict_suffix}",
-                    (
-                        m.id_hex,
-                        m.source_domain,
-                        m.dest_domain,
-                        str(m.nonce),
-                        m.kind.value,
-                        MessageState.OBSERVED.value,
-                        m.model_dump_json(),
-                        "0x" + m.source.tx_hash.hex(),
-                        now,
-                        now,
-                    ),
+                    (m.id_hex, *_observed_columns(m), now, now),
                 )
                 if cur.rowcount > 0:
                     new += 1
@@ -322,13 +324,7 @@ class SqlStore:
                     + marks
                     + ")",
                     (
-                        m.source_domain,
-                        m.dest_domain,
-                        str(m.nonce),
-                        m.kind.value,
-                        MessageState.OBSERVED.value,
-                        m.model_dump_json(),
-                        "0x" + m.source.tx_hash.hex(),
+                        *_observed_columns(m),
                         now,
                         m.id_hex,
                         old_body,

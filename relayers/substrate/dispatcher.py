@@ -249,11 +249,12 @@ class PhalaDestination:
         self.liquidity.forget(self.index.executed_among(self.liquidity.waiting()))
         held = self.liquidity.held(self.clock())
         if held is None:
+            self._last_hold = None
             return None
         mid, amount, waited = held
-        if held[:2] != self._last_hold:
+        if (mid, amount) != self._last_hold:
             log.warning("liquidity_hold", destination=self.name, message_id=mid, amount=amount, waited=round(waited))
-        self._last_hold = held[:2]
+        self._last_hold = (mid, amount)
         return mid, amount
 
     def _prepare(self, reader: ChainReader, messages: list[BridgeMessage]) -> SigningRequest:

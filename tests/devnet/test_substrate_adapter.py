@@ -517,11 +517,29 @@ def test_a_message_below_the_existential_deposit_fails_alone(chain: SubstrateCli
 
 
 def set_bridge_free(chain: SubstrateClient, bridge: Bridge, free: int) -> None:
-    """The bridge account's free balance, its nonce kept (the batches already signed used the ones before)."""
+    """The bridge account's free balance, its nonce kept (the batches already signed used the ones before), in a
+    new block: the dispatcher keeps the account's state by block hash."""
     reader = ChainReader(chain)
     nonce = reader.account(bridge.config.bridge_account, reader.finalized_head().block_hash).nonce
     entry = [["0x" + bridge.config.bridge_account.hex()], {"nonce": nonce, "providers": 1, "data": {"free": str(free)}}]
     set_storage(chain, {"System": {"Account": [entry]}})
+    new_block(chain)
+
+
+def top_up_bridge(chain: SubstrateClient, bridge: Bridge, amount: int) -> None:
+    reader = ChainReader(chain)
+    free = reader.account(bridge.config.bridge_account, reader.finalized_head().block_hash).free
+    set_bridge_free(chain, bridge, free + amount)
+
+
+async def execute(
+    dest: PhalaDestination, signer: FrostBatchSigner, request: SigningRequest, messages: list[BridgeMessage]
+) -> tuple[str, ...]:
+    """Sign, submit and confirm `request`: every message it carries executed. Returns their ids."""
+    tx = await dest.submit(request, await signer.sign(request, messages))
+    result = await confirm_final(dest, tx, request.message_ids)
+    assert result.executed == set(request.message_ids) and not result.failed, result
+    return request.message_ids
 
 
 def test_a_large_transfer_unpaid_for_long_enough_has_inflows_held_for_it(
@@ -531,35 +549,25 @@ def test_a_large_transfer_unpaid_for_long_enough_has_inflows_held_for_it(
     waited `liquidity_hold_after` (0 here), the next small one is no longer paid from its share (a leader without
     the hold would pay it); topped up, the large one is paid first, then the small one."""
     ed = int(chain.constant("Balances", "ExistentialDeposit"))
-    floor = ed + bridge.config.fee_reserve
     held_config = replace(bridge.config, liquidity_hold_after=0.0)
     dest, eager, signer = PhalaDestination(held_config), PhalaDestination(bridge.config), FrostBatchSigner(bridge)
     big, small1, small2 = inbound(5 * UNIT), inbound(UNIT), inbound(UNIT)
 
-    async def pay(request: SigningRequest, messages: list[BridgeMessage]) -> None:
-        tx = await dest.submit(request, await signer.sign(request, messages))
-        result = await confirm_final(dest, tx, request.message_ids)
-        assert result.executed == set(request.message_ids) and not result.failed, result
-
     async def run() -> None:
-        set_bridge_free(chain, bridge, floor + 3 * UNIT)
-        new_block(chain)
+        set_bridge_free(chain, bridge, ed + bridge.config.fee_reserve + 3 * UNIT)
         request = await dest.prepare([big, small1])
         assert request.message_ids == (small1.id_hex,)  # the large one does not fit: it waits, unpaid
-        await pay(request, [big, small1])
+        await execute(dest, signer, request, [big, small1])
 
         # the same chain state: the eager leader still pays the small one; the holding one sets 5 PHA aside
         assert (await eager.prepare([big, small2])).message_ids == (small2.id_hex,)
         with pytest.raises(InsufficientLiquidity):
             await dest.prepare([big, small2])
 
-        reader = ChainReader(chain)
-        free = reader.account(bridge.config.bridge_account, reader.finalized_head().block_hash).free
-        set_bridge_free(chain, bridge, free + 5 * UNIT)  # ~7 PHA spendable (less fees): both, the large one first
-        new_block(chain)
+        top_up_bridge(chain, bridge, 5 * UNIT)  # ~7 PHA spendable (less fees): both, the large one first
         request = await dest.prepare([big, small2])
         assert request.message_ids == (big.id_hex, small2.id_hex)
-        await pay(request, [big, small2])
+        await execute(dest, signer, request, [big, small2])
         assert dest.liquidity.waiting() == []
 
     try:
@@ -568,7 +576,6 @@ def test_a_large_transfer_unpaid_for_long_enough_has_inflows_held_for_it(
             assert chain.free_balance(m.recipient) == m.amount
     finally:
         set_bridge_free(chain, bridge, 1_000 * UNIT)
-        new_block(chain)
         for d in (dest, eager):
             d.close()
         signer.verifier.close()
@@ -622,20 +629,12 @@ def test_a_suspect_group_the_bridge_cannot_pay_does_not_block_the_lane(chain: Su
     dest.isolator.failed([big.id_hex, other.id_hex], "Balances.ExistentialDeposit")  # groups {big}, {other}
 
     async def pay(messages: list[BridgeMessage]) -> tuple[str, ...]:
-        request = await dest.prepare(messages)
-        tx = await dest.submit(request, await signer.sign(request, messages))
-        result = await confirm_final(dest, tx, request.message_ids)
-        assert result.executed == set(request.message_ids) and not result.failed, result
-        return request.message_ids
+        return await execute(dest, signer, await dest.prepare(messages), messages)
 
     async def run() -> None:
         set_bridge_free(chain, bridge, ed + bridge.config.fee_reserve + 3 * UNIT)
-        new_block(chain)
         assert await pay([big, other, innocent]) == (innocent.id_hex,)  # not the unpayable probe, nor the other group
-        reader = ChainReader(chain)
-        free = reader.account(bridge.config.bridge_account, reader.finalized_head().block_hash).free
-        set_bridge_free(chain, bridge, free + 10 * UNIT)
-        new_block(chain)
+        top_up_bridge(chain, bridge, 10 * UNIT)
         assert await pay([big, other]) == (big.id_hex,)  # the probe, alone
         assert await pay([other]) == (other.id_hex,)
 
@@ -645,7 +644,6 @@ def test_a_suspect_group_the_bridge_cannot_pay_does_not_block_the_lane(chain: Su
             assert chain.free_balance(m.recipient) == m.amount
     finally:
         set_bridge_free(chain, bridge, 1_000 * UNIT)
-        new_block(chain)
         dest.close()
         signer.verifier.close()
 

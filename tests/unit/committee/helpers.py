@@ -15,6 +15,7 @@ from enclave_signer.attestation import SimulatedPlatform, SimulatedQuoteVerifier
 from enclave_signer.committee import MemoryHub
 from enclave_signer.committee.node import CommitteeConfig, CommitteeNode
 from enclave_signer.committee.sessions.common import SessionSettings
+from enclave_signer.committee.sessions.dkg import DkgMembers, DkgMemberSession
 from enclave_signer.committee.verification import BatchVerifier, SigningRefusal
 from enclave_signer.identity import IdentityKey
 from enclave_signer.keystore import Keystore
@@ -211,3 +212,13 @@ def metric(node: CommitteeNode, name: str, **labels: str) -> float:
     """A committee metric's current value (0 when never incremented)."""
     value = node.metrics.registry.get_sample_value(f"phala_bridge_committee_{name}_total", labels)
     return value or 0.0
+
+
+def playing(cls: type[DkgMemberSession]) -> Callable[[CommitteeNode], None]:
+    """A node setup that runs the DKG with `cls` as this member's session (a scripted misbehaviour)."""
+
+    def setup(node: CommitteeNode) -> None:
+        node.dkg_members = DkgMembers(node)
+        node.dkg_members.session_class = cls
+
+    return setup

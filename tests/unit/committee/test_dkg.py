@@ -7,12 +7,12 @@ import nacl.signing
 import pytest
 
 from enclave_signer.committee.sessions.common import NotReadyError
-from enclave_signer.committee.sessions.dkg import DkgMembers, DkgMemberSession
+from enclave_signer.committee.sessions.dkg import DkgMemberSession
 from enclave_signer.dkg.complaints import Complaint, ComplaintKind
 from enclave_signer.frost import ED25519, SECP256K1, verify
 from enclave_signer.tdec import encrypt, threshold_decrypt, verify_decryption_share
 from enclave_signer.tdec.threshold import decryption_share
-from tests.unit.committee.helpers import batch, cluster, run, started, until
+from tests.unit.committee.helpers import batch, cluster, playing, run, started, until
 
 IDS = (1, 2, 3, 4, 5)
 
@@ -82,19 +82,11 @@ class _FalseAccuser(DkgMemberSession):
         await super()._broadcast(kind, body)
 
 
-def _playing(cls: type[DkgMemberSession]):  # type: ignore[no-untyped-def]
-    def setup(node) -> None:  # type: ignore[no-untyped-def]
-        node.dkg_members = DkgMembers(node)
-        node.dkg_members.session_class = cls
-
-    return setup
-
-
 def test_a_cheating_dealer_is_identified_by_evidence_and_the_rest_finish() -> None:
     async def scenario() -> None:
         async with cluster() as c:
             for m in IDS:
-                c.add(m, members=IDS, threshold=3, setup=_playing(_CorruptShareFor1) if m == 4 else None)
+                c.add(m, members=IDS, threshold=3, setup=playing(_CorruptShareFor1) if m == 4 else None)
             for m in IDS:
                 await c.node(m).wait_started()
             await c.wait_attested(IDS)
@@ -116,7 +108,7 @@ def test_a_false_accusation_excludes_the_accuser() -> None:
     async def scenario() -> None:
         async with cluster() as c:
             for m in IDS:
-                c.add(m, members=IDS, threshold=3, setup=_playing(_FalseAccuser) if m == 3 else None)
+                c.add(m, members=IDS, threshold=3, setup=playing(_FalseAccuser) if m == 3 else None)
             for m in IDS:
                 await c.node(m).wait_started()
             await c.wait_attested(IDS)

@@ -11,9 +11,9 @@ import structlog
 
 from enclave_signer.committee.channel import Received
 from enclave_signer.committee.sessions.common import CeremonyFailedError
-from enclave_signer.committee.sessions.dkg import DkgMembers, DkgMemberSession
+from enclave_signer.committee.sessions.dkg import DkgMemberSession
 from enclave_signer.frost import SECP256K1, verify
-from tests.unit.committee.helpers import Cluster, batch, cluster, run, started
+from tests.unit.committee.helpers import Cluster, batch, cluster, playing, run, started
 
 IDS = (1, 2, 3, 4, 5)
 SUITE_NAMES = ("secp256k1", "ed25519", "encryption")
@@ -47,17 +47,9 @@ class _LiarOnTheWire(DkgMemberSession):
         await super()._broadcast(kind, body)
 
 
-def _playing(cls: type[DkgMemberSession]):  # type: ignore[no-untyped-def]
-    def setup(node) -> None:  # type: ignore[no-untyped-def]
-        node.dkg_members = DkgMembers(node)
-        node.dkg_members.session_class = cls
-
-    return setup
-
-
 async def _committee(c: Cluster, roles: dict[int, type[DkgMemberSession]], threshold: int = 3) -> None:
     for m in IDS:
-        c.add(m, members=IDS, threshold=threshold, setup=_playing(roles[m]) if m in roles else None)
+        c.add(m, members=IDS, threshold=threshold, setup=playing(roles[m]) if m in roles else None)
     for m in IDS:
         await c.node(m).wait_started()
     await c.wait_attested(IDS)

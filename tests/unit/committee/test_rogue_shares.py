@@ -28,7 +28,7 @@ from enclave_signer.process.confidential import ConfidentialEngine
 from enclave_signer.tdec import encrypt, threshold_decrypt
 from enclave_signer.tdec.dleq import DleqProof
 from enclave_signer.tdec.threshold import DecryptionShare, decryption_share
-from tests.unit.committee.helpers import batch, cluster, metric, run, with_dkg
+from tests.unit.committee.helpers import Cluster, batch, cluster, metric, run, with_dkg
 
 ROGUE = 2
 SUITES = [("secp256k1", SECP256K1), ("ed25519", ED25519)]
@@ -128,17 +128,23 @@ def _bad_dleq(monkeypatch: pytest.MonkeyPatch, sent: asyncio.Event) -> None:
     monkeypatch.setattr(tdec_session, "decryption_share", rogue)
 
 
+async def _with_a_rogue_decrypter(c: Cluster, monkeypatch: pytest.MonkeyPatch) -> None:
+    """Keys made; the rogue member's decryption shares carry a bad DLEQ proof; members 4 and 5 answer only once it
+    has sent one, so the requester meets the bad share before it has t good ones."""
+    await with_dkg(c)
+    sent = asyncio.Event()
+    _bad_dleq(monkeypatch, sent)
+    for m in (1, 2, 3):
+        c.node(m).decryption_verifier = _Gate(_opened())
+    _gate_members(c, sent)
+
+
 def test_a_bad_decryption_share_drops_its_member_and_the_session_collects_t_valid_shares(
     monkeypatch: pytest.MonkeyPatch,
 ) -> None:
     async def scenario() -> None:
         async with cluster() as c:
-            await with_dkg(c)
-            sent = asyncio.Event()
-            _bad_dleq(monkeypatch, sent)
-            for m in (1, 2, 3):
-                c.node(m).decryption_verifier = _Gate(_opened())
-            _gate_members(c, sent)
+            await _with_a_rogue_decrypter(c, monkeypatch)
             leader = c.node(1)
             rec = leader.keys.record  # type: ignore[union-attr]
             ct = encrypt(rec.group_keys.encryption, b"secret bid", aad=b"a")
@@ -171,12 +177,7 @@ def test_the_confidential_state_key_is_recovered_despite_a_member_with_bad_decry
 ) -> None:
     async def scenario() -> None:
         async with cluster() as c:
-            await with_dkg(c)
-            sent = asyncio.Event()
-            _bad_dleq(monkeypatch, sent)
-            for m in (1, 2, 3):
-                c.node(m).decryption_verifier = _Gate(_opened())
-            _gate_members(c, sent)
+            await _with_a_rogue_decrypter(c, monkeypatch)
             engine = ConfidentialEngine(c.node(1), Registry([SealedBidAuction(b"\x42" * 20)]), _NoChain())  # type: ignore[arg-type]
             keyring = await engine.keyring()
             assert keyring.key_id()

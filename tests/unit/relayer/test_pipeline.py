@@ -13,7 +13,15 @@ from bridge.domains import Domain
 from bridge.lifecycle import MessageState
 from bridge.messages import BridgeMessage, MessageKind, SourceRef
 from bridge.policy import BridgePolicy, Resource
-from bridge.ports import ChainPosition, Confirmation, SigningRequest, SigningUnavailable, WatchResult
+from bridge.ports import (
+    BatchSigner,
+    ChainPosition,
+    Confirmation,
+    SigningRequest,
+    SigningUnavailable,
+    SourceWatcher,
+    WatchResult,
+)
 from relayers.daemon.pipeline import Pipeline, PipelineConfig
 from relayers.store import open_store
 
@@ -109,7 +117,7 @@ class FakeSigner:
 
 
 def _pipeline(
-    tmp_path: Path, watcher: FakeWatcher, dest: FakeDestination, signer: FakeSigner, batch: int = 10
+    tmp_path: Path, watcher: SourceWatcher, dest: FakeDestination, signer: BatchSigner, batch: int = 10
 ) -> Pipeline:
     cfg = PipelineConfig(poll_interval=0.01, confirm_interval=0.01, retry_backoff=0.01, batch=BatchPolicy(batch, 0.01))
     return Pipeline(

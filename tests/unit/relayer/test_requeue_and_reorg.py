@@ -10,15 +10,12 @@ from pathlib import Path
 
 import pytest
 
-from bridge.batching import BatchPolicy
 from bridge.errors import TransitionError
 from bridge.lifecycle import SET_ASIDE_PREFIX, MessageState, check_requeue
 from bridge.messages import BridgeMessage
-from bridge.policy import BridgePolicy
 from bridge.ports import ChainPosition, SigningRefused, SigningRequest, WatchResult
-from relayers.daemon.pipeline import Pipeline, PipelineConfig
 from relayers.store import SqlStore, UnknownMessage, open_store
-from tests.unit.relayer.test_pipeline import PHA, FakeDestination, _msg
+from tests.unit.relayer.test_pipeline import FakeDestination, _msg, _pipeline, _run_until
 
 
 def _moved(m: BridgeMessage, block: int, tx: int) -> BridgeMessage:
@@ -163,30 +160,6 @@ class ChainSigner:
                     f"{m.id_hex} field source.block_hash: differs from the chain]"
                 )
         return b"sig:" + request.payload
-
-
-def _pipeline(tmp_path: Path, watcher: ScriptedWatcher, dest: FakeDestination, signer: ChainSigner) -> Pipeline:
-    cfg = PipelineConfig(poll_interval=0.01, confirm_interval=0.01, retry_backoff=0.01, batch=BatchPolicy(10, 0.01))
-    return Pipeline(
-        store=open_store(f"sqlite:///{tmp_path}/p.db"),
-        policy=BridgePolicy.of([PHA]),
-        watchers=[watcher],
-        destinations=[dest],
-        signer=signer,
-        config=cfg,
-    )
-
-
-async def _run_until(p: Pipeline, done: object, timeout: float = 10.0) -> None:
-    stop = asyncio.Event()
-    task = asyncio.create_task(p.run(stop))
-    try:
-        async with asyncio.timeout(timeout):
-            while not done():  # type: ignore[operator]
-                await asyncio.sleep(0.01)
-    finally:
-        stop.set()
-        await task
 
 
 def test_a_reorg_deeper_than_the_confirmations_does_not_stall_the_lane(tmp_path: Path) -> None:

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import pytest
 
+from bridge.messages import BridgeMessage
 from relayers.substrate.liquidity import LiquidityHold
 from relayers.substrate.plan import plan_batch
 from tests.unit.substrate.helpers import BRIDGE, RID, inbound
@@ -11,7 +12,7 @@ from tests.unit.substrate.helpers import BRIDGE, RID, inbound
 UNIT = 10**12
 
 
-def planned(hold: LiquidityHold, messages: list, spendable: int, now: float) -> list[str]:  # type: ignore[type-arg]
+def planned(hold: LiquidityHold, messages: list[BridgeMessage], spendable: int, now: float) -> list[str]:
     """One planning round as the dispatcher runs it: ask for the hold, plan, record. Returns the ids paid."""
     held = hold.held(now)
     plan = plan_batch(
