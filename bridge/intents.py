@@ -96,7 +96,7 @@ def encode_intent(intent: Intent) -> bytes:
 
 
 def decode_intent(data: bytes) -> Intent:
-    reader = _Reader(data, "intent")
+    reader = RecordReader(data, "intent")
     reader.magic(INTENT_MAGIC)
     reader.version()
     kind_byte = reader.u8("kind")
@@ -124,7 +124,7 @@ def encode_executed(ids: Iterable[bytes]) -> bytes:
 
 
 def decode_executed(data: bytes) -> tuple[bytes, ...]:
-    reader = _Reader(data, "executed record")
+    reader = RecordReader(data, "executed record")
     reader.magic(EXECUTED_MAGIC)
     reader.version()
     count = reader.u16("id count")
@@ -150,7 +150,9 @@ def _check_ids(ids: list[bytes]) -> None:
         raise IntentError("executed record: duplicate message id")
 
 
-class _Reader:
+class RecordReader:
+    """Reads a record field by field; every way it can be wrong raises `IntentError` naming the record and field."""
+
     def __init__(self, data: bytes, what: str) -> None:
         if not isinstance(data, bytes | bytearray):
             raise IntentError(f"{what}: expected bytes, got {type(data).__name__}")
@@ -196,10 +198,12 @@ __all__ = [
     "MAX_CALL_PAYLOAD",
     "MAX_EXECUTED_IDS",
     "MAX_RECIPIENT",
+    "MESSAGE_ID_LENGTH",
     "VERSION",
     "Intent",
     "IntentError",
     "IntentKind",
+    "RecordReader",
     "decode_executed",
     "decode_intent",
     "encode_executed",

@@ -9,7 +9,7 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 from dataclasses import dataclass, field
-from typing import Protocol
+from typing import Protocol, runtime_checkable
 
 from bridge.messages import BridgeMessage
 
@@ -105,6 +105,17 @@ class Destination(Protocol):
     async def confirm(self, tx_hash: str, message_ids: Sequence[str]) -> Confirmation: ...
 
     def gas_of(self, message: BridgeMessage) -> int: ...
+
+
+@runtime_checkable
+class RefundingDestination(Protocol):
+    """A destination that settles some messages it refuses for good with a refund to the source (Phala: refused
+    Ethereum deposits, bridge/refunds.py). Those are not `already_executed`: they end `failed`, with where the
+    tokens went back."""
+
+    async def refunded(self, messages: Sequence[BridgeMessage]) -> dict[str, str]:
+        """id -> how it was refunded, for those of `messages` already settled with a refund."""
+        ...
 
 
 class BatchNotExecutable(Exception):

@@ -32,7 +32,7 @@ from relayers.substrate.errors import SubstrateError
 from relayers.substrate.executed_index import ExecutedIndex
 from relayers.substrate.index_checkpoint import CheckpointStore
 from relayers.substrate.rebuild import rebuild_confidential
-from relayers.substrate.replies import ReplyView, is_reply
+from relayers.substrate.replies import ReplyView, from_notes
 from relayers.substrate.source_verifier import PhalaSourceVerifier
 from relayers.substrate.verifier import PhalaVerifier
 
@@ -219,7 +219,7 @@ class ChainBatchVerifier:
         started = time.perf_counter()
         phala_source, phala_dest = self._phala()
         await self.eth_source.check(messages)
-        await phala_source.check_messages([m for m in messages if not is_reply(m)])
+        await phala_source.check_messages([m for m in messages if not from_notes(m)])
         await self._reply_view().check(messages)
         sources_done = time.perf_counter()
         calls = [m for m in messages if is_confidential_call(m)]

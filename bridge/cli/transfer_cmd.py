@@ -42,10 +42,12 @@ from bridge.gateway import (
     encode_destination,
     is_destination,
 )
+from bridge.ids import message_id
 from bridge.lifecycle import MessageState
 from bridge.messages import MessageKind
 from bridge.minimums import check_minimum, schedule_for
 from bridge.network import NetworkInfo
+from bridge.refunds import refund_nonce, refunded_deposit
 
 if TYPE_CHECKING:
     from substrateinterface import Keypair
@@ -520,6 +522,10 @@ def status(
         console.print(f"message {rec.id}")
         console.print(f"  {rec.source_domain.name.lower()} -> {dest.name.lower()}, nonce {rec.nonce}")
         console.print(f"  source tx {rec.source_tx} (block {rec.source_block})")
+        deposit = refunded_deposit(int(rec.source_domain), rec.nonce)
+        if deposit is not None:
+            deposit_id = "0x" + message_id(int(Domain.ETHEREUM), deposit).hex()
+            console.print(f"  refund of ethereum deposit {deposit} (message {deposit_id}), refused for good on phala")
         reason = f" ({printable(rec.reason)})" if rec.reason else ""
         if rec.archived_at is not None:
             # Moved aside by `store rebind --force`: the relayers no longer carry it; the chains below still say
@@ -543,6 +549,10 @@ def status(
                         f"  origin seen by the target (messageOrigin): domain {origin.source_domain}, "
                         f"sender 0x{origin.sender.hex()}, nonce {origin.nonce}"
                     )
+        if dest == Domain.PHALA and rec.state is MessageState.FAILED and "refunded to 0x" in (rec.reason or ""):
+            # Settled by Phala with a refund (bridge/refunds.py): the tokens go back as a message of their own.
+            back = EthereumClient(net.ethereum).is_executed(int(Domain.PHALA), refund_nonce(rec.nonce))
+            console.print(f"  refund on ethereum: {'paid back (executed)' if back else 'not delivered yet'}")
         recipient = bytes.fromhex(rec.recipient[2:])
         if dest == Domain.PHALA and is_destination(recipient):
             _status_gateway(net, rec, recipient)

@@ -51,6 +51,7 @@ from bridge.confidential import is_confidential_call
 from bridge.domains import Domain
 from bridge.failure_runs import FailureRun
 from bridge.messages import BridgeMessage
+from bridge.refunds import is_refund
 
 __all__ = [
     "LANE_END",
@@ -76,7 +77,7 @@ class Lane:
 
     destination: int
     source: int
-    kind: str  # "message" | "confidential" | "reply"
+    kind: str  # "message" | "confidential" | "reply" | "refund"
 
     def __str__(self) -> str:
         return f"{self.source}->{self.destination}/{self.kind}"
@@ -87,6 +88,8 @@ def lane_of(message: BridgeMessage) -> Lane:
         kind = "confidential"  # run alone, in source order (the Phala dispatcher): apart from transfers
     elif message.source_domain == Domain.PHALA and message.nonce >= REPLY_NONCE_FLOOR:
         kind = "reply"  # another nonce space than Phala deposits, from another watcher
+    elif is_refund(message):
+        kind = "refund"  # refunds of refused Ethereum deposits: their own nonce space (bridge/refunds.py)
     else:
         kind = "message"
     return Lane(int(message.dest_domain), int(message.source_domain), kind)

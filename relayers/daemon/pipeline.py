@@ -34,6 +34,7 @@ from bridge.ports import (
     BatchSigner,
     ChainPosition,
     Destination,
+    RefundingDestination,
     SigningRefused,
     SigningRequest,
     SigningUnavailable,
@@ -370,10 +371,12 @@ class Pipeline:
             return 0
         try:
             done = await dest.already_executed([r.message for r in records])
+            refunded = await _refunded(dest, [r.message for r in records if r.message.id_hex not in done])
         except Exception as exc:
             self.metrics.failures.labels("reconcile", type(exc).__name__).inc()
             log.debug("reconcile_failed", destination=dest.name, error=str(exc))
             return 0
+        self._fail_refunded(dest, refunded)
         moved = self.store.transition(sorted(done), MessageState.EXECUTED) if done else []
         if moved:
             self.metrics.messages.labels("executed", dest.name).inc(len(moved))
@@ -386,10 +389,13 @@ class Pipeline:
         prepare_started = self.clock()
         try:
             done = await dest.already_executed(batch)
-            if done:
-                self.store.transition(sorted(done), MessageState.EXECUTED)
-                log.info("already_executed", destination=dest.name, count=len(done))
-                batch = [m for m in batch if m.id_hex not in done]
+            refunded = await _refunded(dest, [m for m in batch if m.id_hex not in done])
+            self._fail_refunded(dest, refunded)
+            if done or refunded:
+                if done:
+                    self.store.transition(sorted(done), MessageState.EXECUTED)
+                    log.info("already_executed", destination=dest.name, count=len(done))
+                batch = [m for m in batch if m.id_hex not in done and m.id_hex not in refunded]
                 ids = [m.id_hex for m in batch]
                 if not batch:
                     return True
@@ -480,6 +486,14 @@ class Pipeline:
     def _full(self, dest: Destination) -> bool:
         limit = dest.max_in_flight
         return limit is not None and len(self._in_flight.get(dest.domain, ())) >= limit
+
+    def _fail_refunded(self, dest: Destination, refunded: dict[str, str]) -> None:
+        """Settled by the destination with a refund to the source (a refund message of its own carries the tokens
+        back): `failed`, with where they went."""
+        for mid, how in refunded.items():
+            if self.store.transition([mid], MessageState.FAILED, reason=how):  # as the refund batch's confirm says
+                self.metrics.messages.labels("failed", dest.name).inc()
+                log.warning("refunded_by_destination", destination=dest.name, message_id=mid, refund=how)
 
     def _settle_unexecutable(self, dest: Destination, exc: BatchNotExecutable) -> None:
         if exc.executed:
@@ -599,3 +613,7 @@ async def _wait_any(stop: asyncio.Event, other: asyncio.Event, seconds: float) -
 
 
 __all__ = ["Pipeline", "PipelineConfig", "SigningRequest"]
+
+
+async def _refunded(dest: Destination, messages: list[BridgeMessage]) -> dict[str, str]:
+    return await dest.refunded(messages) if messages and isinstance(dest, RefundingDestination) else {}

@@ -9,6 +9,11 @@ confirm:  executed (its ids in the index), failed (the batch was included but fa
           (not final, the nonce not used yet), or dropped (the nonce was used by another extrinsic, or it waited
           longer than `pending_timeout`). Dropping early is safe, never a double execution (see rebuild.py).
 
+Ethereum deposits refused for good for their recipient (or below the existential deposit) are settled with a refund
+instead (bridge/refunds.py): when a plan finds any, the batch is a refund batch of those alone (the transfers wait for
+the next one), and its confirm reports them `failed` with where the tokens went back. The refunds themselves are
+Phala -> Ethereum transfers read from the note (relayers/substrate/replies.py).
+
 Messages refused in `prepare` (they can never succeed) are left out of the batch and reported as failed, with the
 reason, by the `confirm` of that batch only: the refusals belong to the plan that made them (by request payload until
 submitted, then by extrinsic hash), a newer plan given the same message drops the older entry, and a message the
@@ -26,9 +31,10 @@ from nacl.exceptions import BadSignatureError
 from nacl.signing import VerifyKey
 
 from bridge.confidential import ExecutedCall, encode_share_envelopes, is_confidential_call, phala_batch_parts
-from bridge.intents import encode_executed
+from bridge.intents import MAX_EXECUTED_IDS, encode_executed
 from bridge.messages import BridgeMessage
 from bridge.ports import BatchNotExecutable, ChainPosition, Confirmation, SigningRequest
+from bridge.refunds import is_refund_note, refund_of
 from relayers.heads import SUBSTRATE_FINALIZED_HEADS, HeadNotifier, follow_heads
 from relayers.substrate.bridge_calls import BatchCall, Transfer, parse_batch
 from relayers.substrate.chain import AccountState, ChainReader, Memo
@@ -41,19 +47,21 @@ from relayers.substrate.errors import (
     RebuildMismatch,
     UnsupportedRuntime,
 )
-from relayers.substrate.executed_index import ExecutedIndex
+from relayers.substrate.executed_index import BridgeExtrinsic, ExecutedIndex
 from relayers.substrate.index_checkpoint import IndexCheckpoints
 from relayers.substrate.isolation import FailureIsolator
 from relayers.substrate.liquidity import LiquidityHold
-from relayers.substrate.payload import signed_extrinsic, signing_payload
-from relayers.substrate.plan import BatchPlan, payee, plan_around_probe, static_refusal
+from relayers.substrate.payload import RuntimeFacts, signed_extrinsic, signing_payload
+from relayers.substrate.plan import BatchPlan, PlannedRefund, payee, plan_around_probe, static_refusal
 from relayers.substrate.rebuild import (
     ChainFacts,
     batch_calls,
     build_call,
     build_confidential_call,
+    build_refund_call,
     rebuild_and_check,
     rebuild_confidential,
+    refund_calls,
     request_context,
 )
 from relayers.substrate.scale import blake2_256
@@ -163,6 +171,12 @@ class PhalaDestination:
         ids = [m.id_hex for m in messages]
         return await self.session.run(lambda r: self._executed_among(r, ids))
 
+    async def refunded(self, messages: Sequence[BridgeMessage]) -> dict[str, str]:
+        """`RefundingDestination`: id -> how it was refunded, for those of `messages` the bridge account settled with
+        a refund (not in `already_executed`: nothing was paid on Phala)."""
+        ids = [m.id_hex for m in messages]
+        return await self.session.run(lambda r: self._refunded_among(r, ids))
+
     async def refusals(self, messages: Sequence[BridgeMessage]) -> dict[str, str]:
         """id -> reason for the messages that can never execute here (what `prepare` would leave out for good)."""
         return dict((await self.session.run(lambda r: self._plan(r, list(messages))[1])).refused)
@@ -205,7 +219,11 @@ class PhalaDestination:
         self._checked_head = (
             head if heads is not None and heads.connected and heads.latest == head.block_number else None
         )
-        return self.index.executed_among(ids)
+        return self.index.executed_among(ids) - self.index.refunded_among(ids).keys()
+
+    def _refunded_among(self, reader: ChainReader, ids: list[str]) -> dict[str, str]:
+        self._synced_head(reader)
+        return {i: r.describe() for i, r in self.index.refunded_among(ids).items()}
 
     def _planning_head(self, reader: ChainReader) -> ChainPosition:
         """The finalized head `already_executed` just synced to, when a live subscription has announced nothing
@@ -219,6 +237,12 @@ class PhalaDestination:
         return self._synced_head(reader)
 
     def _plan(self, reader: ChainReader, messages: list[BridgeMessage]) -> tuple[ChainPosition, BatchPlan, int]:
+        head, plan, nonce, _, _ = self._plan_with_facts(reader, messages)
+        return head, plan, nonce
+
+    def _plan_with_facts(
+        self, reader: ChainReader, messages: list[BridgeMessage]
+    ) -> tuple[ChainPosition, BatchPlan, int, int, dict[bytes, bool]]:
         head = self._planning_head(reader)
         bridge = self._bridge_at(reader, head.block_hash)
         ed = reader.existential_deposit()
@@ -241,7 +265,7 @@ class PhalaDestination:
             gateway=gateway,
             hold=hold,
         )
-        return head, plan, bridge.nonce
+        return head, plan, bridge.nonce, ed, existing
 
     def _hold(self, reader: ChainReader) -> tuple[str, int] | None:
         """The transfer unpaid for lack of funds the longest, once it has waited `liquidity_hold_after`: the plan
@@ -258,15 +282,21 @@ class PhalaDestination:
         return mid, amount
 
     def _prepare(self, reader: ChainReader, messages: list[BridgeMessage]) -> SigningRequest:
-        head, plan, nonce = self._plan(reader, messages)
-        self.liquidity.planned(plan, {m.id_hex: m.amount for m in messages}, self.clock())
+        head, plan, nonce, ed, existing = self._plan_with_facts(reader, messages)
         self._supersede({m.id_hex for m in messages})  # this plan re-decides them: older refusals are stale
+        if plan.refunds:  # settled first, in a batch of their own: nothing on Phala can make them fail
+            return self._prepare_refunds(reader, head, plan.refunds, messages, nonce, ed, existing)
+        self.liquidity.planned(plan, {m.id_hex: m.amount for m in messages}, self.clock())
         for mid, reason in plan.refused.items():
             log.warning("message_refused", destination=self.name, message_id=mid, reason=reason)
+        # Refunded earlier (settled on Phala, so in `executed`): reported as what happened to them, not as executed.
+        refunded = {i: r.describe() for i, r in self.index.refunded_among(plan.executed).items()}
+        refused = {**plan.refused, **refunded}
+        executed = plan.executed - refunded.keys()
         if not plan.included:  # the exception carries the refusals: nothing to remember for a confirm
-            if plan.short_of_funds:
+            if plan.short_of_funds and not refunded:
                 raise InsufficientLiquidity(f"the bridge account cannot pay any of {len(plan.deferred)} transfer(s)")
-            raise NothingToExecute(plan.refused, plan.executed, plan.deferred)
+            raise NothingToExecute(refused, executed, plan.deferred)
         runtime = reader.runtime_facts(head.block_hash)
         call = build_call(runtime, plan.included, self.config.gateway)
         payload = signing_payload(runtime, call, nonce)
@@ -289,19 +319,11 @@ class PhalaDestination:
                 runtime, self.config.bridge_account, nonce, call, (head.block_number, head.block_hash)
             ),
         )
-        facts = ChainFacts(
-            runtime,
-            self.domain,
-            self.config.bridge_account,
-            self.config.resource_id,
-            nonce,
-            frozenset(),
-            self.config.gateway,
-        )
-        rebuild_and_check(request, messages, facts)  # what every verifier will run; fail here first if it would
+        # what every verifier will run; fail here first if it would
+        rebuild_and_check(request, messages, self._own_facts(runtime, nonce))
         self._planned.pop(request.payload, None)
-        if plan.refused:
-            self._planned[request.payload] = dict(plan.refused)
+        if refused:
+            self._planned[request.payload] = refused
             while len(self._planned) > MAX_UNSUBMITTED_PLANS:
                 del self._planned[next(iter(self._planned))]
         log.info(
@@ -315,6 +337,59 @@ class PhalaDestination:
             block=head.block_number,
         )
         return request
+
+    def _prepare_refunds(
+        self,
+        reader: ChainReader,
+        head: ChainPosition,
+        planned: Sequence[PlannedRefund],
+        messages: list[BridgeMessage],
+        nonce: int,
+        existential_deposit: int,
+        existing: dict[bytes, bool],
+    ) -> SigningRequest:
+        """A refund batch for (the first MAX_EXECUTED_IDS of) `planned`, in canonical order; what every member
+        checks with `rebuild_refunds` against its own chain view."""
+        chosen = list(planned[:MAX_EXECUTED_IDS])
+        for p in chosen:
+            log.warning("deposit_refunded", destination=self.name, message_id=p.message.id_hex, reason=p.reason)
+        refunds = [refund_of(p.message, p.why) for p in chosen]
+        runtime = reader.runtime_facts(head.block_hash)
+        call = build_refund_call(runtime, refunds)
+        payload = signing_payload(runtime, call, nonce)
+        composed = reader.compose_calls(refund_calls(refunds), head.block_hash)
+        if bytes(composed.data.data) != call or reader.client.signature_payload(composed, nonce) != payload:
+            raise UnsupportedRuntime("substrate-interface and the hand encoder disagree on the refund batch")
+        request = SigningRequest(
+            destination=self.domain,
+            message_ids=tuple(p.message.id_hex for p in chosen),
+            payload=payload,
+            context=request_context(
+                runtime, self.config.bridge_account, nonce, call, (head.block_number, head.block_hash), refund=True
+            ),
+        )
+        rebuild_and_check(request, messages, self._own_facts(runtime, nonce, existential_deposit, existing))
+        self._planned.pop(request.payload, None)
+        log.info(
+            "refund_batch_prepared", destination=self.name, refunds=len(chosen), nonce=nonce, block=head.block_number
+        )
+        return request
+
+    def _own_facts(
+        self, runtime: RuntimeFacts, nonce: int, existential_deposit: int = 0, accounts: dict[bytes, bool] | None = None
+    ) -> ChainFacts:
+        """The leader's own facts at its planning head, to check its request as every member will."""
+        return ChainFacts(
+            runtime,
+            self.domain,
+            self.config.bridge_account,
+            self.config.resource_id,
+            nonce,
+            frozenset(),
+            self.config.gateway,
+            existential_deposit=existential_deposit,
+            accounts=accounts or {},
+        )
 
     def _supersede(self, ids: set[str]) -> None:
         """Drop every older plan's refusal of `ids` (a newer plan includes, defers or refuses them again)."""
@@ -398,15 +473,19 @@ class PhalaDestination:
         head = reader.finalized_head()
         if not self.index.sync(reader, head):
             return Confirmation(pending=True)
-        executed = self.index.executed_among(ids)
+        refunded = {i: r.describe() for i, r in self.index.refunded_among(ids).items()}
+        executed = self.index.executed_among(ids) - refunded.keys()
         record = self.index.extrinsic(tx_hash)
         sub = self._submitted.get(tx_hash)
         if record is not None:
             self._forget(tx_hash)
             if record.succeeded:
                 self.isolator.settled(record.ids)
-                return self._settle(ids, executed, {}, sub)
+                return self._settle(ids, executed, refunded, sub)
             assert record.failure is not None
+            if not is_execution(record):  # a refund batch pays nothing on Phala: retried, never isolated
+                log.warning("refund_batch_failed_on_chain", destination=self.name, tx=tx_hash, reason=record.failure)
+                return self._settle(ids, executed, refunded, sub)
             known_bad = self.isolator.failed(record.ids, record.failure)
             log.warning(
                 "batch_failed_on_chain",
@@ -417,10 +496,10 @@ class PhalaDestination:
                 messages=len(record.ids),
                 isolated=sorted(known_bad),
             )
-            return self._settle(ids, executed, known_bad, sub)
-        if sub is not None and set(sub.included) <= executed:
+            return self._settle(ids, executed, {**known_bad, **refunded}, sub)
+        if sub is not None and set(sub.included) <= executed | refunded.keys():
             self._forget(tx_hash)  # executed by another extrinsic (another leader's copy of the batch)
-            return self._settle(ids, executed, {}, sub)
+            return self._settle(ids, executed, refunded, sub)
         nonce = reader.account(self.config.bridge_account, head.block_hash).nonce
         since = sub.at if sub is not None else self._unknown_since.setdefault(tx_hash, self.clock())
         superseded = sub is not None and nonce > sub.nonce
@@ -430,7 +509,7 @@ class PhalaDestination:
             "batch_dropped", destination=self.name, tx=tx_hash, superseded=superseded, waited=self.clock() - since
         )
         self._forget(tx_hash)
-        refused = self._refusals(ids, executed, sub)
+        refused = {**self._refusals(ids, executed, sub), **refunded}
         if executed or refused:
             return Confirmation(executed=executed, failed=refused)
         return Confirmation(dropped=True)
@@ -461,6 +540,11 @@ def refusal_reason(config: PhalaConfig, message: BridgeMessage) -> str | None:
         resource_id=config.resource_id,
         gateway=config.gateway,
     )
+
+
+def is_execution(record: BridgeExtrinsic) -> bool:
+    """Whether a bridge extrinsic is an execution batch (pays on Phala), not a refund batch."""
+    return not any(is_refund_note(n) for n in record.notes)
 
 
 def _shape(calls: Sequence[BatchCall]) -> frozenset[str]:

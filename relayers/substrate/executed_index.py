@@ -7,6 +7,9 @@ nonce and ids) so `confirm` can tell what happened to a submitted batch. Bridge 
 signer prefix, so only those few are decoded. Held in memory; with `checkpoints` attached
 (relayers.substrate.index_checkpoint) a restart resumes from the last snapshot saved instead of re-scanning from
 `index_start_block`.
+
+A refund batch (bridge/refunds.py) is indexed the same way: its executed record settles the refunded ids (they are
+in `executed_among`, never paid afterwards), and its refund note says which they are (`refunded_among`).
 """
 
 from __future__ import annotations
@@ -21,6 +24,7 @@ import structlog
 
 from bridge.intents import IntentError, decode_executed, is_executed_record
 from bridge.ports import ChainPosition
+from bridge.refunds import Refund, settled_refunds
 from relayers.substrate.bridge_calls import parse_batch
 from relayers.substrate.chain import ChainReader, RawBlock
 from relayers.substrate.config import PhalaConfig
@@ -79,6 +83,7 @@ class ExecutedIndex:
         self._extrinsics: OrderedDict[str, BridgeExtrinsic] = OrderedDict()
         self._remember = remember_extrinsics
         self._noted: list[BridgeExtrinsic] = []  # successful extrinsics with notes, in chain order (not bounded)
+        self._refunds: dict[str, Refund] = {}  # refunded deposit id -> its refund (from the noted extrinsics)
         # sync runs on a session's worker thread; a shutdown save runs elsewhere: a snapshot must never see a
         # half-indexed block.
         self._lock = threading.RLock()
@@ -89,6 +94,11 @@ class ExecutedIndex:
 
     def executed_among(self, ids: Iterable[str]) -> frozenset[str]:
         return frozenset(i for i in ids if i in self._executed)
+
+    def refunded_among(self, ids: Iterable[str]) -> dict[str, Refund]:
+        """The refunds of those of `ids` the bridge account settled with a refund (they are `executed_among` too:
+        settled for good on Phala, never paid there)."""
+        return {i: r for i in ids if (r := self._refunds.get(i.lower())) is not None}
 
     def executed_by(self, message_id: str) -> str | None:
         """The hash of the extrinsic that executed `message_id`, if the index has seen it."""
@@ -136,6 +146,9 @@ class ExecutedIndex:
             while len(self._extrinsics) > self._remember:  # a snapshot from a build that remembered more
                 self._extrinsics.popitem(last=False)
             self._noted = list(snapshot.noted)
+            self._refunds = {}
+            for e in self._noted:
+                self._learn_refunds(e)
 
     def save_checkpoint(self, *, wait: float = 5.0) -> bool:
         """Save a snapshot now (clean shutdown), if checkpoints are attached and something was scanned. A sync step
@@ -206,6 +219,13 @@ class ExecutedIndex:
             if batch is not None and failure is None and not batch.notes and len(batch.transfers) != len(ids):
                 log.warning("bridge_record_mismatch", block=block.number, transfers=len(batch.transfers), ids=len(ids))
 
+    def _learn_refunds(self, record: BridgeExtrinsic) -> None:
+        refunds, errors = settled_refunds(record.notes, record.ids)
+        for error in errors:
+            log.error("refund_note_malformed", tx=record.hash, error=error)
+        for r in refunds:
+            self._refunds.setdefault(r.deposit_id, r)
+
     @staticmethod
     def _failure(reader: ChainReader, events: list[ChainEvent], index: int) -> str | None:
         for e in events:
@@ -222,6 +242,7 @@ class ExecutedIndex:
                 self._executed.setdefault(i, record.hash)
             if record.notes:
                 self._noted.append(record)
+                self._learn_refunds(record)
         log.info(
             "bridge_extrinsic_indexed",
             block=record.block_number,

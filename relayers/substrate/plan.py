@@ -9,6 +9,9 @@ A message is
 - `refused`   when it can never succeed (wrong chain, kind, token or recipient form, the bridge account as recipient,
               an amount below the existential deposit to an account that does not exist, an XCM destination
               without a readable fallback): permanent, with reason,
+- `refunds`   the refused ones that are Ethereum deposits of the native token refused for their recipient alone (or
+              below the existential deposit): the bridge account settles them with a refund to the depositor
+              (bridge/refunds.py), in a batch of their own,
 
 A message whose recipient is an XCM destination (bridge/gateway.py) is paid to the gateway reserve when the gateway
 sends it on, or to its fallback account when the gateway refunds it: that account is its `payee`.
@@ -31,8 +34,18 @@ from typing import Any
 from bridge.gateway import GatewayConfig, Refund, Route, decide, fallback_of, is_destination
 from bridge.intents import MAX_EXECUTED_IDS
 from bridge.messages import BridgeMessage, MessageKind
+from bridge.refunds import RefundReason, refundable
 
 MAX_BALANCE = 2**128 - 1
+
+
+@dataclass(frozen=True)
+class PlannedRefund:
+    """A message refused for good that the bridge account settles with a refund instead (bridge/refunds.py)."""
+
+    message: BridgeMessage
+    why: RefundReason
+    reason: str
 
 
 @dataclass(frozen=True)
@@ -42,6 +55,7 @@ class BatchPlan:
     executed: frozenset[str] = frozenset()
     deferred: frozenset[str] = frozenset()
     unpaid: frozenset[str] = frozenset()  # deferred because the bridge account cannot pay them now (or the hold)
+    refunds: tuple[PlannedRefund, ...] = ()  # refused for good but refundable: in canonical order, not in `refused`
 
     @property
     def short_of_funds(self) -> bool:  # something was deferred because the bridge account cannot pay it now
@@ -66,6 +80,28 @@ def payee(message: BridgeMessage, gateway: GatewayConfig | None) -> bytes:
     return message.recipient
 
 
+def _recipient_refusal(
+    message: BridgeMessage, gateway: GatewayConfig | None, bridge_account: bytes
+) -> tuple[RefundReason, str] | None:
+    """Why Phala can never pay `message`'s recipient (the recipient alone decides it), or None."""
+    if is_destination(message.recipient):
+        if gateway is None:
+            return RefundReason.NO_GATEWAY, "the recipient is an XCM destination and this bridge runs no XCM gateway"
+        if fallback_of(message.recipient) is None:
+            return (
+                RefundReason.RECIPIENT_FORM,
+                "the XCM destination is malformed and names no fallback account on Phala to refund",
+            )
+    elif len(message.recipient) != 32:
+        return (
+            RefundReason.RECIPIENT_FORM,
+            f"the recipient must be a 32-byte account, got {len(message.recipient)} bytes",
+        )
+    if payee(message, gateway) == bridge_account:
+        return RefundReason.BRIDGE_ACCOUNT, "the recipient is the bridge account itself"
+    return None
+
+
 def static_refusal(
     message: BridgeMessage,
     *,
@@ -82,20 +118,35 @@ def static_refusal(
     if message.resource_id != resource_id:
         rid = message.resource_id.hex() if message.resource_id else "none"
         return f"resource 0x{rid} is not the native token"
-    if is_destination(message.recipient):
-        if gateway is None:
-            return "the recipient is an XCM destination and this bridge runs no XCM gateway"
-        if fallback_of(message.recipient) is None:
-            return "the XCM destination is malformed and names no fallback account on Phala to refund"
-    elif len(message.recipient) != 32:
-        return f"the recipient must be a 32-byte account, got {len(message.recipient)} bytes"
-    if payee(message, gateway) == bridge_account:
-        return "the recipient is the bridge account itself"
+    recipient = _recipient_refusal(message, gateway, bridge_account)
+    if recipient is not None:
+        return recipient[1]
     if not 0 < message.amount <= MAX_BALANCE:
         return f"amount {message.amount} is not a positive u128"
     if message.payload:
         return "a transfer into Phala carries no payload"
     return None
+
+
+def static_refund(
+    message: BridgeMessage,
+    *,
+    domain: int,
+    bridge_account: bytes,
+    resource_id: bytes,
+    gateway: GatewayConfig | None = None,
+) -> tuple[RefundReason, str] | None:
+    """(why, reason) when `message` is an Ethereum deposit of the native token that Phala refuses for good for its
+    recipient alone: the bridge account settles it with a refund (bridge/refunds.py). None otherwise."""
+    if message.dest_domain != domain or message.resource_id != resource_id or not refundable(message):
+        return None
+    return _recipient_refusal(message, gateway, bridge_account)
+
+
+def existential_refund(message: BridgeMessage, *, domain: int, resource_id: bytes) -> bool:
+    """Whether `message`, refused because it is below the existential deposit to an account that does not exist,
+    can be refunded (it is an Ethereum deposit of the native token; the caller judged the amount and account)."""
+    return message.dest_domain == domain and message.resource_id == resource_id and refundable(message)
 
 
 def canonical_order(messages: Iterable[BridgeMessage]) -> list[BridgeMessage]:
@@ -124,6 +175,7 @@ def plan_batch(
     waiting: set[bytes] = set()  # recipients with a deferred transfer (which may create their account later)
     credited: set[bytes] = set()  # new recipients created by a transfer included before
     unpaid: set[str] = set()
+    refunds: list[PlannedRefund] = []
     total = 0
     unique = {m.id_hex: m for m in messages}.values()
     held_id, reserved = hold if hold is not None and hold[0] not in executed else (None, 0)
@@ -135,21 +187,26 @@ def plan_batch(
         reason = static_refusal(
             m, domain=domain, bridge_account=bridge_account, resource_id=resource_id, gateway=gateway
         )
+        refund = static_refund(
+            m, domain=domain, bridge_account=bridge_account, resource_id=resource_id, gateway=gateway
+        )
         to = payee(m, gateway) if reason is None else m.recipient
         new_account = not existing.get(to, False) and to not in credited
         if reason is None and new_account and m.amount < existential_deposit:
             if to not in waiting:  # no larger transfer to it anywhere in the set: it can never be created
-                reason = (
-                    f"amount {m.amount} is below the existential deposit ({existential_deposit}) "
-                    f"and the recipient 0x{to.hex()} has no account"
-                )
+                reason = below_existential_deposit(m.amount, existential_deposit, to)
+                if existential_refund(m, domain=domain, resource_id=resource_id):
+                    refund = RefundReason.BELOW_EXISTENTIAL_DEPOSIT, reason
             else:
                 deferred.add(mid)
                 continue
         if reason is not None:
             if mid == held_id:
                 reserved = 0  # it will never be paid: nothing to set aside for it
-            refused[mid] = reason
+            if refund is not None:
+                refunds.append(PlannedRefund(m, *refund))
+            else:
+                refused[mid] = reason
             continue
         # What this transfer may be paid from: not the amount set aside for the held one (its own, when it is).
         available = spendable if mid == held_id else spendable - reserved
@@ -164,7 +221,14 @@ def plan_batch(
         total += m.amount
         credited.add(to)
         included.append(m)
-    return BatchPlan(tuple(included), refused, frozenset(done), frozenset(deferred), frozenset(unpaid))
+    return BatchPlan(tuple(included), refused, frozenset(done), frozenset(deferred), frozenset(unpaid), tuple(refunds))
+
+
+def below_existential_deposit(amount: int, existential_deposit: int, account: bytes) -> str:
+    return (
+        f"amount {amount} is below the existential deposit ({existential_deposit}) "
+        f"and the recipient 0x{account.hex()} has no account"
+    )
 
 
 def plan_around_probe(
@@ -187,10 +251,14 @@ def plan_around_probe(
 
 __all__ = [
     "BatchPlan",
+    "PlannedRefund",
+    "below_existential_deposit",
     "canonical_order",
+    "existential_refund",
     "gateway_decision",
     "payee",
     "plan_around_probe",
     "plan_batch",
+    "static_refund",
     "static_refusal",
 ]

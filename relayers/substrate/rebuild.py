@@ -16,18 +16,28 @@ would break this, so it is refused.
 
 from __future__ import annotations
 
-from collections.abc import Sequence
-from dataclasses import dataclass
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass, field
 
 from bridge.confidential import ExecutedCall, phala_batch_parts
 from bridge.gateway import GatewayConfig, GatewayRecord, encode_record
 from bridge.intents import MAX_EXECUTED_IDS, encode_executed
 from bridge.messages import BridgeMessage
 from bridge.ports import SigningRequest
+from bridge.refunds import Refund, RefundReason, encode_refund_note, refund_of
 from relayers.substrate.bridge_calls import BatchCall, Remark, Transfer, encode_batch, encode_calls
 from relayers.substrate.errors import RebuildMismatch, StaleRequest
 from relayers.substrate.payload import RuntimeFacts, signing_payload
-from relayers.substrate.plan import canonical_order, gateway_decision, payee, static_refusal
+from relayers.substrate.plan import (
+    canonical_order,
+    existential_refund,
+    gateway_decision,
+    payee,
+    static_refund,
+    static_refusal,
+)
+
+REFUND_BATCH = "refund"  # the request context's `batch` for a refund batch (absent: an execution batch)
 
 
 @dataclass(frozen=True)
@@ -39,6 +49,10 @@ class ChainFacts:
     account_nonce: int  # the bridge account's nonce at the verifier's finalized head
     executed: frozenset[str]  # ids (among the request's) the verifier's own index has executed
     gateway: GatewayConfig | None = None  # the XCM gateway's routes, from the member's own config
+    # For a refund batch only (read at the verifier's finalized head): the existential deposit, and whether each
+    # refunded deposit's payee has an account there.
+    existential_deposit: int = 0
+    accounts: Mapping[bytes, bool] = field(default_factory=dict)
 
 
 def batch_calls(ordered: Sequence[BridgeMessage], gateway: GatewayConfig | None = None) -> list[BatchCall]:
@@ -56,6 +70,16 @@ def batch_calls(ordered: Sequence[BridgeMessage], gateway: GatewayConfig | None 
 
 def build_call(runtime: RuntimeFacts, ordered: Sequence[BridgeMessage], gateway: GatewayConfig | None = None) -> bytes:
     return encode_calls(runtime.indices, batch_calls(ordered, gateway))
+
+
+def refund_calls(refunds: Sequence[Refund]) -> list[BatchCall]:
+    """A refund batch: the refund note, then the executed record of the same ids (settled on Phala for good)."""
+    ids = (bytes.fromhex(r.deposit_id[2:]) for r in refunds)
+    return [Remark(encode_refund_note(refunds)), Remark(encode_executed(ids))]
+
+
+def build_refund_call(runtime: RuntimeFacts, refunds: Sequence[Refund]) -> bytes:
+    return encode_calls(runtime.indices, refund_calls(refunds))
 
 
 def build_confidential_call(runtime: RuntimeFacts, calls: Sequence[ExecutedCall]) -> bytes:
@@ -89,10 +113,17 @@ def rebuild_confidential(request: SigningRequest, calls: Sequence[ExecutedCall],
 
 
 def request_context(
-    runtime: RuntimeFacts, bridge_account: bytes, nonce: int, call: bytes, block: tuple[int, str]
+    runtime: RuntimeFacts,
+    bridge_account: bytes,
+    nonce: int,
+    call: bytes,
+    block: tuple[int, str],
+    *,
+    refund: bool = False,
 ) -> dict[str, str | int]:
     """The context a verifier needs to rebuild the payload (`block` is where the nonce was read, for audit)."""
-    return {
+    context: dict[str, str | int] = {"batch": REFUND_BATCH} if refund else {}
+    return context | {
         "account_nonce": nonce,
         "spec_version": runtime.spec_version,
         "transaction_version": runtime.transaction_version,
@@ -108,16 +139,10 @@ def request_context(
 
 def rebuild_and_check(request: SigningRequest, messages: Sequence[BridgeMessage], chain: ChainFacts) -> bytes:
     """The payload, when `request` is exactly the batch for its messages on `chain`; else `RebuildMismatch`."""
-    if request.destination != chain.domain:
-        raise RebuildMismatch(f"request is for domain {request.destination}, not {chain.domain}")
+    if is_refund_request(request):
+        return rebuild_refunds(request, messages, chain)
+    chosen = _chosen(request, messages, chain)
     ids = request.message_ids
-    if not 1 <= len(ids) <= MAX_EXECUTED_IDS or len(set(ids)) != len(ids):
-        raise RebuildMismatch("request ids must be 1..1024 distinct message ids")
-    by_id = {m.id_hex: m for m in messages}
-    missing = [i for i in ids if i not in by_id]
-    if missing:
-        raise RebuildMismatch(f"request names {len(missing)} message(s) not given to verify, e.g. {missing[0]}")
-    chosen = [by_id[i] for i in ids]
     for m in chosen:
         reason = static_refusal(
             m,
@@ -144,6 +169,81 @@ def rebuild_and_check(request: SigningRequest, messages: Sequence[BridgeMessage]
     if request.payload != payload:
         raise RebuildMismatch("the request's payload is not the signing payload of the batch for these messages")
     return payload
+
+
+def is_refund_request(request: SigningRequest) -> bool:
+    return request.context.get("batch") == REFUND_BATCH
+
+
+def refund_decision(message: BridgeMessage, chain: ChainFacts) -> Refund | None:
+    """The refund of `message` when this member's own rules and chain view refuse it for good on Phala: for its
+    recipient alone, or below the existential deposit to a payee with no account at the member's finalized head."""
+    static = static_refund(
+        message,
+        domain=chain.domain,
+        bridge_account=chain.bridge_account,
+        resource_id=chain.resource_id,
+        gateway=chain.gateway,
+    )
+    if static is not None:
+        return refund_of(message, static[0])
+    if static_refusal(
+        message,
+        domain=chain.domain,
+        bridge_account=chain.bridge_account,
+        resource_id=chain.resource_id,
+        gateway=chain.gateway,
+    ):
+        return None  # refused for another reason: not for the bridge account to settle
+    to = payee(message, chain.gateway)
+    small = message.amount < chain.existential_deposit and chain.accounts.get(to) is False
+    if small and existential_refund(message, domain=chain.domain, resource_id=chain.resource_id):
+        return refund_of(message, RefundReason.BELOW_EXISTENTIAL_DEPOSIT)
+    return None
+
+
+def rebuild_refunds(request: SigningRequest, messages: Sequence[BridgeMessage], chain: ChainFacts) -> bytes:
+    """The payload, when `request` is exactly the refund batch for its messages on `chain`: every one an Ethereum
+    deposit this member refuses for good by its own rules and chain view (`refund_decision`), none settled yet, in
+    canonical order, at the bridge account's finalized nonce. A refund moves tokens on Ethereum: a deposit Phala could
+    still pay is never refunded."""
+    chosen = _chosen(request, messages, chain)
+    refunds: list[Refund] = []
+    for m in chosen:
+        refund = refund_decision(m, chain)
+        if refund is None:
+            if chain.accounts.get(payee(m, chain.gateway)):
+                raise StaleRequest(f"message {m.id_hex}: its recipient has an account now, so it is paid, not refunded")
+            raise RebuildMismatch(f"message {m.id_hex} is not a deposit Phala refuses for good: no refund")
+        refunds.append(refund)
+    done = chain.executed.intersection(request.message_ids)
+    if done:
+        raise StaleRequest(f"{len(done)} message(s) already settled, e.g. {min(done)}")
+    if [m.id_hex for m in canonical_order(chosen)] != list(request.message_ids):
+        raise RebuildMismatch("request ids are not in canonical order")
+    _check_nonce(_int(request, "account_nonce"), chain)
+    _check_context(request, chain)
+    call = build_refund_call(chain.runtime, refunds)
+    if request.context.get("call") != "0x" + call.hex():
+        raise RebuildMismatch("the request's call is not the refund batch for these messages")
+    payload = signing_payload(chain.runtime, call, chain.account_nonce)
+    if request.payload != payload:
+        raise RebuildMismatch("the request's payload is not the signing payload of the refund batch")
+    return payload
+
+
+def _chosen(request: SigningRequest, messages: Sequence[BridgeMessage], chain: ChainFacts) -> list[BridgeMessage]:
+    """The request's messages, in its order, once its domain and ids are well-formed and each was given to verify."""
+    if request.destination != chain.domain:
+        raise RebuildMismatch(f"request is for domain {request.destination}, not {chain.domain}")
+    ids = request.message_ids
+    if not 1 <= len(ids) <= MAX_EXECUTED_IDS or len(set(ids)) != len(ids):
+        raise RebuildMismatch("request ids must be 1..1024 distinct message ids")
+    by_id = {m.id_hex: m for m in messages}
+    missing = [i for i in ids if i not in by_id]
+    if missing:
+        raise RebuildMismatch(f"request names {len(missing)} message(s) not given to verify, e.g. {missing[0]}")
+    return [by_id[i] for i in ids]
 
 
 def _check_context(request: SigningRequest, chain: ChainFacts) -> None:
@@ -177,11 +277,17 @@ def _int(request: SigningRequest, key: str) -> int:
 
 
 __all__ = [
+    "REFUND_BATCH",
     "ChainFacts",
     "batch_calls",
     "build_call",
     "build_confidential_call",
+    "build_refund_call",
+    "is_refund_request",
     "rebuild_and_check",
     "rebuild_confidential",
+    "rebuild_refunds",
+    "refund_calls",
+    "refund_decision",
     "request_context",
 ]

@@ -7,6 +7,10 @@ extrinsic). The sender is the reply's origin on Ethereum (`Bridge.messageOrigin(
 They come only from the outputs notes of the bridge account's successful finalized extrinsics (which the committee
 signed together with the call's record), so relayers derive them and enclaves check them the same way, from their
 own chain connection: a reply exists if and only if t enclaves agreed on the call's result.
+
+Refunds come the same way, from the refund notes of those extrinsics (bridge/refunds.py): each refunded Ethereum
+deposit becomes a transfer back to its depositor (source domain 2, nonce `REFUND_NONCE_FLOOR + deposit nonce`). A
+refund exists if and only if t enclaves agreed that Phala refuses the deposit for good and settled it there.
 """
 
 from __future__ import annotations
@@ -19,6 +23,7 @@ from bridge.confidential import OUTPUTS_MAGIC, RECORD_MAGIC, ConfidentialError, 
 from bridge.domains import Domain
 from bridge.messages import BridgeMessage, MessageKind, SourceRef
 from bridge.ports import ChainPosition, VerificationRefused, WatchResult
+from bridge.refunds import is_refund, refund_message, settled_refunds
 from relayers.substrate.chain import ChainReader
 from relayers.substrate.config import PhalaConfig
 from relayers.substrate.executed_index import BridgeExtrinsic, ExecutedIndex
@@ -32,6 +37,25 @@ REPLY_NONCE_FLOOR = 1 << 63  # Phala deposits count 1, 2, 3...; replies set the 
 
 def is_reply(message: BridgeMessage) -> bool:
     return message.source_domain == Domain.PHALA and message.nonce >= REPLY_NONCE_FLOOR
+
+
+def from_notes(message: BridgeMessage) -> bool:
+    """A Phala -> Ethereum message derived from the bridge account's notes (a reply or a refund), not a deposit."""
+    return is_reply(message) or is_refund(message)
+
+
+def refunds_of(extrinsic: BridgeExtrinsic, bridge_account: bytes) -> list[BridgeMessage]:
+    """The transfers paying back the deposits `extrinsic` refunded (those its executed record settles)."""
+    place = SourceRef(
+        block_number=extrinsic.block_number,
+        block_hash=bytes.fromhex(extrinsic.block_hash.removeprefix("0x")),
+        tx_hash=bytes.fromhex(extrinsic.hash.removeprefix("0x")),
+        index=extrinsic.index,
+    )
+    refunds, errors = settled_refunds(extrinsic.notes, extrinsic.ids)
+    for error in errors:
+        log.error("refund_note_malformed", tx=extrinsic.hash, error=error)
+    return [refund_message(r, bridge_account=bridge_account, place=place) for r in refunds]
 
 
 def replies_of(
@@ -108,28 +132,31 @@ class ReplyView:
         for e in self.index.noted():
             if e.block_number > after_block:
                 out.extend(replies_of(e, self.config.bridge_account, self.config.domain))
+                out.extend(refunds_of(e, self.config.bridge_account))
         return out
 
     def notes(self) -> list[bytes]:
         return [n for e in self.index.noted() for n in e.notes]
 
     async def check(self, messages: Sequence[BridgeMessage]) -> None:
-        """Refuse unless every reply among `messages` is exactly one read from this member's own chain view."""
-        ours = [m for m in messages if is_reply(m)]
+        """Refuse unless every reply and refund among `messages` is exactly one read from this member's own chain
+        view."""
+        ours = [m for m in messages if from_notes(m)]
         if not ours:
             return
         await self.session.run(self.sync)
         seen = {m.id_hex: m for m in self.replies()}
         for m in ours:
             if seen.get(m.id_hex) != m:
-                raise VerificationRefused("absent", f"reply {m.id_hex} is not an output of a final call record")
+                what = "refund" if is_refund(m) else "reply"
+                raise VerificationRefused("absent", f"{what} {m.id_hex} is not in a final note of the bridge account")
 
     def close(self) -> None:
         self.session.close()
 
 
 class ReplyWatcher:
-    """`SourceWatcher` of replies (name `<phala>-replies`)."""
+    """`SourceWatcher` of replies and refunds (name `<phala>-replies`)."""
 
     def __init__(
         self,
@@ -148,4 +175,4 @@ class ReplyWatcher:
         return WatchResult(self.view.replies(after_block), position, head)
 
 
-__all__ = ["REPLY_NONCE_FLOOR", "ReplyView", "ReplyWatcher", "is_reply", "replies_of"]
+__all__ = ["REPLY_NONCE_FLOOR", "ReplyView", "ReplyWatcher", "from_notes", "is_reply", "refunds_of", "replies_of"]

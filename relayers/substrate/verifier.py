@@ -7,6 +7,7 @@ it signs: nothing in the request is trusted except as something to compare again
 from __future__ import annotations
 
 import asyncio
+import dataclasses
 from collections import OrderedDict
 from collections.abc import Awaitable, Callable, Sequence
 
@@ -17,7 +18,8 @@ from relayers.substrate.config import PhalaConfig
 from relayers.substrate.errors import IndexBehind
 from relayers.substrate.executed_index import ExecutedIndex
 from relayers.substrate.index_checkpoint import IndexCheckpoints
-from relayers.substrate.rebuild import ChainFacts, rebuild_and_check
+from relayers.substrate.plan import payee
+from relayers.substrate.rebuild import ChainFacts, is_refund_request, rebuild_and_check
 from relayers.substrate.session import ClientSession
 
 
@@ -75,7 +77,10 @@ class PhalaVerifier:
 
     async def check(self, request: SigningRequest, messages: Sequence[BridgeMessage]) -> bytes:
         """The payload to sign, when the request is exactly the batch for these messages; else `RebuildMismatch`."""
-        return rebuild_and_check(request, messages, await self.facts_for(request))
+        facts = await self.facts_for(request)
+        if is_refund_request(request):  # a refund needs the member's own reading of who has an account
+            facts = await self.session.run(lambda r: self._with_accounts(r, facts, messages))
+        return rebuild_and_check(request, messages, facts)
 
     def close(self) -> None:
         self.session.close()
@@ -93,6 +98,14 @@ class PhalaVerifier:
             executed=self.index.executed_among(ids),
             gateway=self.config.gateway,
         )
+
+    def _with_accounts(self, reader: ChainReader, facts: ChainFacts, messages: Sequence[BridgeMessage]) -> ChainFacts:
+        """`facts` with the existential deposit and whether each message's payee has an account, at this member's
+        finalized head."""
+        head = reader.finalized_head()
+        payees = {p for m in messages if len(p := payee(m, self.config.gateway)) == 32}
+        accounts = {p: reader.account(p, head.block_hash).exists for p in payees}
+        return dataclasses.replace(facts, existential_deposit=reader.existential_deposit(), accounts=accounts)
 
     def _nonce_at(self, reader: ChainReader, block_hash: str) -> int:
         # A finalized block's state never changes: its nonce is read once.

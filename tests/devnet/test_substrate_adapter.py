@@ -34,6 +34,7 @@ from bridge.messages import BridgeMessage, MessageKind, SourceRef
 from bridge.minimums import BelowMinimum, DepositMinimum, MinimumChange, MinimumSchedule
 from bridge.network import DepositMinimumSide, MinimumChangeSide, PhalaSide
 from bridge.ports import ChainPosition, Confirmation, SigningRefused, SigningRequest, VerificationRefused
+from bridge.refunds import is_refund, refund_nonce
 from enclave_signer.checkpoints import SealedCheckpoints
 from enclave_signer.frost import ED25519, KeyShare, sign_with_shares, trusted_dealer_keygen
 from enclave_signer.sealing import Sealer
@@ -54,6 +55,7 @@ from relayers.substrate import (
 )
 from relayers.substrate.chain import ChainReader
 from relayers.substrate.deposit_checkpoint import DepositCheckpoints
+from relayers.substrate.replies import ReplyView
 from relayers.substrate.source_verifier import PhalaSourceVerifier
 
 pytestmark = pytest.mark.devnet
@@ -497,23 +499,34 @@ def test_a_batch_is_executed_exactly_once(chain: SubstrateClient, bridge: Bridge
         signer.verifier.close()
 
 
-def test_a_message_below_the_existential_deposit_fails_alone(chain: SubstrateClient, bridge: Bridge) -> None:
+def test_a_message_below_the_existential_deposit_is_refunded_alone(chain: SubstrateClient, bridge: Bridge) -> None:
+    """Refused for good on Phala: settled by a refund batch of its own (signed by members that re-judge it on their
+    own chain view), paid nothing on Phala, and read back as a transfer to its depositor on Ethereum."""
     dest, signer = PhalaDestination(bridge.config), FrostBatchSigner(bridge)
     ed = int(chain.constant("Balances", "ExistentialDeposit"))
     good = [inbound(UNIT), inbound(5 * UNIT)]
     tiny = inbound(ed - 1)
+    view = ReplyView(bridge.config)
     try:
         executed, failed, batches = asyncio.run(settle(dest, signer, [*good, tiny]))
+        view.session.run_sync(view.sync)
+        refunds = [m for m in view.replies() if is_refund(m)]
+        paid = asyncio.run(dest.already_executed([tiny]))
     finally:
         dest.close()
         signer.verifier.close()
+        view.close()
     assert executed == {m.id_hex for m in good}
     assert set(failed) == {tiny.id_hex}
-    assert f"below the existential deposit ({ed})" in failed[tiny.id_hex]
-    assert len(batches) == 1  # refused up front: the others went in the same extrinsic
+    assert failed[tiny.id_hex].startswith(f"refunded to 0x{ETH_RECIPIENT.hex()} on Ethereum as message 0x")
+    assert "below Phala's existential deposit" in failed[tiny.id_hex]
+    assert batches == [(tiny.id_hex,), tuple(m.id_hex for m in sorted(good, key=lambda m: -m.amount))]
     for m in good:
         assert chain.free_balance(m.recipient) == m.amount
     assert chain.free_balance(tiny.recipient) == 0
+    (back,) = [m for m in refunds if m.recipient == tiny.sender and m.amount == tiny.source_amount]
+    assert back.nonce == refund_nonce(tiny.nonce) and back.source_amount == tiny.amount
+    assert paid == frozenset()  # settled on Phala, but not paid there: not executed
 
 
 def set_bridge_free(chain: SubstrateClient, bridge: Bridge, free: int) -> None:

@@ -247,3 +247,37 @@ def test_a_node_that_does_not_lead_follows_the_destination_without_submitting(tm
     asyncio.run(_run_until(p, lambda: _states(p).get("executed") == 2))
     assert _states(p).get("verified") == 1  # the third is still waiting for a leader
     assert dest.submissions == 0 and signer.calls == 0
+
+
+class RefundingDestination(FakeDestination):
+    """Settled some messages with a refund to their source (Phala: refused Ethereum deposits)."""
+
+    def __init__(self, refunds: dict[str, str]) -> None:
+        super().__init__()
+        self.refunds = refunds
+
+    async def refunded(self, messages: Sequence[BridgeMessage]) -> dict[str, str]:
+        return {m.id_hex: self.refunds[m.id_hex] for m in messages if m.id_hex in self.refunds}
+
+
+@pytest.mark.parametrize("leads", [True, False])
+def test_a_message_the_destination_refunded_ends_failed_with_where_the_tokens_went(tmp_path: Path, leads: bool) -> None:
+    msgs = [_msg(1), _msg(2)]
+    how = "refunded to 0x" + "11" * 20 + " on Ethereum as message 0xabc: the recipient is the bridge account itself"
+    dest = RefundingDestination({msgs[0].id_hex: how})
+    if not leads:
+        dest.executed = [msgs[1].id_hex]  # the leader's work, seen by a follower
+    p = Pipeline(
+        store=open_store(f"sqlite:///{tmp_path}/s.db"),
+        policy=BridgePolicy.of([PHA]),
+        watchers=[FakeWatcher(msgs)],
+        destinations=[dest],
+        signer=FakeSigner(),
+        config=PipelineConfig(poll_interval=0.01, confirm_interval=0.01, reconcile_interval=0.05),
+        is_leader=lambda _domain: leads,
+    )
+    asyncio.run(_run_until(p, lambda: _states(p).get("executed") == 1 and _states(p).get("failed") == 1))
+    record = p.store.get(msgs[0].id_hex)
+    assert record is not None and record.state is MessageState.FAILED
+    assert record.reason == how  # as the leader's confirm of the refund batch records it
+    assert dest.executed == [msgs[1].id_hex]  # the refunded one is never submitted again

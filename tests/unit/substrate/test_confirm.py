@@ -8,6 +8,7 @@ from dataclasses import dataclass, field
 from typing import Any, TypeVar
 
 from bridge.ports import ChainPosition, Confirmation
+from bridge.refunds import Refund, RefundReason, encode_refund_note
 from relayers.substrate.chain import AccountState
 from relayers.substrate.dispatcher import PhalaDestination, _Submitted
 from relayers.substrate.executed_index import BridgeExtrinsic
@@ -36,6 +37,7 @@ class FakeIndex:
     executed: set[str] = field(default_factory=set)
     extrinsics: dict[str, BridgeExtrinsic] = field(default_factory=dict)
     scanned: ChainPosition | None = None
+    refunds: dict[str, Refund] = field(default_factory=dict)
 
     def sync(self, reader: Any, to: ChainPosition) -> bool:
         return self.caught_up
@@ -45,6 +47,9 @@ class FakeIndex:
 
     def extrinsic(self, tx_hash: str) -> BridgeExtrinsic | None:
         return self.extrinsics.get(tx_hash)
+
+    def refunded_among(self, ids: list[str]) -> dict[str, Refund]:
+        return {i: self.refunds[i] for i in ids if i in self.refunds}
 
 
 class FakeSession(ClientSession):
@@ -133,3 +138,38 @@ def test_a_failed_batch_is_halved_and_a_failed_single_is_reported_with_the_reaso
     index.extrinsics[TX] = included(IDS[2:], "Balances.ExistentialDeposit")
     result = confirm(dest)
     assert result.failed == {IDS[2]: "Balances.ExistentialDeposit"} and not result.executed
+
+
+def _refunds() -> list[Refund]:
+    return [
+        Refund(n, bytes([n]) * 20, n * 10**18, n * 10**12, b"\x01" * 32, RefundReason.BRIDGE_ACCOUNT) for n in (1, 2)
+    ]
+
+
+def test_a_refund_batch_reports_its_deposits_failed_with_where_the_tokens_went() -> None:
+    dest, _, index, _ = setup()
+    refunds = _refunds()
+    ids = [r.deposit_id for r in refunds]
+    dest._submitted[TX] = _Submitted(5, tuple(ids), 1000.0)
+    note = encode_refund_note(refunds)
+    index.executed.update(ids)  # settled on Phala: in the executed record
+    index.refunds.update({r.deposit_id: r for r in refunds})
+    index.extrinsics[TX] = BridgeExtrinsic(11, "0x" + "11" * 32, 2, TX, 5, tuple(ids), None, (note,))
+    result = confirm(dest, ids)
+    assert not result.executed and not result.pending and not result.dropped
+    assert set(result.failed) == set(ids)
+    assert result.failed[ids[0]].startswith("refunded to 0x" + "01" * 20 + " on Ethereum as message ")
+    assert refunds[0].refund_id in result.failed[ids[0]]
+    assert "bridge account itself" in result.failed[ids[0]]
+    assert asyncio.run(dest.already_executed([])) == frozenset()
+
+
+def test_a_failed_refund_batch_is_retried_whole_never_isolated() -> None:
+    dest, _, index, _ = setup()
+    refunds = _refunds()
+    ids = [r.deposit_id for r in refunds]
+    dest._submitted[TX] = _Submitted(5, tuple(ids), 1000.0)
+    note = encode_refund_note(refunds)
+    index.extrinsics[TX] = BridgeExtrinsic(11, "0x" + "11" * 32, 2, TX, 5, tuple(ids), "System.CallFiltered", (note,))
+    assert confirm(dest, ids) == Confirmation()  # nothing settled: back to be signed again
+    assert dest.isolator.suspects == []

@@ -13,6 +13,7 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from bridge.ports import ChainPosition
+from bridge.refunds import Refund, RefundReason, encode_refund_note
 from relayers.substrate.chain import RawBlock
 from relayers.substrate.executed_index import BridgeExtrinsic, ExecutedIndex, IndexSnapshot
 from relayers.substrate.index_checkpoint import CheckpointPolicy, IndexCheckpoints
@@ -384,3 +385,17 @@ def test_restore_trims_to_this_index_s_bound_and_refuses_another_config() -> Non
     assert index.extrinsic(OK.hash) is None and index.extrinsic(NOTED.hash) == NOTED  # oldest dropped
     with pytest.raises(ValueError, match="another bridge account"):
         index.restore(snapshot(bridge_account=b"\x01" * 32))
+
+
+def test_a_restored_index_still_knows_which_settled_ids_were_refunded() -> None:
+    refund = Refund(9, b"\x11" * 20, 5 * 10**18, 5 * 10**12, b"\x01" * 32, RefundReason.BRIDGE_ACCOUNT)
+    unsettled = Refund(10, b"\x11" * 20, 10**18, 10**12, b"\x01" * 32, RefundReason.BRIDGE_ACCOUNT)
+    note = encode_refund_note([refund, unsettled])
+    # the extrinsic's executed record settles deposit 9 only: a note entry without it refunds nothing
+    refunded = BridgeExtrinsic(5, h(5), 1, x(0xA5), 9, (refund.deposit_id,), None, (note,))
+    snap = snapshot(executed=((refund.deposit_id, x(0xA5)),), extrinsics=(refunded,), noted=(refunded,))
+    index = ExecutedIndex(CONFIG)
+    index.restore(decode_snapshot(encode_snapshot(snap)))
+    ids = [refund.deposit_id, unsettled.deposit_id, x(1)]
+    assert index.executed_among(ids) == {refund.deposit_id}
+    assert index.refunded_among(ids) == {refund.deposit_id: refund}

@@ -22,6 +22,7 @@ from bridge.gateway import (
 from bridge.intents import encode_executed
 from bridge.messages import BridgeMessage, MessageKind
 from bridge.ports import SigningRequest
+from bridge.refunds import RefundReason as Why
 from relayers.substrate.bridge_calls import Transfer, encode_batch, parse_batch
 from relayers.substrate.errors import RebuildMismatch, StaleRequest
 from relayers.substrate.payload import signing_payload
@@ -72,7 +73,12 @@ def test_static_refusals(change: dict[str, object], reason: str) -> None:
     m = inbound(1, UNIT).model_copy(update=change)
     assert reason in (static_refusal(m, domain=2, bridge_account=BRIDGE, resource_id=RID) or "")
     result = plan([m, inbound(2, UNIT)])
-    assert reason in result.refused[m.id_hex]
+    refunds = {r.message.id_hex: r for r in result.refunds}
+    if set(change) == {"recipient"}:  # a deposit Phala refuses for its recipient alone: refunded, not just refused
+        assert m.id_hex not in result.refused
+        assert reason in refunds[m.id_hex].reason
+    else:
+        assert reason in result.refused[m.id_hex] and m.id_hex not in refunds
     assert [x.nonce for x in result.included] == [2]
 
 
@@ -80,8 +86,14 @@ def test_below_existential_deposit_to_a_new_account_is_refused_but_not_to_an_exi
     new, old = b"\x0a" * 32, b"\x0b" * 32
     small_new, small_old = inbound(1, ED - 1, new), inbound(2, ED - 1, old)
     result = plan([small_new, small_old], existing={old: True})
-    assert "below the existential deposit (1000)" in result.refused[small_new.id_hex]
+    (refund,) = result.refunds
+    assert refund.message == small_new and refund.why is Why.BELOW_EXISTENTIAL_DEPOSIT
+    assert "below the existential deposit (1000)" in refund.reason
     assert [m.id_hex for m in result.included] == [small_old.id_hex]
+    # not an Ethereum deposit the bridge can pay back (no 20-byte depositor): refused, and nothing refunds it
+    odd = small_new.model_copy(update={"sender": b"\x11" * 32})
+    result = plan([odd], existing={old: True})
+    assert "below the existential deposit" in result.refused[odd.id_hex] and not result.refunds
 
 
 def test_a_larger_transfer_in_the_batch_creates_the_account_for_a_smaller_one() -> None:
@@ -128,7 +140,7 @@ def test_a_hold_ends_with_its_transfer_executed_or_refused() -> None:
     assert [m.id_hex for m in result.included] == [small.id_hex]
     bad = big.model_copy(update={"recipient": BRIDGE})
     result = plan([bad, small], spendable=1 * UNIT, hold=(bad.id_hex, bad.amount))
-    assert "the bridge account itself" in result.refused[bad.id_hex]
+    assert [r.message.id_hex for r in result.refunds] == [bad.id_hex]
     assert [m.id_hex for m in result.included] == [small.id_hex]
 
 
@@ -332,5 +344,5 @@ def test_an_xcm_destination_without_a_fallback_is_refused_and_the_payee_decides_
     )
     small = to_peer(3, 25_000_000)  # routable; the reserve account is new and 25e6 >= ED
     result = plan([small], gateway=GATEWAY, existential_deposit=30_000_000)
-    assert "recipient 0x" + RESERVE.hex() in result.refused[small.id_hex]
+    assert "recipient 0x" + RESERVE.hex() in result.refunds[0].reason
     assert plan([small], gateway=GATEWAY, existential_deposit=30_000_000, existing={RESERVE: True}).included
