@@ -71,6 +71,8 @@ def test_a_deposit_phala_can_pay_is_never_refunded() -> None:
     request = refund_request([payable], [RefundReason.BRIDGE_ACCOUNT])
     with pytest.raises(RebuildMismatch, match="not a deposit Phala refuses for good"):
         rebuild_and_check(request, [payable], FACTS)
+    with pytest.raises(RebuildMismatch, match="not a deposit Phala refuses for good"):  # whatever the member read
+        rebuild_and_check(request, [payable], dataclasses.replace(FACTS, accounts={}))
     # below the existential deposit to an account the member sees: paid, so the leader's refund is refused as stale
     request = refund_request([SMALL], [RefundReason.BELOW_EXISTENTIAL_DEPOSIT])
     facts = dataclasses.replace(FACTS, accounts={NEW: True})
