@@ -9,9 +9,9 @@ A message is
 - `refused`   when it can never succeed (wrong chain, kind, token or recipient form, the bridge account as recipient,
               an amount below the existential deposit to an account that does not exist, an XCM destination
               without a readable fallback): permanent, with reason,
-- `refunds`   the refused ones that are Ethereum deposits of the native token refused for their recipient alone (or
-              below the existential deposit): the bridge account settles them with a refund to the depositor
-              (bridge/refunds.py), in a batch of their own,
+- `refunds`   instead of `refused`, for Ethereum deposits of the native token refused for their recipient alone (the
+              bridge account, an XCM destination without a gateway) or below the existential deposit: the bridge
+              account settles them with a refund to the depositor (bridge/refunds.py), in a batch of their own,
 
 A message whose recipient is an XCM destination (bridge/gateway.py) is paid to the gateway reserve when the gateway
 sends it on, or to its fallback account when the gateway refunds it: that account is its `payee`.
