@@ -18,6 +18,7 @@ BENCHMARKS = {
     "confidential": "bench.bench_confidential",
     "checkpoint": "bench.bench_checkpoint",
     "confidential-state": "bench.bench_confidential_state",
+    "refund": "bench.bench_refund",
 }
 
 

@@ -612,8 +612,9 @@ async def _wait_any(stop: asyncio.Event, other: asyncio.Event, seconds: float) -
             w.cancel()
 
 
-__all__ = ["Pipeline", "PipelineConfig", "SigningRequest"]
-
-
 async def _refunded(dest: Destination, messages: list[BridgeMessage]) -> dict[str, str]:
+    """What `dest` settled with a refund among `messages` (a destination that never refunds: nothing)."""
     return await dest.refunded(messages) if messages and isinstance(dest, RefundingDestination) else {}
+
+
+__all__ = ["Pipeline", "PipelineConfig", "SigningRequest"]
