@@ -52,6 +52,7 @@ MAX_REFUNDS = MAX_EXECUTED_IDS  # the executed record of the same extrinsic name
 MAX_U128 = 2**128 - 1
 MAX_U256 = 2**256 - 1
 _ENTRY = 8 + 20 + 32 + 16 + 32 + 1
+REFUNDED_PREFIX = "refunded to 0x"  # how a refunded deposit's `failed` reason starts (`Refund.describe`)
 
 
 class RefundReason(IntEnum):
@@ -106,7 +107,7 @@ class Refund:
 
     def describe(self) -> str:
         """What a refunded deposit is recorded with (its `failed` reason in a relayer's store)."""
-        return f"refunded to 0x{self.depositor.hex()} on Ethereum as message {self.refund_id}: {_WHY[self.reason]}"
+        return f"{REFUNDED_PREFIX}{self.depositor.hex()} on Ethereum as message {self.refund_id}: {_WHY[self.reason]}"
 
 
 def refund_nonce(deposit_nonce: int) -> int:
@@ -121,7 +122,7 @@ def refunded_deposit(source_domain: int, nonce: int) -> int | None:
 
 def is_refund(message: BridgeMessage) -> bool:
     """A Phala -> Ethereum transfer that pays back a refused deposit (derived from a refund note)."""
-    return message.source_domain == Domain.PHALA and REFUND_NONCE_FLOOR <= message.nonce < REPLY_NONCE_FLOOR
+    return refunded_deposit(message.source_domain, message.nonce) is not None
 
 
 def refundable(message: BridgeMessage) -> bool:
@@ -229,6 +230,7 @@ def _check_count(count: int) -> None:
 
 __all__ = [
     "MAX_REFUNDS",
+    "REFUNDED_PREFIX",
     "REFUND_MAGIC",
     "REFUND_NONCE_FLOOR",
     "REPLY_NONCE_FLOOR",

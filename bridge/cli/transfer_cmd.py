@@ -47,7 +47,7 @@ from bridge.lifecycle import MessageState
 from bridge.messages import MessageKind
 from bridge.minimums import check_minimum, schedule_for
 from bridge.network import NetworkInfo
-from bridge.refunds import refund_nonce, refunded_deposit
+from bridge.refunds import REFUNDED_PREFIX, refund_nonce, refunded_deposit
 
 if TYPE_CHECKING:
     from substrateinterface import Keypair
@@ -549,7 +549,7 @@ def status(
                         f"  origin seen by the target (messageOrigin): domain {origin.source_domain}, "
                         f"sender 0x{origin.sender.hex()}, nonce {origin.nonce}"
                     )
-        if dest == Domain.PHALA and rec.state is MessageState.FAILED and "refunded to 0x" in (rec.reason or ""):
+        if dest == Domain.PHALA and rec.state is MessageState.FAILED and (rec.reason or "").startswith(REFUNDED_PREFIX):
             # Settled by Phala with a refund (bridge/refunds.py): the tokens go back as a message of their own.
             back = EthereumClient(net.ethereum).is_executed(int(Domain.PHALA), refund_nonce(rec.nonce))
             console.print(f"  refund on ethereum: {'paid back (executed)' if back else 'not delivered yet'}")

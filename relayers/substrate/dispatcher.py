@@ -23,7 +23,7 @@ executed index names is executed whatever a refusal said.
 from __future__ import annotations
 
 import time
-from collections.abc import Awaitable, Callable, Sequence
+from collections.abc import Awaitable, Callable, Iterable, Sequence
 from dataclasses import dataclass, field
 
 import structlog
@@ -175,11 +175,9 @@ class PhalaDestination:
         """`RefundingDestination`: id -> how it was refunded, for those of `messages` the bridge account settled with
         a refund (not in `already_executed`: nothing was paid on Phala)."""
         ids = [m.id_hex for m in messages]
-        return await self.session.run(lambda r: self._refunded_among(r, ids))
-
-    async def refusals(self, messages: Sequence[BridgeMessage]) -> dict[str, str]:
-        """id -> reason for the messages that can never execute here (what `prepare` would leave out for good)."""
-        return dict((await self.session.run(lambda r: self._plan(r, list(messages))[1])).refused)
+        # As of the index's last sync: the pipeline asks right after `already_executed` synced it (one head read,
+        # not two). A refund it learns later is reported by the next `prepare` or `confirm`.
+        return await self.session.run(lambda _r: self._refunded_among(ids))
 
     async def prepare(self, messages: Sequence[BridgeMessage]) -> SigningRequest:
         calls = sorted((m for m in messages if is_confidential_call(m)), key=lambda m: (m.source_domain, m.nonce))
@@ -221,8 +219,7 @@ class PhalaDestination:
         )
         return self.index.executed_among(ids) - self.index.refunded_among(ids).keys()
 
-    def _refunded_among(self, reader: ChainReader, ids: list[str]) -> dict[str, str]:
-        self._synced_head(reader)
+    def _refunded_among(self, ids: Iterable[str]) -> dict[str, str]:
         return {i: r.describe() for i, r in self.index.refunded_among(ids).items()}
 
     def _planning_head(self, reader: ChainReader) -> ChainPosition:
@@ -236,13 +233,11 @@ class PhalaDestination:
             return head
         return self._synced_head(reader)
 
-    def _plan(self, reader: ChainReader, messages: list[BridgeMessage]) -> tuple[ChainPosition, BatchPlan, int]:
-        head, plan, nonce, _, _ = self._plan_with_facts(reader, messages)
-        return head, plan, nonce
-
-    def _plan_with_facts(
+    def _plan(
         self, reader: ChainReader, messages: list[BridgeMessage]
     ) -> tuple[ChainPosition, BatchPlan, int, int, dict[bytes, bool]]:
+        """The plan at the planning head, with the bridge account's nonce, the existential deposit and which payees
+        have an account there (what a refund batch is checked against)."""
         head = self._planning_head(reader)
         bridge = self._bridge_at(reader, head.block_hash)
         ed = reader.existential_deposit()
@@ -282,7 +277,7 @@ class PhalaDestination:
         return mid, amount
 
     def _prepare(self, reader: ChainReader, messages: list[BridgeMessage]) -> SigningRequest:
-        head, plan, nonce, ed, existing = self._plan_with_facts(reader, messages)
+        head, plan, nonce, ed, existing = self._plan(reader, messages)
         self._supersede({m.id_hex for m in messages})  # this plan re-decides them: older refusals are stale
         if plan.refunds:  # settled first, in a batch of their own: nothing on Phala can make them fail
             return self._prepare_refunds(reader, head, plan.refunds, messages, nonce, ed, existing)
@@ -290,7 +285,7 @@ class PhalaDestination:
         for mid, reason in plan.refused.items():
             log.warning("message_refused", destination=self.name, message_id=mid, reason=reason)
         # Refunded earlier (settled on Phala, so in `executed`): reported as what happened to them, not as executed.
-        refunded = {i: r.describe() for i, r in self.index.refunded_among(plan.executed).items()}
+        refunded = self._refunded_among(plan.executed)
         refused = {**plan.refused, **refunded}
         executed = plan.executed - refunded.keys()
         if not plan.included:  # the exception carries the refusals: nothing to remember for a confirm
@@ -473,7 +468,7 @@ class PhalaDestination:
         head = reader.finalized_head()
         if not self.index.sync(reader, head):
             return Confirmation(pending=True)
-        refunded = {i: r.describe() for i, r in self.index.refunded_among(ids).items()}
+        refunded = self._refunded_among(ids)
         executed = self.index.executed_among(ids) - refunded.keys()
         record = self.index.extrinsic(tx_hash)
         sub = self._submitted.get(tx_hash)

@@ -138,14 +138,14 @@ def static_refund(
 ) -> tuple[RefundReason, str] | None:
     """(why, reason) when `message` is an Ethereum deposit of the native token that Phala refuses for good for its
     recipient alone: the bridge account settles it with a refund (bridge/refunds.py). None otherwise."""
-    if message.dest_domain != domain or message.resource_id != resource_id or not refundable(message):
+    if not existential_refund(message, domain=domain, resource_id=resource_id):
         return None
     return _recipient_refusal(message, gateway, bridge_account)
 
 
 def existential_refund(message: BridgeMessage, *, domain: int, resource_id: bytes) -> bool:
-    """Whether `message`, refused because it is below the existential deposit to an account that does not exist,
-    can be refunded (it is an Ethereum deposit of the native token; the caller judged the amount and account)."""
+    """Whether `message` can be refunded here once refused for good (for its recipient, or below the existential
+    deposit to an account that does not exist; the caller judged that): an Ethereum deposit of the native token."""
     return message.dest_domain == domain and message.resource_id == resource_id and refundable(message)
 
 

@@ -13,7 +13,7 @@ from relayers.substrate.chain import AccountState
 from relayers.substrate.dispatcher import PhalaDestination, _Submitted
 from relayers.substrate.executed_index import BridgeExtrinsic
 from relayers.substrate.session import ClientSession
-from tests.unit.substrate.helpers import CONFIG
+from tests.unit.substrate.helpers import CONFIG, inbound
 
 T = TypeVar("T")
 TX = "0x" + "cd" * 32
@@ -140,36 +140,36 @@ def test_a_failed_batch_is_halved_and_a_failed_single_is_reported_with_the_reaso
     assert result.failed == {IDS[2]: "Balances.ExistentialDeposit"} and not result.executed
 
 
-def _refunds() -> list[Refund]:
-    return [
+def _refund_batch(failure: str | None) -> tuple[PhalaDestination, FakeIndex, list[Refund], list[str]]:
+    """A destination whose submitted batch TX is a refund batch of deposits 1 and 2, included with `failure`."""
+    dest, _, index, _ = setup()
+    refunds = [
         Refund(n, bytes([n]) * 20, n * 10**18, n * 10**12, b"\x01" * 32, RefundReason.BRIDGE_ACCOUNT) for n in (1, 2)
     ]
-
-
-def test_a_refund_batch_reports_its_deposits_failed_with_where_the_tokens_went() -> None:
-    dest, _, index, _ = setup()
-    refunds = _refunds()
     ids = [r.deposit_id for r in refunds]
     dest._submitted[TX] = _Submitted(5, tuple(ids), 1000.0)
     note = encode_refund_note(refunds)
+    index.extrinsics[TX] = BridgeExtrinsic(11, "0x" + "11" * 32, 2, TX, 5, tuple(ids), failure, (note,))
+    return dest, index, refunds, ids
+
+
+def test_a_refund_batch_reports_its_deposits_failed_with_where_the_tokens_went() -> None:
+    dest, index, refunds, ids = _refund_batch(None)
     index.executed.update(ids)  # settled on Phala: in the executed record
     index.refunds.update({r.deposit_id: r for r in refunds})
-    index.extrinsics[TX] = BridgeExtrinsic(11, "0x" + "11" * 32, 2, TX, 5, tuple(ids), None, (note,))
     result = confirm(dest, ids)
     assert not result.executed and not result.pending and not result.dropped
     assert set(result.failed) == set(ids)
     assert result.failed[ids[0]].startswith("refunded to 0x" + "01" * 20 + " on Ethereum as message ")
     assert refunds[0].refund_id in result.failed[ids[0]]
     assert "bridge account itself" in result.failed[ids[0]]
-    assert asyncio.run(dest.already_executed([])) == frozenset()
+    deposits = [inbound(1, 10**12), inbound(2, 10**12)]  # the same ids: Ethereum deposits 1 and 2
+    assert [m.id_hex for m in deposits] == ids
+    assert asyncio.run(dest.already_executed(deposits)) == frozenset()  # settled, but nothing was paid
+    assert set(asyncio.run(dest.refunded(deposits))) == set(ids)
 
 
 def test_a_failed_refund_batch_is_retried_whole_never_isolated() -> None:
-    dest, _, index, _ = setup()
-    refunds = _refunds()
-    ids = [r.deposit_id for r in refunds]
-    dest._submitted[TX] = _Submitted(5, tuple(ids), 1000.0)
-    note = encode_refund_note(refunds)
-    index.extrinsics[TX] = BridgeExtrinsic(11, "0x" + "11" * 32, 2, TX, 5, tuple(ids), "System.CallFiltered", (note,))
+    dest, _, _, ids = _refund_batch("System.CallFiltered")
     assert confirm(dest, ids) == Confirmation()  # nothing settled: back to be signed again
     assert dest.isolator.suspects == []
